@@ -1,0 +1,251 @@
+/*
+ * fileio.c: durable writes.  The order matters everywhere: write a
+ * temporary file in the same directory, fsync it, rename it into place,
+ * then fsync the directory; otherwise a crash can leave an empty or
+ * half-written file under the final name, or lose the rename itself.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "mdir.h"
+#include "private.h"
+
+gboolean
+mdir_set_errno(GError **error, int errsv, const char *path)
+{
+	g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errsv), "%s: %s", path,
+	    g_strerror(errsv));
+	return FALSE;
+}
+
+char *
+mdir_unique_name(void)
+{
+	static gint counter;
+
+	return g_strdup_printf("%s.%d.%d.%08x", g_get_host_name(), (int)getpid(),
+	    g_atomic_int_add(&counter, 1), g_random_int());
+}
+
+char *
+mdir_read_small_file(const char *path, gsize *length, GError **error)
+{
+	g_autoptr(GString) s = g_string_sized_new(256);
+	char buf[4096];
+	int fd;
+	ssize_t n;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		mdir_set_errno(error, errno, path);
+		return NULL;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			mdir_set_errno(error, errno, path);
+			close(fd);
+			return NULL;
+		}
+		g_string_append_len(s, buf, n);
+	}
+	close(fd);
+	if (length)
+		*length = s->len;
+	return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+static gboolean
+write_all(int fd, const void *data, gsize length, const char *path, GError **error)
+{
+	const char *p = data;
+
+	while (length > 0) {
+		ssize_t n = write(fd, p, length);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return mdir_set_errno(error, errno, path);
+		}
+		p += n;
+		length -= n;
+	}
+	return TRUE;
+}
+
+gboolean
+mdir_fsync_path(const char *path, GError **error)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return mdir_set_errno(error, errno, path);
+	if (fsync(fd) < 0) {
+		int errsv = errno;
+
+		close(fd);
+		return mdir_set_errno(error, errsv, path);
+	}
+	close(fd);
+	return TRUE;
+}
+
+gboolean
+mdir_fsync_dir(const char *path, GError **error)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return mdir_set_errno(error, errno, path);
+	if (fsync(fd) < 0 && errno != EINVAL) {
+		int errsv = errno;
+
+		close(fd);
+		return mdir_set_errno(error, errsv, path);
+	}
+	close(fd);
+	return TRUE;
+}
+
+/* Opens a temporary file beside @path; @tmp gets its name. */
+static int
+open_beside(const char *path, char **tmp, GError **error)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+	g_autofree char *base = g_path_get_basename(path);
+	g_autofree char *unique = mdir_unique_name();
+	int fd;
+
+	/* a dot name: reserved, so no tool lists a half-written file */
+	*tmp = g_strdup_printf("%s/.tmp.%s.%s", dir, base, unique);
+	fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, MDIR_FILE_MODE);
+	if (fd < 0) {
+		mdir_set_errno(error, errno, *tmp);
+		g_clear_pointer(tmp, g_free);
+	}
+	return fd;
+}
+
+/* fsync, close, rename into place, fsync the directory; removes @tmp on failure. */
+static gboolean
+publish(int fd, const char *tmp, const char *path, GError **error)
+{
+	g_autofree char *dir = NULL;
+
+	if (fsync(fd) < 0) {
+		mdir_set_errno(error, errno, tmp);
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		mdir_set_errno(error, errno, tmp);
+		goto fail;
+	}
+	if (rename(tmp, path) < 0) {
+		mdir_set_errno(error, errno, path);
+		goto fail;
+	}
+	dir = g_path_get_dirname(path);
+	return mdir_fsync_dir(dir, error);
+fail:
+	unlink(tmp);
+	return FALSE;
+}
+
+gboolean
+mdir_write_file(const char *path, const void *data, gsize length, GError **error)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, MDIR_FILE_MODE);
+
+	if (fd < 0)
+		return mdir_set_errno(error, errno, path);
+	if (!write_all(fd, data, length, path, error)) {
+		close(fd);
+		return FALSE;
+	}
+	if (close(fd) < 0)
+		return mdir_set_errno(error, errno, path);
+	return TRUE;
+}
+
+gboolean
+mdir_file_write_durable(const char *path, const void *data, gsize length, GError **error)
+{
+	g_autofree char *tmp = NULL;
+	int fd = open_beside(path, &tmp, error);
+
+	if (fd < 0)
+		return FALSE;
+	if (!write_all(fd, data, length, tmp, error)) {
+		close(fd);
+		unlink(tmp);
+		return FALSE;
+	}
+	return publish(fd, tmp, path, error);
+}
+
+gboolean
+mdir_file_copy_durable(const char *src, const char *dst, GError **error)
+{
+	g_autofree char *tmp = NULL;
+	char buf[65536];
+	int in, out;
+	ssize_t n;
+
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return mdir_set_errno(error, errno, src);
+	out = open_beside(dst, &tmp, error);
+	if (out < 0) {
+		close(in);
+		return FALSE;
+	}
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			mdir_set_errno(error, errno, src);
+			goto fail;
+		}
+		if (!write_all(out, buf, n, tmp, error))
+			goto fail;
+	}
+	close(in);
+	return publish(out, tmp, dst, error);
+fail:
+	close(in);
+	close(out);
+	unlink(tmp);
+	return FALSE;
+}
+
+gboolean
+mdir_mkdir_durable(const char *path, GError **error)
+{
+	g_autofree char *parent = NULL;
+	struct stat st;
+
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return TRUE;
+		return mdir_set_errno(error, ENOTDIR, path);
+	}
+	if (errno != ENOENT)
+		return mdir_set_errno(error, errno, path);
+	parent = g_path_get_dirname(path);
+	if (strcmp(parent, path) != 0 && !mdir_mkdir_durable(parent, error))
+		return FALSE;
+	if (mkdir(path, MDIR_DIR_MODE) < 0 && errno != EEXIST)
+		return mdir_set_errno(error, errno, path);
+	/* the new name lives in the parent: make it durable there */
+	return mdir_fsync_dir(parent, error);
+}

@@ -1,0 +1,634 @@
+/*
+ * folder.c: folders, their entries, .meta records, .version and .changes
+ * (DESIGN §2, mdir(5)).
+ *
+ * Every change happens under the folder's lock and in this order: the
+ * entry is linked under a free name, its record written durably, the
+ * directory synced, the change appended to .changes and synced, then
+ * .version replaced.  A crash between two steps leaves an entry without a
+ * record, or a .version behind .changes: fsck repairs the first from the
+ * store (the entry is a link to a stored part), and the version is
+ * always read as the larger of .version and the last line of .changes, so
+ * the second needs no repair and a hand-edited .version cannot make a
+ * version repeat.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "mdir.h"
+#include "private.h"
+
+#define DEFAULT_LOCK_TIMEOUT_MS 30000
+
+struct MdirFolder {
+	MdirStore *store;
+	char *path;
+	char *name;
+	guint lock_timeout;
+	int lock_fd;
+};
+
+/* Paths -------------------------------------------------------------------- */
+
+static gboolean
+inside(const char *root, const char *path)
+{
+	gsize len = strlen(root);
+
+	return strncmp(path, root, len) == 0 && (path[len] == '\0' || path[len] == '/');
+}
+
+static gboolean
+outside_error(GError **error, const char *path)
+{
+	g_set_error(error, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT, "%s: leads outside the root",
+	    path);
+	return FALSE;
+}
+
+char *
+mdir_resolve(const MdirStore *store, const char *path, GError **error)
+{
+	const char *root = mdir_store_root(store);
+	g_autofree char *full = g_path_is_absolute(path) ? g_canonicalize_filename(path, NULL) :
+	    g_canonicalize_filename(path, root);
+	g_autofree char *existing = g_strdup(full);
+	g_autofree char *real = NULL;
+	char *rest;
+	char *r;
+
+	/* the longest prefix that exists: links in it are resolved by realpath */
+	while ((r = realpath(existing, NULL)) == NULL) {
+		char *slash;
+
+		if (errno != ENOENT && errno != ENOTDIR) {
+			mdir_set_errno(error, errno, existing);
+			return NULL;
+		}
+		slash = strrchr(existing, '/');
+		if (slash == NULL || slash == existing) {
+			outside_error(error, path);
+			return NULL;
+		}
+		*slash = '\0';
+	}
+	real = r;
+	if (!inside(root, real)) {
+		outside_error(error, path);
+		return NULL;
+	}
+	rest = full + strlen(existing);
+	return g_strconcat(real, rest, NULL);
+}
+
+/* Opening ------------------------------------------------------------------ */
+
+static gboolean
+check_components(const char *rel, GError **error)
+{
+	g_auto(GStrv) parts = g_strsplit(rel, "/", -1);
+
+	if (*rel == '\0') {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_BAD_NAME,
+		    "the root itself is not a folder");
+		return FALSE;
+	}
+	for (char **p = parts; *p; p++)
+		if ((*p)[0] == '.') {
+			g_set_error(error, MDIR_ERROR, MDIR_ERROR_BAD_NAME,
+			    "%s: names starting with a dot are reserved", rel);
+			return FALSE;
+		}
+	return TRUE;
+}
+
+MdirFolder *
+mdir_folder_open(MdirStore *store, const char *path, MdirFolderFlags flags, GError **error)
+{
+	g_autofree char *abs = mdir_resolve(store, path, error);
+	const char *root = mdir_store_root(store);
+	const char *rel;
+	struct stat st;
+	MdirFolder *f;
+
+	if (abs == NULL)
+		return NULL;
+	rel = abs + strlen(root);
+	while (*rel == '/')
+		rel++;
+	if (!check_components(rel, error))
+		return NULL;
+	if (stat(abs, &st) < 0) {
+		if (errno != ENOENT) {
+			mdir_set_errno(error, errno, path);
+			return NULL;
+		}
+		if (!(flags & MDIR_FOLDER_CREATE)) {
+			g_set_error(error, MDIR_ERROR, MDIR_ERROR_NOT_FOUND, "%s: no such folder",
+			    path);
+			return NULL;
+		}
+		if (!mdir_mkdir_durable(abs, error))
+			return NULL;
+	} else if (!S_ISDIR(st.st_mode)) {
+		mdir_set_errno(error, ENOTDIR, path);
+		return NULL;
+	}
+	f = g_new0(MdirFolder, 1);
+	f->store = store;
+	f->name = g_strdup(rel);
+	f->path = g_steal_pointer(&abs);
+	f->lock_timeout = DEFAULT_LOCK_TIMEOUT_MS;
+	f->lock_fd = -1;
+	return f;
+}
+
+void
+mdir_folder_free(MdirFolder *folder)
+{
+	if (folder == NULL)
+		return;
+	if (folder->lock_fd >= 0)
+		close(folder->lock_fd);
+	g_free(folder->path);
+	g_free(folder->name);
+	g_free(folder);
+}
+
+const char *
+mdir_folder_path(const MdirFolder *folder)
+{
+	return folder->path;
+}
+
+const char *
+mdir_folder_name(const MdirFolder *folder)
+{
+	return folder->name;
+}
+
+void
+mdir_folder_set_lock_timeout(MdirFolder *folder, guint milliseconds)
+{
+	folder->lock_timeout = milliseconds;
+}
+
+char *
+mdir_folder_entry_path(const MdirFolder *folder, const char *name)
+{
+	return g_build_filename(folder->path, name, NULL);
+}
+
+static char *
+meta_path(const MdirFolder *folder, const char *name)
+{
+	return g_build_filename(folder->path, ".meta", name, NULL);
+}
+
+/* Locking ------------------------------------------------------------------ */
+
+gboolean
+mdir_folder_lock(MdirFolder *folder, GError **error)
+{
+	g_autofree char *path = g_build_filename(folder->path, ".lock", NULL);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	gint64 deadline = g_get_monotonic_time() + (gint64)folder->lock_timeout * 1000;
+	gulong pause = 1000;
+	int fd;
+
+	g_return_val_if_fail(folder->lock_fd < 0, FALSE);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, MDIR_FILE_MODE);
+	if (fd < 0)
+		return mdir_set_errno(error, errno, path);
+	/* OFD locks: owned by the open file, so threads of one daemon exclude
+	 * each other too, and they work over NFSv4 (DESIGN §7) */
+	while (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+		if (errno != EAGAIN && errno != EACCES && errno != EINTR) {
+			int errsv = errno;
+
+			close(fd);
+			return mdir_set_errno(error, errsv, path);
+		}
+		if (g_get_monotonic_time() >= deadline) {
+			close(fd);
+			g_set_error(error, MDIR_ERROR, MDIR_ERROR_LOCK_TIMEOUT,
+			    "%s: lock not had within %u ms", folder->name,
+			    folder->lock_timeout);
+			return FALSE;
+		}
+		g_usleep(pause);
+		pause = MIN(pause * 2, 50000);
+	}
+	folder->lock_fd = fd;
+	return TRUE;
+}
+
+void
+mdir_folder_unlock(MdirFolder *folder)
+{
+	if (folder->lock_fd >= 0) {
+		close(folder->lock_fd); /* releases the OFD lock */
+		folder->lock_fd = -1;
+	}
+}
+
+/* Versions ----------------------------------------------------------------- */
+
+/* The version of the last complete line of .changes, 0 if none. */
+static gboolean
+last_change_version(const MdirFolder *folder, guint64 *version, GError **error)
+{
+	g_autofree char *path = g_build_filename(folder->path, ".changes", NULL);
+	char buf[4096 + 1];
+	struct stat st;
+	off_t off;
+	ssize_t n;
+	char *end, *start;
+	int fd;
+
+	*version = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? TRUE : mdir_set_errno(error, errno, path);
+	if (fstat(fd, &st) < 0 || st.st_size == 0) {
+		close(fd);
+		return TRUE;
+	}
+	off = st.st_size > 4096 ? st.st_size - 4096 : 0;
+	n = pread(fd, buf, sizeof(buf) - 1, off);
+	close(fd);
+	if (n <= 0)
+		return n == 0 ? TRUE : mdir_set_errno(error, errno, path);
+	buf[n] = '\0';
+	/* a line cut short by a crash is not a change: use the last whole one */
+	end = strrchr(buf, '\n');
+	if (end == NULL)
+		return TRUE;
+	*end = '\0';
+	start = strrchr(buf, '\n');
+	start = start ? start + 1 : buf;
+	*version = g_ascii_strtoull(start, NULL, 10);
+	return TRUE;
+}
+
+gboolean
+mdir_folder_version(MdirFolder *folder, guint64 *version, GError **error)
+{
+	g_autofree char *path = g_build_filename(folder->path, ".version", NULL);
+	g_autofree char *text = NULL;
+	guint64 from_file = 0, from_log = 0;
+	GError *e = NULL;
+
+	text = mdir_read_small_file(path, NULL, &e);
+	if (text == NULL) {
+		if (!g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+			g_propagate_error(error, e);
+			return FALSE;
+		}
+		g_clear_error(&e);
+	} else {
+		/* hand-edited: leading blanks, no newline, junk after the digits */
+		from_file = g_ascii_strtoull(g_strchug(text), NULL, 10);
+	}
+	if (!last_change_version(folder, &from_log, error))
+		return FALSE;
+	*version = MAX(from_file, from_log);
+	return TRUE;
+}
+
+/* Truncates @fd (of @size bytes) after its last newline, if it ends without one. */
+static gboolean
+drop_torn_line(int fd, off_t size)
+{
+	char buf[4096];
+	off_t end = size;
+
+	while (end > 0) {
+		off_t start = end > (off_t)sizeof(buf) ? end - (off_t)sizeof(buf) : 0;
+		ssize_t n = pread(fd, buf, end - start, start);
+
+		if (n <= 0)
+			return FALSE;
+		for (ssize_t i = n - 1; i >= 0; i--)
+			if (buf[i] == '\n')
+				return start + i + 1 == size || ftruncate(fd, start + i + 1) == 0;
+		end = start;
+	}
+	return ftruncate(fd, 0) == 0;
+}
+
+/*
+ * Makes the entries just changed durable (a sync of the folder), then
+ * appends the lines of the change and writes the new version; under the
+ * lock.  The order is the one in mdir(5): entries, .changes, .version.
+ */
+static gboolean
+log_change(MdirFolder *folder, const char *minus, const char *plus, guint64 *version,
+    GError **error)
+{
+	g_autofree char *changes = g_build_filename(folder->path, ".changes", NULL);
+	g_autofree char *vpath = g_build_filename(folder->path, ".version", NULL);
+	g_autoptr(GString) lines = g_string_new(NULL);
+	char vtext[32];
+	guint64 v;
+	struct stat st;
+	int fd;
+
+	if (!mdir_fsync_dir(folder->path, error) || !mdir_folder_version(folder, &v, error))
+		return FALSE;
+	v++;
+	fd = open(changes, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, MDIR_FILE_MODE);
+	if (fd < 0)
+		return mdir_set_errno(error, errno, changes);
+	/* a line a crash cut short is no change: cut it off, so that the file
+	 * holds whole lines only (we hold the lock: nobody else appends) */
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && !drop_torn_line(fd, st.st_size)) {
+		int errsv = errno;
+
+		close(fd);
+		return mdir_set_errno(error, errsv, changes);
+	}
+	if (minus)
+		g_string_append_printf(lines, "%" G_GUINT64_FORMAT " - %s\n", v, minus);
+	if (plus)
+		g_string_append_printf(lines, "%" G_GUINT64_FORMAT " + %s\n", v, plus);
+	if (write(fd, lines->str, lines->len) != (ssize_t)lines->len || fdatasync(fd) < 0) {
+		int errsv = errno ? errno : EIO;
+
+		close(fd);
+		return mdir_set_errno(error, errsv, changes);
+	}
+	close(fd);
+	g_snprintf(vtext, sizeof(vtext), "%" G_GUINT64_FORMAT "\n", v);
+	if (!mdir_file_write_durable(vpath, vtext, strlen(vtext), error))
+		return FALSE;
+	if (version)
+		*version = v;
+	return TRUE;
+}
+
+/* Entries ------------------------------------------------------------------ */
+
+static char *
+numbered_name(const char *name, guint n)
+{
+	const char *dot = strrchr(name, '.');
+
+	if (n < 2)
+		return g_strdup(name);
+	if (dot == NULL || dot == name)
+		return g_strdup_printf("%s-%u", name, n);
+	return g_strdup_printf("%.*s-%u%s", (int)(dot - name), name, n, dot);
+}
+
+static gboolean
+check_entry_name(const char *name, GError **error)
+{
+	if (mdir_name_is_safe(name))
+		return TRUE;
+	g_set_error(error, MDIR_ERROR, MDIR_ERROR_BAD_NAME, "'%s': not a valid entry name", name);
+	return FALSE;
+}
+
+/* Links @src as a free name derived from @name; under the lock. */
+static char *
+link_unique(MdirFolder *folder, const char *src, const char *name, GError **error)
+{
+	for (guint n = 1; n < 100000; n++) {
+		g_autofree char *cand = numbered_name(name, n);
+		g_autofree char *path = mdir_folder_entry_path(folder, cand);
+
+		if (strlen(cand) > 250)
+			break;
+		if (link(src, path) == 0)
+			return g_steal_pointer(&cand);
+		if (errno == EEXIST)
+			continue;
+		if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
+			mdir_set_errno(error, errno, path);
+			return NULL;
+		}
+		/* no link possible here: a copy, to a name nobody has */
+		if (g_file_test(path, G_FILE_TEST_EXISTS))
+			continue;
+		if (!mdir_file_copy_durable(src, path, error))
+			return NULL;
+		return g_steal_pointer(&cand);
+	}
+	g_set_error(error, MDIR_ERROR, MDIR_ERROR_EXISTS, "%s: no free name for '%s'",
+	    folder->name, name);
+	return NULL;
+}
+
+static gboolean
+ensure_meta_dir(MdirFolder *folder, GError **error)
+{
+	g_autofree char *meta = g_build_filename(folder->path, ".meta", NULL);
+
+	return mdir_mkdir_durable(meta, error);
+}
+
+char *
+mdir_folder_add(MdirFolder *folder, const char *src, const MdirRecord *record,
+    const char *name, guint64 *version, GError **error)
+{
+	g_autofree char *used = NULL;
+	g_autofree char *mpath = NULL;
+	g_autofree char *epath = NULL;
+
+	if (!check_entry_name(name, error) || !ensure_meta_dir(folder, error) ||
+	    !mdir_folder_lock(folder, error))
+		return NULL;
+	used = link_unique(folder, src, name, error);
+	if (used == NULL)
+		goto fail;
+	mpath = meta_path(folder, used);
+	if (!mdir_record_save(record, mpath, error)) {
+		epath = mdir_folder_entry_path(folder, used);
+		unlink(epath);
+		goto fail;
+	}
+	if (!log_change(folder, NULL, used, version, error))
+		goto fail;
+	mdir_folder_unlock(folder);
+	return g_steal_pointer(&used);
+fail:
+	mdir_folder_unlock(folder);
+	return NULL;
+}
+
+gboolean
+mdir_folder_remove(MdirFolder *folder, const char *name, guint64 *version, GError **error)
+{
+	g_autofree char *epath = NULL;
+	g_autofree char *mpath = NULL;
+	gboolean ok = FALSE;
+
+	if (!check_entry_name(name, error) || !mdir_folder_lock(folder, error))
+		return FALSE;
+	epath = mdir_folder_entry_path(folder, name);
+	mpath = meta_path(folder, name);
+	if (unlink(epath) < 0) {
+		if (errno == ENOENT)
+			g_set_error(error, MDIR_ERROR, MDIR_ERROR_NOT_FOUND, "%s/%s: no such entry",
+			    folder->name, name);
+		else
+			mdir_set_errno(error, errno, epath);
+		goto out;
+	}
+	if (unlink(mpath) < 0 && errno != ENOENT) {
+		mdir_set_errno(error, errno, mpath);
+		goto out;
+	}
+	ok = log_change(folder, name, NULL, version, error);
+out:
+	mdir_folder_unlock(folder);
+	return ok;
+}
+
+char *
+mdir_folder_rename(MdirFolder *folder, const char *from, const char *to, guint64 *version,
+    GError **error)
+{
+	g_autofree char *src = NULL;
+	g_autofree char *used = NULL;
+	g_autofree char *mfrom = NULL;
+	g_autofree char *mto = NULL;
+
+	if (!check_entry_name(from, error) || !check_entry_name(to, error) ||
+	    !ensure_meta_dir(folder, error) || !mdir_folder_lock(folder, error))
+		return NULL;
+	src = mdir_folder_entry_path(folder, from);
+	if (!g_file_test(src, G_FILE_TEST_IS_REGULAR)) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_NOT_FOUND, "%s/%s: no such entry",
+		    folder->name, from);
+		goto fail;
+	}
+	/* link then unlink: the new name never replaces an entry that exists */
+	used = link_unique(folder, src, to, error);
+	if (used == NULL)
+		goto fail;
+	mfrom = meta_path(folder, from);
+	mto = meta_path(folder, used);
+	if (rename(mfrom, mto) < 0 && errno != ENOENT) {
+		mdir_set_errno(error, errno, mto);
+		goto fail;
+	}
+	if (unlink(src) < 0) {
+		mdir_set_errno(error, errno, src);
+		goto fail;
+	}
+	if (!log_change(folder, from, used, version, error))
+		goto fail;
+	mdir_folder_unlock(folder);
+	return g_steal_pointer(&used);
+fail:
+	mdir_folder_unlock(folder);
+	return NULL;
+}
+
+static gint
+compare_names(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+GPtrArray *
+mdir_folder_list(MdirFolder *folder, GError **error)
+{
+	g_autoptr(GDir) d = NULL;
+	GPtrArray *names;
+	const char *n;
+	GError *e = NULL;
+
+	d = g_dir_open(folder->path, 0, &e);
+	if (d == NULL) {
+		mdir_set_errno(error, errno ? errno : EIO, folder->path);
+		g_error_free(e);
+		return NULL;
+	}
+	names = g_ptr_array_new_with_free_func(g_free);
+	while ((n = g_dir_read_name(d)) != NULL) {
+		g_autofree char *p = NULL;
+		struct stat st;
+
+		if (n[0] == '.')
+			continue;
+		p = g_build_filename(folder->path, n, NULL);
+		/* subfolders and mounts are not entries */
+		if (lstat(p, &st) == 0 && S_ISREG(st.st_mode))
+			g_ptr_array_add(names, g_strdup(n));
+	}
+	g_ptr_array_sort(names, compare_names);
+	return names;
+}
+
+MdirRecord *
+mdir_folder_load_record(MdirFolder *folder, const char *name, GError **error)
+{
+	g_autofree char *path = NULL;
+
+	if (!check_entry_name(name, error))
+		return NULL;
+	path = meta_path(folder, name);
+	return mdir_record_load(path, error);
+}
+
+static void
+change_free(gpointer p)
+{
+	MdirChange *c = p;
+
+	g_free(c->name);
+	g_free(c);
+}
+
+GPtrArray *
+mdir_folder_changes(MdirFolder *folder, guint64 since, GError **error)
+{
+	g_autofree char *path = g_build_filename(folder->path, ".changes", NULL);
+	GPtrArray *out = g_ptr_array_new_with_free_func(change_free);
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	FILE *fp;
+
+	fp = fopen(path, "re");
+	if (fp == NULL) {
+		if (errno == ENOENT)
+			return out;
+		mdir_set_errno(error, errno, path);
+		g_ptr_array_unref(out);
+		return NULL;
+	}
+	while ((len = getline(&line, &cap, fp)) > 0) {
+		char *end = NULL;
+		guint64 v;
+		MdirChange *c;
+
+		if (line[len - 1] != '\n')
+			break; /* cut short by a crash */
+		line[len - 1] = '\0';
+		v = g_ascii_strtoull(line, &end, 10);
+		if (end == line || v <= since || end[0] != ' ' || (end[1] != '+' &&
+		    end[1] != '-') || end[2] != ' ' || end[3] == '\0')
+			continue;
+		c = g_new0(MdirChange, 1);
+		c->version = v;
+		c->op = end[1];
+		c->name = g_strdup(end + 3);
+		g_ptr_array_add(out, c);
+	}
+	free(line);
+	fclose(fp);
+	return out;
+}

@@ -1,0 +1,487 @@
+/*
+ * mdir.h: the one public header of libmdir.
+ *
+ * libmdir holds everything the mdir programs share: the configuration, the
+ * header records, durable file writes, the content store (the mstore), the
+ * folders with their versions and change logs, the file-name sanitiser,
+ * logging and the mapping of errors to exit codes.  mdir(5) describes the
+ * files these functions read and write; DESIGN.md gives the reasons.
+ *
+ * Conventions, everywhere below:
+ * - Failure is reported through a GError ** given last; a function returns
+ *   FALSE, NULL or -1 exactly when it sets it.  Errors from the operating
+ *   system are G_FILE_ERROR with the path in the message; the library's own
+ *   conditions are MDIR_ERROR.
+ * - "transfer full" means the caller owns the result and frees it with the
+ *   function named; "transfer none" means the result belongs to the object
+ *   it came from and stays valid as long as the text says.
+ * - Every _free() function accepts NULL, and every type has a g_autoptr()
+ *   cleanup.
+ * - No function keeps global mutable state, except mdir_log_open(), which
+ *   sets how the process logs: one daemon may serve many clients.
+ */
+#ifndef MDIR_H
+#define MDIR_H
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#if defined(MDIR_COMPILATION)
+#define MDIR_API __attribute__((visibility("default")))
+#else
+#define MDIR_API
+#endif
+
+#define MDIR_VERSION_STRING "0.1.0"
+
+/* Errors ---------------------------------------------------------------- */
+
+#define MDIR_ERROR (mdir_error_quark())
+
+typedef enum {
+	MDIR_ERROR_FAILED,	 /* nothing more precise fits */
+	MDIR_ERROR_USAGE,	 /* the caller's words are wrong */
+	MDIR_ERROR_CONFIG,	 /* bad configuration file or value */
+	MDIR_ERROR_BAD_URL,	 /* not an mstore: URL */
+	MDIR_ERROR_BAD_NAME,	 /* a name that is not allowed here */
+	MDIR_ERROR_NOT_FOUND,	 /* no such message, part, entry or folder */
+	MDIR_ERROR_NO_ACCOUNT,	 /* no folder for that recipient */
+	MDIR_ERROR_LOCK_TIMEOUT, /* a lock was not had in time */
+	MDIR_ERROR_OUTSIDE_ROOT, /* a path or link leads outside the root */
+	MDIR_ERROR_CORRUPT,	 /* a file of ours is not as written */
+	MDIR_ERROR_EXISTS,	 /* the name is taken */
+	MDIR_ERROR_TEMPFAIL,	 /* try again later (a deadline passed) */
+} MdirError;
+
+MDIR_API GQuark mdir_error_quark(void);
+
+typedef enum {
+	/*
+	 * Programs an MTA runs: 0 delivered, 67 (EX_NOUSER) no such account,
+	 * 75 (EX_TEMPFAIL) anything else.  Postfix's pipe(8) bounces on any
+	 * other non-zero code, so no other code may ever be returned.
+	 */
+	MDIR_EXIT_MTA,
+	/* Interactive tools: a sysexits(3) code chosen by cause. */
+	MDIR_EXIT_TOOL,
+} MdirExitPolicy;
+
+/*
+ * The exit code for @error (NULL: success, 0) under @policy.  For
+ * MDIR_EXIT_MTA the result is always 0, 67 or 75.
+ */
+MDIR_API int mdir_exit_code(const GError *error, MdirExitPolicy policy);
+
+/*
+ * The RFC 3463 enhanced status code that agrees with mdir_exit_code() under
+ * MDIR_EXIT_MTA: "2.0.0", "5.1.1" or "4.3.0" (or "4.3.1" for a full disk).
+ * Transfer none: a static string.
+ */
+MDIR_API const char *mdir_enhanced_status(const GError *error);
+
+/* Logging ---------------------------------------------------------------- */
+
+typedef enum {
+	MDIR_LOG_STDERR = 1 << 0, /* write "prog: message" to stderr */
+	MDIR_LOG_SYSLOG = 1 << 1, /* send to syslog, facility LOG_MAIL */
+} MdirLogFlags;
+
+/*
+ * Sets where mdir_log() writes, for the whole process, and the identity
+ * (g_get_prgname()).  Call once, early in main().  Without it, mdir_log()
+ * writes to stderr only.
+ */
+MDIR_API void mdir_log_open(MdirLogFlags flags);
+
+/* Messages below this syslog(3) priority are dropped (default LOG_INFO). */
+MDIR_API void mdir_log_set_level(int priority);
+
+/* Parses "debug", "info", "notice", "warning", "err", "crit"; -1 if unknown. */
+MDIR_API int mdir_log_level_from_string(const char *name);
+
+/* One line, no final newline needed; @priority is a syslog(3) level. */
+MDIR_API void mdir_log(int priority, const char *format, ...) G_GNUC_PRINTF(2, 3);
+
+/* Configuration ---------------------------------------------------------- */
+
+typedef struct MdirConfig MdirConfig;
+
+/*
+ * Reads the configuration: @path if given, else $MDIR_CONF, else
+ * /etc/mdir/mdir.conf if it exists, else the built-in defaults (root
+ * $XDG_DATA_HOME/mdir).  Every value is checked against its type (string,
+ * list, duration, size, integer, boolean); a bad value is an
+ * MDIR_ERROR_CONFIG naming the file and line.  Unknown sections and keys are
+ * not errors; they are listed by mdir_config_warnings().
+ * Transfer full: free with mdir_config_free().
+ */
+MDIR_API MdirConfig *mdir_config_load(const char *path, GError **error);
+
+/* The built-in defaults, with @root as root if not NULL.  Transfer full. */
+MDIR_API MdirConfig *mdir_config_new_default(const char *root);
+
+MDIR_API void mdir_config_free(MdirConfig *config);
+
+/* The file read, or NULL for the built-in defaults.  Transfer none. */
+MDIR_API const char *mdir_config_file(const MdirConfig *config);
+
+/*
+ * Warnings found while loading ("FILE:LINE: unknown key 'x' in [y]"),
+ * NULL-terminated.  Transfer none: valid until the config is freed.
+ */
+MDIR_API const char *const *mdir_config_warnings(const MdirConfig *config);
+
+/* The absolute root of the mdir.  Transfer none. */
+MDIR_API const char *mdir_config_root(const MdirConfig *config);
+
+/*
+ * The value of @section.@key as a string, the default if the file does not
+ * set it, NULL if it has neither.  @key must be a known key (a programming
+ * error otherwise).  Transfer none: valid until the config is freed.
+ */
+MDIR_API const char *mdir_config_get(const MdirConfig *config, const char *section,
+    const char *key);
+
+/* A list value split on ';'.  Transfer full: g_strfreev().  Never NULL. */
+MDIR_API char **mdir_config_get_list(const MdirConfig *config, const char *section,
+    const char *key);
+
+/* A duration value ("90s", "5m", "2h", "5d", plain seconds) in milliseconds. */
+MDIR_API gint64 mdir_config_get_duration_ms(const MdirConfig *config,
+    const char *section, const char *key);
+
+/* A size value ("50M", "10k", plain bytes) in bytes; integers too. */
+MDIR_API gint64 mdir_config_get_int(const MdirConfig *config, const char *section,
+    const char *key);
+
+MDIR_API gboolean mdir_config_get_bool(const MdirConfig *config, const char *section,
+    const char *key);
+
+/* Parses a duration as the config does; -1 and @error if it is not one. */
+MDIR_API gint64 mdir_parse_duration_ms(const char *text, GError **error);
+
+/* Parses a size as the config does; -1 and @error if it is not one. */
+MDIR_API gint64 mdir_parse_size(const char *text, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirConfig, mdir_config_free)
+
+/* Header records --------------------------------------------------------- */
+
+/*
+ * A header record (mdir(5)): an ordered list of "name: value" fields, names
+ * in lower case, values one line of UTF-8.  Fields may repeat; order is kept.
+ */
+typedef struct MdirRecord MdirRecord;
+
+/* Transfer full: free with mdir_record_free(). */
+MDIR_API MdirRecord *mdir_record_new(void);
+MDIR_API MdirRecord *mdir_record_copy(const MdirRecord *record);
+MDIR_API void mdir_record_free(MdirRecord *record);
+
+/*
+ * Parses @len bytes of @text (-1: NUL-terminated).  Blank lines are
+ * skipped; a line without ':' or with an empty name is MDIR_ERROR_CORRUPT
+ * naming the line.  Transfer full.
+ */
+MDIR_API MdirRecord *mdir_record_parse(const char *text, gssize len, GError **error);
+
+/* mdir_record_parse() of a file; the path is in every error.  Transfer full. */
+MDIR_API MdirRecord *mdir_record_load(const char *path, GError **error);
+
+/* The record as text, one field a line.  Transfer full: g_free(). */
+MDIR_API char *mdir_record_to_string(const MdirRecord *record, gsize *length);
+
+/* Writes the record durably (mdir_file_write_durable()). */
+MDIR_API gboolean mdir_record_save(const MdirRecord *record, const char *path,
+    GError **error);
+
+/*
+ * Appends a field.  @name is lower-cased, characters other than letters,
+ * digits, '-' and '_' become '-'.  @value has CR and LF turned into spaces and
+ * invalid UTF-8 replaced; NULL values are not added.
+ */
+MDIR_API void mdir_record_add(MdirRecord *record, const char *name, const char *value);
+
+/* Replaces every field @name by one (or removes them all if @value is NULL). */
+MDIR_API void mdir_record_set(MdirRecord *record, const char *name, const char *value);
+MDIR_API void mdir_record_set_int(MdirRecord *record, const char *name, gint64 value);
+MDIR_API void mdir_record_remove(MdirRecord *record, const char *name);
+
+/* The first value of @name, or NULL.  Transfer none: until changed/freed. */
+MDIR_API const char *mdir_record_get(const MdirRecord *record, const char *name);
+
+/* The first value of @name as an integer, or @fallback. */
+MDIR_API gint64 mdir_record_get_int(const MdirRecord *record, const char *name,
+    gint64 fallback);
+
+/* Every value of @name in order.  Transfer container: g_free() the array. */
+MDIR_API const char **mdir_record_get_all(const MdirRecord *record, const char *name);
+
+MDIR_API guint mdir_record_length(const MdirRecord *record);
+
+/* The @n th field.  Transfer none. */
+MDIR_API void mdir_record_nth(const MdirRecord *record, guint n, const char **name,
+    const char **value);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirRecord, mdir_record_free)
+
+/* Durable files ---------------------------------------------------------- */
+
+/*
+ * Writes @data to @path so that a reader sees either the old file or the
+ * whole new one, and a crash leaves one of the two: a temporary name in the
+ * same directory, fsync, rename, fsync of the directory.
+ */
+MDIR_API gboolean mdir_file_write_durable(const char *path, const void *data, gsize length,
+    GError **error);
+
+/* Copies @src to @dst durably as above. */
+MDIR_API gboolean mdir_file_copy_durable(const char *src, const char *dst, GError **error);
+
+/* fsync(2) of a directory. */
+MDIR_API gboolean mdir_fsync_dir(const char *path, GError **error);
+
+/* fsync(2) of a file by path. */
+MDIR_API gboolean mdir_fsync_path(const char *path, GError **error);
+
+/* mkdir -p with mode 0770 (less the umask), fsyncing each parent it adds to. */
+MDIR_API gboolean mdir_mkdir_durable(const char *path, GError **error);
+
+/* Names ------------------------------------------------------------------- */
+
+/*
+ * A name that came from a message, made safe to use as a file name: valid
+ * UTF-8 (NFC), no '/', '\\' or other characters that file systems or sync
+ * clients refuse, no control characters, no leading dots or white space, at
+ * most MDIR_NAME_MAX bytes with the extension kept.  Returns NULL if nothing
+ * usable is left.  Transfer full: g_free().
+ */
+#define MDIR_NAME_MAX 200
+MDIR_API char *mdir_sanitize_name(const char *name, gssize length);
+
+/*
+ * Whether @name may be used as is for a folder entry or folder component:
+ * what mdir_sanitize_name() would return unchanged.
+ */
+MDIR_API gboolean mdir_name_is_safe(const char *name);
+
+/* The hex SHA-256 of @length bytes.  Transfer full: g_free(). */
+MDIR_API char *mdir_sha256_hex(const void *data, gsize length);
+
+/* The hex SHA-256 of a file's content.  Transfer full: g_free(). */
+MDIR_API char *mdir_sha256_file(const char *path, GError **error);
+
+/* URLs ---------------------------------------------------------------------- */
+
+/*
+ * "mstore:<id>/<part>": the Message-ID without angle brackets,
+ * percent-encoded where needed.  Transfer full: g_free().
+ */
+MDIR_API char *mdir_url_build(const char *message_id, guint part);
+
+/*
+ * Splits an mstore: URL.  @message_id gets the decoded id (transfer full),
+ * @part the part number.  MDIR_ERROR_BAD_URL if it is not one.
+ */
+MDIR_API gboolean mdir_url_parse(const char *url, char **message_id, guint *part,
+    GError **error);
+
+/* The store ----------------------------------------------------------------- */
+
+typedef struct MdirStore MdirStore;
+
+/*
+ * Opens the mdir at @root (absolute), making the directories of mdir(5)
+ * that are missing.  Transfer full: mdir_store_free().
+ */
+MDIR_API MdirStore *mdir_store_open(const char *root, GError **error);
+MDIR_API void mdir_store_free(MdirStore *store);
+
+/* The root, as given and resolved.  Transfer none. */
+MDIR_API const char *mdir_store_root(const MdirStore *store);
+
+/*
+ * The file of a stored part, by URL.  MDIR_ERROR_NOT_FOUND if the message or
+ * the part is not there.  Transfer full: g_free().
+ */
+MDIR_API char *mdir_store_part_path(MdirStore *store, const char *url, GError **error);
+
+/* The header record of a stored part, by URL.  Transfer full. */
+MDIR_API MdirRecord *mdir_store_load_record(MdirStore *store, const char *url,
+    GError **error);
+
+/* The directory of a stored message, by Message-ID.  Transfer full. */
+MDIR_API char *mdir_store_message_dir(const MdirStore *store, const char *message_id);
+
+/*
+ * A message being added to the store.  Parts are written into a private
+ * directory under .mstore/tmp; nothing is visible until
+ * mdir_store_txn_commit() publishes the whole message with one rename.
+ * Freeing a transaction that was not committed removes what it wrote.
+ */
+typedef struct MdirStoreTxn MdirStoreTxn;
+
+/* Transfer full: mdir_store_txn_free(). */
+MDIR_API MdirStoreTxn *mdir_store_txn_begin(MdirStore *store, GError **error);
+MDIR_API void mdir_store_txn_free(MdirStoreTxn *txn);
+
+/*
+ * Opens part @part (0 is the raw message) for writing.  The bytes are
+ * counted and hashed as they go; the file is closed by
+ * mdir_store_txn_close_part().  Only one part is open at a time.
+ */
+MDIR_API gboolean mdir_store_txn_open_part(MdirStoreTxn *txn, guint part, GError **error);
+MDIR_API gboolean mdir_store_txn_write(MdirStoreTxn *txn, const void *data, gsize length,
+    GError **error);
+MDIR_API gboolean mdir_store_txn_close_part(MdirStoreTxn *txn, GError **error);
+
+/* The path of the part being written, or of a closed one.  Transfer full. */
+MDIR_API char *mdir_store_txn_part_path(MdirStoreTxn *txn, guint part);
+
+/*
+ * The record of part @part: the caller fills in what it knows; commit adds
+ * url, anchor, message-id, part, parts, size and sha256.  Transfer none:
+ * valid until the transaction is freed.
+ */
+MDIR_API MdirRecord *mdir_store_txn_record(MdirStoreTxn *txn, guint part);
+
+/* Number of parts written so far, the raw message included. */
+MDIR_API guint mdir_store_txn_n_parts(const MdirStoreTxn *txn);
+
+typedef enum {
+	MDIR_STORE_NEW,		/* published now */
+	MDIR_STORE_DUPLICATE,	/* the same message was there already */
+} MdirStoreOutcome;
+
+/*
+ * Publishes the message under @message_id (without angle brackets; NULL:
+ * one is made from the content).  If the id is taken by a different
+ * message, this one is kept apart under "<id>~<hash>" (see mdir(5)); if the
+ * same message is there, nothing changes.  Every file and directory is
+ * fsynced before and after the rename.  @stored_id gets the id the message
+ * is stored under (transfer full).
+ */
+MDIR_API gboolean mdir_store_txn_commit(MdirStoreTxn *txn, const char *message_id,
+    char **stored_id, MdirStoreOutcome *outcome, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirStore, mdir_store_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirStoreTxn, mdir_store_txn_free)
+
+/*
+ * Stores a single file as a message of its own (used by "mstore put"): part 0
+ * is the file, its record has @record's fields plus the store's.  The id is
+ * made from the content, so putting the same content twice stores it once.
+ * @url gets the part's URL (transfer full).
+ */
+MDIR_API gboolean mdir_store_put_file(MdirStore *store, const char *path,
+    const MdirRecord *record, char **url, GError **error);
+
+/* Calls @func for every stored message directory; stops if it returns FALSE. */
+typedef gboolean (*MdirStoreForeachFunc)(const char *message_dir, gpointer user_data);
+MDIR_API gboolean mdir_store_foreach(MdirStore *store, MdirStoreForeachFunc func,
+    gpointer user_data, GError **error);
+
+/* Paths inside the root ------------------------------------------------------ */
+
+/*
+ * Resolves @path (relative to the root, or absolute) to an absolute path
+ * with every symbolic link followed, and checks it stays inside the root.
+ * Components that do not exist yet are kept as given ("." and ".." are
+ * refused in them).  MDIR_ERROR_OUTSIDE_ROOT if it leaves the root.
+ * Transfer full: g_free().
+ */
+MDIR_API char *mdir_resolve(const MdirStore *store, const char *path, GError **error);
+
+/* Folders ---------------------------------------------------------------- */
+
+typedef struct MdirFolder MdirFolder;
+
+typedef enum {
+	MDIR_FOLDER_CREATE = 1 << 0, /* make the folder if it is missing */
+} MdirFolderFlags;
+
+/*
+ * Opens the folder at @path (see mdir_resolve()).  Mounts and aliases
+ * (symbolic links) are followed as long as they stay inside the root.
+ * MDIR_ERROR_NOT_FOUND if it does not exist and CREATE is not given;
+ * MDIR_ERROR_BAD_NAME for a path into the reserved dot names.
+ * Transfer full: mdir_folder_free().  The store must outlive the folder.
+ */
+MDIR_API MdirFolder *mdir_folder_open(MdirStore *store, const char *path,
+    MdirFolderFlags flags, GError **error);
+MDIR_API void mdir_folder_free(MdirFolder *folder);
+
+/* The folder's resolved absolute path.  Transfer none. */
+MDIR_API const char *mdir_folder_path(const MdirFolder *folder);
+
+/* The folder's path relative to the root.  Transfer none. */
+MDIR_API const char *mdir_folder_name(const MdirFolder *folder);
+
+/* Default time-out of the folder lock (from [mdir] lock_timeout). */
+MDIR_API void mdir_folder_set_lock_timeout(MdirFolder *folder, guint milliseconds);
+
+/*
+ * Takes the folder's lock (an OFD lock on .lock, so it works between
+ * processes and between threads), waiting at most the lock time-out:
+ * MDIR_ERROR_LOCK_TIMEOUT after that.  Not recursive.  The add, remove and
+ * rename functions below take it themselves.
+ */
+MDIR_API gboolean mdir_folder_lock(MdirFolder *folder, GError **error);
+MDIR_API void mdir_folder_unlock(MdirFolder *folder);
+
+/*
+ * The folder's version: the number in .version, or the last in .changes if
+ * that is higher (people may edit .version; a missing one is 0).
+ */
+MDIR_API gboolean mdir_folder_version(MdirFolder *folder, guint64 *version,
+    GError **error);
+
+/*
+ * Adds an entry: @src hard-linked into the folder (copied where a link
+ * cannot be made) under @name made unique ("report.pdf", "report-2.pdf"),
+ * @record written to .meta/<name>, the version bumped and "V + name"
+ * appended to .changes, all under the lock.  @name must be safe
+ * (mdir_name_is_safe()).  Returns the name used (transfer full).
+ */
+MDIR_API char *mdir_folder_add(MdirFolder *folder, const char *src, const MdirRecord *record,
+    const char *name, guint64 *version, GError **error);
+
+/* Removes entry @name and its record; logs "V - name". */
+MDIR_API gboolean mdir_folder_remove(MdirFolder *folder, const char *name, guint64 *version,
+    GError **error);
+
+/*
+ * Renames entry @from to @to (made unique) in one version: "V - from" and
+ * "V + to".  Returns the new name (transfer full).
+ */
+MDIR_API char *mdir_folder_rename(MdirFolder *folder, const char *from, const char *to,
+    guint64 *version, GError **error);
+
+/* The entry names, sorted.  Transfer full: g_ptr_array_unref(). */
+MDIR_API GPtrArray *mdir_folder_list(MdirFolder *folder, GError **error);
+
+/* The path of entry @name (which may not exist).  Transfer full. */
+MDIR_API char *mdir_folder_entry_path(const MdirFolder *folder, const char *name);
+
+/* The record of entry @name.  Transfer full. */
+MDIR_API MdirRecord *mdir_folder_load_record(MdirFolder *folder, const char *name,
+    GError **error);
+
+typedef struct {
+	guint64 version;
+	char op;     /* '+' or '-' */
+	char *name;
+} MdirChange;
+
+/*
+ * The changes after version @since, in order.  Lines that do not parse are
+ * skipped.  Transfer full: g_ptr_array_unref() (elements freed with it).
+ */
+MDIR_API GPtrArray *mdir_folder_changes(MdirFolder *folder, guint64 since, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirFolder, mdir_folder_free)
+
+G_END_DECLS
+
+#endif /* MDIR_H */
