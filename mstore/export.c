@@ -1,0 +1,172 @@
+/*
+ * export.c: "mstore export": a folder's messages as a Maildir or an mbox,
+ * for mutt, mblaze, Dovecot and friends.  Entries are parts; the message
+ * of each is its anchor (part 0, the raw message as received), exported
+ * once however many of its parts the folder holds.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "mdir.h"
+#include "mstore.h"
+
+/* The raw messages behind a folder's entries, in entry order, once each. */
+static GPtrArray *
+folder_messages(Mstore *ms, MdirFolder *folder, GPtrArray **records, GError **error)
+{
+	g_autoptr(GPtrArray) names = mdir_folder_list(folder, error);
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	GPtrArray *paths;
+
+	if (names == NULL)
+		return NULL;
+	paths = g_ptr_array_new_with_free_func(g_free);
+	*records = g_ptr_array_new_with_free_func((GDestroyNotify)mdir_record_free);
+	for (guint i = 0; i < names->len; i++) {
+		g_autoptr(MdirRecord) rec = mdir_folder_load_record(folder, names->pdata[i], NULL);
+		const char *anchor = rec ? mdir_record_get(rec, "anchor") : NULL;
+		char *raw;
+
+		if (anchor == NULL || g_hash_table_contains(seen, anchor))
+			continue;
+		raw = mdir_store_part_path(ms->store, anchor, NULL);
+		if (raw == NULL)
+			continue;
+		g_hash_table_add(seen, g_strdup(anchor));
+		g_ptr_array_add(paths, raw);
+		g_ptr_array_add(*records, mdir_store_load_record(ms->store, anchor, NULL));
+	}
+	return paths;
+}
+
+static gboolean
+to_maildir(const char *dir, GPtrArray *paths, GError **error)
+{
+	const char *subs[] = { "tmp", "new", "cur" };
+
+	for (gsize i = 0; i < G_N_ELEMENTS(subs); i++) {
+		g_autofree char *d = g_build_filename(dir, subs[i], NULL);
+
+		if (!mdir_mkdir_durable(d, error))
+			return FALSE;
+	}
+	for (guint i = 0; i < paths->len; i++) {
+		g_autofree char *unique = g_strdup_printf("%lld.M%uP%d.%s", (long long)time(NULL), i,
+		    (int)getpid(), g_get_host_name());
+		g_autofree char *dst = g_build_filename(dir, "new", unique, NULL);
+
+		/* written to a temporary name, synced, renamed: the Maildir rule */
+		if (!mdir_file_copy_durable(paths->pdata[i], dst, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* mboxrd: a "From " line per message, ">From " quoting made reversible. */
+static gboolean
+append_mbox(FILE *out, const char *path, const MdirRecord *rec, GError **error)
+{
+	const char *sender = rec ? mdir_record_get(rec, "envelope-from") : NULL;
+	time_t now = time(NULL);
+	char date[64];
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	gboolean last_nl = TRUE;
+	FILE *in = fopen(path, "re");
+
+	if (in == NULL) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", path,
+		    g_strerror(errno));
+		return FALSE;
+	}
+	strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", gmtime(&now));
+	fprintf(out, "From %s %s\n", sender && *sender ? sender : "MAILER-DAEMON", date);
+	while ((len = getline(&line, &cap, in)) > 0) {
+		const char *p = line;
+
+		while (*p == '>')
+			p++;
+		if (strncmp(p, "From ", 5) == 0)
+			fputc('>', out);
+		/* CRLF stored as received; mbox readers expect LF */
+		if (len >= 2 && line[len - 2] == '\r' && line[len - 1] == '\n') {
+			line[len - 2] = '\n';
+			len--;
+		}
+		fwrite(line, 1, len, out);
+		last_nl = line[len - 1] == '\n';
+	}
+	fputs(last_nl ? "\n" : "\n\n", out);
+	free(line);
+	fclose(in);
+	return TRUE;
+}
+
+static gboolean
+to_mbox(const char *file, GPtrArray *paths, GPtrArray *records, GError **error)
+{
+	int fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	FILE *out;
+	gboolean ok = TRUE;
+
+	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", file,
+		    g_strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return FALSE;
+	}
+	out = fdopen(fd, "a");
+	for (guint i = 0; ok && i < paths->len; i++)
+		ok = append_mbox(out, paths->pdata[i], records->pdata[i], error);
+	if (fflush(out) != 0 || fsync(fd) < 0) {
+		if (ok)
+			g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s",
+			    file, g_strerror(errno));
+		ok = FALSE;
+	}
+	fclose(out);
+	return ok;
+}
+
+int
+cmd_export(Mstore *ms, int argc, char **argv, GError **error)
+{
+	g_autofree char *maildir = NULL;
+	g_autofree char *mbox = NULL;
+	GOptionEntry entries[] = {
+		{ "maildir", 'm', 0, G_OPTION_ARG_FILENAME, &maildir,
+		    "deliver into this Maildir (made if missing)", "DIR" },
+		{ "mbox", 'b', 0, G_OPTION_ARG_FILENAME, &mbox, "append to this mbox (mboxrd)",
+		    "FILE" },
+		{ NULL },
+	};
+	g_autoptr(MdirFolder) folder = NULL;
+	g_autoptr(GPtrArray) paths = NULL;
+	g_autoptr(GPtrArray) records = NULL;
+
+	if (!mstore_parse("export", "--maildir DIR | --mbox FILE FOLDER", "Export the messages "
+	    "of FOLDER's entries; print how many.", entries, &argc, &argv, 1, 1, error))
+		return 1;
+	if ((maildir == NULL) == (mbox == NULL)) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE,
+		    "export: give one of --maildir DIR and --mbox FILE");
+		return 1;
+	}
+	folder = mstore_folder(ms, argv[1], FALSE, error);
+	if (folder == NULL || (paths = folder_messages(ms, folder, &records, error)) == NULL)
+		return 1;
+	if (maildir ? !to_maildir(maildir, paths, error) : !to_mbox(mbox, paths, records,
+	    error))
+		return 1;
+	printf("%u\n", paths->len);
+	return 0;
+}

@@ -1,0 +1,126 @@
+/*
+ * gc.c: "mstore gc": drop stored messages that no folder refers to.  A
+ * folder entry is a hard link to a stored part, so a message none of whose
+ * files has a second link is referred to by no folder.  Young messages and
+ * those a queued batch still names are kept: mdird may not have filed them
+ * yet.  A message leaves the store by one rename into .mstore/tmp before
+ * it is deleted, so no reader ever sees half of one.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "mdir.h"
+#include "mstore.h"
+
+typedef struct {
+	Mstore *ms;
+	gboolean dry_run;
+	gint64 min_age;
+	GString *queued; /* the text of every queued batch */
+	guint kept, dropped;
+	GError *error;
+} Gc;
+
+static void
+load_queue(Gc *gc)
+{
+	g_autofree char *q = g_build_filename(mdir_store_root(gc->ms->store), ".mdird", "queue",
+	    NULL);
+	g_autoptr(GDir) d = g_dir_open(q, 0, NULL);
+	const char *n;
+
+	gc->queued = g_string_new(NULL);
+	while (d && (n = g_dir_read_name(d)) != NULL) {
+		g_autofree char *p = g_build_filename(q, n, NULL);
+		g_autofree char *text = NULL;
+
+		if (g_file_get_contents(p, &text, NULL, NULL))
+			g_string_append(gc->queued, text);
+	}
+}
+
+/* Whether some file of the message is linked elsewhere, or it is too young. */
+static gboolean
+in_use(Gc *gc, const char *dir)
+{
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	struct stat st;
+	const char *n;
+
+	if (lstat(dir, &st) < 0 || time(NULL) - st.st_mtime < gc->min_age)
+		return TRUE;
+	while (d && (n = g_dir_read_name(d)) != NULL) {
+		g_autofree char *p = g_build_filename(dir, n, NULL);
+
+		if (n[0] != '.' && lstat(p, &st) == 0 && st.st_nlink > 1)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static gboolean
+collect(const char *dir, gpointer data)
+{
+	Gc *gc = data;
+	g_autofree char *meta = g_build_filename(dir, ".meta", "0", NULL);
+	g_autoptr(MdirRecord) rec = mdir_record_load(meta, NULL);
+	const char *anchor = rec ? mdir_record_get(rec, "anchor") : NULL;
+	g_autofree char *unique = NULL;
+	g_autofree char *grave = NULL;
+
+	if (in_use(gc, dir) || anchor == NULL || strstr(gc->queued->str, anchor) != NULL) {
+		gc->kept++;
+		return TRUE;
+	}
+	printf("%s\n", anchor);
+	gc->dropped++;
+	if (gc->dry_run)
+		return TRUE;
+	unique = g_strdup_printf("gc.%d.%u", (int)getpid(), gc->dropped);
+	grave = g_build_filename(mdir_store_root(gc->ms->store), ".mstore", "tmp", unique, NULL);
+	if (rename(dir, grave) < 0) {
+		g_set_error(&gc->error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", dir,
+		    g_strerror(errno));
+		return FALSE;
+	}
+	mstore_remove_tree(grave);
+	return TRUE;
+}
+
+int
+cmd_gc(Mstore *ms, int argc, char **argv, GError **error)
+{
+	gboolean dry_run = FALSE;
+	g_autofree char *min_age = NULL;
+	GOptionEntry entries[] = {
+		{ "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run, "only print what would go", NULL },
+		{ "min-age", 'a', 0, G_OPTION_ARG_STRING, &min_age,
+		    "keep messages younger than this (default 1d)", "DURATION" },
+		{ NULL },
+	};
+	Gc gc = { .ms = ms };
+	gint64 ms_age;
+
+	if (!mstore_parse("gc", "", "Drop stored messages that no folder refers to; print "
+	    "the URL of each.", entries, &argc, &argv, 0, 0, error))
+		return 1;
+	ms_age = mdir_parse_duration_ms(min_age ? min_age : "1d", error);
+	if (ms_age < 0)
+		return 1;
+	gc.min_age = ms_age / 1000;
+	gc.dry_run = dry_run;
+	load_queue(&gc);
+	mdir_store_foreach(ms->store, collect, &gc, error);
+	g_string_free(gc.queued, TRUE);
+	if (gc.error) {
+		g_propagate_error(error, gc.error);
+		return 1;
+	}
+	return 0;
+}
