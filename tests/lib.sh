@@ -1,0 +1,104 @@
+# tests/lib.sh: a small TAP library for the shell tests (tests/t/*.t).
+#
+#   . "$MDIR_SRC/tests/lib.sh"
+#   plan 3
+#   ok "$cond" "description"      (cond: a command's status, 0 = pass)
+#   is "$got" "$want" "description"
+#   expect_code 66 "description" -- mstore cat nothing
+#   skip_all "reason"             (before plan: the whole file is skipped)
+#
+# Each test file gets a fresh temporary root in $MDIR_ROOT, removed at exit,
+# and $BIN with the programs of the build under test on $PATH.
+set -u
+
+: "${MDIR_SRC:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${MDIR_BUILD:=$MDIR_SRC/build}"
+: "${MDIR_SHARED:=$(cd "$MDIR_SRC/.." && pwd)/shared}"
+BIN=$MDIR_BUILD/bin
+DATA=$MDIR_SRC/tests/data
+PATH=$BIN:$PATH
+export PATH MDIR_SRC MDIR_BUILD MDIR_SHARED
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/mdir-t.XXXXXX")
+MDIR_ROOT=$T/root
+unset MDIR_CONF
+export MDIR_ROOT T
+_n=0
+_cleanups=""
+_cleanup() {
+	for c in $_cleanups; do "$c" || true; done
+	rm -rf "$T"
+}
+trap _cleanup EXIT
+trap 'exit 130' INT TERM
+
+# at_exit FUNCTION: run FUNCTION before the temporary directory goes.
+at_exit() { _cleanups="$1 $_cleanups"; }
+
+plan() { echo "1..$1"; }
+skip_all() { echo "1..0 # SKIP $1"; exit 0; }
+diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
+
+ok() {
+	_n=$((_n + 1))
+	if [ "$1" = 0 ]; then
+		echo "ok $_n - $2"
+	else
+		echo "not ok $_n - $2"
+	fi
+}
+
+is() {
+	_n=$((_n + 1))
+	if [ "$1" = "$2" ]; then
+		echo "ok $_n - $3"
+	else
+		echo "not ok $_n - $3"
+		diag "got:  '$1'" "want: '$2'"
+	fi
+}
+
+# like GOT PATTERN DESC: GOT matches the extended regular expression.
+like() {
+	_n=$((_n + 1))
+	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
+		echo "ok $_n - $3"
+	else
+		echo "not ok $_n - $3"
+		diag "got:  '$1'" "want: /$2/"
+	fi
+}
+
+skip() {
+	_n=$((_n + 1))
+	echo "ok $_n - $2 # SKIP $1"
+}
+
+# expect_code CODE DESC -- COMMAND...: the command exits with CODE.
+# Its stdout is left in $out, its stderr in $err.
+expect_code() {
+	_want=$1 _desc=$2
+	shift 3
+	"$@" >"$T/.out" 2>"$T/.err"
+	_got=$?
+	out=$(cat "$T/.out") err=$(cat "$T/.err")
+	_n=$((_n + 1))
+	if [ "$_got" = "$_want" ]; then
+		echo "ok $_n - $_desc"
+	else
+		echo "not ok $_n - $_desc"
+		diag "exit $_got, wanted $_want" "stderr: $err"
+	fi
+}
+
+# wait_for SECONDS COMMAND...: polls COMMAND every 20 ms until it succeeds.
+wait_for() {
+	_limit=$1
+	shift
+	_end=$(($(date +%s) + _limit))
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -ge "$_end" ] && return 1
+		sleep 0.02
+	done
+	return 0
+}

@@ -1,0 +1,264 @@
+/* Unit tests of folder.c: entries, .version, .changes, locks, links. */
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char *
+stored_part(MdirStore *s, const char *content)
+{
+	g_autofree char *path = test_write_tmp("src", content);
+	g_autofree char *url = NULL;
+
+	g_assert_true(mdir_store_put_file(s, path, NULL, &url, NULL));
+	return mdir_store_part_path(s, url, NULL);
+}
+
+static MdirFolder *
+open_folder(MdirStore *s, const char *name)
+{
+	g_autoptr(GError) error = NULL;
+	MdirFolder *f = mdir_folder_open(s, name, MDIR_FOLDER_CREATE, &error);
+
+	g_assert_no_error(error);
+	return f;
+}
+
+static void
+test_add_list(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) f = open_folder(s, "Users/jo/Docs");
+	g_autofree char *src = stored_part(s, "pdf bytes");
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) names = NULL;
+	g_autoptr(GPtrArray) changes = NULL;
+	g_autofree char *n1 = NULL, *n2 = NULL, *n3 = NULL;
+	g_autoptr(MdirRecord) back = NULL;
+	guint64 v = 0;
+
+	mdir_record_add(r, "suggested-name", "report.pdf");
+	n1 = mdir_folder_add(f, src, r, "report.pdf", &v, &error);
+	n2 = mdir_folder_add(f, src, r, "report.pdf", &v, &error);
+	n3 = mdir_folder_add(f, src, r, "README", &v, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(n1, ==, "report.pdf");
+	g_assert_cmpstr(n2, ==, "report-2.pdf");
+	g_assert_cmpstr(n3, ==, "README");
+	g_assert_cmpuint(v, ==, 3);
+	names = mdir_folder_list(f, &error);
+	g_assert_cmpuint(names->len, ==, 3);
+	g_assert_cmpstr(names->pdata[0], ==, "README");
+	changes = mdir_folder_changes(f, 1, &error);
+	g_assert_cmpuint(changes->len, ==, 2);
+	g_assert_cmpstr(((MdirChange *)changes->pdata[0])->name, ==, "report-2.pdf");
+	g_assert_cmpint(((MdirChange *)changes->pdata[0])->op, ==, '+');
+	back = mdir_folder_load_record(f, "report-2.pdf", &error);
+	g_assert_cmpstr(mdir_record_get(back, "suggested-name"), ==, "report.pdf");
+	g_assert_cmpstr(mdir_folder_name(f), ==, "Users/jo/Docs");
+	g_assert_null(mdir_folder_add(f, src, r, "../evil", &v, &error));
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_BAD_NAME);
+}
+
+static void
+test_remove_rename(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) f = open_folder(s, "F");
+	g_autofree char *src = stored_part(s, "x");
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autoptr(GError) error = NULL;
+	g_autofree char *a = mdir_folder_add(f, src, r, "a.txt", NULL, NULL);
+	g_autofree char *b = mdir_folder_add(f, src, r, "b.txt", NULL, NULL);
+	g_autofree char *c = NULL;
+	g_autoptr(GPtrArray) changes = NULL;
+	guint64 v;
+
+	c = mdir_folder_rename(f, "a.txt", "b.txt", &v, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(c, ==, "b-2.txt");
+	g_assert_cmpuint(v, ==, 3);
+	changes = mdir_folder_changes(f, 2, &error);
+	g_assert_cmpuint(changes->len, ==, 2);
+	g_assert_cmpint(((MdirChange *)changes->pdata[0])->op, ==, '-');
+	g_assert_cmpuint(((MdirChange *)changes->pdata[1])->version, ==, 3);
+	g_assert_true(mdir_folder_remove(f, "b.txt", &v, &error));
+	g_assert_cmpuint(v, ==, 4);
+	g_assert_false(mdir_folder_remove(f, "b.txt", &v, &error));
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_NOT_FOUND);
+}
+
+static void
+test_concurrent_add(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) f = open_folder(s, "Shared");
+	g_autofree char *src = stored_part(s, "same part");
+	g_autoptr(GPtrArray) names = NULL;
+	g_autoptr(GPtrArray) changes = NULL;
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+	pid_t pids[2];
+	guint64 v;
+
+	for (int i = 0; i < 2; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			g_autoptr(MdirStore) cs = test_store();
+			g_autoptr(MdirFolder) cf = mdir_folder_open(cs, "Shared", 0, NULL);
+			g_autoptr(MdirRecord) r = mdir_record_new();
+
+			for (int j = 0; j < 50; j++) {
+				g_autofree char *n = mdir_folder_add(cf, src, r, "doc.txt", NULL,
+				    NULL);
+
+				if (n == NULL)
+					_exit(1);
+			}
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		int status;
+
+		waitpid(pids[i], &status, 0);
+		g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	names = mdir_folder_list(f, NULL);
+	g_assert_cmpuint(names->len, ==, 100);
+	g_assert_true(mdir_folder_version(f, &v, NULL));
+	g_assert_cmpuint(v, ==, 100);
+	changes = mdir_folder_changes(f, 0, NULL);
+	g_assert_cmpuint(changes->len, ==, 100);
+	for (guint i = 0; i < changes->len; i++) {
+		MdirChange *c = changes->pdata[i];
+
+		g_assert_cmpuint(c->version, ==, i + 1);
+		g_assert_false(g_hash_table_contains(seen, c->name));
+		g_hash_table_add(seen, c->name);
+	}
+}
+
+static void
+test_version_hand_edited(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) f = open_folder(s, "V");
+	g_autofree char *src = stored_part(s, "v");
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autofree char *vpath = g_build_filename(mdir_folder_path(f), ".version", NULL);
+	g_autofree char *cpath = g_build_filename(mdir_folder_path(f), ".changes", NULL);
+	g_autofree char *text = NULL;
+	guint64 v;
+
+	g_assert_true(mdir_folder_version(f, &v, NULL));
+	g_assert_cmpuint(v, ==, 0); /* no .version: 0 */
+	g_assert_true(g_file_set_contents(vpath, "  41 set by hand", -1, NULL));
+	g_free(mdir_folder_add(f, src, r, "a", &v, NULL));
+	g_assert_cmpuint(v, ==, 42);
+	/* lowered by hand: the change log keeps versions from repeating */
+	g_assert_true(g_file_set_contents(vpath, "3\n", -1, NULL));
+	g_free(mdir_folder_add(f, src, r, "b", &v, NULL));
+	g_assert_cmpuint(v, ==, 43);
+	/* removed by hand */
+	g_unlink(vpath);
+	g_free(mdir_folder_add(f, src, r, "c", &v, NULL));
+	g_assert_cmpuint(v, ==, 44);
+	/* junk */
+	g_assert_true(g_file_set_contents(vpath, "garbage\n", -1, NULL));
+	g_assert_true(mdir_folder_version(f, &v, NULL));
+	g_assert_cmpuint(v, ==, 44);
+	/* a change line cut short by a crash is ignored, and the next starts clean */
+	{
+		FILE *fp = fopen(cpath, "a");
+
+		fputs("45 + half", fp);
+		fclose(fp);
+	}
+	g_free(mdir_folder_add(f, src, r, "d", &v, NULL));
+	g_assert_cmpuint(v, ==, 45);
+	g_assert_true(g_file_get_contents(cpath, &text, NULL, NULL));
+	g_assert_true(g_str_has_suffix(text, "44 + c\n45 + d\n"));
+	{
+		g_autoptr(GPtrArray) ch = mdir_folder_changes(f, 44, NULL);
+
+		g_assert_cmpuint(ch->len, ==, 1);
+	}
+}
+
+static void
+test_outside_root(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autofree char *link = g_build_filename(mdir_store_root(s), "Escape", NULL);
+	g_autofree char *alias = g_build_filename(mdir_store_root(s), "SMTP", "Accounts",
+	    "joe@example.org", NULL);
+	g_autoptr(MdirFolder) target = open_folder(s, "SMTP/Accounts/jo@example.org");
+	g_autoptr(MdirFolder) via = NULL;
+	g_autoptr(GError) error = NULL;
+
+	/* outside the root but inside this test's own directories: GLib's
+	 * clean-up of isolated dirs follows links, so never point one at /tmp */
+	g_assert_cmpint(symlink(test_dir(), link), ==, 0);
+	g_assert_null(mdir_folder_open(s, "Escape", 0, &error));
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT);
+	g_clear_error(&error);
+	g_assert_null(mdir_folder_open(s, "Escape/sub", MDIR_FOLDER_CREATE, &error));
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT);
+	g_clear_error(&error);
+	g_assert_null(mdir_folder_open(s, "SMTP/../../x", MDIR_FOLDER_CREATE, &error));
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT);
+	g_clear_error(&error);
+	g_assert_null(mdir_folder_open(s, "/etc", 0, &error));
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT);
+	g_clear_error(&error);
+	g_assert_null(mdir_folder_open(s, ".mstore/msg", 0, &error));
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_BAD_NAME);
+	g_clear_error(&error);
+	/* an alias inside the root is followed */
+	g_assert_cmpint(symlink("jo@example.org", alias), ==, 0);
+	via = mdir_folder_open(s, "SMTP/Accounts/joe@example.org", 0, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(mdir_folder_path(via), ==, mdir_folder_path(target));
+	g_assert_cmpstr(mdir_folder_name(via), ==, "SMTP/Accounts/jo@example.org");
+	g_assert_null(mdir_folder_open(s, "Nope", 0, &error));
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_NOT_FOUND);
+	g_unlink(link);
+}
+
+static void
+test_lock_timeout(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) f = open_folder(s, "L");
+	g_autoptr(MdirFolder) g = open_folder(s, "L");
+	g_autoptr(GError) error = NULL;
+	gint64 start;
+
+	/* OFD locks: two handles in one process exclude each other */
+	g_assert_true(mdir_folder_lock(f, &error));
+	mdir_folder_set_lock_timeout(g, 100);
+	start = g_get_monotonic_time();
+	g_assert_false(mdir_folder_lock(g, &error));
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_LOCK_TIMEOUT);
+	g_assert_cmpint(g_get_monotonic_time() - start, >=, 100000);
+	g_assert_cmpint(g_get_monotonic_time() - start, <, 2000000);
+	g_clear_error(&error);
+	mdir_folder_unlock(f);
+	g_assert_true(mdir_folder_lock(g, &error));
+	mdir_folder_unlock(g);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+	g_test_add_func("/folder/add-list", test_add_list);
+	g_test_add_func("/folder/remove-rename", test_remove_rename);
+	g_test_add_func("/folder/race/two-processes-add", test_concurrent_add);
+	g_test_add_func("/folder/version/hand-edited", test_version_hand_edited);
+	g_test_add_func("/folder/links/outside-root", test_outside_root);
+	g_test_add_func("/folder/lock/timeout", test_lock_timeout);
+	return g_test_run();
+}
