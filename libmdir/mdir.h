@@ -482,6 +482,88 @@ MDIR_API GPtrArray *mdir_folder_changes(MdirFolder *folder, guint64 since, GErro
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirFolder, mdir_folder_free)
 
+/* Accounts ----------------------------------------------------------------- */
+
+/*
+ * The account folder of @recipient (DESIGN §2): the address lower-cased,
+ * its +extension (any character of [receive] recipient_delimiter starts
+ * one) cut off into @extension (transfer full, NULL if none), then
+ * SMTP/Accounts/<address>, an alias (a link) to another account, or the
+ * domain's catch-all SMTP/Accounts/@<domain>.  MDIR_ERROR_NO_ACCOUNT if
+ * none exists, the domain is not one of [receive] local_domains, or the
+ * folder holds a .disabled file.  Transfer full: mdir_folder_free().
+ */
+MDIR_API MdirFolder *mdir_account_open(MdirStore *store, const MdirConfig *config,
+    const char *recipient, char **extension, GError **error);
+
+/* The queue of header batches (.mdird/queue) ------------------------------ */
+
+/*
+ * Writes a header batch durably into .mdird/queue: @records (of
+ * MdirRecord *) one after another, a blank line between them; by
+ * convention the first is the batch's own header.  @name gets the batch's
+ * file name (transfer full).
+ */
+MDIR_API gboolean mdir_queue_write(MdirStore *store, GPtrArray *records, char **name,
+    GError **error);
+
+/* Reads a batch file.  Transfer full: g_ptr_array_unref() (records freed). */
+MDIR_API GPtrArray *mdir_queue_read(const char *path, GError **error);
+
+/* The names of the queued batches, oldest first.  Transfer full. */
+MDIR_API GPtrArray *mdir_queue_list(MdirStore *store, GError **error);
+
+/* The queue directory.  Transfer full. */
+MDIR_API char *mdir_queue_dir(const MdirStore *store);
+
+/*
+ * Tells mdird at @socket_path that the queue has work ("POKE"), without
+ * waiting for it.  FALSE (and @error) if nobody listens: not a failure of
+ * a delivery, the batch waits in the queue.
+ */
+MDIR_API gboolean mdir_daemon_poke(const char *socket_path, GError **error);
+
+/* Receiving ------------------------------------------------------------------ */
+
+/* What the MTA said of one delivery. */
+typedef struct {
+	const char *sender;	    /* envelope sender; "" for the null sender */
+	const char *client_address; /* may be NULL or "" (local submission) */
+	const char *client_helo;
+	const char *queue_id;	    /* the MTA's, for the log */
+	const char *const *recipients; /* NULL-terminated, at least one */
+} MdirEnvelope;
+
+typedef struct MdirDelivery MdirDelivery;
+
+/*
+ * Receives one message from @fd, read to its end (DESIGN §4 mdir-receive):
+ * spooled into the store's tmp, split into parts, published with one
+ * rename, then a header batch per account queued durably and mdird poked.
+ * Recipients without an account are listed in the result and skipped;
+ * if none has one, MDIR_ERROR_NO_ACCOUNT (the input is still read to its
+ * end).  Transfer full: mdir_delivery_free().
+ */
+MDIR_API MdirDelivery *mdir_receive(MdirStore *store, const MdirConfig *config, int fd,
+    const MdirEnvelope *envelope, GError **error);
+MDIR_API void mdir_delivery_free(MdirDelivery *delivery);
+
+/* The id the message is stored under.  Transfer none (all getters below). */
+MDIR_API const char *mdir_delivery_stored_id(const MdirDelivery *delivery);
+/* The Message-ID it carried, or NULL. */
+MDIR_API const char *mdir_delivery_message_id(const MdirDelivery *delivery);
+/* The account folders it went to, NULL-terminated. */
+MDIR_API const char *const *mdir_delivery_accounts(const MdirDelivery *delivery);
+/* The recipients that had no account, NULL-terminated. */
+MDIR_API const char *const *mdir_delivery_unknown(const MdirDelivery *delivery);
+MDIR_API guint64 mdir_delivery_size(const MdirDelivery *delivery);
+MDIR_API guint mdir_delivery_parts(const MdirDelivery *delivery);
+MDIR_API guint mdir_delivery_defects(const MdirDelivery *delivery);
+/* TRUE if the same message was in the store already. */
+MDIR_API gboolean mdir_delivery_duplicate(const MdirDelivery *delivery);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirDelivery, mdir_delivery_free)
+
 G_END_DECLS
 
 #endif /* MDIR_H */

@@ -25,4 +25,26 @@ gboolean mdir_name_is_reserved(const char *name);
 /* Writes a file in place, without fsync (for trees synced as a whole). */
 gboolean mdir_write_file(const char *path, const void *data, gsize length, GError **error);
 
+/* mime.c: splitting a spooled message (part 0 of @txn) into parts 1..N. */
+typedef struct {
+	guint max_depth; /* containers deeper than this are kept whole */
+	gint64 max_size; /* messages larger than this are not split; 0: no limit */
+} MdirSplitOptions;
+
+typedef struct {
+	char *message_id; /* without angle brackets; NULL if none */
+	char *subject;
+	char *from;
+	guint defects;
+} MdirSplitResult;
+
+/*
+ * Writes the leaves of the message in part 0 of @txn as parts 1..N with
+ * their records, and the message's fields into every record (part 0's
+ * too).  Fails only on a write error: malformed MIME is kept, unsplit.
+ */
+gboolean mdir_mime_split(MdirStoreTxn *txn, const MdirSplitOptions *opts,
+    MdirSplitResult *result, GError **error);
+void mdir_split_result_clear(MdirSplitResult *result);
+
 #endif

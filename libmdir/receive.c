@@ -1,0 +1,305 @@
+/*
+ * receive.c: one delivery from the MTA into the store and the queue
+ * (DESIGN §4 mdir-receive, mdir(5) STATES AND INVARIANTS).
+ *
+ * The order is what makes a crash or a time-out harmless:
+ *   1. recipients to accounts: with none, read the input and say so;
+ *   2. the input spooled to .mstore/tmp, read to its very end;
+ *   3. split, from that file, into parts and records;
+ *   4. the whole message published with one rename (or found there);
+ *   5. a header batch per account written durably to .mdird/queue;
+ *   6. mdird poked; if it does not listen, the batch waits.
+ * The MTA hears "delivered" only after 5.  A failure before that leaves
+ * nothing visible but a tmp directory; the MTA retries; the retry finds the
+ * message already stored (4) and writes the batch it lacked.
+ */
+#include <errno.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "mdir.h"
+#include "private.h"
+
+struct MdirDelivery {
+	char *stored_id;
+	char *message_id;
+	GPtrArray *accounts; /* NULL-terminated */
+	GPtrArray *unknown;  /* NULL-terminated */
+	guint64 size;
+	guint parts;
+	guint defects;
+	gboolean duplicate;
+};
+
+typedef struct {
+	MdirFolder *folder;
+	char *extension;
+	const char *recipient;
+} Target;
+
+static void
+target_clear(gpointer p)
+{
+	Target *t = p;
+
+	mdir_folder_free(t->folder);
+	g_free(t->extension);
+}
+
+void
+mdir_delivery_free(MdirDelivery *d)
+{
+	if (d == NULL)
+		return;
+	g_free(d->stored_id);
+	g_free(d->message_id);
+	g_ptr_array_unref(d->accounts);
+	g_ptr_array_unref(d->unknown);
+	g_free(d);
+}
+
+/* Reads @fd to its end, keeping nothing: Postfix wants its input read. */
+static void
+drain(int fd)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) != 0)
+		if (n < 0 && errno != EINTR)
+			break;
+}
+
+static gboolean
+spool(MdirStoreTxn *txn, int fd, guint64 *size, GError **error)
+{
+	char buf[65536];
+	ssize_t n;
+
+	if (!mdir_store_txn_open_part(txn, 0, error))
+		return FALSE;
+	*size = 0;
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			mdir_set_errno(error, errno, "standard input");
+			return FALSE;
+		}
+		if (!mdir_store_txn_write(txn, buf, n, error))
+			return FALSE;
+		*size += n;
+	}
+	return mdir_store_txn_close_part(txn, error);
+}
+
+/* Every recipient with an account becomes a target; the others are listed. */
+static GArray *
+resolve_targets(MdirStore *store, const MdirConfig *config, const MdirEnvelope *env,
+    MdirDelivery *d, GError **no_account, GError **error)
+{
+	g_autoptr(GArray) targets = g_array_new(FALSE, TRUE, sizeof(Target));
+
+	g_array_set_clear_func(targets, target_clear);
+	for (const char *const *r = env->recipients; r && *r; r++) {
+		Target t = { .recipient = *r };
+		GError *e = NULL;
+
+		t.folder = mdir_account_open(store, config, *r, &t.extension, &e);
+		if (t.folder) {
+			g_array_append_val(targets, t);
+			continue;
+		}
+		if (!g_error_matches(e, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT)) {
+			g_propagate_error(error, e);
+			return NULL;
+		}
+		g_ptr_array_add(d->unknown, g_strdup(*r));
+		if (*no_account == NULL)
+			*no_account = e;
+		else
+			g_error_free(e);
+	}
+	return g_steal_pointer(&targets);
+}
+
+static char *
+now_rfc3339(void)
+{
+	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+
+	return g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+/* What the MTA said, into a record (the store's or a batch's). */
+static void
+set_envelope(MdirRecord *r, const MdirEnvelope *env, const char *received_at)
+{
+	mdir_record_set(r, "envelope-from", env->sender ? env->sender : "");
+	mdir_record_set(r, "client-address", env->client_address && *env->client_address ?
+	    env->client_address : NULL);
+	mdir_record_set(r, "client-helo", env->client_helo && *env->client_helo ?
+	    env->client_helo : NULL);
+	mdir_record_set(r, "received-at", received_at);
+}
+
+static gboolean
+store_message(MdirStore *store, const MdirConfig *config, int fd, const MdirEnvelope *env,
+    const char *received_at, MdirDelivery *d, GError **error)
+{
+	g_autoptr(MdirStoreTxn) txn = mdir_store_txn_begin(store, error);
+	MdirSplitOptions opts = {
+		.max_depth = (guint)mdir_config_get_int(config, "receive", "max_depth"),
+		.max_size = mdir_config_get_int(config, "receive", "max_size"),
+	};
+	MdirSplitResult res = { 0 };
+	MdirStoreOutcome outcome;
+	gboolean ok;
+
+	if (txn == NULL || !spool(txn, fd, &d->size, error))
+		return FALSE;
+	ok = mdir_mime_split(txn, &opts, &res, error);
+	if (ok) {
+		for (guint i = 0; i < mdir_store_txn_n_parts(txn); i++)
+			set_envelope(mdir_store_txn_record(txn, i), env, received_at);
+		ok = mdir_store_txn_commit(txn, res.message_id, &d->stored_id, &outcome, error);
+	}
+	d->message_id = g_steal_pointer(&res.message_id);
+	d->defects = res.defects;
+	d->duplicate = ok && outcome == MDIR_STORE_DUPLICATE;
+	mdir_split_result_clear(&res);
+	return ok;
+}
+
+/* The batch for one account: a header, then every part's record. */
+static gboolean
+queue_batch(MdirStore *store, const MdirEnvelope *env, const Target *t,
+    const char *received_at, MdirDelivery *d, GError **error)
+{
+	g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)mdir_record_free);
+	g_autofree char *anchor = mdir_url_build(d->stored_id, 0);
+	g_autofree char *name = NULL;
+	MdirRecord *head = mdir_record_new();
+
+	g_ptr_array_add(records, head);
+	mdir_record_add(head, "batch", "1");
+	mdir_record_add(head, "anchor", anchor);
+	mdir_record_add(head, "account", mdir_folder_name(t->folder));
+	mdir_record_add(head, "envelope-to", t->recipient);
+	mdir_record_add(head, "queue-id", env->queue_id);
+	mdir_record_set_int(head, "parts", d->parts);
+	for (guint i = 0; i <= d->parts; i++) {
+		g_autofree char *url = mdir_url_build(d->stored_id, i);
+		MdirRecord *r = mdir_store_load_record(store, url, error);
+
+		if (r == NULL)
+			return FALSE;
+		/* this delivery's own envelope: a duplicate's store record has
+		 * the first delivery's */
+		set_envelope(r, env, received_at);
+		mdir_record_set(r, "envelope-to", t->recipient);
+		mdir_record_set(r, "account", mdir_folder_name(t->folder));
+		mdir_record_set(r, "extension", t->extension);
+		mdir_record_set(r, "queue-id", env->queue_id);
+		g_ptr_array_add(records, r);
+	}
+	return mdir_queue_write(store, records, &name, error);
+}
+
+MdirDelivery *
+mdir_receive(MdirStore *store, const MdirConfig *config, int fd, const MdirEnvelope *env,
+    GError **error)
+{
+	g_autoptr(MdirDelivery) d = g_new0(MdirDelivery, 1);
+	g_autoptr(GArray) targets = NULL;
+	g_autofree char *received_at = now_rfc3339();
+	g_autofree char *anchor = NULL;
+	g_autoptr(MdirRecord) r0 = NULL;
+	GError *no_account = NULL;
+	GError *e = NULL;
+
+	d->accounts = g_ptr_array_new_with_free_func(g_free);
+	d->unknown = g_ptr_array_new_with_free_func(g_free);
+	targets = resolve_targets(store, config, env, d, &no_account, error);
+	if (targets == NULL || targets->len == 0) {
+		drain(fd);
+		if (targets)
+			g_propagate_error(error, g_steal_pointer(&no_account));
+		g_clear_error(&no_account);
+		return NULL;
+	}
+	g_clear_error(&no_account);
+	if (!store_message(store, config, fd, env, received_at, d, error))
+		return NULL;
+	anchor = mdir_url_build(d->stored_id, 0);
+	r0 = mdir_store_load_record(store, anchor, error);
+	if (r0 == NULL)
+		return NULL;
+	d->parts = (guint)mdir_record_get_int(r0, "parts", 0);
+	for (guint i = 0; i < targets->len; i++) {
+		Target *t = &g_array_index(targets, Target, i);
+
+		if (!queue_batch(store, env, t, received_at, d, error))
+			return NULL;
+		g_ptr_array_add(d->accounts, g_strdup(mdir_folder_name(t->folder)));
+	}
+	if (!mdir_daemon_poke(mdir_config_get(config, "mdir", "socket"), &e)) {
+		mdir_log(LOG_DEBUG, "mdird not poked (the batch waits): %s", e->message);
+		g_error_free(e);
+	}
+	g_ptr_array_add(d->accounts, NULL);
+	g_ptr_array_add(d->unknown, NULL);
+	return g_steal_pointer(&d);
+}
+
+const char *
+mdir_delivery_stored_id(const MdirDelivery *d)
+{
+	return d->stored_id;
+}
+
+const char *
+mdir_delivery_message_id(const MdirDelivery *d)
+{
+	return d->message_id;
+}
+
+const char *const *
+mdir_delivery_accounts(const MdirDelivery *d)
+{
+	return (const char *const *)d->accounts->pdata;
+}
+
+const char *const *
+mdir_delivery_unknown(const MdirDelivery *d)
+{
+	return (const char *const *)d->unknown->pdata;
+}
+
+guint64
+mdir_delivery_size(const MdirDelivery *d)
+{
+	return d->size;
+}
+
+guint
+mdir_delivery_parts(const MdirDelivery *d)
+{
+	return d->parts;
+}
+
+guint
+mdir_delivery_defects(const MdirDelivery *d)
+{
+	return d->defects;
+}
+
+gboolean
+mdir_delivery_duplicate(const MdirDelivery *d)
+{
+	return d->duplicate;
+}

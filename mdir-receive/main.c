@@ -1,0 +1,159 @@
+/*
+ * mdir-receive: the program Postfix's pipe(8) runs for every message
+ * (DESIGN §4, mdir-receive(1)).
+ *
+ * It reads the message to its end, keeps it byte for byte, splits it into
+ * the store, queues a header batch for mdird and pokes it.  It does not
+ * classify (mdird does), send (mdir-outbox does) or refuse malformed mail.
+ * Postfix bounces on every exit code but 0, 75 and signals, so it returns
+ * exactly 0, 67 (no such account) or 75 (anything else: retry later), and
+ * its one output line starts with the enhanced status code that agrees,
+ * because Postfix believes the text over the code.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sysexits.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "mdir.h"
+
+static const char deadline_line[] = "4.3.0 mdir-receive: deadline exceeded, try again later\n";
+
+/* The hard deadline: give up before Postfix's command_time_limit bounces. */
+static void
+on_deadline(int sig)
+{
+	(void)sig;
+	if (write(STDOUT_FILENO, deadline_line, sizeof(deadline_line) - 1) < 0)
+		_exit(EX_TEMPFAIL);
+	_exit(EX_TEMPFAIL);
+}
+
+static void
+arm_deadline(gint64 ms)
+{
+	struct sigaction sa = { .sa_handler = on_deadline };
+
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(ms > 0 ? (unsigned)MAX(1, ms / 1000) : 0);
+}
+
+/* The one status line for Postfix, then the exit code that agrees with it. */
+static int
+finish(const GError *error, const char *what)
+{
+	int code = mdir_exit_code(error, MDIR_EXIT_MTA);
+
+	if (error) {
+		printf("%s mdir-receive: %s%s\n", mdir_enhanced_status(error), what ? what : "",
+		    error->message);
+		fflush(stdout);
+	}
+	return code;
+}
+
+static char *
+join(const char *const *v)
+{
+	GString *s = g_string_new(NULL);
+
+	for (; *v; v++)
+		g_string_append_printf(s, "%s%s", s->len ? "," : "", *v);
+	return g_string_free(s, FALSE);
+}
+
+static void
+log_delivery(const char *queue_id, const char *sender, const MdirDelivery *d, gint64 start)
+{
+	g_autofree char *accounts = join(mdir_delivery_accounts(d));
+	const char *const *unknown = mdir_delivery_unknown(d);
+	g_autofree char *refused = join(unknown);
+
+	mdir_log(LOG_INFO, "%s: message-id=<%s> from=<%s> to=%s%s%s size=%" G_GUINT64_FORMAT
+	    " parts=%u defects=%u outcome=%s ms=%" G_GINT64_FORMAT, queue_id ? queue_id : "-",
+	    mdir_delivery_message_id(d) ? mdir_delivery_message_id(d) : "",
+	    sender ? sender : "", accounts, unknown[0] ? " no-account=" : "", refused,
+	    mdir_delivery_size(d), mdir_delivery_parts(d), mdir_delivery_defects(d),
+	    mdir_delivery_duplicate(d) ? "duplicate" : "delivered",
+	    (g_get_monotonic_time() - start) / 1000);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_autofree char *conf = NULL, *queue_id = NULL, *sender = NULL;
+	g_autofree char *client = NULL, *helo = NULL;
+	g_auto(GStrv) recipients = NULL;
+	gboolean help = FALSE, version = FALSE;
+	GOptionEntry entries[] = {
+		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &conf, "configuration file", "FILE" },
+		{ "queue-id", 'q', 0, G_OPTION_ARG_STRING, &queue_id, "the MTA's queue id", "ID" },
+		{ "sender", 'f', 0, G_OPTION_ARG_STRING, &sender, "envelope sender", "ADDR" },
+		{ "client-address", 'a', 0, G_OPTION_ARG_STRING, &client, "client IP", "IP" },
+		{ "helo", 'h', 0, G_OPTION_ARG_STRING, &helo, "client HELO name", "NAME" },
+		{ "help", 0, 0, G_OPTION_ARG_NONE, &help, "show this help", NULL },
+		{ "version", 0, 0, G_OPTION_ARG_NONE, &version, "show the version", NULL },
+		{ G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &recipients, NULL, NULL },
+		{ NULL },
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new("[--] RECIPIENT...");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MdirConfig) config = NULL;
+	g_autoptr(MdirStore) store = NULL;
+	g_autoptr(MdirDelivery) d = NULL;
+	gint64 start = g_get_monotonic_time();
+	MdirEnvelope env;
+
+	g_set_prgname("mdir-receive");
+	/* run by the MTA, stdout and stderr become Postfix's status text: only
+	 * the status line goes there, the log goes to syslog */
+	mdir_log_open(MDIR_LOG_SYSLOG | (isatty(STDERR_FILENO) ? MDIR_LOG_STDERR : 0));
+	g_option_context_set_help_enabled(ctx, FALSE); /* -h is the HELO name */
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	g_option_context_set_summary(ctx, "Receive one message on standard input for the "
+	    "recipients; see mdir-receive(1).");
+	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+		mdir_log(LOG_CRIT, "bad arguments (check master.cf): %s", error->message);
+		return finish(error, "bad arguments: ");
+	}
+	if (help || version) {
+		g_autofree char *text = g_option_context_get_help(ctx, TRUE, NULL);
+
+		fputs(help ? text : "mdir-receive " MDIR_VERSION_STRING "\n", stdout);
+		return EX_OK;
+	}
+	if (recipients == NULL || recipients[0] == NULL) {
+		g_set_error(&error, MDIR_ERROR, MDIR_ERROR_USAGE, "no recipient given");
+		mdir_log(LOG_CRIT, "no recipient given (check master.cf: -- ${recipient})");
+		return finish(error, NULL);
+	}
+	config = mdir_config_load(conf, &error);
+	if (config == NULL) {
+		mdir_log(LOG_CRIT, "%s", error->message);
+		return finish(error, "configuration: ");
+	}
+	for (const char *const *w = mdir_config_warnings(config); *w; w++)
+		mdir_log(LOG_WARNING, "%s", *w);
+	mdir_log_set_level(mdir_log_level_from_string(mdir_config_get(config, "mdir",
+	    "log_level")));
+	arm_deadline(mdir_config_get_duration_ms(config, "receive", "deadline"));
+	store = mdir_store_open(mdir_config_root(config), &error);
+	if (store == NULL) {
+		mdir_log(LOG_CRIT, "%s", error->message);
+		return finish(error, NULL);
+	}
+	env = (MdirEnvelope){ sender, client, helo, queue_id, (const char *const *)recipients };
+	d = mdir_receive(store, config, STDIN_FILENO, &env, &error);
+	if (d == NULL) {
+		mdir_log(g_error_matches(error, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT) ? LOG_NOTICE :
+		    LOG_ERR, "%s: from=<%s> %s", queue_id ? queue_id : "-", sender ? sender : "",
+		    error->message);
+		return finish(error, NULL);
+	}
+	log_delivery(queue_id, sender, d, start);
+	return EX_OK;
+}
