@@ -258,6 +258,7 @@ typedef struct {
 	MdirRecord *common; /* the message's own fields, added to every part */
 	char *base_name;   /* made from the subject */
 	GPtrArray *defects;
+	gboolean bad_header; /* GMime met a line that is no header */
 	GError *error;
 } Splitter;
 
@@ -300,8 +301,11 @@ warning_name(GMimeParserWarning code)
 static void
 on_warning(gint64 offset, GMimeParserWarning code, const gchar *item, gpointer data)
 {
-	GPtrArray *defects = data;
+	Splitter *sp = data;
+	GPtrArray *defects = sp->defects;
 
+	if (code == GMIME_CRIT_INVALID_HEADER_NAME)
+		sp->bad_header = TRUE;
 	if (defects->len >= MAX_DEFECTS)
 		return;
 	g_ptr_array_add(defects, item && *item ?
@@ -479,7 +483,7 @@ whole_part(Splitter *sp, GMimeObject *obj, const char *mime_type, const char *na
 	mdir_record_add(r, "disposition", "attachment");
 	if (container)
 		mdir_record_set_int(r, "container", container);
-	mdir_record_add(r, "unsplit", why);
+	mdir_record_add(r, "unsplit", why); /* NULL adds nothing */
 	add_common(sp, r);
 	return end_part(sp, s) ? n : 0;
 }
@@ -645,12 +649,22 @@ split_leaf(Splitter *sp, GMimePart *part, guint container)
 static void
 split_forwarded(Splitter *sp, GMimeMessagePart *mp, guint depth, guint container)
 {
+	GMimeContentType *ct = g_mime_object_get_content_type(GMIME_OBJECT(mp));
+	g_autofree char *type = g_ascii_strdown(g_mime_content_type_get_mime_type(ct), -1);
 	GMimeMessage *msg = g_mime_message_part_get_message(mp);
 	const char *subject = msg ? g_mime_message_get_subject(msg) : NULL;
 	g_autofree char *safe = subject ? mdir_sanitize_name(subject, -1) : NULL;
 	g_autofree char *name = NULL;
 	guint n;
 
+	/* a delivery or read report is a leaf: its "headers" are its text */
+	if (strcmp(type, "message/rfc822") != 0 && strcmp(type, "message/global") != 0) {
+		g_autofree char *report = part_name(sp, NULL, type);
+
+		whole_part(sp, msg ? GMIME_OBJECT(msg) : GMIME_OBJECT(mp), type, report,
+		    container, NULL);
+		return;
+	}
 	name = safe ? g_strconcat(safe, ".eml", NULL) : part_name(sp, NULL, "message/rfc822");
 	if (msg == NULL) {
 		whole_part(sp, GMIME_OBJECT(mp), "message/rfc822", name, container, "empty");
@@ -664,6 +678,40 @@ split_forwarded(Splitter *sp, GMimeMessagePart *mp, guint depth, guint container
 	mdir_record_add(mdir_store_txn_record(sp->txn, n), "forwarded-subject", subject);
 	if (g_mime_message_get_mime_part(msg))
 		split_object(sp, g_mime_message_get_mime_part(msg), depth + 1, n);
+}
+
+/*
+ * A multipart with no parts: its boundary is missing or never appears
+ * (real mail does this).  GMime keeps the body as the prologue; it is the
+ * only readable text there is, so it becomes a part.
+ */
+static void
+split_prologue(Splitter *sp, GMimeMultipart *mp, guint container)
+{
+	const char *text = g_mime_multipart_get_prologue(mp);
+	g_autoptr(TxnStream) s = NULL;
+	g_autofree char *name = NULL;
+	MdirRecord *r = NULL;
+
+	if (text == NULL || strspn(text, " \t\r\n") == strlen(text))
+		return;
+	begin_part(sp, &r);
+	if (sp->error)
+		return;
+	s = txn_stream_new(sp->txn, "");
+	g_mime_stream_write_string(GMIME_STREAM(s), text);
+	txn_stream_finish(s);
+	name = part_name(sp, NULL, "text/plain");
+	mdir_record_add(r, "content-type", "text/plain");
+	mdir_record_add(r, "suggested-name", name);
+	mdir_record_add(r, "disposition", "inline");
+	mdir_record_add(r, "charset", "utf-8");
+	mdir_record_add(r, "detected-charset", s->detected);
+	mdir_record_add(r, "unsplit", "multipart without parts");
+	if (container)
+		mdir_record_set_int(r, "container", container);
+	add_common(sp, r);
+	end_part(sp, s);
 }
 
 /* Depth-first over the MIME tree: the order of DESIGN §3. */
@@ -686,6 +734,8 @@ split_object(Splitter *sp, GMimeObject *obj, guint depth, guint container)
 
 		for (int i = 0; i < count && !sp->error; i++)
 			split_object(sp, g_mime_multipart_get_part(mp, i), depth + 1, container);
+		if (count == 0)
+			split_prologue(sp, mp, container);
 	} else if (GMIME_IS_MESSAGE_PART(obj)) {
 		split_forwarded(sp, GMIME_MESSAGE_PART(obj), depth, container);
 	} else if (GMIME_IS_PART(obj)) {
@@ -693,8 +743,48 @@ split_object(Splitter *sp, GMimeObject *obj, guint depth, guint container)
 	}
 }
 
+/*
+ * No body found because the "headers" ran into text (a digest or a note
+ * without a blank line after its headers): the readable text is the raw
+ * message itself, so it becomes a text part too.
+ */
+static void
+split_headless(Splitter *sp)
+{
+	g_autofree char *path = mdir_store_txn_part_path(sp->txn, 0);
+	g_autoptr(TxnStream) s = NULL;
+	g_autofree char *name = part_name(sp, NULL, "text/plain");
+	char buf[65536];
+	MdirRecord *r = NULL;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		mdir_set_errno(&sp->error, errno, path);
+		return;
+	}
+	begin_part(sp, &r);
+	if (sp->error) {
+		close(fd);
+		return;
+	}
+	s = txn_stream_new(sp->txn, "");
+	while (!sp->error && (n = read(fd, buf, sizeof(buf))) > 0)
+		g_mime_stream_write(GMIME_STREAM(s), buf, n);
+	close(fd);
+	txn_stream_finish(s);
+	mdir_record_add(r, "content-type", "text/plain");
+	mdir_record_add(r, "suggested-name", name);
+	mdir_record_add(r, "disposition", "inline");
+	mdir_record_add(r, "charset", "utf-8");
+	mdir_record_add(r, "detected-charset", s->detected);
+	mdir_record_add(r, "unsplit", "no header/body separator");
+	add_common(sp, r);
+	end_part(sp, s);
+}
+
 static GMimeParserOptions *
-parser_options(GPtrArray *defects)
+parser_options(Splitter *sp)
 {
 	static const char *fallback[] = { "utf-8", "windows-1252", NULL };
 	GMimeParserOptions *o = g_mime_parser_options_new();
@@ -704,7 +794,7 @@ parser_options(GPtrArray *defects)
 	g_mime_parser_options_set_parameter_compliance_mode(o, GMIME_RFC_COMPLIANCE_LOOSE);
 	g_mime_parser_options_set_address_compliance_mode(o, GMIME_RFC_COMPLIANCE_LOOSE);
 	g_mime_parser_options_set_fallback_charsets(o, fallback);
-	g_mime_parser_options_set_warning_callback(o, on_warning, defects);
+	g_mime_parser_options_set_warning_callback(o, on_warning, sp);
 	return o;
 }
 
@@ -753,10 +843,10 @@ mdir_mime_split(MdirStoreTxn *txn, const MdirSplitOptions *opts, MdirSplitResult
 	gint64 size = mdir_record_get_int(r0, "size", 0);
 
 	gmime_init_once();
-	options = parser_options(defects);
+	sp.defects = defects;
+	options = parser_options(&sp);
 	sp.options = options;
 	sp.max_depth = opts->max_depth;
-	sp.defects = defects;
 	sp.common = mdir_record_new();
 	msg = parse_raw(txn, options, &e);
 	if (e) {
@@ -770,12 +860,16 @@ mdir_mime_split(MdirStoreTxn *txn, const MdirSplitOptions *opts, MdirSplitResult
 		result->message_id = g_strdup(g_mime_message_get_message_id(msg));
 	}
 	sp.base_name = make_base_name(mdir_record_get(sp.common, "subject"));
-	if (msg == NULL)
-		g_ptr_array_add(defects, g_strdup("not a message: kept whole, unsplit"));
-	else if (opts->max_size > 0 && size > opts->max_size)
+	if (msg == NULL) {
+		g_ptr_array_add(defects, g_strdup("no message structure: kept as text"));
+		if (size > 0)
+			split_headless(&sp);
+	} else if (opts->max_size > 0 && size > opts->max_size)
 		g_ptr_array_add(defects, g_strdup("larger than max_size: kept whole, unsplit"));
 	else if (g_mime_message_get_mime_part(msg))
 		split_object(&sp, g_mime_message_get_mime_part(msg), 0, 0);
+	else if (sp.bad_header)
+		split_headless(&sp);
 	mdir_record_add(r0, "content-type", "message/rfc822");
 	{
 		g_autofree char *name = g_strconcat(sp.base_name, ".eml", NULL);

@@ -6,6 +6,8 @@
 
 #include <glib.h>
 
+#include "mdir.h"
+
 /* Sets a G_FILE_ERROR from @errsv: "PATH: strerror".  Returns FALSE. */
 gboolean mdir_set_errno(GError **error, int errsv, const char *path);
 

@@ -1,0 +1,50 @@
+import base64
+def w(name, text, enc='utf-8', crlf=False):
+    data = text.encode(enc) if isinstance(text, str) else text
+    if crlf: data = data.replace(b'\r\n', b'\n').replace(b'\n', b'\r\n')
+    open(name, 'wb').write(data)
+def b64(b): return base64.encodebytes(b).decode()
+H = lambda mid, subj, extra='': f"From: Alice <alice@sender.test>\nTo: Jo <jo@example.org>\nSubject: {subj}\nMessage-ID: <{mid}>\nDate: Sun, 22 Nov 2026 10:00:00 +0100\nMIME-Version: 1.0\n{extra}"
+pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+png = bytes.fromhex('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8cfc0f01f0005000201e2a1a35a0000000049454e44ae426082')
+tnef = b'x\x9f>"' + bytes(range(64))
+w('multipart-mixed.eml', H('mixed@sender.test','Quarterly report','Content-Type: multipart/mixed; boundary="b1"\n') +
+  f"\n--b1\nContent-Type: text/plain; charset=us-ascii\n\nThe report is attached.\n--b1\nContent-Type: application/pdf; name=\"report.pdf\"\nContent-Disposition: attachment; filename=\"report.pdf\"\nContent-Transfer-Encoding: base64\n\n{b64(pdf)}--b1\nContent-Type: image/png\nContent-Disposition: attachment; filename=\"chart.png\"\nContent-Transfer-Encoding: base64\n\n{b64(png)}--b1--\n")
+w('multipart-alternative.eml', H('alt@sender.test','Plain and HTML','Content-Type: multipart/alternative; boundary="alt"\n') +
+  "\n--alt\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\nCaf=C3=A9 at noon?\n--alt\nContent-Type: text/html; charset=utf-8\n\n<html><body><p>Caf\u00e9 at noon?</p></body></html>\n--alt--\n")
+w('multipart-related.eml', H('rel@sender.test','With an inline logo','Content-Type: multipart/related; boundary="rel"; type="text/html"\n') +
+  f"\n--rel\nContent-Type: text/html; charset=us-ascii\n\n<img src=\"cid:logo@sender.test\">\n--rel\nContent-Type: image/png\nContent-ID: <logo@sender.test>\nContent-Disposition: inline\nContent-Transfer-Encoding: base64\n\n{b64(png)}--rel--\n")
+w('multipart-signed.eml', H('signed@sender.test','Signed','Content-Type: multipart/signed; boundary="sig"; micalg=pgp-sha256; protocol="application/pgp-signature"\n') +
+  "\n--sig\nContent-Type: text/plain; charset=us-ascii\n\nSigned text.\n--sig\nContent-Type: application/pgp-signature; name=\"signature.asc\"\n\n-----BEGIN PGP SIGNATURE-----\n\niQEzBAEBCAAdFiEE\n=abcd\n-----END PGP SIGNATURE-----\n--sig--\n")
+inner = "From: Bob <bob@other.test>\nTo: alice@sender.test\nSubject: The original\nMessage-ID: <inner@other.test>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"in\"\n\n--in\nContent-Type: text/plain\n\nOriginal text.\n--in\nContent-Type: text/csv; name=data.csv\nContent-Disposition: attachment; filename=data.csv\n\na,b\n1,2\n--in--\n"
+w('nested-rfc822.eml', H('fwd@sender.test','Fwd: The original','Content-Type: multipart/mixed; boundary="out"\n') +
+  f"\n--out\nContent-Type: text/plain\n\nSee below.\n--out\nContent-Type: message/rfc822\nContent-Disposition: attachment\n\n{inner}\n--out--\n")
+import binascii
+uu = "begin 644 hello.txt\n" + binascii.b2a_uu(b"hello, world!\n", backtick=True).decode() + "`\nend\n"
+w('uuencode-in-text.eml', H('uu@sender.test','Old client').replace('MIME-Version: 1.0\n','') + f"\nHere is the file:\n\n{uu}\nBye.\n")
+w('tnef-winmail.eml', H('tnef@sender.test','From Outlook','Content-Type: multipart/mixed; boundary="t"\n') +
+  f"\n--t\nContent-Type: text/plain\n\nSee attached.\n--t\nContent-Type: application/ms-tnef; name=\"winmail.dat\"\nContent-Disposition: attachment; filename=\"winmail.dat\"\nContent-Transfer-Encoding: base64\n\n{b64(tnef)}--t--\n")
+ru = "Привет, мир! Отчёт готов."
+for cs, fname in (('koi8-r','charset-koi8-r.eml'), ('windows-1251','charset-windows-1251.eml')):
+    subj = '=?%s?B?%s?=' % (cs, base64.b64encode('Отчёт'.encode(cs)).decode())
+    head = H(f'{cs}@sender.test', subj, f'Content-Type: text/plain; charset={cs}\nContent-Transfer-Encoding: 8bit\n') + '\n'
+    open(fname,'wb').write(head.encode() + ru.encode(cs) + b'\n')
+zh = "你好，世界。报告已准备好。"
+subj = '=?gb2312?B?%s?=' % base64.b64encode('报告'.encode('gb2312')).decode()
+open('charset-gb2312.eml','wb').write((H('gb@sender.test', subj, 'Content-Type: text/plain; charset=gb2312\nContent-Transfer-Encoding: base64\n') + '\n' + b64(zh.encode('gb2312'))).encode())
+ja = "こんにちは、世界。報告書です。"
+subj = '=?ISO-2022-JP?B?%s?=' % base64.b64encode('報告書'.encode('iso-2022-jp')).decode()
+open('charset-iso-2022-jp.eml','wb').write((H('jp@sender.test', subj, 'Content-Type: text/plain; charset=ISO-2022-JP\nContent-Transfer-Encoding: 7bit\n') + '\n').encode() + ja.encode('iso-2022-jp') + b'\n')
+w('rfc2231-names.eml', H('names@sender.test','Names','Content-Type: multipart/mixed; boundary="n"\n') +
+  "\n--n\nContent-Type: text/plain\n\nThree names.\n--n\nContent-Type: application/octet-stream\nContent-Disposition: attachment;\n filename*0*=utf-8''%E6%97%A5%E6%9C%AC%E8%AA%9E%20;\n filename*1*=%E3%81%AE%E5%A0%B1%E5%91%8A.pdf\n\nAAAA\n--n\nContent-Type: application/octet-stream; name=\"=?utf-8?B?w4RyZ2VyLmRvY3g=?=\"\nContent-Disposition: attachment; filename=\"=?utf-8?B?w4RyZ2VyLmRvY3g=?=\"\n\nBBBB\n--n\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"r\xe9sum\xe9.txt\"\n\nCCCC\n--n--\n", enc='latin-1')
+w('hostile-names.eml', H('hostile@sender.test','Hostile names','Content-Type: multipart/mixed; boundary="h"\n') +
+  "\n--h\nContent-Type: text/plain\nContent-Disposition: attachment; filename=\"../../etc/passwd\"\n\nroot:x:0:0\n--h\nContent-Type: text/plain\nContent-Disposition: attachment; filename=\".htaccess\"\n\nDeny from all\n--h\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"" + "A"*300 + ".exe\"\n\nMZ\n--h--\n")
+w('missing-boundary.eml', H('nob@sender.test','No boundary','Content-Type: multipart/mixed\n') + "\n--x\nContent-Type: text/plain\n\nlost?\n--x--\n")
+w('truncated-multipart.eml', H('trunc@sender.test','Cut short','Content-Type: multipart/mixed; boundary="c"\n') + "\n--c\nContent-Type: text/plain\n\nfirst part\n--c\nContent-Type: application/pdf; name=a.pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\nJVBER")
+w('no-message-id.eml', "From: a@sender.test\nTo: jo@example.org\nSubject: No id\n\nNo Message-ID here.\n")
+w('crlf.eml', H('crlf@sender.test','CRLF line ends','Content-Type: multipart/mixed; boundary="r"\n') + "\n--r\nContent-Type: text/plain\n\nline one\nline two\n--r\nContent-Type: text/plain; name=n.txt\nContent-Disposition: attachment; filename=n.txt\n\nattached\n--r--\n", crlf=True)
+open('nul-bytes.eml','wb').write((H('nul@sender.test','NUL bytes','Content-Type: text/plain; charset=us-ascii\n') + '\n').encode() + b'before\x00after\x00\x00end\n')
+open('undeclared-8bit.eml','wb').write(b"From: Ren\xe9 <rene@sender.test>\nTo: jo@example.org\nSubject: Caf\xe9 cr\xe8me\nMessage-ID: <8bit@sender.test>\nContent-Type: text/plain\n\nUne cr\xe8me br\xfbl\xe9e, s'il vous pla\xeet.\n")
+open('mislabelled-utf8.eml','wb').write(b"From: a@sender.test\nTo: jo@example.org\nSubject: =?us-ascii?Q?ok?=\nMessage-ID: <mislabel@sender.test>\nContent-Type: text/plain; charset=us-ascii\n\nStra\xc3\x9fe \xe2\x82\xac 5\n")
+w('broken-rfc2047.eml', "From: =?utf-8?Q?M=C3=BCller?=<m@sender.test>\nTo: jo@example.org\nSubject: =?utf-8?B?w4Rw?==?utf-8?B?ZmVs?= =?unknown-8bit?Q?caf=E9?= =?utf-8?Q?broken\nMessage-ID: <b2047@sender.test>\n\nbody\n")
+w('from-line.eml', "From alice@sender.test Sun Nov 22 10:00:00 2026\n" + H('fromline@sender.test','With a From_ line') + "\nBody.\n")

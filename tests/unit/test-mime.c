@@ -1,0 +1,460 @@
+/*
+ * Unit tests of mime.c: the splitter and the record builder, over the
+ * real-world-shaped messages in tests/data (each named for what it
+ * exercises) and over messages made here (deep nesting, a big attachment).
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "private.h"
+#include "testutil.h"
+
+typedef struct {
+	MdirStore *store;
+	char *id;
+	guint parts;
+	MdirSplitResult res;
+} Split;
+
+static void
+split_clear(Split *s)
+{
+	mdir_split_result_clear(&s->res);
+	g_free(s->id);
+	mdir_store_free(s->store);
+}
+
+static char *
+fixture(const char *name)
+{
+	const char *src = g_getenv("MDIR_SRC");
+
+	return g_build_filename(src ? src : ".", "tests", "data", name, NULL);
+}
+
+/* Splits the file at @path into a fresh store. */
+static void
+split_path(Split *s, const char *path, guint max_depth)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MdirStoreTxn) txn = NULL;
+	g_autofree char *raw = NULL;
+	g_autoptr(MdirRecord) r0 = NULL;
+	g_autofree char *url = NULL;
+	MdirSplitOptions opts = { .max_depth = max_depth, .max_size = 0 };
+	char buf[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	g_assert_cmpint(fd, >=, 0);
+	memset(s, 0, sizeof(*s));
+	s->store = test_store();
+	txn = mdir_store_txn_begin(s->store, &error);
+	g_assert_true(mdir_store_txn_open_part(txn, 0, &error));
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		g_assert_true(mdir_store_txn_write(txn, buf, n, &error));
+	close(fd);
+	g_assert_true(mdir_store_txn_close_part(txn, &error));
+	g_assert_true(mdir_mime_split(txn, &opts, &s->res, &error));
+	g_assert_no_error(error);
+	g_assert_true(mdir_store_txn_commit(txn, s->res.message_id, &s->id, NULL, &error));
+	url = mdir_url_build(s->id, 0);
+	r0 = mdir_store_load_record(s->store, url, &error);
+	g_assert_no_error(error);
+	s->parts = (guint)mdir_record_get_int(r0, "parts", -1);
+}
+
+static void
+split_fixture(Split *s, const char *name)
+{
+	g_autofree char *path = fixture(name);
+
+	split_path(s, path, 64);
+}
+
+static MdirRecord *
+rec(Split *s, guint part)
+{
+	g_autofree char *url = mdir_url_build(s->id, part);
+	g_autoptr(GError) error = NULL;
+	MdirRecord *r = mdir_store_load_record(s->store, url, &error);
+
+	g_assert_no_error(error);
+	return r;
+}
+
+static char *
+content(Split *s, guint part, gsize *len)
+{
+	g_autofree char *url = mdir_url_build(s->id, part);
+	g_autofree char *path = mdir_store_part_path(s->store, url, NULL);
+	char *text = NULL;
+
+	g_assert_nonnull(path);
+	g_assert_true(g_file_get_contents(path, &text, len, NULL));
+	return text;
+}
+
+#define assert_field(s, part, field, want) \
+	do { \
+		g_autoptr(MdirRecord) r_ = rec((s), (part)); \
+		g_assert_cmpstr(mdir_record_get(r_, (field)), ==, (want)); \
+	} while (0)
+
+#define assert_content(s, part, want) \
+	do { \
+		g_autofree char *c_ = content((s), (part), NULL); \
+		g_assert_cmpstr(c_, ==, (want)); \
+	} while (0)
+
+static void
+test_mixed(void)
+{
+	Split s;
+
+	split_fixture(&s, "multipart-mixed.eml");
+	g_assert_cmpuint(s.parts, ==, 3);
+	g_assert_cmpstr(s.id, ==, "mixed@sender.test");
+	assert_field(&s, 0, "content-type", "message/rfc822");
+	assert_field(&s, 0, "suggested-name", "Quarterly report.eml");
+	assert_field(&s, 1, "content-type", "text/plain");
+	assert_field(&s, 1, "suggested-name", "Quarterly report.txt");
+	assert_field(&s, 1, "disposition", "inline");
+	assert_content(&s, 1, "The report is attached."); /* RFC 2046: the CRLF before a boundary is the boundary's */
+	assert_field(&s, 2, "suggested-name", "report.pdf");
+	assert_field(&s, 2, "disposition", "attachment");
+	assert_field(&s, 2, "transfer-encoding", "base64");
+	assert_field(&s, 2, "size", "51");
+	assert_field(&s, 3, "content-type", "image/png");
+	assert_field(&s, 3, "subject", "Quarterly report");
+	assert_field(&s, 3, "from", "Alice <alice@sender.test>");
+	assert_field(&s, 3, "date", "2026-11-22T09:00:00Z");
+	{
+		gsize len;
+		g_autofree char *pdf = content(&s, 2, &len);
+
+		g_assert_cmpuint(len, ==, 51);
+		g_assert_true(g_str_has_prefix(pdf, "%PDF-1.4"));
+	}
+	split_clear(&s);
+}
+
+static void
+test_alternative_related_signed(void)
+{
+	Split s;
+
+	split_fixture(&s, "multipart-alternative.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_content(&s, 1, "Caf\xc3\xa9 at noon?");
+	assert_field(&s, 2, "content-type", "text/html");
+	/* HTML declares its charset inside: its bytes stay as they came */
+	assert_field(&s, 2, "charset", "utf-8");
+	split_clear(&s);
+	split_fixture(&s, "multipart-related.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_field(&s, 2, "content-id", "logo@sender.test");
+	assert_field(&s, 2, "disposition", "inline");
+	split_clear(&s);
+	split_fixture(&s, "multipart-signed.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_field(&s, 2, "content-type", "application/pgp-signature");
+	assert_field(&s, 2, "suggested-name", "signature.asc");
+	split_clear(&s);
+}
+
+static void
+test_nested_rfc822(void)
+{
+	Split s;
+
+	split_fixture(&s, "nested-rfc822.eml");
+	g_assert_cmpuint(s.parts, ==, 4);
+	assert_content(&s, 1, "See below.");
+	assert_field(&s, 2, "content-type", "message/rfc822");
+	assert_field(&s, 2, "suggested-name", "The original.eml");
+	assert_field(&s, 2, "forwarded-subject", "The original");
+	assert_field(&s, 3, "container", "2");
+	assert_content(&s, 3, "Original text.");
+	assert_field(&s, 4, "suggested-name", "data.csv");
+	assert_field(&s, 4, "container", "2");
+	assert_field(&s, 4, "subject", "Fwd: The original");
+	{
+		g_autofree char *eml = content(&s, 2, NULL);
+
+		g_assert_nonnull(strstr(eml, "Message-ID: <inner@other.test>"));
+		g_assert_nonnull(strstr(eml, "1,2"));
+	}
+	split_clear(&s);
+}
+
+static void
+test_uuencode(void)
+{
+	Split s;
+
+	split_fixture(&s, "uuencode-in-text.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_field(&s, 2, "suggested-name", "hello.txt");
+	assert_field(&s, 2, "container", "1");
+	assert_field(&s, 2, "transfer-encoding", "x-uuencode");
+	assert_content(&s, 2, "hello, world!\n");
+	{
+		/* the text keeps its block: nothing is lost */
+		g_autofree char *text = content(&s, 1, NULL);
+
+		g_assert_nonnull(strstr(text, "begin 644 hello.txt"));
+	}
+	split_clear(&s);
+}
+
+static void
+test_tnef(void)
+{
+	Split s;
+
+	split_fixture(&s, "tnef-winmail.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_field(&s, 2, "content-type", "application/ms-tnef");
+	assert_field(&s, 2, "suggested-name", "winmail.dat");
+	assert_field(&s, 2, "size", "68");
+	split_clear(&s);
+}
+
+static void
+check_charset(const char *file, const char *declared, const char *subject, const char *text)
+{
+	Split s;
+
+	split_fixture(&s, file);
+	g_assert_cmpuint(s.parts, ==, 1);
+	assert_field(&s, 1, "charset", "utf-8");
+	assert_field(&s, 1, "original-charset", declared);
+	assert_field(&s, 1, "subject", subject);
+	assert_field(&s, 0, "subject", subject);
+	assert_content(&s, 1, text);
+	split_clear(&s);
+}
+
+static void
+test_charsets(void)
+{
+	check_charset("charset-koi8-r.eml", "koi8-r", "Отчёт", "Привет, мир! Отчёт готов.\n");
+	check_charset("charset-windows-1251.eml", "windows-1251", "Отчёт",
+	    "Привет, мир! Отчёт готов.\n");
+	check_charset("charset-gb2312.eml", "gb2312", "报告", "你好，世界。报告已准备好。");
+	check_charset("charset-iso-2022-jp.eml", "ISO-2022-JP", "報告書",
+	    "こんにちは、世界。報告書です。\n");
+}
+
+static void
+test_undeclared_8bit(void)
+{
+	Split s;
+
+	split_fixture(&s, "undeclared-8bit.eml");
+	assert_field(&s, 1, "detected-charset", "windows-1252");
+	assert_content(&s, 1, "Une crème brûlée, s'il vous plaît.\n");
+	assert_field(&s, 0, "subject", "Café crème");
+	assert_field(&s, 0, "from", "René <rene@sender.test>");
+	split_clear(&s);
+	split_fixture(&s, "mislabelled-utf8.eml");
+	assert_field(&s, 1, "original-charset", "us-ascii");
+	assert_field(&s, 1, "detected-charset", "utf-8");
+	assert_content(&s, 1, "Straße € 5\n");
+	split_clear(&s);
+}
+
+static void
+test_names(void)
+{
+	Split s;
+	g_autoptr(MdirRecord) r = NULL;
+	const char *n;
+
+	split_fixture(&s, "rfc2231-names.eml");
+	g_assert_cmpuint(s.parts, ==, 4);
+	assert_field(&s, 2, "suggested-name", "日本語 の報告.pdf");
+	assert_field(&s, 3, "suggested-name", "Ärger.docx");
+	assert_field(&s, 4, "suggested-name", "résumé.txt");
+	split_clear(&s);
+	split_fixture(&s, "hostile-names.eml");
+	assert_field(&s, 1, "suggested-name", "_.._etc_passwd");
+	assert_field(&s, 2, "suggested-name", "htaccess");
+	r = rec(&s, 3);
+	n = mdir_record_get(r, "suggested-name");
+	g_assert_cmpuint(strlen(n), <=, MDIR_NAME_MAX);
+	g_assert_true(g_str_has_suffix(n, ".exe"));
+	split_clear(&s);
+}
+
+static void
+test_malformed(void)
+{
+	Split s;
+	g_autoptr(MdirRecord) r = NULL;
+
+	split_fixture(&s, "missing-boundary.eml");
+	r = rec(&s, 0);
+	g_assert_nonnull(mdir_record_get(r, "defects"));
+	g_assert_cmpuint(s.res.defects, >, 0);
+	{
+		/* the raw message is kept, byte for byte */
+		g_autofree char *path = fixture("missing-boundary.eml");
+		g_autofree char *orig = NULL;
+		g_autofree char *kept = content(&s, 0, NULL);
+
+		g_assert_true(g_file_get_contents(path, &orig, NULL, NULL));
+		g_assert_cmpstr(kept, ==, orig);
+	}
+	split_clear(&s);
+	split_fixture(&s, "truncated-multipart.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_content(&s, 1, "first part");
+	split_clear(&s);
+	split_fixture(&s, "broken-rfc2047.eml");
+	assert_field(&s, 0, "from", "Müller <m@sender.test>");
+	{
+		g_autoptr(MdirRecord) r0 = rec(&s, 0);
+		const char *subj = mdir_record_get(r0, "subject");
+
+		g_assert_true(g_str_has_prefix(subj, "Äpfel"));
+		g_assert_true(g_utf8_validate(subj, -1, NULL));
+	}
+	split_clear(&s);
+}
+
+static void
+test_odd_shapes(void)
+{
+	Split s;
+
+	split_fixture(&s, "no-message-id.eml");
+	g_assert_null(s.res.message_id);
+	g_assert_true(g_str_has_suffix(s.id, "@mdir.invalid"));
+	assert_content(&s, 1, "No Message-ID here.\n");
+	split_clear(&s);
+	split_fixture(&s, "crlf.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_field(&s, 2, "suggested-name", "n.txt");
+	split_clear(&s);
+	split_fixture(&s, "nul-bytes.eml");
+	{
+		gsize len;
+		g_autofree char *c = content(&s, 1, &len);
+
+		g_assert_cmpuint(len, ==, 18);
+		g_assert_cmpmem(c, len, "before\0after\0\0end\n", 18);
+	}
+	split_clear(&s);
+	split_fixture(&s, "from-line.eml");
+	assert_field(&s, 0, "subject", "With a From_ line");
+	assert_content(&s, 1, "Body.\n");
+	split_clear(&s);
+}
+
+/* A message nested @depth multiparts deep, written to a file. */
+static char *
+make_deep(guint depth)
+{
+	g_autoptr(GString) m = g_string_new("From: a@sender.test\nSubject: deep\n"
+	    "Message-ID: <deep@sender.test>\nMIME-Version: 1.0\n");
+	char *path = g_build_filename(test_dir(), "deep.eml", NULL);
+
+	for (guint i = 0; i < depth; i++)
+		g_string_append_printf(m, "Content-Type: multipart/mixed; boundary=\"b%u\"\n\n"
+		    "--b%u\n", i, i);
+	g_string_append(m, "Content-Type: text/plain\n\nthe bottom\n");
+	for (guint i = depth; i > 0; i--)
+		g_string_append_printf(m, "--b%u--\n", i - 1);
+	g_assert_true(g_file_set_contents(path, m->str, m->len, NULL));
+	return path;
+}
+
+static void
+test_deep_nesting(void)
+{
+	g_autofree char *path = make_deep(1000);
+	g_autoptr(MdirRecord) r = NULL;
+	Split s;
+
+	/* GMime stops at its own limit; the raw message is kept regardless */
+	split_path(&s, path, 64);
+	r = rec(&s, 0);
+	g_assert_cmpint(mdir_record_get_int(r, "size", 0), >, 20000);
+	split_clear(&s);
+	g_clear_pointer(&r, mdir_record_free);
+	/* below GMime's limit, over ours: the rest is kept whole, unsplit */
+	g_free(path);
+	path = make_deep(20);
+	split_path(&s, path, 5);
+	g_assert_cmpuint(s.parts, ==, 1);
+	r = rec(&s, 1);
+	g_assert_cmpstr(mdir_record_get(r, "unsplit"), ==, "nested deeper than max_depth");
+	g_assert_cmpstr(mdir_record_get(r, "content-type"), ==, "multipart/mixed");
+	{
+		g_autofree char *c = content(&s, 1, NULL);
+
+		g_assert_nonnull(strstr(c, "the bottom"));
+	}
+	split_clear(&s);
+}
+
+static void
+test_big_attachment(void)
+{
+	g_autofree char *path = g_build_filename(test_dir(), "big.eml", NULL);
+	g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+	g_autoptr(MdirRecord) r = NULL;
+	FILE *fp = fopen(path, "w");
+	guchar chunk[57 * 1000];
+	Split s;
+	const gsize total = 50 * 1024 * 1024;
+	gsize done = 0;
+
+	fputs("From: a@sender.test\nSubject: big\nMessage-ID: <big@sender.test>\n"
+	    "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"B\"\n\n--B\n"
+	    "Content-Type: application/octet-stream; name=big.bin\n"
+	    "Content-Transfer-Encoding: base64\n\n", fp);
+	while (done < total) {
+		gsize n = MIN(sizeof(chunk), total - done);
+		g_autofree char *enc = NULL;
+
+		for (gsize i = 0; i < n; i++)
+			chunk[i] = (guchar)((done + i) * 2654435761u >> 13);
+		g_checksum_update(sum, chunk, n);
+		enc = g_base64_encode(chunk, n);
+		/* 76-column lines, as mailers write them */
+		for (gsize off = 0; enc[off]; off += 76)
+			fprintf(fp, "%.76s\n", enc + off);
+		done += n;
+	}
+	fputs("--B--\n", fp);
+	fclose(fp);
+	split_path(&s, path, 64);
+	g_assert_cmpuint(s.parts, ==, 1);
+	r = rec(&s, 1);
+	g_assert_cmpint(mdir_record_get_int(r, "size", 0), ==, (gint64)total);
+	g_assert_cmpstr(mdir_record_get(r, "sha256"), ==, g_checksum_get_string(sum));
+	split_clear(&s);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+	g_test_add_func("/mime/mixed", test_mixed);
+	g_test_add_func("/mime/alternative-related-signed", test_alternative_related_signed);
+	g_test_add_func("/mime/nested-rfc822", test_nested_rfc822);
+	g_test_add_func("/mime/uuencode", test_uuencode);
+	g_test_add_func("/mime/tnef", test_tnef);
+	g_test_add_func("/mime/charsets", test_charsets);
+	g_test_add_func("/mime/undeclared-8bit", test_undeclared_8bit);
+	g_test_add_func("/mime/names", test_names);
+	g_test_add_func("/mime/malformed", test_malformed);
+	g_test_add_func("/mime/odd-shapes", test_odd_shapes);
+	g_test_add_func("/mime/deep-nesting", test_deep_nesting);
+	g_test_add_func("/mime/big-attachment", test_big_attachment);
+	return g_test_run();
+}
