@@ -577,6 +577,15 @@ split_uuencode(Splitter *sp, guint text)
 
 /* Leaves ----------------------------------------------------------------- */
 
+/* "type/subtype" in lower case.  Transfer full. */
+static char *
+mime_type_of(GMimeObject *obj)
+{
+	g_autofree char *t = g_mime_content_type_get_mime_type(g_mime_object_get_content_type(obj));
+
+	return g_ascii_strdown(t, -1);
+}
+
 /* Whether a text type carries its charset inside (HTML's meta, XML's prolog). */
 static gboolean
 self_declaring(const char *mime_type)
@@ -595,7 +604,7 @@ leaf_record(Splitter *sp, GMimePart *part, MdirRecord *r, const char *mime_type,
 	const char *cte = g_mime_object_get_header(obj, "Content-Transfer-Encoding");
 	const char *cid = g_mime_object_get_content_id(obj);
 	g_autofree char *name = part_name(sp, filename, mime_type);
-	g_autofree char *cte_clean = cte ? g_ascii_strdown(g_strstrip(g_strdup(cte)), -1) : NULL;
+	g_autofree char *cte_clean = cte ? g_ascii_strdown(cte, -1) : NULL;
 	const char *d = disp ? g_mime_content_disposition_get_disposition(disp) : NULL;
 
 	mdir_record_add(r, "content-type", mime_type);
@@ -604,7 +613,7 @@ leaf_record(Splitter *sp, GMimePart *part, MdirRecord *r, const char *mime_type,
 		d = filename ? "attachment" : "inline";
 	mdir_record_add(r, "disposition", g_ascii_strcasecmp(d, "attachment") == 0 ?
 	    "attachment" : "inline");
-	mdir_record_add(r, "transfer-encoding", cte_clean ? cte_clean : "7bit");
+	mdir_record_add(r, "transfer-encoding", cte_clean ? g_strstrip(cte_clean) : "7bit");
 	mdir_record_add(r, "content-id", cid);
 	if (container)
 		mdir_record_set_int(r, "container", container);
@@ -615,7 +624,7 @@ split_leaf(Splitter *sp, GMimePart *part, guint container)
 {
 	GMimeObject *obj = GMIME_OBJECT(part);
 	GMimeContentType *ct = g_mime_object_get_content_type(obj);
-	g_autofree char *mime_type = g_ascii_strdown(g_mime_content_type_get_mime_type(ct), -1);
+	g_autofree char *mime_type = mime_type_of(obj);
 	const char *declared = g_mime_content_type_get_parameter(ct, "charset");
 	gboolean text = g_str_has_prefix(mime_type, "text/") && !self_declaring(mime_type);
 	GMimeDataWrapper *content = g_mime_part_get_content(part);
@@ -649,8 +658,7 @@ split_leaf(Splitter *sp, GMimePart *part, guint container)
 static void
 split_forwarded(Splitter *sp, GMimeMessagePart *mp, guint depth, guint container)
 {
-	GMimeContentType *ct = g_mime_object_get_content_type(GMIME_OBJECT(mp));
-	g_autofree char *type = g_ascii_strdown(g_mime_content_type_get_mime_type(ct), -1);
+	g_autofree char *type = mime_type_of(GMIME_OBJECT(mp));
 	GMimeMessage *msg = g_mime_message_part_get_message(mp);
 	const char *subject = msg ? g_mime_message_get_subject(msg) : NULL;
 	g_autofree char *safe = subject ? mdir_sanitize_name(subject, -1) : NULL;
@@ -676,8 +684,15 @@ split_forwarded(Splitter *sp, GMimeMessagePart *mp, guint depth, guint container
 	/* a forwarded message is a message: its record says so */
 	mdir_record_remove(mdir_store_txn_record(sp->txn, n), "unsplit");
 	mdir_record_add(mdir_store_txn_record(sp->txn, n), "forwarded-subject", subject);
-	if (g_mime_message_get_mime_part(msg))
+	if (g_mime_message_get_mime_part(msg)) {
+		/* its parts are named after its own subject, not the outer one */
+		char *outer = sp->base_name;
+
+		sp->base_name = make_base_name(subject);
 		split_object(sp, g_mime_message_get_mime_part(msg), depth + 1, n);
+		g_free(sp->base_name);
+		sp->base_name = outer;
+	}
 }
 
 /*
@@ -721,8 +736,7 @@ split_object(Splitter *sp, GMimeObject *obj, guint depth, guint container)
 	if (sp->error)
 		return;
 	if (depth > sp->max_depth) {
-		GMimeContentType *ct = g_mime_object_get_content_type(obj);
-		g_autofree char *type = g_mime_content_type_get_mime_type(ct);
+		g_autofree char *type = mime_type_of(obj);
 		g_autofree char *name = part_name(sp, NULL, "message/rfc822");
 
 		whole_part(sp, obj, type, name, container, "nested deeper than max_depth");

@@ -176,6 +176,7 @@ test_nested_rfc822(void)
 	assert_field(&s, 2, "suggested-name", "The original.eml");
 	assert_field(&s, 2, "forwarded-subject", "The original");
 	assert_field(&s, 3, "container", "2");
+	assert_field(&s, 3, "suggested-name", "The original.txt");
 	assert_content(&s, 3, "Original text.");
 	assert_field(&s, 4, "suggested-name", "data.csv");
 	assert_field(&s, 4, "container", "2");
@@ -426,7 +427,7 @@ test_big_attachment(void)
 		g_checksum_update(sum, chunk, n);
 		enc = g_base64_encode(chunk, n);
 		/* 76-column lines, as mailers write them */
-		for (gsize off = 0; enc[off]; off += 76)
+		for (gsize off = 0, len = strlen(enc); off < len; off += 76)
 			fprintf(fp, "%.76s\n", enc + off);
 		done += n;
 	}

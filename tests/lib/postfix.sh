@@ -1,0 +1,199 @@
+# tests/lib/postfix.sh: a private, throwaway Postfix on 127.0.0.1 for the
+# end-to-end tests (see ../shared/notes/postfix-test-instance.md for the
+# set-up and its pitfalls).  Source it after tests/lib.sh:
+#
+#   pf_require            skip the whole file unless root with Postfix and swaks
+#   pf_start [EXTRA]      config and queue under $PF, mdir-receive as $PF_USER;
+#                         EXTRA lines are appended to main.cf
+#   pf_send ARGS...       swaks to the plain listener; sets $PF_QID
+#   pf_wait QID RCPT      polls the log until the delivery ends; sets
+#                         $PF_STATUS (sent, deferred, bounced) and $PF_DSN
+#   pf_flush              retry the deferred queue now
+#   pf_stop               (at exit by itself)
+#
+# The mdir root is $MDIR_ROOT, owned by $PF_USER; mdir-receive runs with
+# -c $PF/mdir.conf.  Ports: $PF_PORT (plain smtpd), $PF_PORT+1 (the sink for
+# everything that is not example.test, bounces included), $PF_PORT+2
+# (an smtpd that asks the policy service, for the stats tests).
+
+PF_USER=mdir-test
+PF_DOMAIN=example.test
+
+pf_require() {
+	[ "$(id -u)" = 0 ] || skip_all "needs root to run a private Postfix"
+	command -v postfix >/dev/null || skip_all "postfix is not installed (make deps)"
+	command -v swaks >/dev/null || skip_all "swaks is not installed (make deps)"
+	[ -x /usr/sbin/smtp-sink ] || command -v smtp-sink >/dev/null ||
+		skip_all "smtp-sink is not installed"
+}
+
+_pf_port_free() {
+	! ss -Htln "( sport = :$1 )" 2>/dev/null | grep -q .
+}
+
+# Three consecutive free ports in 20000-59999, tried a bounded number of times.
+_pf_pick_ports() {
+	tries=0
+	while [ $tries -lt 50 ]; do
+		p=$((20000 + ($$ * 7 + tries * 101 + $(od -An -N2 -tu2 /dev/urandom)) % 40000))
+		if _pf_port_free $p && _pf_port_free $((p + 1)) && _pf_port_free $((p + 2)); then
+			PF_PORT=$p
+			return 0
+		fi
+		tries=$((tries + 1))
+	done
+	return 1
+}
+
+_pf_user() {
+	id "$PF_USER" >/dev/null 2>&1 ||
+		useradd --system --no-create-home --shell /usr/sbin/nologin "$PF_USER" ||
+		return 1
+	# pipe(8) runs mdir-receive as this user: every directory on the way
+	# to the program and the root must let it through
+	d=$MDIR_BUILD/bin
+	while [ "$d" != / ]; do
+		chmod o+x "$d" 2>/dev/null || true
+		d=$(dirname "$d")
+	done
+}
+
+pf_start() {
+	_pf_user || { diag "cannot make user $PF_USER"; return 1; }
+	_pf_pick_ports || { diag "no free ports"; return 1; }
+	PF=$T/postfix
+	mkdir -p "$PF/etc" "$PF/spool"
+	chmod 755 "$T" "$PF"
+	mkdir -p "$MDIR_ROOT"
+	printf '[mdir]\nroot = %s\nsocket = %s/.mdird/mdird.sock\n' "$MDIR_ROOT" "$MDIR_ROOT" \
+		>"$PF/mdir.conf"
+	chmod 644 "$PF/mdir.conf"
+	cat >"$PF/etc/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $PF/spool
+data_directory = $PF/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.$PF_DOMAIN
+mydomain = $PF_DOMAIN
+myorigin = \$myhostname
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relay_domains = $PF_DOMAIN
+transport_maps = inline:{ $PF_DOMAIN=mdir: }
+mdir_destination_recipient_limit = 1
+mdir_time_limit = 60s
+relayhost = [127.0.0.1]:$((PF_PORT + 1))
+smtp_dns_support_level = disabled
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_peername_lookup = no
+alias_maps =
+alias_database =
+local_recipient_maps =
+biff = no
+maillog_file = $PF/maillog
+maillog_file_prefixes = $PF
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+policy_time_limit = 3600s
+message_size_limit = 104857600
+${1:-}
+EOF
+	cat >"$PF/etc/master.cf" <<EOF
+127.0.0.1:$PF_PORT inet n - n - - smtpd
+127.0.0.1:$((PF_PORT + 2)) inet n - n - - smtpd
+  -o syslog_name=postfix/grey
+  -o smtpd_recipient_restrictions=\${pf_policy_restrictions}
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+mdir      unix  -       n       n       -       -       pipe
+  flags=XRq null_sender= user=$PF_USER argv=$MDIR_BUILD/bin/mdir-receive -c $PF/mdir.conf -q \${queue_id} -f \${sender} -a \${client_address} -h \${client_helo} -- \${recipient}
+EOF
+	grep -q '^pf_policy_restrictions' "$PF/etc/main.cf" ||
+		echo "pf_policy_restrictions = permit_mynetworks" >>"$PF/etc/main.cf"
+	smtp_sink=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
+	mkdir -p "$PF/sink"
+	chmod 777 "$PF/sink"
+	"$smtp_sink" -u nobody -d "$PF/sink/%Y%m%d%H%M%S." 127.0.0.1:$((PF_PORT + 1)) 20 \
+		>/dev/null 2>&1 &
+	PF_SINK=$!
+	at_exit pf_stop
+	if ! postfix -c "$PF/etc" start >/dev/null 2>&1; then
+		diag "postfix did not start:" "$(tail -n 5 "$PF/maillog" 2>/dev/null)"
+		return 1
+	fi
+	wait_for 10 _pf_banner || { diag "no 220 banner on $PF_PORT"; return 1; }
+}
+
+_pf_banner() {
+	# a bounded read of the greeting; QUIT politely
+	printf 'QUIT\r\n' | timeout 2 socat - TCP:127.0.0.1:$PF_PORT 2>/dev/null | grep -q '^220'
+}
+
+pf_stop() {
+	[ -n "${PF:-}" ] || return 0
+	postfix -c "$PF/etc" stop >/dev/null 2>&1 || true
+	pid=$(head -n 1 "$PF/spool/pid/master.pid" 2>/dev/null | tr -d ' ')
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	[ -n "${PF_SINK:-}" ] && kill "$PF_SINK" 2>/dev/null
+	PF=
+}
+
+# pf_send SWAKS-ARGS...: sends to the plain listener; $PF_QID is the queue id.
+pf_send() {
+	PF_QID=
+	swaks --server 127.0.0.1:$PF_PORT --timeout 20 --helo client.test "$@" \
+		>"$T/swaks.out" 2>&1
+	_rc=$?
+	PF_QID=$(sed -n 's/.*queued as \([0-9A-Z]*\).*/\1/p' "$T/swaks.out" | tail -n 1)
+	return $_rc
+}
+
+_pf_status_line() {
+	grep -F " $1: to=<$2>," "$PF/maillog" | grep -F 'relay=mdir,' |
+		grep -E 'status=(sent|bounced)' | tail -n 1
+}
+
+# pf_wait QID RCPT [SECONDS]: until the delivery is sent or bounced (or,
+# with PF_WANT=deferred, deferred); sets $PF_STATUS and $PF_DSN.
+pf_wait() {
+	_want=${PF_WANT:-final}
+	if [ "$_want" = deferred ]; then
+		wait_for "${3:-10}" sh -c "grep -F ' $1: to=<$2>,' '$PF/maillog' | grep -q 'status=deferred'"
+	else
+		wait_for "${3:-10}" _pf_has_final "$1" "$2"
+	fi
+	_line=$(grep -F " $1: to=<$2>," "$PF/maillog" | grep -F 'relay=mdir,' | tail -n 1)
+	PF_STATUS=$(echo "$_line" | sed -n 's/.*status=\([a-z]*\).*/\1/p')
+	PF_DSN=$(echo "$_line" | sed -n 's/.*dsn=\([0-9.]*\).*/\1/p')
+	PF_LINE=$_line
+}
+
+_pf_has_final() {
+	[ -n "$(_pf_status_line "$1" "$2")" ]
+}
+
+pf_flush() {
+	postqueue -c "$PF/etc" -f >/dev/null 2>&1
+}
