@@ -28,6 +28,7 @@ typedef enum {
 	T_LISTEN,
 	T_RATIO,
 	T_DURATIONS,
+	T_SYNC,
 } KeyType;
 
 typedef struct {
@@ -42,6 +43,7 @@ static const KeyDef keys[] = {
 	{ "mdir", "socket", T_PATH, "@ROOT/.mdird/mdird.sock" },
 	{ "mdir", "log_level", T_LEVEL, "info" },
 	{ "mdir", "lock_timeout", T_DURATION, "30s" },
+	{ "mdir", "sync", T_SYNC, "auto" },
 	{ "receive", "local_domains", T_LIST, "" },
 	{ "receive", "recipient_delimiter", T_STRING, "+" },
 	{ "receive", "max_size", T_SIZE, "0" },
@@ -194,6 +196,13 @@ check_value(const KeyDef *def, const char *value, GError **error)
 			return TRUE;
 		g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG,
 		    "'%s' is not unix:/PATH or inet:ADDRESS:PORT", value);
+		return FALSE;
+	case T_SYNC:
+		if (strcmp(value, "auto") == 0 || strcmp(value, "syncfs") == 0 ||
+		    strcmp(value, "fsync") == 0)
+			return TRUE;
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG,
+		    "'%s' is not auto, syncfs or fsync", value);
 		return FALSE;
 	case T_RATIO:
 		d = g_ascii_strtod(value, &end);

@@ -4,11 +4,13 @@
  * then fsync the directory; otherwise a crash can leave an empty or
  * half-written file under the final name, or lose the rename itself.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -248,4 +250,45 @@ mdir_mkdir_durable(const char *path, GError **error)
 		return mdir_set_errno(error, errno, path);
 	/* the new name lives in the parent: make it durable there */
 	return mdir_fsync_dir(parent, error);
+}
+
+gboolean
+mdir_fs_whole_sync(const char *path)
+{
+	static const long remote[] = {
+		0x6969,	    /* NFS */
+		0x00c36400, /* Ceph */
+		0x65735546, /* FUSE */
+		0xff534d42, /* CIFS */
+		0xfe534d42, /* SMB2 */
+		0x517b,	    /* SMB */
+		0x01161970, /* GFS2 */
+		0x47504653, /* GPFS */
+	};
+	struct statfs sf;
+
+	if (statfs(path, &sf) < 0)
+		return FALSE; /* when in doubt, the per-file way */
+	for (gsize i = 0; i < G_N_ELEMENTS(remote); i++)
+		if ((long)sf.f_type == remote[i])
+			return FALSE;
+	return TRUE;
+}
+
+gboolean
+mdir_syncfs(const char *path, GError **error)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return mdir_set_errno(error, errno, path);
+	/* since Linux 5.8 syncfs also reports write-back errors of the fs */
+	if (syncfs(fd) < 0) {
+		int errsv = errno;
+
+		close(fd);
+		return mdir_set_errno(error, errsv, path);
+	}
+	close(fd);
+	return TRUE;
 }

@@ -298,6 +298,21 @@ typedef struct MdirStore MdirStore;
 MDIR_API MdirStore *mdir_store_open(const char *root, GError **error);
 MDIR_API void mdir_store_free(MdirStore *store);
 
+/*
+ * Opens the store at the configured root with the configured sync mode
+ * ([mdir] sync).  Transfer full: mdir_store_free().
+ */
+MDIR_API MdirStore *mdir_store_open_config(const MdirConfig *config, GError **error);
+
+typedef enum {
+	MDIR_SYNC_AUTO,	  /* syncfs on local file systems, fsync on network ones */
+	MDIR_SYNC_FS,	  /* one syncfs(2) a step, whatever the file system */
+	MDIR_SYNC_FILE,	  /* an fsync(2) of every file and directory */
+} MdirSyncMode;
+
+/* How commits are made durable (mdir(5) STATES AND INVARIANTS). */
+MDIR_API void mdir_store_set_sync(MdirStore *store, MdirSyncMode mode);
+
 /* The root, as given and resolved.  Transfer none. */
 MDIR_API const char *mdir_store_root(const MdirStore *store);
 

@@ -24,8 +24,43 @@ char *mdir_unique_name(void);
 /* Whether @name is reserved (starts with a dot) or not a single component. */
 gboolean mdir_name_is_reserved(const char *name);
 
+/*
+ * Whether one syncfs(2) makes everything written under @path durable:
+ * TRUE on local file systems, FALSE on network and FUSE ones (NFS, Ceph,
+ * SMB, FUSE), where only a per-file fsync is a promise (DESIGN §7).
+ */
+gboolean mdir_fs_whole_sync(const char *path);
+
+/* syncfs(2) of the file system holding @path. */
+gboolean mdir_syncfs(const char *path, GError **error);
+
 /* Writes a file in place, without fsync (for trees synced as a whole). */
 gboolean mdir_write_file(const char *path, const void *data, gsize length, GError **error);
+
+/* sha256.c: SHA-256, streamed (see there for why not OpenSSL). */
+typedef struct {
+	guint32 state[8];
+	guint64 length;
+	guint8 block[64];
+	gsize used;
+	void (*compress)(guint32 *state, const guint8 *data, gsize blocks);
+} MdirSha256;
+
+void mdir_sha256_init(MdirSha256 *ctx);
+void mdir_sha256_update(MdirSha256 *ctx, const void *data, gsize len);
+/* Ends the hash and writes its 64 hex digits and a NUL into @hex. */
+void mdir_sha256_final_hex(MdirSha256 *ctx, char hex[65]);
+
+/*
+ * mdir_store_txn_commit(), but with @final_sync FALSE the rename that
+ * publishes the message is left for the caller's next whole-fs sync to
+ * make durable (receive.c: the queue's), saving one flush a delivery.
+ */
+gboolean mdir_store_txn_publish(MdirStoreTxn *txn, const char *message_id, char **stored_id,
+    MdirStoreOutcome *outcome, gboolean final_sync, GError **error);
+
+/* Whether the store's file system is synced whole (mdir_fs_whole_sync()). */
+gboolean mdir_store_whole_sync(const MdirStore *store);
 
 /* mime.c: splitting a spooled message (part 0 of @txn) into parts 1..N. */
 typedef struct {

@@ -6,6 +6,7 @@
  * never reads half a batch; its name sorts in arrival order.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -20,6 +21,27 @@ char *
 mdir_queue_dir(const MdirStore *store)
 {
 	return g_build_filename(mdir_store_root(store), ".mdird", "queue", NULL);
+}
+
+/*
+ * A batch under a dot name, renamed into place, then one syncfs for both.
+ * Should a crash leave the name without the bytes, mdird sets the empty
+ * batch aside; Postfix, which heard nothing, delivers again and the
+ * retry writes a whole one.
+ */
+static gboolean
+write_then_syncfs(const char *dir, const char *path, GString *text, GError **error)
+{
+	g_autofree char *base = g_path_get_basename(path);
+	g_autofree char *tmp = g_strdup_printf("%s/.%s", dir, base);
+
+	if (!mdir_write_file(tmp, text->str, text->len, error))
+		return FALSE;
+	if (rename(tmp, path) < 0) {
+		unlink(tmp);
+		return mdir_set_errno(error, errno, path);
+	}
+	return mdir_syncfs(dir, error);
 }
 
 gboolean
@@ -42,7 +64,8 @@ mdir_queue_write(MdirStore *store, GPtrArray *records, char **name, GError **err
 	/* microseconds first: names sort in the order batches came */
 	*name = g_strdup_printf("%016" G_GINT64_MODIFIER "x.%s", now, unique);
 	path = g_build_filename(dir, *name, NULL);
-	if (!mdir_file_write_durable(path, text->str, text->len, error)) {
+	if (!(mdir_store_whole_sync(store) ? write_then_syncfs(dir, path, text, error) :
+	    mdir_file_write_durable(path, text->str, text->len, error))) {
 		g_clear_pointer(name, g_free);
 		return FALSE;
 	}

@@ -165,7 +165,11 @@ store_message(MdirStore *store, const MdirConfig *config, int fd, const MdirEnve
 	if (ok) {
 		for (guint i = 0; i < mdir_store_txn_n_parts(txn); i++)
 			set_envelope(mdir_store_txn_record(txn, i), env, received_at);
-		ok = mdir_store_txn_commit(txn, res.message_id, &d->stored_id, &outcome, error);
+		/* the batch's sync, next, makes the publishing rename durable
+		 * too; the batch is written after it, so it never names a
+		 * message that a crash could leave unpublished */
+		ok = mdir_store_txn_publish(txn, res.message_id, &d->stored_id, &outcome, FALSE,
+		    error);
 	}
 	d->message_id = g_steal_pointer(&res.message_id);
 	d->defects = res.defects;

@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 
@@ -31,6 +30,7 @@ struct MdirStore {
 	char *root;
 	char *tmp;
 	char *msg;
+	gboolean whole_sync; /* one syncfs, not an fsync per file (mdir(5)) */
 };
 
 struct MdirStoreTxn {
@@ -39,7 +39,7 @@ struct MdirStoreTxn {
 	GPtrArray *records; /* index: part number */
 	int fd;		    /* -1 when no part is open */
 	guint part;
-	EVP_MD_CTX *md;
+	MdirSha256 md;
 	guint64 size;
 	char *buf;
 	gsize buffered;
@@ -83,6 +83,7 @@ mdir_store_open(const char *root, GError **error)
 	}
 	s->tmp = g_build_filename(s->root, ".mstore", "tmp", NULL);
 	s->msg = g_build_filename(s->root, ".mstore", "msg", NULL);
+	s->whole_sync = mdir_fs_whole_sync(s->root);
 	return g_steal_pointer(&s);
 }
 
@@ -101,6 +102,41 @@ const char *
 mdir_store_root(const MdirStore *store)
 {
 	return store->root;
+}
+
+void
+mdir_store_set_sync(MdirStore *store, MdirSyncMode mode)
+{
+	switch (mode) {
+	case MDIR_SYNC_AUTO:
+		store->whole_sync = mdir_fs_whole_sync(store->root);
+		break;
+	case MDIR_SYNC_FS:
+		store->whole_sync = TRUE;
+		break;
+	case MDIR_SYNC_FILE:
+		store->whole_sync = FALSE;
+		break;
+	}
+}
+
+MdirStore *
+mdir_store_open_config(const MdirConfig *config, GError **error)
+{
+	const char *mode = mdir_config_get(config, "mdir", "sync");
+	MdirStore *store = mdir_store_open(mdir_config_root(config), error);
+
+	if (store && g_strcmp0(mode, "syncfs") == 0)
+		mdir_store_set_sync(store, MDIR_SYNC_FS);
+	else if (store && g_strcmp0(mode, "fsync") == 0)
+		mdir_store_set_sync(store, MDIR_SYNC_FILE);
+	return store;
+}
+
+gboolean
+mdir_store_whole_sync(const MdirStore *store)
+{
+	return store->whole_sync;
 }
 
 char *
@@ -210,8 +246,6 @@ mdir_store_txn_free(MdirStoreTxn *txn)
 		close(txn->fd);
 	if (!txn->committed)
 		remove_tree(txn->dir);
-	if (txn->md)
-		EVP_MD_CTX_free(txn->md);
 	g_free(txn->buf);
 	g_free(txn->dir);
 	g_ptr_array_unref(txn->records);
@@ -254,9 +288,7 @@ mdir_store_txn_open_part(MdirStoreTxn *txn, guint part, GError **error)
 		return mdir_set_errno(error, errno, path);
 	txn->part = part;
 	txn->size = 0;
-	if (txn->md == NULL)
-		txn->md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(txn->md, EVP_sha256(), NULL);
+	mdir_sha256_init(&txn->md);
 	if (txn->buf == NULL)
 		txn->buf = g_malloc(WRITE_BUFFER);
 	txn->buffered = 0;
@@ -291,7 +323,7 @@ gboolean
 mdir_store_txn_write(MdirStoreTxn *txn, const void *data, gsize length, GError **error)
 {
 	g_return_val_if_fail(txn->fd >= 0, FALSE);
-	EVP_DigestUpdate(txn->md, data, length);
+	mdir_sha256_update(&txn->md, data, length);
 	txn->size += length;
 	while (length > 0) {
 		gsize n = MIN(length, WRITE_BUFFER - txn->buffered);
@@ -306,24 +338,11 @@ mdir_store_txn_write(MdirStoreTxn *txn, const void *data, gsize length, GError *
 	return TRUE;
 }
 
-static char *
-digest_hex(EVP_MD_CTX *md)
-{
-	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-	GString *s = g_string_sized_new(65);
-
-	EVP_DigestFinal_ex(md, d, &len);
-	for (unsigned int i = 0; i < len; i++)
-		g_string_append_printf(s, "%02x", d[i]);
-	return g_string_free(s, FALSE);
-}
-
 gboolean
 mdir_store_txn_close_part(MdirStoreTxn *txn, GError **error)
 {
 	MdirRecord *r = mdir_store_txn_record(txn, txn->part);
-	g_autofree char *hex = NULL;
+	char hex[65];
 	int fd = txn->fd;
 
 	g_return_val_if_fail(fd >= 0, FALSE);
@@ -340,13 +359,24 @@ mdir_store_txn_close_part(MdirStoreTxn *txn, GError **error)
 
 		return mdir_set_errno(error, errno, path);
 	}
-	hex = digest_hex(txn->md);
+	mdir_sha256_final_hex(&txn->md, hex);
 	mdir_record_set_int(r, "size", (gint64)txn->size);
 	mdir_record_set(r, "sha256", hex);
 	return TRUE;
 }
 
 /* Commit ------------------------------------------------------------------ */
+
+/* msg/<h2>: with a whole-fs sync, the one after the rename covers it too. */
+static gboolean
+make_bucket(MdirStore *store, const char *dir, GError **error)
+{
+	if (!store->whole_sync)
+		return mdir_mkdir_durable(dir, error);
+	if (mkdir(dir, MDIR_DIR_MODE) < 0 && errno != EEXIST)
+		return mdir_set_errno(error, errno, dir);
+	return TRUE;
+}
 
 static gboolean
 is_store_field(const char *name)
@@ -399,10 +429,20 @@ write_records(MdirStoreTxn *txn, const char *stored_id, const char *message_id,
 	return TRUE;
 }
 
+/*
+ * Makes the message's files and directories durable before the rename
+ * publishes them.  On a local file system one syncfs does it for every
+ * file at once (a delivery costs a few flushes, not two per part); on a
+ * network one, where syncfs promises nothing, each file and directory is
+ * fsynced.
+ */
 static gboolean
 sync_tree(MdirStoreTxn *txn, GError **error)
 {
 	g_autofree char *meta = g_build_filename(txn->dir, ".meta", NULL);
+
+	if (txn->store->whole_sync)
+		return mdir_syncfs(txn->dir, error);
 
 	for (guint i = 0; i < txn->records->len; i++) {
 		g_autofree char *part = mdir_store_txn_part_path(txn, i);
@@ -449,6 +489,13 @@ gboolean
 mdir_store_txn_commit(MdirStoreTxn *txn, const char *message_id, char **stored_id,
     MdirStoreOutcome *outcome, GError **error)
 {
+	return mdir_store_txn_publish(txn, message_id, stored_id, outcome, TRUE, error);
+}
+
+gboolean
+mdir_store_txn_publish(MdirStoreTxn *txn, const char *message_id, char **stored_id,
+    MdirStoreOutcome *outcome, gboolean final_sync, GError **error)
+{
 	g_autofree char *id = NULL;
 	g_autofree char *orig = NULL;
 	const char *sha;
@@ -492,7 +539,7 @@ mdir_store_txn_commit(MdirStoreTxn *txn, const char *message_id, char **stored_i
 			continue;
 		}
 		if (!write_records(txn, id, orig, error) || !sync_tree(txn, error) ||
-		    !mdir_mkdir_durable(parent, error))
+		    !make_bucket(txn->store, parent, error))
 			return FALSE;
 		if (rename(txn->dir, dest) < 0) {
 			if (errno == ENOTEMPTY || errno == EEXIST)
@@ -500,7 +547,10 @@ mdir_store_txn_commit(MdirStoreTxn *txn, const char *message_id, char **stored_i
 			return mdir_set_errno(error, errno, dest);
 		}
 		txn->committed = TRUE;
-		if (!mdir_fsync_dir(parent, error))
+		/* the rename itself: with a whole-fs sync, the caller's next one
+		 * may cover it (final_sync FALSE); per file, only this does */
+		if (txn->store->whole_sync ? final_sync && !mdir_syncfs(parent, error) :
+		    !mdir_fsync_dir(parent, error))
 			return FALSE;
 		if (outcome)
 			*outcome = MDIR_STORE_NEW;

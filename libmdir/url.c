@@ -1,6 +1,6 @@
 /*
  * url.c: mstore: URLs (DESIGN §3) and the SHA-256 helpers that key the
- * store.  A Message-ID may hold almost anything, so the URL
+ * store (sha256.c does the hashing).  A Message-ID may hold almost anything, so the URL
  * percent-encodes every byte outside RFC 3986's unreserved set and the few
  * characters Message-IDs commonly carry ('@', '!', '$', '+', '=', ...).
  */
@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include <glib.h>
 
 #include "mdir.h"
@@ -59,37 +58,24 @@ bad:
 	return FALSE;
 }
 
-static char *
-hex_digest(const unsigned char *md, unsigned int len)
-{
-	static const char hex[] = "0123456789abcdef";
-	char *out = g_malloc(len * 2 + 1);
-
-	for (unsigned int i = 0; i < len; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[len * 2] = '\0';
-	return out;
-}
-
 char *
 mdir_sha256_hex(const void *data, gsize length)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
+	MdirSha256 ctx;
+	char *hex = g_malloc(65);
 
-	EVP_Digest(data, length, md, &len, EVP_sha256(), NULL);
-	return hex_digest(md, len);
+	mdir_sha256_init(&ctx);
+	mdir_sha256_update(&ctx, data, length);
+	mdir_sha256_final_hex(&ctx, hex);
+	return hex;
 }
 
 char *
 mdir_sha256_file(const char *path, GError **error)
 {
-	EVP_MD_CTX *ctx;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
+	MdirSha256 ctx;
 	char buf[65536];
+	char *hex;
 	ssize_t n;
 	int fd;
 
@@ -98,21 +84,19 @@ mdir_sha256_file(const char *path, GError **error)
 		mdir_set_errno(error, errno, path);
 		return NULL;
 	}
-	ctx = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	mdir_sha256_init(&ctx);
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			mdir_set_errno(error, errno, path);
-			EVP_MD_CTX_free(ctx);
 			close(fd);
 			return NULL;
 		}
-		EVP_DigestUpdate(ctx, buf, n);
+		mdir_sha256_update(&ctx, buf, n);
 	}
 	close(fd);
-	EVP_DigestFinal_ex(ctx, md, &len);
-	EVP_MD_CTX_free(ctx);
-	return hex_digest(md, len);
+	hex = g_malloc(65);
+	mdir_sha256_final_hex(&ctx, hex);
+	return hex;
 }

@@ -141,7 +141,7 @@ main(int argc, char **argv)
 	mdir_log_set_level(mdir_log_level_from_string(mdir_config_get(config, "mdir",
 	    "log_level")));
 	arm_deadline(mdir_config_get_duration_ms(config, "receive", "deadline"));
-	store = mdir_store_open(mdir_config_root(config), &error);
+	store = mdir_store_open_config(config, &error);
 	if (store == NULL) {
 		mdir_log(LOG_CRIT, "%s", error->message);
 		return finish(error, NULL);

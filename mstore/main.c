@@ -101,7 +101,7 @@ main(int argc, char **argv)
 			goto fail;
 		for (const char *const *w = mdir_config_warnings(config); *w; w++)
 			mdir_log(LOG_WARNING, "%s", *w);
-		store = mdir_store_open(mdir_config_root(config), &error);
+		store = mdir_store_open_config(config, &error);
 		if (store == NULL)
 			goto fail;
 		ms.config = config;

@@ -127,6 +127,7 @@ test_bad_values(void)
 	check_bad("[outbox]\nretry_schedule = 1m;often\n",
 	    "2: retry_schedule: 'often' is not a duration (like 90s, 5m, 2h, 5d)");
 	check_bad("[outbox]\ndkim_key = key.pem\n", "2: dkim_key: 'key.pem' is not an absolute path");
+	check_bad("[mdir]\nsync = sometimes\n", "2: sync: 'sometimes' is not auto, syncfs or fsync");
 }
 
 static void
