@@ -84,14 +84,16 @@ write_all(int fd, const void *data, gsize length, const char *path, GError **err
 	return TRUE;
 }
 
-gboolean
-mdir_fsync_path(const char *path, GError **error)
+/* Opens @path with @flags and calls @op on it: fsync, syncfs. */
+static gboolean
+sync_path(const char *path, int flags, int (*op)(int), GError **error)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, flags | O_CLOEXEC);
 
 	if (fd < 0)
 		return mdir_set_errno(error, errno, path);
-	if (fsync(fd) < 0) {
+	/* EINVAL: a file system that cannot sync a directory has nothing to do */
+	if (op(fd) < 0 && errno != EINVAL) {
 		int errsv = errno;
 
 		close(fd);
@@ -102,20 +104,15 @@ mdir_fsync_path(const char *path, GError **error)
 }
 
 gboolean
+mdir_fsync_path(const char *path, GError **error)
+{
+	return sync_path(path, O_RDONLY, fsync, error);
+}
+
+gboolean
 mdir_fsync_dir(const char *path, GError **error)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0)
-		return mdir_set_errno(error, errno, path);
-	if (fsync(fd) < 0 && errno != EINVAL) {
-		int errsv = errno;
-
-		close(fd);
-		return mdir_set_errno(error, errsv, path);
-	}
-	close(fd);
-	return TRUE;
+	return sync_path(path, O_RDONLY | O_DIRECTORY, fsync, error);
 }
 
 /* Opens a temporary file beside @path; @tmp gets its name. */
@@ -278,17 +275,6 @@ mdir_fs_whole_sync(const char *path)
 gboolean
 mdir_syncfs(const char *path, GError **error)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return mdir_set_errno(error, errno, path);
 	/* since Linux 5.8 syncfs also reports write-back errors of the fs */
-	if (syncfs(fd) < 0) {
-		int errsv = errno;
-
-		close(fd);
-		return mdir_set_errno(error, errsv, path);
-	}
-	close(fd);
-	return TRUE;
+	return sync_path(path, O_RDONLY, syncfs, error);
 }
