@@ -3,7 +3,7 @@
 # its output line starts with the enhanced status code that agrees, and
 # it exits only after reading its input to the end.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
-plan 32
+plan 34
 
 msg=$DATA/multipart-mixed.eml
 mstore mkdir SMTP/Accounts/jo@example.org >/dev/null
@@ -52,6 +52,19 @@ read -r rc secs <"$T/rc"
 is "$rc" 75 "the deadline is 75"
 like "$(cat "$T/out")" '^4\.3\.0 mdir-receive: deadline exceeded' "and says so"
 ok "$([ "$secs" -lt 3 ]; echo $?)" "before the input ended"
+
+# one log line per delivery (stderr when run by hand, on a terminal)
+if command -v script >/dev/null; then
+	script -qec "mdir-receive -q QLOG -f a@sender.test -- jo@example.org <$DATA/multipart-related.eml" \
+		/dev/null >"$T/log" 2>&1
+	like "$(tr -d '\r' <"$T/log")" '^mdir-receive: QLOG: message-id=<rel@sender\.test> from=<a@sender\.test> to=SMTP/Accounts/jo@example\.org size=[0-9]+ parts=2 defects=0 outcome=delivered ms=[0-9]+$' \
+		"one log line: queue id, Message-ID, sender, account, size, parts, outcome, ms"
+	script -qec "mdir-receive -q QLOG2 -- jo@example.org <$DATA/multipart-related.eml" /dev/null >"$T/log" 2>&1
+	like "$(tr -d '\r' <"$T/log")" 'outcome=duplicate' "a duplicate says so"
+else
+	skip "no script(1)" "one log line"
+	skip "no script(1)" "a duplicate says so"
+fi
 
 # several recipients: the known get it, the unknown are logged
 expect_code 0 "one known and one unknown recipient: 0" -- mdir-receive -f a@sender.test -- \

@@ -1,0 +1,32 @@
+#!/bin/sh
+# make install puts programs, the library with its soname links, the header,
+# the pkg-config file and the man pages in place; what is installed runs and
+# links; make uninstall takes it all away again.
+. "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
+plan 10
+
+D=$T/inst
+P=$D/usr/local
+mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$MDIR_SRC" B="$MDIR_BUILD" \
+	DESTDIR="$D" PREFIX=/usr/local "$@" >"$T/make.out" 2>&1; }
+mk install
+is "$?" 0 "make install"
+ok "$([ -x "$P/bin/mstore" ] && [ -x "$P/bin/mdir-receive" ]; echo $?)" "the programs"
+is "$(readlink "$P/lib/libmdir.so.0")" "libmdir.so.0.1.0" "the library and its soname link"
+ok "$([ -f "$P/include/mdir.h" ] && [ -f "$P/lib/pkgconfig/mdir.pc" ]; echo $?)" \
+	"the header and the pkg-config file"
+ok "$([ -f "$P/share/man/man1/mstore.1" ] && [ -f "$P/share/man/man5/mdir.5" ]; echo $?)" \
+	"the man pages"
+is "$("$P/bin/mstore" --version)" "mstore 0.1.0" "an installed program finds its library"
+cat >"$T/use.c" <<'EOF2'
+#include <stdio.h>
+#include <mdir.h>
+int main(void) { char *n = mdir_sanitize_name("../x", -1); puts(n); g_free(n); return 0; }
+EOF2
+cc -o "$T/use" "$T/use.c" -I"$P/include" $(pkg-config --cflags glib-2.0) -L"$P/lib" -lmdir \
+	$(pkg-config --libs glib-2.0) -Wl,-rpath,"$P/lib" 2>"$T/cc.err"
+is "$?" 0 "a program builds against the installed header and library"
+is "$("$T/use")" "_x" "and runs"
+mk uninstall
+is "$?" 0 "make uninstall"
+is "$(find "$D" -type f | wc -l)" 0 "leaves no file behind"

@@ -1,0 +1,78 @@
+/* Unit tests of account.c: recipients to account folders (DESIGN §2). */
+#include <unistd.h>
+
+#include "testutil.h"
+
+static MdirConfig *
+config(const char *text)
+{
+	g_autofree char *path = test_write_tmp("mdir.conf", text);
+
+	return mdir_config_load(path, NULL);
+}
+
+static void
+expect(MdirStore *s, MdirConfig *c, const char *rcpt, const char *folder, const char *ext)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *e = NULL;
+	g_autoptr(MdirFolder) f = mdir_account_open(s, c, rcpt, &e, &error);
+
+	g_assert_no_error(error);
+	g_assert_cmpstr(mdir_folder_name(f), ==, folder);
+	g_assert_cmpstr(e, ==, ext);
+}
+
+static void
+refused(MdirStore *s, MdirConfig *c, const char *rcpt, const char *why)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *e = NULL;
+	g_autoptr(MdirFolder) f = mdir_account_open(s, c, rcpt, &e, &error);
+	g_autofree char *want = g_strdup_printf("%s: %s", rcpt, why);
+
+	g_assert_null(f);
+	g_assert_null(e);
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT);
+	g_assert_cmpstr(error->message, ==, want);
+}
+
+static void
+test_accounts(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirConfig) c = config("[receive]\nrecipient_delimiter = +-\n");
+	g_autoptr(MdirConfig) local = config("[receive]\nlocal_domains = example.org\n");
+	g_autofree char *accounts = g_build_filename(mdir_store_root(s), "SMTP", "Accounts", NULL);
+	g_autofree char *alias = g_build_filename(accounts, "joe@example.org", NULL);
+	g_autofree char *off = g_build_filename(accounts, "off@example.org", ".disabled", NULL);
+
+	mdir_folder_free(mdir_folder_open(s, "SMTP/Accounts/jo@example.org", MDIR_FOLDER_CREATE, NULL));
+	mdir_folder_free(mdir_folder_open(s, "SMTP/Accounts/off@example.org", MDIR_FOLDER_CREATE, NULL));
+	mdir_folder_free(mdir_folder_open(s, "SMTP/Accounts/@other.test", MDIR_FOLDER_CREATE, NULL));
+	g_assert_cmpint(symlink("jo@example.org", alias), ==, 0);
+	g_assert_true(g_file_set_contents(off, "", 0, NULL));
+
+	expect(s, c, "jo@example.org", "SMTP/Accounts/jo@example.org", NULL);
+	expect(s, c, "Jo+Lists@EXAMPLE.org", "SMTP/Accounts/jo@example.org", "lists");
+	expect(s, c, "jo-news@example.org", "SMTP/Accounts/jo@example.org", "news");
+	expect(s, c, "joe@example.org", "SMTP/Accounts/jo@example.org", NULL);
+	expect(s, c, "anyone@other.test", "SMTP/Accounts/@other.test", NULL);
+	expect(s, c, "any+x@other.test", "SMTP/Accounts/@other.test", "x");
+	refused(s, c, "nobody@example.org", "no such account");
+	refused(s, c, "off@example.org", "account disabled");
+	refused(s, c, "nodomain", "not an address with a domain");
+	refused(s, c, "@example.org", "not an address with a domain");
+	refused(s, c, ".hidden@example.org", "not a valid account name");
+	refused(s, c, "a/b@example.org", "not a valid account name");
+	refused(s, local, "anyone@other.test", "not a local domain");
+	expect(s, local, "jo@example.org", "SMTP/Accounts/jo@example.org", NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+	g_test_add_func("/account/resolve", test_accounts);
+	return g_test_run();
+}
