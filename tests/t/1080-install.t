@@ -23,7 +23,9 @@ cat >"$T/use.c" <<'EOF2'
 #include <mdir.h>
 int main(void) { char *n = mdir_sanitize_name("../x", -1); puts(n); g_free(n); return 0; }
 EOF2
-cc -o "$T/use" "$T/use.c" -I"$P/include" $(pkg-config --cflags glib-2.0) -L"$P/lib" -lmdir \
+# a library built with SANITIZE=1 needs its runtime in the program too
+san=$(nm -D "$P/lib/libmdir.so.0" | grep -q __asan && echo "-fsanitize=address,undefined")
+cc $san -o "$T/use" "$T/use.c" -I"$P/include" $(pkg-config --cflags glib-2.0) -L"$P/lib" -lmdir \
 	$(pkg-config --libs glib-2.0) -Wl,-rpath,"$P/lib" 2>"$T/cc.err"
 is "$?" 0 "a program builds against the installed header and library"
 is "$("$T/use")" "_x" "and runs"
