@@ -193,6 +193,25 @@ mdir_file_write_durable(const char *path, const void *data, gsize length, GError
 }
 
 gboolean
+mdir_file_write_replace(const char *path, const void *data, gsize length, GError **error)
+{
+	g_autofree char *tmp = NULL;
+	int fd = open_beside(path, &tmp, error);
+
+	if (fd < 0)
+		return FALSE;
+	if (!write_all(fd, data, length, tmp, error) || close(fd) < 0) {
+		unlink(tmp);
+		return FALSE;
+	}
+	if (rename(tmp, path) < 0) {
+		unlink(tmp);
+		return mdir_set_errno(error, errno, path);
+	}
+	return TRUE;
+}
+
+gboolean
 mdir_file_copy_durable(const char *src, const char *dst, GError **error)
 {
 	g_autofree char *tmp = NULL;

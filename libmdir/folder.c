@@ -326,16 +326,17 @@ drop_torn_line(int fd, off_t size)
 	return ftruncate(fd, 0) == 0;
 }
 
-/*
- * Makes the entries just changed durable (a sync of the folder), then
- * appends the lines of the change and writes the new version; under the
- * lock.  The order is the one in mdir(5): entries, .changes, .version.
- */
+typedef struct {
+	const char *minus; /* a rename has both */
+	const char *plus;
+} Change;
+
+/* Writes .changes and .version; @sync: each durable (per file) too. */
 static gboolean
-log_change(MdirFolder *folder, const char *minus, const char *plus, guint64 *version,
-    GError **error)
+write_changes(MdirFolder *folder, const Change *changes, guint n, gboolean per_file,
+    guint64 *first, GError **error)
 {
-	g_autofree char *changes = g_build_filename(folder->path, ".changes", NULL);
+	g_autofree char *path = g_build_filename(folder->path, ".changes", NULL);
 	g_autofree char *vpath = g_build_filename(folder->path, ".version", NULL);
 	g_autoptr(GString) lines = g_string_new(NULL);
 	char vtext[32];
@@ -343,33 +344,65 @@ log_change(MdirFolder *folder, const char *minus, const char *plus, guint64 *ver
 	struct stat st;
 	int fd;
 
-	if (!mdir_fsync_dir(folder->path, error) || !mdir_folder_version(folder, &v, error))
+	if (!mdir_folder_version(folder, &v, error))
 		return FALSE;
-	v++;
-	fd = open(changes, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, MDIR_FILE_MODE);
+	*first = v + 1;
+	for (guint i = 0; i < n; i++) {
+		v++;
+		if (changes[i].minus)
+			g_string_append_printf(lines, "%" G_GUINT64_FORMAT " - %s\n", v, changes[i].minus);
+		if (changes[i].plus)
+			g_string_append_printf(lines, "%" G_GUINT64_FORMAT " + %s\n", v, changes[i].plus);
+	}
+	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, MDIR_FILE_MODE);
 	if (fd < 0)
-		return mdir_set_errno(error, errno, changes);
+		return mdir_set_errno(error, errno, path);
 	/* a line a crash cut short is no change: cut it off, so that the file
 	 * holds whole lines only (we hold the lock: nobody else appends) */
-	if (fstat(fd, &st) == 0 && st.st_size > 0 && !drop_torn_line(fd, st.st_size)) {
-		int errsv = errno;
-
-		close(fd);
-		return mdir_set_errno(error, errsv, changes);
-	}
-	if (minus)
-		g_string_append_printf(lines, "%" G_GUINT64_FORMAT " - %s\n", v, minus);
-	if (plus)
-		g_string_append_printf(lines, "%" G_GUINT64_FORMAT " + %s\n", v, plus);
-	if (write(fd, lines->str, lines->len) != (ssize_t)lines->len || fdatasync(fd) < 0) {
+	if ((fstat(fd, &st) == 0 && st.st_size > 0 && !drop_torn_line(fd, st.st_size)) ||
+	    write(fd, lines->str, lines->len) != (ssize_t)lines->len ||
+	    (per_file && fdatasync(fd) < 0)) {
 		int errsv = errno ? errno : EIO;
 
 		close(fd);
-		return mdir_set_errno(error, errsv, changes);
+		return mdir_set_errno(error, errsv, path);
 	}
 	close(fd);
 	g_snprintf(vtext, sizeof(vtext), "%" G_GUINT64_FORMAT "\n", v);
-	if (!mdir_file_write_durable(vpath, vtext, strlen(vtext), error))
+	return per_file ? mdir_file_write_durable(vpath, vtext, strlen(vtext), error) :
+	    mdir_file_write_replace(vpath, vtext, strlen(vtext), error);
+}
+
+/*
+ * Logs @n changes just made to the folder's entries, each its own version,
+ * in the order of mdir(5): the entries made durable, then .changes, then
+ * .version.  Per file, each step is synced; on a file system synced whole,
+ * one syncfs at the end does it all, or none if @sync is FALSE and the
+ * caller's next one will (mdird files many batches, then syncs once).
+ */
+static gboolean
+log_changes(MdirFolder *folder, const Change *changes, guint n, gboolean sync,
+    guint64 *first, GError **error)
+{
+	gboolean per_file = !mdir_store_whole_sync(folder->store);
+
+	if (n == 0)
+		return TRUE;
+	if (per_file && !mdir_fsync_dir(folder->path, error))
+		return FALSE;
+	if (!write_changes(folder, changes, n, per_file, first, error))
+		return FALSE;
+	return per_file || !sync || mdir_syncfs(folder->path, error);
+}
+
+static gboolean
+log_change(MdirFolder *folder, const char *minus, const char *plus, guint64 *version,
+    GError **error)
+{
+	Change c = { minus, plus };
+	guint64 v;
+
+	if (!log_changes(folder, &c, 1, TRUE, &v, error))
 		return FALSE;
 	if (version)
 		*version = v;
@@ -437,33 +470,73 @@ ensure_meta_dir(MdirFolder *folder, GError **error)
 	return mdir_mkdir_durable(meta, error);
 }
 
+/* Links one entry and writes its record; under the lock. */
+static gboolean
+add_one(MdirFolder *folder, MdirFolderEntry *e, gboolean per_file, GError **error)
+{
+	g_autofree char *mpath = NULL;
+
+	if (!check_entry_name(e->name, error))
+		return FALSE;
+	e->used = link_unique(folder, e->src, e->name, error);
+	if (e->used == NULL)
+		return FALSE;
+	mpath = meta_path(folder, e->used);
+	if (per_file ? mdir_record_save(e->record, mpath, error) :
+	    mdir_write_record(e->record, mpath, error))
+		return TRUE;
+	g_autofree char *epath = mdir_folder_entry_path(folder, e->used);
+
+	unlink(epath);
+	g_clear_pointer(&e->used, g_free);
+	return FALSE;
+}
+
+gboolean
+mdir_folder_add_entries(MdirFolder *folder, MdirFolderEntry *entries, guint n, gboolean sync,
+    GError **error)
+{
+	gboolean per_file = !mdir_store_whole_sync(folder->store);
+	g_autofree Change *changes = g_new0(Change, n);
+	GError *failed = NULL;
+	guint64 first = 0;
+	guint done = 0;
+
+	if (!ensure_meta_dir(folder, error) || !mdir_folder_lock(folder, error))
+		return FALSE;
+	for (; done < n; done++) {
+		if (!add_one(folder, &entries[done], per_file, &failed))
+			break;
+		changes[done].plus = entries[done].used;
+	}
+	/* what was added is logged, even when a later entry failed */
+	if (!log_changes(folder, changes, done, sync, &first, failed ? NULL : &failed) &&
+	    failed == NULL)
+		g_set_error(&failed, MDIR_ERROR, MDIR_ERROR_FAILED, "%s: cannot log changes",
+		    folder->name);
+	mdir_folder_unlock(folder);
+	for (guint i = 0; i < done; i++)
+		entries[i].version = first + i;
+	if (failed) {
+		g_propagate_error(error, failed);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 char *
 mdir_folder_add(MdirFolder *folder, const char *src, const MdirRecord *record,
     const char *name, guint64 *version, GError **error)
 {
-	g_autofree char *used = NULL;
-	g_autofree char *mpath = NULL;
-	g_autofree char *epath = NULL;
+	MdirFolderEntry e = { .src = src, .record = record, .name = name };
 
-	if (!check_entry_name(name, error) || !ensure_meta_dir(folder, error) ||
-	    !mdir_folder_lock(folder, error))
+	if (!mdir_folder_add_entries(folder, &e, 1, TRUE, error)) {
+		g_free(e.used);
 		return NULL;
-	used = link_unique(folder, src, name, error);
-	if (used == NULL)
-		goto fail;
-	mpath = meta_path(folder, used);
-	if (!mdir_record_save(record, mpath, error)) {
-		epath = mdir_folder_entry_path(folder, used);
-		unlink(epath);
-		goto fail;
 	}
-	if (!log_change(folder, NULL, used, version, error))
-		goto fail;
-	mdir_folder_unlock(folder);
-	return g_steal_pointer(&used);
-fail:
-	mdir_folder_unlock(folder);
-	return NULL;
+	if (version)
+		*version = e.version;
+	return e.used;
 }
 
 gboolean

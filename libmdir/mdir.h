@@ -462,6 +462,26 @@ MDIR_API gboolean mdir_folder_version(MdirFolder *folder, guint64 *version,
 MDIR_API char *mdir_folder_add(MdirFolder *folder, const char *src, const MdirRecord *record,
     const char *name, guint64 *version, GError **error);
 
+/* One entry of mdir_folder_add_entries(). */
+typedef struct {
+	const char *src;	  /* the file to link (a stored part) */
+	const MdirRecord *record; /* written to .meta/<used> */
+	const char *name;	  /* the name wanted; made unique */
+	char *used;		  /* out: the name given (transfer full) */
+	guint64 version;	  /* out: the version of its change */
+} MdirFolderEntry;
+
+/*
+ * Adds @n entries under one lock, each its own change and version, with
+ * one write of .version.  With @sync FALSE, on a file system synced whole
+ * (mdir(5)), nothing is synced and the caller must call a whole-fs sync
+ * before it counts on them (mdird files many batches, then syncs once);
+ * per file, they are always durable when it returns.  If an entry fails,
+ * those before it are added and logged, and the error is returned.
+ */
+MDIR_API gboolean mdir_folder_add_entries(MdirFolder *folder, MdirFolderEntry *entries,
+    guint n, gboolean sync, GError **error);
+
 /* Removes entry @name and its record; logs "V - name". */
 MDIR_API gboolean mdir_folder_remove(MdirFolder *folder, const char *name, guint64 *version,
     GError **error);

@@ -34,6 +34,13 @@ gboolean mdir_fs_whole_sync(const char *path);
 /* syncfs(2) of the file system holding @path. */
 gboolean mdir_syncfs(const char *path, GError **error);
 
+/* Replaces @path by a temporary file and a rename, without any sync. */
+gboolean mdir_file_write_replace(const char *path, const void *data, gsize length,
+    GError **error);
+
+/* mdir_record_save() without the sync. */
+gboolean mdir_write_record(const MdirRecord *record, const char *path, GError **error);
+
 /* Writes a file in place, without fsync (for trees synced as a whole). */
 gboolean mdir_write_file(const char *path, const void *data, gsize length, GError **error);
 

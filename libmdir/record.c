@@ -9,6 +9,7 @@
 #include <glib.h>
 
 #include "mdir.h"
+#include "private.h"
 
 typedef struct {
 	char *name;
@@ -282,4 +283,13 @@ mdir_record_save(const MdirRecord *record, const char *path, GError **error)
 	g_autofree char *text = mdir_record_to_string(record, &len);
 
 	return mdir_file_write_durable(path, text, len, error);
+}
+
+gboolean
+mdir_write_record(const MdirRecord *record, const char *path, GError **error)
+{
+	gsize len;
+	g_autofree char *text = mdir_record_to_string(record, &len);
+
+	return mdir_file_write_replace(path, text, len, error);
 }

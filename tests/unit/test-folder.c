@@ -63,6 +63,42 @@ test_add_list(void)
 }
 
 static void
+test_add_entries(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) f = open_folder(s, "Batch");
+	g_autofree char *src = stored_part(s, "bytes");
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) changes = NULL;
+	MdirFolderEntry e[4] = {
+		{ .src = src, .record = r, .name = "a.txt" },
+		{ .src = src, .record = r, .name = "a.txt" },
+		{ .src = src, .record = r, .name = "b.txt" },
+		{ .src = src, .record = r, .name = ".bad" },
+	};
+	guint64 v = 0;
+
+	/* three go in, each its own version; the fourth is refused and the
+	 * three before it are logged all the same */
+	g_assert_false(mdir_folder_add_entries(f, e, 4, TRUE, &error));
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_BAD_NAME);
+	g_assert_cmpstr(e[0].used, ==, "a.txt");
+	g_assert_cmpstr(e[1].used, ==, "a-2.txt");
+	g_assert_cmpstr(e[2].used, ==, "b.txt");
+	g_assert_null(e[3].used);
+	g_assert_cmpuint(e[0].version, ==, 1);
+	g_assert_cmpuint(e[2].version, ==, 3);
+	g_assert_true(mdir_folder_version(f, &v, NULL));
+	g_assert_cmpuint(v, ==, 3);
+	changes = mdir_folder_changes(f, 0, NULL);
+	g_assert_cmpuint(changes->len, ==, 3);
+	g_assert_cmpstr(((MdirChange *)changes->pdata[1])->name, ==, "a-2.txt");
+	for (guint i = 0; i < 4; i++)
+		g_free(e[i].used);
+}
+
+static void
 test_remove_rename(void)
 {
 	g_autoptr(MdirStore) s = test_store();
@@ -255,6 +291,7 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 	g_test_add_func("/folder/add-list", test_add_list);
+	g_test_add_func("/folder/add-entries", test_add_entries);
 	g_test_add_func("/folder/remove-rename", test_remove_rename);
 	g_test_add_func("/folder/race/two-processes-add", test_concurrent_add);
 	g_test_add_func("/folder/version/hand-edited", test_version_hand_edited);
