@@ -23,6 +23,8 @@
 #ifndef MDIR_H
 #define MDIR_H
 
+#include <sys/types.h>
+
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -550,6 +552,115 @@ MDIR_API GPtrArray *mdir_queue_list(MdirStore *store, GError **error);
 
 /* The queue directory.  Transfer full. */
 MDIR_API char *mdir_queue_dir(const MdirStore *store);
+
+/* Rules (mdir-rules(5)) ----------------------------------------------------- */
+
+typedef struct MdirRules MdirRules;
+
+typedef enum {
+	MDIR_ACTION_COPY,     /* arg: the folder, a template */
+	MDIR_ACTION_MOVE,     /* arg: the folder, a template */
+	MDIR_ACTION_NOTIFY,
+	MDIR_ACTION_PIPE,     /* argv: the program and its arguments */
+	MDIR_ACTION_FORWARD,  /* arg: the address */
+	MDIR_ACTION_DROP,
+	MDIR_ACTION_STOP,
+	MDIR_ACTION_CONTINUE,
+} MdirActionKind;
+
+typedef struct {
+	MdirActionKind kind;
+	char *arg;
+	char **argv;
+} MdirAction;
+
+/*
+ * Parses the rules in @text; @file names it in messages.  With
+ * @allow_pipe FALSE, a pipe action is an error.  MDIR_ERROR_CONFIG with
+ * "FILE:LINE:COLUMN: what was expected" for the first error.  Transfer
+ * full: mdir_rules_free().
+ */
+MDIR_API MdirRules *mdir_rules_parse(const char *text, const char *file, gboolean allow_pipe,
+    GError **error);
+
+/*
+ * Loads a .rules file; pipe is allowed when the file is owned by root or
+ * by @folder_owner.  Transfer full: mdir_rules_free().
+ */
+MDIR_API MdirRules *mdir_rules_load(const char *path, uid_t folder_owner, GError **error);
+MDIR_API void mdir_rules_free(MdirRules *rules);
+
+/* The number of rules. */
+MDIR_API guint mdir_rules_count(const MdirRules *rules);
+
+/*
+ * The actions @rules take for an entry with @record, in order (copy, move,
+ * notify, pipe, forward; never stop, continue or drop); @keep says whether
+ * the entry stays in the folder (no move or drop).  Transfer container:
+ * g_ptr_array_unref(); the actions belong to @rules.
+ */
+MDIR_API GPtrArray *mdir_rules_eval(const MdirRules *rules, const MdirRecord *record,
+    gboolean *keep);
+
+/*
+ * A destination template with {field} (the value, or the part of it
+ * between < and >) and {date:FORMAT} (the message's date, strftime-like)
+ * filled in from @record, each value a safe name.  Transfer full.
+ */
+MDIR_API char *mdir_rules_expand(const char *pattern, const MdirRecord *record);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirRules, mdir_rules_free)
+
+/* The classifier (mdird(8)) ------------------------------------------------ */
+
+typedef struct MdirClassifier MdirClassifier;
+
+/* What filing did, told once it is durable. */
+typedef enum {
+	MDIR_EFFECT_CHANGE, /* folder, version, op, name: a change to a folder */
+	MDIR_EFFECT_NOTIFY, /* folder, record, path: a rule's notify */
+	MDIR_EFFECT_PIPE,   /* folder, record, path, argv: a rule's pipe */
+} MdirEffectKind;
+
+typedef struct {
+	MdirEffectKind kind;
+	const char *folder;	 /* the folder changed, or whose rule it is */
+	guint64 version;
+	char op;		 /* '+' or '-' */
+	const char *name;	 /* the entry */
+	const MdirRecord *record; /* the entry's record */
+	const char *path;	 /* the file of its content */
+	const char *const *argv;
+} MdirEffect;
+
+/* Transfer none: everything in @effect lives only during the call. */
+typedef void (*MdirEffectFunc)(const MdirEffect *effect, gpointer user_data);
+
+/*
+ * A classifier of @store's queue.  It keeps the folders' rules parsed
+ * until they change on disk or mdir_classifier_reload().  Transfer full:
+ * mdir_classifier_free().  @store must outlive it.
+ */
+MDIR_API MdirClassifier *mdir_classifier_new(MdirStore *store);
+MDIR_API void mdir_classifier_free(MdirClassifier *classifier);
+MDIR_API void mdir_classifier_reload(MdirClassifier *classifier);
+
+/*
+ * Files queued header batches (mdird(8), mdir(5)): up to @max new ones and
+ * any a crash left half-filed, which are filed again without filing a
+ * part twice.  Each part goes to the batch's account folder, whose rules
+ * (and the rules of folders they file into) decide what else happens.
+ * Every entry is durable before @func hears of it and before its batch
+ * leaves the queue.  A batch whose folders include one holding a .hold
+ * file stays queued (@held counts them).  A batch that cannot be read or
+ * whose account is gone is set aside in .mdird/failed and logged.
+ * Returns the number of batches filed or set aside, or -1 and @error
+ * (I/O trouble: the batches stay queued).
+ */
+MDIR_API gint mdir_classifier_drain(MdirClassifier *classifier, guint max,
+    MdirEffectFunc func, gpointer user_data, guint *held, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirClassifier, mdir_classifier_free)
 
 /*
  * Tells mdird at @socket_path that the queue has work ("POKE"), without

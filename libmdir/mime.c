@@ -262,8 +262,8 @@ typedef struct {
 	GError *error;
 } Splitter;
 
-static void
-gmime_init_once(void)
+void
+mdir_mime_init(void)
 {
 	static gsize done;
 
@@ -856,7 +856,7 @@ mdir_mime_split(MdirStoreTxn *txn, const MdirSplitOptions *opts, MdirSplitResult
 	MdirRecord *r0 = mdir_store_txn_record(txn, 0);
 	gint64 size = mdir_record_get_int(r0, "size", 0);
 
-	gmime_init_once();
+	mdir_mime_init();
 	sp.defects = defects;
 	options = parser_options(&sp);
 	sp.options = options;

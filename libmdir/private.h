@@ -44,6 +44,9 @@ gboolean mdir_write_record(const MdirRecord *record, const char *path, GError **
 /* Writes a file in place, without fsync (for trees synced as a whole). */
 gboolean mdir_write_file(const char *path, const void *data, gsize length, GError **error);
 
+/* GMime's one initialisation, for every module that uses it. */
+void mdir_mime_init(void);
+
 /* sha256.c: SHA-256, streamed (see there for why not OpenSSL). */
 typedef struct {
 	guint32 state[8];

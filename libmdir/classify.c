@@ -1,0 +1,794 @@
+/*
+ * classify.c: filing the queued header batches into folders by their
+ * rules (DESIGN §4 mdird, mdir(5) STATES AND INVARIANTS, mdir-rules(5)).
+ *
+ * A round plans every batch first: the account folder's rules, and the
+ * rules of each folder they file into, decide where each part goes.  A
+ * batch whose plan touches a folder holding .hold is left where it is.
+ * Then the round claims the planned batches by renaming them from
+ * .mdird/queue into .mdird/work and makes the claim durable; files every
+ * entry of the plans (a hard link and the record, with a "batch" field
+ * naming the batch); makes all of that durable with one sync; releases
+ * the batches by unlinking them from work; and only then tells the
+ * caller (watchers, notify, pipe).  So:
+ * - a batch in queue has filed nothing;
+ * - a batch in work may have filed some of its entries: after a crash it
+ *   is filed again "carefully", skipping each entry a folder already
+ *   holds from that batch (its record names the batch, the part and, for
+ *   a forward, the address);
+ * - a batch gone from work is filed whole.
+ * Filing a batch twice therefore changes nothing, and a crash at any point
+ * loses nothing.  A batch that cannot be read, or whose account is gone,
+ * is set aside in .mdird/failed with a log line: never lost, never retried
+ * in a loop.  Rules are plain functions of the record, so a replay plans
+ * what the first try planned, unless someone edited the rules in between.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "mdir.h"
+#include "private.h"
+
+/* Cascades deeper than this are a loop someone did not see. */
+#define MAX_CASCADE 8
+
+#define OUTBOX "SMTP/Outbox"
+
+typedef struct {
+	dev_t dev;
+	ino_t ino;
+	gint64 mtime_ns;
+	off_t size;
+	MdirRules *rules; /* NULL: the file is broken */
+} Cached;
+
+struct MdirClassifier {
+	MdirStore *store;
+	GHashTable *rules; /* folder path -> Cached */
+};
+
+/* One entry to file. */
+typedef struct {
+	char *folder;	    /* its folder's name */
+	char *src;	    /* the stored part */
+	MdirRecord *record; /* with "batch" */
+	char *name;	    /* wanted */
+	char *forward_to;   /* a forward: src is the raw message, wrapped */
+} Filing;
+
+/* Something to do once the round is durable. */
+typedef struct {
+	MdirEffectKind kind;
+	char *folder;
+	char *src;
+	MdirRecord *record;
+	char **argv;
+} Later;
+
+typedef struct {
+	char *name;	   /* the batch's file name */
+	char *dir;	   /* where it is: queue or work */
+	gboolean careful;  /* found in work: may be filed in part already */
+	guint filed;	   /* entries filed this round */
+	GPtrArray *filings; /* Filing */
+	GPtrArray *later;   /* Later */
+	GHashTable *folders; /* name -> MdirFolder, opened while planning */
+} Batch;
+
+static void
+cached_free(gpointer p)
+{
+	Cached *c = p;
+
+	mdir_rules_free(c->rules);
+	g_free(c);
+}
+
+MdirClassifier *
+mdir_classifier_new(MdirStore *store)
+{
+	MdirClassifier *c = g_new0(MdirClassifier, 1);
+
+	c->store = store;
+	c->rules = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, cached_free);
+	return c;
+}
+
+void
+mdir_classifier_free(MdirClassifier *classifier)
+{
+	if (classifier == NULL)
+		return;
+	g_hash_table_unref(classifier->rules);
+	g_free(classifier);
+}
+
+void
+mdir_classifier_reload(MdirClassifier *classifier)
+{
+	g_hash_table_remove_all(classifier->rules);
+}
+
+static void
+filing_free(gpointer p)
+{
+	Filing *f = p;
+
+	g_free(f->folder);
+	g_free(f->src);
+	mdir_record_free(f->record);
+	g_free(f->name);
+	g_free(f->forward_to);
+	g_free(f);
+}
+
+static void
+later_free(gpointer p)
+{
+	Later *l = p;
+
+	g_free(l->folder);
+	g_free(l->src);
+	mdir_record_free(l->record);
+	g_strfreev(l->argv);
+	g_free(l);
+}
+
+static void
+batch_free(gpointer p)
+{
+	Batch *b = p;
+
+	g_free(b->name);
+	g_free(b->dir);
+	g_ptr_array_unref(b->filings);
+	g_ptr_array_unref(b->later);
+	g_hash_table_unref(b->folders);
+	g_free(b);
+}
+
+static char *
+mdird_dir(MdirStore *store, const char *sub)
+{
+	return g_build_filename(mdir_store_root(store), ".mdird", sub, NULL);
+}
+
+/* Notices --------------------------------------------------------------------- */
+
+/*
+ * Files a small text entry into @folder telling its owner what went wrong
+ * (a rules file that does not parse).  Best effort: it is logged anyway.
+ */
+static void
+post_notice(MdirClassifier *c, MdirFolder *folder, const char *subject, const char *text)
+{
+	g_autofree char *tmp = g_build_filename(mdir_store_root(c->store), ".mstore", "tmp",
+	    "notice", NULL);
+	g_autofree char *unique = mdir_unique_name();
+	g_autofree char *path = g_strconcat(tmp, ".", unique, NULL);
+	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+	g_autofree char *stamp = g_date_time_format_iso8601(now);
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autofree char *used = NULL;
+	g_autoptr(GError) e = NULL;
+
+	mdir_record_add(r, "content-type", "text/plain");
+	mdir_record_add(r, "charset", "utf-8");
+	mdir_record_add(r, "subject", subject);
+	mdir_record_add(r, "from", "mdird");
+	mdir_record_add(r, "received-at", stamp);
+	mdir_record_add(r, "notice", "mdird");
+	mdir_record_set_int(r, "size", strlen(text));
+	if (!g_file_set_contents(path, text, -1, &e) ||
+	    (used = mdir_folder_add(folder, path, r, "rules-error.txt", NULL, &e)) == NULL)
+		mdir_log(LOG_ERR, "%s: cannot file a notice: %s", mdir_folder_name(folder),
+		    e->message);
+	unlink(path);
+}
+
+/* Rules ------------------------------------------------------------------------ */
+
+/* The rules of @folder, NULL if it has none or they are broken. */
+static MdirRules *
+rules_for(MdirClassifier *c, MdirFolder *folder)
+{
+	g_autofree char *path = g_build_filename(mdir_folder_path(folder), ".rules", NULL);
+	Cached *k = g_hash_table_lookup(c->rules, mdir_folder_path(folder));
+	g_autoptr(GError) e = NULL;
+	g_autofree char *text = NULL;
+	struct stat st, dst;
+
+	if (stat(path, &st) < 0) {
+		g_hash_table_remove(c->rules, mdir_folder_path(folder));
+		return NULL;
+	}
+	if (k && k->dev == st.st_dev && k->ino == st.st_ino && k->size == st.st_size &&
+	    k->mtime_ns == (gint64)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec)
+		return k->rules;
+	k = g_new0(Cached, 1);
+	k->dev = st.st_dev;
+	k->ino = st.st_ino;
+	k->size = st.st_size;
+	k->mtime_ns = (gint64)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	if (stat(mdir_folder_path(folder), &dst) < 0)
+		dst.st_uid = 0;
+	k->rules = mdir_rules_load(path, dst.st_uid, &e);
+	g_hash_table_replace(c->rules, g_strdup(mdir_folder_path(folder)), k);
+	if (k->rules)
+		return k->rules;
+	/* once per version of the file: it is cached until it changes */
+	mdir_log(LOG_ERR, "%s (entries stay in the folder until it is fixed)", e->message);
+	text = g_strdup_printf("mdird could not read the rules of the folder %s:\n\n  %s\n\n"
+			       "Until the file is fixed, entries arriving in this folder stay "
+			       "here and no rule of it runs.\nNothing is lost.\n",
+	    mdir_folder_name(folder), e->message);
+	post_notice(c, folder, "rules error", text);
+	return NULL;
+}
+
+/* Planning ---------------------------------------------------------------------- */
+
+/* @name opened (made if missing) and kept for the round.  Transfer none. */
+static MdirFolder *
+batch_folder(Batch *b, MdirStore *store, const char *name, gboolean create, GError **error)
+{
+	MdirFolder *f = g_hash_table_lookup(b->folders, name);
+
+	if (f)
+		return f;
+	f = mdir_folder_open(store, name, create ? MDIR_FOLDER_CREATE : 0, error);
+	if (f == NULL)
+		return NULL;
+	g_hash_table_insert(b->folders, g_strdup(name), f);
+	return f;
+}
+
+static void
+plan_filing(Batch *b, MdirFolder *f, const char *src, const MdirRecord *r, const char *name)
+{
+	const char *url = mdir_record_get(r, "url");
+	Filing *fi;
+
+	/* an entry goes into a folder once, however many rules send it there */
+	for (guint i = 0; i < b->filings->len; i++) {
+		Filing *o = b->filings->pdata[i];
+
+		if (!o->forward_to && strcmp(o->folder, mdir_folder_name(f)) == 0 &&
+		    g_strcmp0(mdir_record_get(o->record, "url"), url) == 0)
+			return;
+	}
+	fi = g_new0(Filing, 1);
+	fi->folder = g_strdup(mdir_folder_name(f));
+	fi->src = g_strdup(src);
+	fi->record = mdir_record_copy(r);
+	fi->name = g_strdup(name);
+	g_ptr_array_add(b->filings, fi);
+}
+
+static void
+plan_later(Batch *b, MdirEffectKind kind, MdirFolder *f, const char *src,
+    const MdirRecord *r, char **argv)
+{
+	Later *l = g_new0(Later, 1);
+
+	l->kind = kind;
+	l->folder = g_strdup(mdir_folder_name(f));
+	l->src = g_strdup(src);
+	l->record = mdir_record_copy(r);
+	l->argv = g_strdupv(argv);
+	g_ptr_array_add(b->later, l);
+}
+
+/* A copy of the raw message into the outbox for @to, once per batch. */
+static void
+plan_forward(MdirClassifier *c, Batch *b, const MdirRecord *r, const char *to)
+{
+	const char *anchor = mdir_record_get(r, "anchor");
+	Filing *fi;
+	char *src;
+
+	for (guint i = 0; i < b->filings->len; i++) {
+		Filing *o = b->filings->pdata[i];
+
+		if (o->forward_to && g_ascii_strcasecmp(o->forward_to, to) == 0)
+			return;
+	}
+	src = anchor ? mdir_store_part_path(c->store, anchor, NULL) : NULL;
+	if (src == NULL) {
+		mdir_log(LOG_WARNING, "batch %s: no raw message to forward to %s", b->name, to);
+		return;
+	}
+	fi = g_new0(Filing, 1);
+	fi->folder = g_strdup(OUTBOX);
+	fi->src = src;
+	fi->record = mdir_store_load_record(c->store, anchor, NULL);
+	if (fi->record == NULL)
+		fi->record = mdir_record_new();
+	mdir_record_set(fi->record, "batch", b->name);
+	mdir_record_set(fi->record, "forward-to", to);
+	mdir_record_set(fi->record, "account", mdir_record_get(r, "account"));
+	fi->name = g_strdup(mdir_record_get(fi->record, "suggested-name"));
+	if (fi->name == NULL || !mdir_name_is_safe(fi->name))
+		g_free(g_steal_pointer(&fi->name)), fi->name = g_strdup("forward.eml");
+	fi->forward_to = g_strdup(to);
+	g_ptr_array_add(b->filings, fi);
+}
+
+typedef enum { ROUTED, HELD, FAILED } Route;
+
+static Route route(MdirClassifier *c, Batch *b, MdirFolder *f, const char *src,
+    const MdirRecord *r, const char *name, GPtrArray *chain, GError **error);
+
+/* A copy or move of the entry into the folder a rule names. */
+static Route
+route_to(MdirClassifier *c, Batch *b, MdirFolder *from, const MdirAction *a,
+    const char *src, const MdirRecord *r, const char *name, GPtrArray *chain, GError **error)
+{
+	g_autofree char *dest = mdir_rules_expand(a->arg, r);
+	GError *e = NULL;
+	MdirFolder *to = batch_folder(b, c->store, dest, TRUE, &e);
+
+	if (to == NULL) {
+		if (e->domain == G_FILE_ERROR && e->code != G_FILE_ERROR_NOTDIR) {
+			g_propagate_error(error, e);
+			return FAILED;
+		}
+		/* a name a rule made that cannot be a folder: keep it here */
+		mdir_log(LOG_ERR, "%s: rules: %s; the entry stays here", mdir_folder_name(from),
+		    e->message);
+		g_error_free(e);
+		plan_filing(b, from, src, r, name);
+		return ROUTED;
+	}
+	return route(c, b, to, src, r, name, chain, error);
+}
+
+/* Where one entry arriving in @f goes, by @f's rules and those after. */
+static Route
+route(MdirClassifier *c, Batch *b, MdirFolder *f, const char *src, const MdirRecord *r,
+    const char *name, GPtrArray *chain, GError **error)
+{
+	g_autofree char *hold = g_build_filename(mdir_folder_path(f), ".hold", NULL);
+	g_autoptr(GPtrArray) acts = NULL;
+	MdirRules *rules;
+	gboolean keep;
+	Route how = ROUTED;
+
+	for (guint i = 0; i < chain->len; i++)
+		if (strcmp(chain->pdata[i], mdir_folder_name(f)) == 0) {
+			/* a loop: the entry stays here, once, and its rules stop */
+			mdir_log(LOG_WARNING, "%s: rules loop back into this folder; the entry "
+					      "stays here", mdir_folder_name(f));
+			plan_filing(b, f, src, r, name);
+			return ROUTED;
+		}
+	if (g_file_test(hold, G_FILE_TEST_EXISTS))
+		return HELD;
+	rules = chain->len < MAX_CASCADE ? rules_for(c, f) : NULL;
+	if (chain->len >= MAX_CASCADE)
+		mdir_log(LOG_WARNING, "%s: rules cascade deeper than %d; not followed further",
+		    mdir_folder_name(f), MAX_CASCADE);
+	if (rules == NULL) {
+		plan_filing(b, f, src, r, name);
+		return ROUTED;
+	}
+	acts = mdir_rules_eval(rules, r, &keep);
+	if (keep)
+		plan_filing(b, f, src, r, name);
+	g_ptr_array_add(chain, (gpointer)(guintptr)mdir_folder_name(f));
+	for (guint i = 0; i < acts->len && how == ROUTED; i++) {
+		const MdirAction *a = acts->pdata[i];
+
+		switch (a->kind) {
+		case MDIR_ACTION_COPY:
+		case MDIR_ACTION_MOVE:
+			how = route_to(c, b, f, a, src, r, name, chain, error);
+			break;
+		case MDIR_ACTION_NOTIFY:
+			plan_later(b, MDIR_EFFECT_NOTIFY, f, src, r, NULL);
+			break;
+		case MDIR_ACTION_PIPE:
+			plan_later(b, MDIR_EFFECT_PIPE, f, src, r, a->argv);
+			break;
+		case MDIR_ACTION_FORWARD:
+			plan_forward(c, b, r, a->arg);
+			break;
+		default:
+			break;
+		}
+	}
+	g_ptr_array_set_size(chain, chain->len - 1);
+	return how;
+}
+
+/* Moves a batch from where it is to .mdird/failed, saying why. */
+static void
+set_aside(MdirStore *store, const Batch *b, const char *why)
+{
+	g_autofree char *failed = mdird_dir(store, "failed");
+	g_autofree char *from = g_build_filename(b->dir, b->name, NULL);
+	g_autofree char *to = g_build_filename(failed, b->name, NULL);
+
+	mdir_mkdir_durable(failed, NULL);
+	if (rename(from, to) < 0)
+		mdir_log(LOG_CRIT, "batch %s: %s; and cannot set it aside: %s", b->name, why,
+		    g_strerror(errno));
+	else
+		mdir_log(LOG_ERR, "batch %s: %s; set aside in .mdird/failed", b->name, why);
+}
+
+/*
+ * Plans a batch: ROUTED (b->filings and b->later filled), HELD, or FAILED
+ * with @error (I/O trouble).  A batch set aside is ROUTED with no filings
+ * and b->dir cleared, so that nobody claims it.
+ */
+static Route
+plan(MdirClassifier *c, Batch *b, GError **error)
+{
+	g_autofree char *path = g_build_filename(b->dir, b->name, NULL);
+	g_autoptr(GPtrArray) recs = NULL;
+	g_autoptr(GPtrArray) chain = g_ptr_array_new();
+	const char *account;
+	MdirFolder *f;
+	GError *e = NULL;
+
+	recs = mdir_queue_read(path, &e);
+	if (recs == NULL && g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+		g_error_free(e); /* someone else took it */
+		g_clear_pointer(&b->dir, g_free);
+		return ROUTED;
+	}
+	if (recs == NULL || recs->len < 2 ||
+	    (account = mdir_record_get(recs->pdata[0], "account")) == NULL) {
+		set_aside(c->store, b, e ? e->message : "not a header batch");
+		g_clear_error(&e);
+		g_clear_pointer(&b->dir, g_free);
+		return ROUTED;
+	}
+	f = batch_folder(b, c->store, account, FALSE, &e);
+	if (f == NULL) {
+		if (!g_error_matches(e, MDIR_ERROR, MDIR_ERROR_NOT_FOUND) &&
+		    !g_error_matches(e, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT)) {
+			g_propagate_error(error, e);
+			return FAILED;
+		}
+		set_aside(c->store, b, e->message);
+		g_error_free(e);
+		g_clear_pointer(&b->dir, g_free);
+		return ROUTED;
+	}
+	for (guint i = 1; i < recs->len; i++) {
+		MdirRecord *r = recs->pdata[i];
+		const char *url = mdir_record_get(r, "url");
+		const char *want = mdir_record_get(r, "suggested-name");
+		g_autofree char *src = url ? mdir_store_part_path(c->store, url, NULL) : NULL;
+		g_autofree char *name = want ? mdir_sanitize_name(want, -1) : NULL;
+		Route how;
+
+		if (src == NULL) {
+			mdir_log(LOG_WARNING, "batch %s: %s: not in the store; not filed", b->name,
+			    url ? url : "a record without url");
+			continue;
+		}
+		if (name == NULL)
+			name = g_strdup_printf("part-%s", mdir_record_get(r, "part"));
+		mdir_record_set(r, "batch", b->name);
+		how = route(c, b, f, src, r, name, chain, error);
+		if (how != ROUTED)
+			return how;
+	}
+	return ROUTED;
+}
+
+/* Filing ------------------------------------------------------------------------ */
+
+/* "url\tforward-to" of the entries @folder holds from batch @batch. */
+static GHashTable *
+filed_from(MdirFolder *folder, const char *batch)
+{
+	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autoptr(GPtrArray) names = mdir_folder_list(folder, NULL);
+
+	for (guint i = 0; names && i < names->len; i++) {
+		g_autoptr(MdirRecord) r = mdir_folder_load_record(folder, names->pdata[i], NULL);
+		const char *fw;
+
+		if (r == NULL || g_strcmp0(mdir_record_get(r, "batch"), batch) != 0)
+			continue;
+		fw = mdir_record_get(r, "forward-to");
+		g_hash_table_add(seen, g_strdup_printf("%s\t%s", mdir_record_get(r, "url"),
+		    fw ? fw : ""));
+	}
+	return seen;
+}
+
+/*
+ * A forward's file: Resent-* fields (RFC 5322 §3.6.6) on top of the raw
+ * message, with its line ends, in the store's tmp.  Transfer full.
+ */
+static char *
+wrap_forward(MdirClassifier *c, const Filing *fi, GError **error)
+{
+	g_autofree char *unique = mdir_unique_name();
+	g_autofree char *path = g_build_filename(mdir_store_root(c->store), ".mstore", "tmp",
+	    "forward", NULL);
+	g_autoptr(GDateTime) now = g_date_time_new_now_local();
+	g_autofree char *date = g_date_time_format(now, "%a, %d %b %Y %H:%M:%S %z");
+	const char *account = mdir_record_get(fi->record, "account");
+	g_autofree char *from = account ? g_path_get_basename(account) : g_strdup("mdird");
+	g_autoptr(GString) head = g_string_new(NULL);
+	char buf[65536];
+	const char *eol;
+	ssize_t got;
+	int in, out;
+
+	in = open(fi->src, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		mdir_set_errno(error, errno, fi->src);
+		return NULL;
+	}
+	got = read(in, buf, sizeof(buf) - 1);
+	buf[got > 0 ? got : 0] = '\0';
+	eol = strstr(buf, "\r\n") ? "\r\n" : "\n";
+	g_string_printf(head, "Resent-From: %s%sResent-To: %s%sResent-Date: %s%s"
+			      "Resent-Message-ID: <%s@mdird>%s",
+	    from, eol, fi->forward_to, eol, date, eol, unique, eol);
+	path = g_strconcat(g_steal_pointer(&path), ".", unique, NULL);
+	out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, MDIR_FILE_MODE);
+	if (out < 0) {
+		mdir_set_errno(error, errno, path);
+		close(in);
+		return NULL;
+	}
+	gboolean ok = write(out, head->str, head->len) == (ssize_t)head->len;
+
+	while (ok && got > 0) {
+		ok = write(out, buf, got) == got;
+		got = read(in, buf, sizeof(buf));
+	}
+	if (!ok || got < 0) {
+		mdir_set_errno(error, errno ? errno : EIO, path);
+		close(in);
+		close(out);
+		unlink(path);
+		return NULL;
+	}
+	close(in);
+	close(out);
+	return g_steal_pointer(&path);
+}
+
+/* Files @b's entries into one folder, @name, skipping those filed already. */
+static gboolean
+file_into(MdirClassifier *c, Batch *b, const char *name, GPtrArray *changes, GError **error)
+{
+	MdirFolder *f = batch_folder(b, c->store, name, TRUE, error);
+	g_autoptr(GHashTable) seen = NULL;
+	g_autoptr(GArray) entries = g_array_new(FALSE, TRUE, sizeof(MdirFolderEntry));
+	g_autoptr(GPtrArray) tmps = g_ptr_array_new_with_free_func(g_free);
+	gboolean ok = TRUE;
+
+	if (f == NULL)
+		return FALSE;
+	if (b->careful)
+		seen = filed_from(f, b->name);
+	for (guint i = 0; i < b->filings->len && ok; i++) {
+		Filing *fi = b->filings->pdata[i];
+		MdirFolderEntry e = { fi->src, fi->record, fi->name, NULL, 0 };
+		g_autofree char *key = NULL;
+
+		if (strcmp(fi->folder, name) != 0)
+			continue;
+		key = g_strdup_printf("%s\t%s", mdir_record_get(fi->record, "url"),
+		    fi->forward_to ? fi->forward_to : "");
+		if (seen && g_hash_table_contains(seen, key))
+			continue;
+		if (fi->forward_to) {
+			char *wrapped = wrap_forward(c, fi, error);
+
+			ok = wrapped != NULL;
+			e.src = wrapped;
+			if (wrapped)
+				g_ptr_array_add(tmps, wrapped);
+		}
+		if (ok)
+			g_array_append_val(entries, e);
+	}
+	ok = ok && mdir_folder_add_entries(f, (MdirFolderEntry *)(void *)entries->data,
+	    entries->len, FALSE, error);
+	for (guint i = 0; i < entries->len; i++) {
+		MdirFolderEntry *e = &g_array_index(entries, MdirFolderEntry, i);
+
+		b->filed += e->used != NULL;
+		if (e->used)
+			g_ptr_array_add(changes, g_strdup_printf("%s\t%" G_GUINT64_FORMAT "\t%s",
+			    mdir_folder_name(f), e->version, e->used));
+		g_free(e->used);
+	}
+	for (guint i = 0; i < tmps->len; i++)
+		unlink(tmps->pdata[i]);
+	return ok;
+}
+
+/* Files every entry of a planned batch, a folder at a time. */
+static gboolean
+file_batch(MdirClassifier *c, Batch *b, GPtrArray *changes, GError **error)
+{
+	g_autoptr(GHashTable) done = g_hash_table_new(g_str_hash, g_str_equal);
+
+	for (guint i = 0; i < b->filings->len; i++) {
+		Filing *fi = b->filings->pdata[i];
+
+		if (g_hash_table_contains(done, fi->folder))
+			continue;
+		g_hash_table_add(done, fi->folder);
+		if (!file_into(c, b, fi->folder, changes, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* The round ------------------------------------------------------------------- */
+
+static Batch *
+batch_new(const char *name, const char *dir, gboolean careful)
+{
+	Batch *b = g_new0(Batch, 1);
+
+	b->name = g_strdup(name);
+	b->dir = g_strdup(dir);
+	b->careful = careful;
+	b->filings = g_ptr_array_new_with_free_func(filing_free);
+	b->later = g_ptr_array_new_with_free_func(later_free);
+	b->folders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    (GDestroyNotify)mdir_folder_free);
+	return b;
+}
+
+static gboolean
+sync_dirs(MdirStore *store, const char *a, const char *b, GError **error)
+{
+	if (mdir_store_whole_sync(store))
+		return mdir_syncfs(a, error);
+	return mdir_fsync_dir(a, error) && mdir_fsync_dir(b, error);
+}
+
+/*
+ * The batches of a round, planned: those a crash left in work, then up to
+ * @max from the queue, claimed into work.  Held ones are counted and left.
+ */
+static GPtrArray *
+take(MdirClassifier *c, guint max, guint *held, GError **error)
+{
+	g_autofree char *queue = mdir_queue_dir(c->store);
+	g_autofree char *work = mdird_dir(c->store, "work");
+	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(batch_free);
+	g_autoptr(GPtrArray) names = NULL;
+	g_autoptr(GDir) d = NULL;
+	const char *n;
+	guint fresh = 0;
+
+	if (!mdir_mkdir_durable(work, error) || !mdir_mkdir_durable(queue, error))
+		return NULL;
+	d = g_dir_open(work, 0, NULL);
+	while (d && (n = g_dir_read_name(d)) != NULL)
+		if (n[0] != '.')
+			g_ptr_array_add(out, batch_new(n, work, TRUE));
+	names = mdir_queue_list(c->store, error);
+	if (names == NULL)
+		return NULL;
+	for (guint i = 0; i < names->len && fresh < max; i++, fresh++)
+		g_ptr_array_add(out, batch_new(names->pdata[i], queue, FALSE));
+	for (guint i = 0; i < out->len; i++) {
+		Batch *b = out->pdata[i];
+		Route how = plan(c, b, error);
+
+		if (how == FAILED)
+			return NULL;
+		if (how == HELD) {
+			(*held)++;
+			g_clear_pointer(&b->dir, g_free);
+		}
+	}
+	fresh = 0;
+	for (guint i = 0; i < out->len; i++) {
+		Batch *b = out->pdata[i];
+		g_autofree char *from = NULL;
+		g_autofree char *to = NULL;
+
+		if (b->dir == NULL || b->careful)
+			continue;
+		from = g_build_filename(queue, b->name, NULL);
+		to = g_build_filename(work, b->name, NULL);
+		if (rename(from, to) < 0) {
+			if (errno == ENOENT) { /* someone else took it */
+				g_clear_pointer(&b->dir, g_free);
+				continue;
+			}
+			mdir_set_errno(error, errno, from);
+			return NULL;
+		}
+		g_free(b->dir);
+		b->dir = g_strdup(work);
+		fresh++;
+	}
+	/* the claim is durable before anything is filed: otherwise a crash
+	 * could put a half-filed batch back in the queue, to be filed whole */
+	if (fresh > 0 && !sync_dirs(c->store, work, queue, error))
+		return NULL;
+	return g_steal_pointer(&out);
+}
+
+static void
+tell(GPtrArray *batches, GPtrArray *changes, MdirEffectFunc func, gpointer data)
+{
+	for (guint i = 0; i < changes->len; i++) {
+		g_auto(GStrv) f = g_strsplit(changes->pdata[i], "\t", 3);
+		MdirEffect e = { .kind = MDIR_EFFECT_CHANGE, .folder = f[0], .op = '+',
+			.name = f[2], .version = g_ascii_strtoull(f[1], NULL, 10) };
+
+		func(&e, data);
+	}
+	for (guint i = 0; i < batches->len; i++) {
+		Batch *b = batches->pdata[i];
+
+		/* a replay that filed nothing new had run them before the crash */
+		if (b->careful && b->filed == 0)
+			continue;
+		for (guint j = 0; b->dir && j < b->later->len; j++) {
+			Later *l = b->later->pdata[j];
+			MdirEffect e = { .kind = l->kind, .folder = l->folder, .record = l->record,
+				.path = l->src, .argv = (const char *const *)l->argv };
+
+			func(&e, data);
+		}
+	}
+}
+
+gint
+mdir_classifier_drain(MdirClassifier *classifier, guint max, MdirEffectFunc func,
+    gpointer user_data, guint *held, GError **error)
+{
+	MdirStore *store = classifier->store;
+	g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) batches = NULL;
+	guint held_here = 0;
+	gint n = 0;
+
+	batches = take(classifier, max, &held_here, error);
+	if (held)
+		*held = held_here;
+	if (batches == NULL)
+		return -1;
+	for (guint i = 0; i < batches->len; i++) {
+		Batch *b = batches->pdata[i];
+
+		if (b->dir && !file_batch(classifier, b, changes, error))
+			return -1;
+	}
+	/* one sync for every entry of every batch of the round */
+	if (changes->len > 0 && mdir_store_whole_sync(store) &&
+	    !mdir_syncfs(mdir_store_root(store), error))
+		return -1;
+	for (guint i = 0; i < batches->len; i++) {
+		Batch *b = batches->pdata[i];
+		g_autofree char *p = NULL;
+
+		n++;
+		if (b->dir == NULL)
+			continue;
+		/* no sync: a release lost in a crash is a careful refiling of nothing */
+		p = g_build_filename(b->dir, b->name, NULL);
+		unlink(p);
+	}
+	if (func)
+		tell(batches, changes, func, user_data);
+	return n - (gint)held_here;
+}

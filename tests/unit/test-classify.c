@@ -1,0 +1,408 @@
+/*
+ * test-classify.c: filing queued batches by the folders' rules
+ * (classify.c): plain filing, routing, cascades and loops, .hold, broken
+ * rules, forwards, effects, batches set aside, and a replay after a crash
+ * that files nothing twice.
+ */
+#include <fcntl.h>
+#include <syslog.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static const char *message =
+    "From: Ann <ann@example.org>\r\n"
+    "To: jo@example.org\r\n"
+    "Subject: Invoice\r\n"
+    "Date: Tue, 03 Nov 2026 10:00:00 +0000\r\n"
+    "Message-ID: <%s@example.org>\r\n"
+    "List-Id: Users <users.example.org>\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=b\r\n"
+    "\r\n"
+    "--b\r\n"
+    "Content-Type: text/plain\r\n"
+    "\r\n"
+    "hello\r\n"
+    "--b\r\n"
+    "Content-Type: application/pdf; name=invoice.pdf\r\n"
+    "Content-Disposition: attachment; filename=invoice.pdf\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "JVBERi0xLjQK\r\n"
+    "--b--\r\n";
+
+typedef struct {
+	MdirStore *store;
+	MdirConfig *config;
+	MdirClassifier *classifier;
+	GPtrArray *effects; /* "change FOLDER VERSION NAME", "notify FOLDER", ... */
+} Fixture;
+
+static void
+fixture_set_up(Fixture *fx, gconstpointer data)
+{
+	g_autofree char *root = test_root();
+	g_autofree char *conf = g_strdup_printf("[mdir]\nroot = %s\nsocket = %s/none.sock\n"
+						"[receive]\nlocal_domains = example.org\n",
+	    root, test_dir());
+	g_autofree char *path = test_write_tmp("mdir.conf", conf);
+	g_autoptr(GError) error = NULL;
+
+	(void)data;
+	fx->config = mdir_config_load(path, &error);
+	g_assert_no_error(error);
+	fx->store = mdir_store_open_config(fx->config, &error);
+	g_assert_no_error(error);
+	fx->classifier = mdir_classifier_new(fx->store);
+	fx->effects = g_ptr_array_new_with_free_func(g_free);
+}
+
+static void
+fixture_tear_down(Fixture *fx, gconstpointer data)
+{
+	(void)data;
+	mdir_classifier_free(fx->classifier);
+	mdir_store_free(fx->store);
+	mdir_config_free(fx->config);
+	g_ptr_array_unref(fx->effects);
+}
+
+static void
+account(Fixture *fx, const char *folder, const char *rules)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MdirFolder) f = mdir_folder_open(fx->store, folder, MDIR_FOLDER_CREATE, &error);
+	g_autofree char *path = NULL;
+
+	g_assert_no_error(error);
+	if (rules) {
+		path = g_build_filename(mdir_folder_path(f), ".rules", NULL);
+		g_assert_true(g_file_set_contents(path, rules, -1, NULL));
+	}
+}
+
+/* Delivers a message (Message-ID <@id@example.org>) to @rcpt. */
+static void
+deliver(Fixture *fx, const char *id, const char *rcpt)
+{
+	g_autofree char *text = g_strdup_printf(message, id);
+	g_autofree char *path = test_write_tmp("msg", text);
+	const char *rcpts[] = { rcpt, NULL };
+	MdirEnvelope env = { .sender = "ann@example.org", .recipients = rcpts };
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MdirDelivery) d = NULL;
+	int fd = open(path, O_RDONLY);
+
+	d = mdir_receive(fx->store, fx->config, fd, &env, &error);
+	close(fd);
+	g_assert_no_error(error);
+}
+
+static void
+effect(const MdirEffect *e, gpointer data)
+{
+	Fixture *fx = data;
+
+	switch (e->kind) {
+	case MDIR_EFFECT_CHANGE:
+		g_ptr_array_add(fx->effects, g_strdup_printf("change %s %" G_GUINT64_FORMAT " %s",
+		    e->folder, e->version, e->name));
+		break;
+	case MDIR_EFFECT_NOTIFY:
+		g_assert_true(g_file_test(e->path, G_FILE_TEST_IS_REGULAR));
+		g_ptr_array_add(fx->effects, g_strdup_printf("notify %s %s", e->folder,
+		    mdir_record_get(e->record, "part")));
+		break;
+	case MDIR_EFFECT_PIPE:
+		g_ptr_array_add(fx->effects, g_strdup_printf("pipe %s %s", e->folder, e->argv[0]));
+		break;
+	}
+}
+
+static gint
+drain(Fixture *fx, guint *held)
+{
+	g_autoptr(GError) error = NULL;
+	gint n;
+
+	g_ptr_array_set_size(fx->effects, 0);
+	n = mdir_classifier_drain(fx->classifier, 100, effect, fx, held, &error);
+	g_assert_no_error(error);
+	return n;
+}
+
+/* The entry names of @folder, joined by spaces. */
+static char *
+ls(Fixture *fx, const char *folder)
+{
+	g_autoptr(MdirFolder) f = mdir_folder_open(fx->store, folder, 0, NULL);
+	g_autoptr(GPtrArray) names = f ? mdir_folder_list(f, NULL) : NULL;
+
+	if (names == NULL)
+		return g_strdup("(none)");
+	g_ptr_array_add(names, NULL);
+	return g_strjoinv(" ", (char **)names->pdata);
+}
+
+static guint64
+version(Fixture *fx, const char *folder)
+{
+	g_autoptr(MdirFolder) f = mdir_folder_open(fx->store, folder, 0, NULL);
+	guint64 v = 0;
+
+	g_assert_true(mdir_folder_version(f, &v, NULL));
+	return v;
+}
+
+static guint
+count_dir(Fixture *fx, const char *sub)
+{
+	g_autofree char *d = g_build_filename(mdir_store_root(fx->store), sub, NULL);
+	g_autoptr(GDir) dir = g_dir_open(d, 0, NULL);
+	guint n = 0;
+
+	while (dir && g_dir_read_name(dir))
+		n++;
+	return n;
+}
+
+#define JO "SMTP/Accounts/jo@example.org"
+
+#define ASSERT_LS(fx, folder, want)                  \
+	do {                                         \
+		g_autofree char *got_ = ls(fx, folder); \
+		g_assert_cmpstr(got_, ==, want);     \
+	} while (0)
+
+static void
+test_plain(Fixture *fx, gconstpointer data)
+{
+	guint held = 9;
+
+	(void)data;
+	account(fx, JO, NULL);
+	deliver(fx, "a", "jo@example.org");
+	g_assert_cmpint(drain(fx, &held), ==, 1);
+	g_assert_cmpuint(held, ==, 0);
+	ASSERT_LS(fx, JO, "Invoice.eml Invoice.txt invoice.pdf");
+	g_assert_cmpuint(version(fx, JO), ==, 3);
+	g_assert_cmpuint(fx->effects->len, ==, 3);
+	g_assert_cmpstr(fx->effects->pdata[2], ==, "change " JO " 3 invoice.pdf");
+	g_assert_cmpuint(count_dir(fx, ".mdird/queue"), ==, 0);
+	g_assert_cmpuint(count_dir(fx, ".mdird/work"), ==, 0);
+	/* nothing more to do, and nothing changes */
+	g_assert_cmpint(drain(fx, NULL), ==, 0);
+	g_assert_cmpuint(version(fx, JO), ==, 3);
+}
+
+static void
+test_routes(Fixture *fx, gconstpointer data)
+{
+	g_autoptr(MdirFolder) docs = NULL;
+	g_autoptr(MdirRecord) r = NULL;
+
+	(void)data;
+	account(fx, JO, "if content-type = application/pdf then move Docs/{date:%Y}; notify\n"
+			"if has list-id then copy Lists/{list-id}; continue\n"
+			"if part = 0 then pipe /bin/cat\n");
+	deliver(fx, "a", "jo@example.org");
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	ASSERT_LS(fx, JO, "Invoice.eml Invoice.txt");
+	ASSERT_LS(fx, "Docs/2026", "invoice.pdf");
+	ASSERT_LS(fx, "Lists/users.example.org", "Invoice.eml Invoice.txt");
+	/* 5 changes, then the rest in the order of the parts */
+	g_assert_cmpuint(fx->effects->len, ==, 7);
+	g_assert_cmpstr(fx->effects->pdata[5], ==, "pipe " JO " /bin/cat");
+	g_assert_cmpstr(fx->effects->pdata[6], ==, "notify " JO " 2");
+	/* the record says where it came from */
+	docs = mdir_folder_open(fx->store, "Docs/2026", 0, NULL);
+	r = mdir_folder_load_record(docs, "invoice.pdf", NULL);
+	g_assert_cmpstr(mdir_record_get(r, "account"), ==, JO);
+	g_assert_nonnull(mdir_record_get(r, "batch"));
+}
+
+static void
+test_cascade_loop(Fixture *fx, gconstpointer data)
+{
+	(void)data;
+	account(fx, JO, "if part = 1 then copy A\n");
+	account(fx, "A", "copy B\n");
+	account(fx, "B", "move A\n"); /* back to A: a loop */
+	account(fx, "C", "move C\n"); /* into itself */
+	account(fx, "SMTP/Accounts/c@example.org", "move C\n");
+	deliver(fx, "a", "jo@example.org");
+	deliver(fx, "b", "c@example.org");
+	g_assert_cmpint(drain(fx, NULL), ==, 2);
+	ASSERT_LS(fx, JO, "Invoice.eml Invoice.txt invoice.pdf");
+	ASSERT_LS(fx, "A", "Invoice.txt");
+	ASSERT_LS(fx, "B", "");
+	ASSERT_LS(fx, "C", "Invoice.eml Invoice.txt invoice.pdf");
+	ASSERT_LS(fx, "SMTP/Accounts/c@example.org", "");
+}
+
+static void
+test_hold(Fixture *fx, gconstpointer data)
+{
+	g_autofree char *hold = NULL;
+	guint held = 0;
+
+	(void)data;
+	account(fx, JO, "if part = 1 then move Held\n");
+	account(fx, "Held", NULL);
+	hold = g_build_filename(mdir_store_root(fx->store), "Held", ".hold", NULL);
+	g_assert_true(g_file_set_contents(hold, "", 0, NULL));
+	deliver(fx, "a", "jo@example.org");
+	g_assert_cmpint(drain(fx, &held), ==, 0);
+	g_assert_cmpuint(held, ==, 1);
+	ASSERT_LS(fx, JO, "");
+	g_assert_cmpuint(count_dir(fx, ".mdird/queue"), ==, 1);
+	g_assert_cmpuint(fx->effects->len, ==, 0);
+	g_assert_cmpint(unlink(hold), ==, 0);
+	g_assert_cmpint(drain(fx, &held), ==, 1);
+	g_assert_cmpuint(held, ==, 0);
+	ASSERT_LS(fx, JO, "Invoice.eml invoice.pdf");
+	ASSERT_LS(fx, "Held", "Invoice.txt");
+}
+
+static void
+test_broken_rules(Fixture *fx, gconstpointer data)
+{
+	g_autoptr(MdirFolder) jo = NULL;
+	g_autoptr(MdirRecord) r = NULL;
+	g_autofree char *text = NULL;
+	g_autofree char *path = NULL;
+
+	(void)data;
+	account(fx, JO, "if subject = x then move Y\nif subject contains then drop\n");
+	deliver(fx, "a", "jo@example.org");
+	deliver(fx, "b", "jo@example.org");
+	g_assert_cmpint(drain(fx, NULL), ==, 2);
+	/* nothing lost, one notice */
+	ASSERT_LS(fx, JO, "Invoice-2.eml Invoice-2.txt Invoice.eml Invoice.txt invoice-2.pdf "
+			  "invoice.pdf rules-error.txt");
+	jo = mdir_folder_open(fx->store, JO, 0, NULL);
+	r = mdir_folder_load_record(jo, "rules-error.txt", NULL);
+	g_assert_cmpstr(mdir_record_get(r, "notice"), ==, "mdird");
+	path = mdir_folder_entry_path(jo, "rules-error.txt");
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	g_assert_nonnull(strstr(text, ".rules:2:26: expected \"then\" or a test (and, or), found \"drop\""));
+}
+
+static void
+test_forward(Fixture *fx, gconstpointer data)
+{
+	g_autoptr(MdirFolder) out = NULL;
+	g_autoptr(MdirRecord) r = NULL;
+	g_autofree char *path = NULL;
+	g_autofree char *text = NULL;
+
+	(void)data;
+	/* every part matches; the message goes out once per address */
+	account(fx, JO, "forward jo@elsewhere.example; forward JO@elsewhere.example\n");
+	deliver(fx, "a", "jo@example.org");
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	ASSERT_LS(fx, "SMTP/Outbox", "Invoice.eml");
+	out = mdir_folder_open(fx->store, "SMTP/Outbox", 0, NULL);
+	r = mdir_folder_load_record(out, "Invoice.eml", NULL);
+	g_assert_cmpstr(mdir_record_get(r, "forward-to"), ==, "jo@elsewhere.example");
+	path = mdir_folder_entry_path(out, "Invoice.eml");
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	g_assert_true(g_str_has_prefix(text, "Resent-From: jo@example.org\r\n"
+					     "Resent-To: jo@elsewhere.example\r\n"));
+	g_assert_nonnull(strstr(text, "\r\nFrom: Ann <ann@example.org>\r\n"));
+	g_assert_true(g_str_has_suffix(text, "--b--\r\n"));
+	ASSERT_LS(fx, JO, "Invoice.eml Invoice.txt invoice.pdf");
+}
+
+static void
+test_set_aside(Fixture *fx, gconstpointer data)
+{
+	g_autofree char *q = NULL;
+	g_autofree char *bad = NULL;
+	g_autofree char *gone = NULL;
+
+	(void)data;
+	account(fx, "SMTP/Accounts/gone@example.org", NULL);
+	deliver(fx, "a", "gone@example.org");
+	gone = g_build_filename(mdir_store_root(fx->store), "SMTP/Accounts/gone@example.org",
+	    NULL);
+	g_assert_cmpint(rmdir(gone), ==, 0);
+	q = mdir_queue_dir(fx->store);
+	bad = g_build_filename(q, "0000000000000000.garbage", NULL);
+	g_assert_true(g_file_set_contents(bad, "no colon here\n", -1, NULL));
+	g_assert_cmpint(drain(fx, NULL), ==, 2);
+	g_assert_cmpuint(count_dir(fx, ".mdird/failed"), ==, 2);
+	g_assert_cmpuint(count_dir(fx, ".mdird/queue"), ==, 0);
+	g_assert_cmpint(drain(fx, NULL), ==, 0);
+}
+
+/* A batch back in work, as a crash before its release leaves it. */
+static void
+put_back(Fixture *fx, const char *name, const char *text)
+{
+	g_autofree char *p = g_build_filename(mdir_store_root(fx->store), ".mdird", "work", name,
+	    NULL);
+
+	g_assert_true(g_file_set_contents(p, text, -1, NULL));
+}
+
+static void
+test_replay(Fixture *fx, gconstpointer data)
+{
+	g_autoptr(GPtrArray) names = NULL;
+	g_autofree char *q = NULL;
+	g_autofree char *p = NULL;
+	g_autofree char *text = NULL;
+	g_autofree char *entry = NULL;
+	g_autofree char *meta = NULL;
+	char *name;
+
+	(void)data;
+	account(fx, JO, "if part = 2 then copy Docs\n");
+	deliver(fx, "a", "jo@example.org");
+	q = mdir_queue_dir(fx->store);
+	names = mdir_queue_list(fx->store, NULL);
+	name = names->pdata[0];
+	p = g_build_filename(q, name, NULL);
+	g_assert_true(g_file_get_contents(p, &text, NULL, NULL));
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	g_assert_cmpuint(version(fx, JO), ==, 3);
+	/* the release was lost: filed again, nothing changes, nothing is told */
+	put_back(fx, name, text);
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	g_assert_cmpuint(version(fx, JO), ==, 3);
+	g_assert_cmpuint(version(fx, "Docs"), ==, 1);
+	g_assert_cmpuint(fx->effects->len, ==, 0);
+	g_assert_cmpuint(count_dir(fx, ".mdird/work"), ==, 0);
+	/* the crash came before one entry was written: only it is filed */
+	entry = g_build_filename(mdir_store_root(fx->store), JO, "Invoice.txt", NULL);
+	meta = g_build_filename(mdir_store_root(fx->store), JO, ".meta", "Invoice.txt", NULL);
+	g_assert_cmpint(unlink(entry), ==, 0);
+	g_assert_cmpint(unlink(meta), ==, 0);
+	put_back(fx, name, text);
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	ASSERT_LS(fx, JO, "Invoice.eml Invoice.txt invoice.pdf");
+	ASSERT_LS(fx, "Docs", "invoice.pdf");
+	g_assert_cmpuint(version(fx, JO), ==, 4);
+	g_assert_cmpuint(fx->effects->len, ==, 1);
+	g_assert_cmpstr(fx->effects->pdata[0], ==, "change " JO " 4 Invoice.txt");
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+	mdir_log_set_level(LOG_EMERG);
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+	ADD("/classify/plain", test_plain);
+	ADD("/classify/routes", test_routes);
+	ADD("/classify/cascade-loop", test_cascade_loop);
+	ADD("/classify/hold", test_hold);
+	ADD("/classify/broken-rules", test_broken_rules);
+	ADD("/classify/forward", test_forward);
+	ADD("/classify/set-aside", test_set_aside);
+	ADD("/classify/replay", test_replay);
+	return g_test_run();
+}
