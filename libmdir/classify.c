@@ -489,24 +489,59 @@ plan(MdirClassifier *c, Batch *b, GError **error)
 
 /* Filing ------------------------------------------------------------------------ */
 
-/* "url\tforward-to" of the entries @folder holds from batch @batch. */
-static GHashTable *
-filed_from(MdirFolder *folder, const char *batch)
+/* Whether the entry @name of @folder is the stored part @src (a link). */
+static gboolean
+same_file(MdirFolder *folder, const char *name, const char *src)
 {
-	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	g_autoptr(GPtrArray) names = mdir_folder_list(folder, NULL);
+	g_autofree char *p = mdir_folder_entry_path(folder, name);
+	struct stat a, b;
 
-	for (guint i = 0; names && i < names->len; i++) {
-		g_autoptr(MdirRecord) r = mdir_folder_load_record(folder, names->pdata[i], NULL);
+	return lstat(p, &a) == 0 && stat(src, &b) == 0 && a.st_ino == b.st_ino &&
+	    a.st_dev == b.st_dev;
+}
+
+/*
+ * What @folder holds from batch @b already, as "url\tforward-to" keys,
+ * after a crash.  An entry linked without its record (the crash fell
+ * between the two) gets its record now; every one found is made sure to
+ * be in .changes (mdir_folder_adopt()).
+ */
+static GHashTable *
+filed_from(MdirFolder *folder, Batch *b, GError **error)
+{
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autoptr(GPtrArray) names = mdir_folder_list(folder, error);
+	g_autoptr(GPtrArray) found = g_ptr_array_new();
+
+	if (names == NULL)
+		return NULL;
+	for (guint i = 0; i < names->len; i++) {
+		const char *n = names->pdata[i];
+		g_autoptr(MdirRecord) r = mdir_folder_load_record(folder, n, NULL);
 		const char *fw;
 
-		if (r == NULL || g_strcmp0(mdir_record_get(r, "batch"), batch) != 0)
+		for (guint j = 0; r == NULL && j < b->filings->len; j++) {
+			Filing *fi = b->filings->pdata[j];
+			g_autofree char *meta = NULL;
+
+			if (fi->forward_to || strcmp(fi->folder, mdir_folder_name(folder)) != 0 ||
+			    !same_file(folder, n, fi->src))
+				continue;
+			meta = g_build_filename(mdir_folder_path(folder), ".meta", n, NULL);
+			if (!mdir_record_save(fi->record, meta, error))
+				return NULL;
+			r = mdir_record_copy(fi->record);
+		}
+		if (r == NULL || g_strcmp0(mdir_record_get(r, "batch"), b->name) != 0)
 			continue;
 		fw = mdir_record_get(r, "forward-to");
 		g_hash_table_add(seen, g_strdup_printf("%s\t%s", mdir_record_get(r, "url"),
 		    fw ? fw : ""));
+		g_ptr_array_add(found, names->pdata[i]);
 	}
-	return seen;
+	if (!mdir_folder_adopt(folder, found, error))
+		return NULL;
+	return g_steal_pointer(&seen);
 }
 
 /*
@@ -577,8 +612,8 @@ file_into(MdirClassifier *c, Batch *b, const char *name, GPtrArray *changes, GEr
 
 	if (f == NULL)
 		return FALSE;
-	if (b->careful)
-		seen = filed_from(f, b->name);
+	if (b->careful && (seen = filed_from(f, b, error)) == NULL)
+		return FALSE;
 	for (guint i = 0; i < b->filings->len && ok; i++) {
 		Filing *fi = b->filings->pdata[i];
 		MdirFolderEntry e = { fi->src, fi->record, fi->name, NULL, 0 };

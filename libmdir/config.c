@@ -63,7 +63,12 @@ static const KeyDef keys[] = {
 	{ "stats", "greylist_expire", T_DURATION, "35d" },
 	{ "stats", "blacklist_threshold", T_INT, "10" },
 	{ "stats", "spam_ratio_threshold", T_RATIO, "0.8" },
+	{ "mdird", "drain_interval", T_DURATION, "1m" },
+	{ "mdird", "round_size", T_INT, "100" },
+	{ "mdird", "pipe_timeout", T_DURATION, "60s" },
+	{ "mdird", "max_children", T_INT, "8" },
 	{ "notify", "command", T_STRING, NULL },
+	{ "notify", "timeout", T_DURATION, "30s" },
 };
 
 struct MdirConfig {

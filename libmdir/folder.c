@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -705,3 +706,46 @@ mdir_folder_changes(MdirFolder *folder, guint64 since, GError **error)
 	fclose(fp);
 	return out;
 }
+
+gboolean
+mdir_folder_adopt(MdirFolder *folder, GPtrArray *names, GError **error)
+{
+	g_autoptr(GHashTable) present = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autoptr(GPtrArray) log = NULL;
+	g_autoptr(GArray) missing = g_array_new(FALSE, TRUE, sizeof(Change));
+	guint64 first;
+	gboolean ok;
+
+	if (names->len == 0)
+		return TRUE;
+	if (!mdir_folder_lock(folder, error))
+		return FALSE;
+	log = mdir_folder_changes(folder, 0, error);
+	if (log == NULL) {
+		mdir_folder_unlock(folder);
+		return FALSE;
+	}
+	for (guint i = 0; i < log->len; i++) {
+		MdirChange *c = log->pdata[i];
+
+		if (c->op == '+')
+			g_hash_table_add(present, c->name);
+		else
+			g_hash_table_remove(present, c->name);
+	}
+	for (guint i = 0; i < names->len; i++) {
+		g_autofree char *p = mdir_folder_entry_path(folder, names->pdata[i]);
+		Change c = { NULL, names->pdata[i] };
+
+		if (!g_hash_table_contains(present, c.plus) && g_file_test(p, G_FILE_TEST_EXISTS))
+			g_array_append_val(missing, c);
+	}
+	ok = log_changes(folder, (Change *)(void *)missing->data, missing->len, TRUE, &first,
+	    error);
+	if (ok && missing->len > 0)
+		mdir_log(LOG_NOTICE, "%s: %u entries a crash left unlogged are logged now",
+		    folder->name, missing->len);
+	mdir_folder_unlock(folder);
+	return ok;
+}
+

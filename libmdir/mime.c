@@ -433,6 +433,10 @@ message_fields(Splitter *sp, GMimeMessage *msg, MdirRecord *r)
 	add_header(sp, r, GMIME_OBJECT(msg), "In-Reply-To", "in-reply-to");
 	add_header(sp, r, GMIME_OBJECT(msg), "References", "references");
 	add_header(sp, r, GMIME_OBJECT(msg), "List-Id", "list-id");
+	/* what rules most often route on, beside the above (mdir-rules(5)) */
+	add_header(sp, r, GMIME_OBJECT(msg), "Auto-Submitted", "auto-submitted");
+	add_header(sp, r, GMIME_OBJECT(msg), "Precedence", "precedence");
+	add_header(sp, r, GMIME_OBJECT(msg), "X-Spam-Flag", "x-spam-flag");
 }
 
 static guint

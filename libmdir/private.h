@@ -44,6 +44,13 @@ gboolean mdir_write_record(const MdirRecord *record, const char *path, GError **
 /* Writes a file in place, without fsync (for trees synced as a whole). */
 gboolean mdir_write_file(const char *path, const void *data, gsize length, GError **error);
 
+/*
+ * Logs "V + name" for each entry of @names that exists but that .changes
+ * does not show as present: entries a crash linked before their change
+ * was written (mdird's replay of a batch).  Under the folder's lock.
+ */
+gboolean mdir_folder_adopt(MdirFolder *folder, GPtrArray *names, GError **error);
+
 /* GMime's one initialisation, for every module that uses it. */
 void mdir_mime_init(void);
 

@@ -357,6 +357,9 @@ test_replay(Fixture *fx, gconstpointer data)
 	g_autofree char *text = NULL;
 	g_autofree char *entry = NULL;
 	g_autofree char *meta = NULL;
+	g_autofree char *changes = NULL;
+	g_autofree char *vfile = NULL;
+	g_autofree char *log = NULL;
 	char *name;
 
 	(void)data;
@@ -388,6 +391,23 @@ test_replay(Fixture *fx, gconstpointer data)
 	g_assert_cmpuint(version(fx, JO), ==, 4);
 	g_assert_cmpuint(fx->effects->len, ==, 1);
 	g_assert_cmpstr(fx->effects->pdata[0], ==, "change " JO " 4 Invoice.txt");
+	/* the crash came after the links, before .changes and .version: the
+	 * replay logs what it finds unlogged, and links nothing again */
+	changes = g_build_filename(mdir_store_root(fx->store), JO, ".changes", NULL);
+	vfile = g_build_filename(mdir_store_root(fx->store), JO, ".version", NULL);
+	g_assert_true(g_file_set_contents(changes, "1 + Invoice.eml\n3 + invoice.pdf\n", -1,
+	    NULL));
+	g_assert_true(g_file_set_contents(vfile, "3\n", -1, NULL));
+	g_clear_pointer(&meta, g_free);
+	meta = g_build_filename(mdir_store_root(fx->store), JO, ".meta", "invoice.pdf", NULL);
+	g_assert_cmpint(unlink(meta), ==, 0); /* and one record never written */
+	put_back(fx, name, text);
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	ASSERT_LS(fx, JO, "Invoice.eml Invoice.txt invoice.pdf");
+	g_assert_cmpuint(version(fx, JO), ==, 4);
+	g_assert_true(g_file_get_contents(changes, &log, NULL, NULL));
+	g_assert_cmpstr(log, ==, "1 + Invoice.eml\n3 + invoice.pdf\n4 + Invoice.txt\n");
+	g_assert_true(g_file_test(meta, G_FILE_TEST_IS_REGULAR));
 }
 
 int
