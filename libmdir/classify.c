@@ -575,7 +575,12 @@ wrap_forward(MdirClassifier *c, const Filing *fi, GError **error)
 	g_string_printf(head, "Resent-From: %s%sResent-To: %s%sResent-Date: %s%s"
 			      "Resent-Message-ID: <%s@mdird>%s",
 	    from, eol, fi->forward_to, eol, date, eol, unique, eol);
-	path = g_strconcat(g_steal_pointer(&path), ".", unique, NULL);
+	{
+		char *with = g_strconcat(path, ".", unique, NULL);
+
+		g_free(path);
+		path = with;
+	}
 	out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, MDIR_FILE_MODE);
 	if (out < 0) {
 		mdir_set_errno(error, errno, path);

@@ -342,7 +342,12 @@ test(Parser *ps)
 		break;
 	}
 out:
-	n->field = n->field ? g_ascii_strdown(n->field, -1) : NULL;
+	if (n->field) {
+		char *lower = g_ascii_strdown(n->field, -1);
+
+		g_free(n->field);
+		n->field = lower;
+	}
 	if (ps->failed) {
 		node_free(n);
 		return NULL;

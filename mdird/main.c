@@ -211,14 +211,17 @@ static int
 serve(Daemon *d, gboolean foreground)
 {
 	g_autoptr(GError) e = NULL;
+	int rc = 0;
 	int lock;
 
 	d->store = mdir_store_open_config(d->config, &e);
 	if (d->store == NULL)
 		return fail("", e);
 	lock = lock_root(d->store, &e);
-	if (lock < 0)
+	if (lock < 0) {
+		mdir_store_free(d->store);
 		return fail("", e);
+	}
 	if (!foreground)
 		daemonise();
 	write_pid(lock);
@@ -226,25 +229,27 @@ serve(Daemon *d, gboolean foreground)
 	d->loop = g_main_loop_new(NULL, FALSE);
 	d->started = g_get_monotonic_time();
 	run_init(d);
-	if (!server_start(d, &e))
-		return fail("socket: ", e);
-	g_unix_signal_add(SIGHUP, on_hup, d);
-	g_unix_signal_add(SIGTERM, on_term, d);
-	g_unix_signal_add(SIGINT, on_term, d);
-	g_timeout_add(MAX(1000, mdir_config_get_duration_ms(d->config, "mdird", "drain_interval")),
-	    tick, d);
-	mdir_log(LOG_INFO, "serving %s on %s", mdir_store_root(d->store), d->socket_path);
-	daemon_schedule_drain(d);
-	g_main_loop_run(d->loop);
+	if (server_start(d, &e)) {
+		g_unix_signal_add(SIGHUP, on_hup, d);
+		g_unix_signal_add(SIGTERM, on_term, d);
+		g_unix_signal_add(SIGINT, on_term, d);
+		g_timeout_add(MAX(1000, mdir_config_get_duration_ms(d->config, "mdird",
+		    "drain_interval")), tick, d);
+		mdir_log(LOG_INFO, "serving %s on %s", mdir_store_root(d->store), d->socket_path);
+		daemon_schedule_drain(d);
+		g_main_loop_run(d->loop);
+		mdir_log(LOG_INFO, "stopped: %" G_GUINT64_FORMAT " batches, %" G_GUINT64_FORMAT
+		    " entries filed", d->batches, d->entries);
+	} else {
+		rc = fail("socket: ", e);
+	}
 	server_stop(d);
 	run_clear(d);
-	mdir_log(LOG_INFO, "stopped: %" G_GUINT64_FORMAT " batches, %" G_GUINT64_FORMAT
-	    " entries filed", d->batches, d->entries);
 	mdir_classifier_free(d->classifier);
 	mdir_store_free(d->store);
 	g_main_loop_unref(d->loop);
 	close(lock);
-	return 0;
+	return rc;
 }
 
 int

@@ -74,8 +74,9 @@ is "$kills" 3 "killed three times while filing"
 left=$( (ls -1 "$MDIR_ROOT/.mdird/queue"; ls -1 "$MDIR_ROOT/.mdird/work") | wc -l)
 diag "left after the kills: $left batches"
 md_start
-md_idle 60
+md_idle 120
 ok $? "after a restart the queue drains"
+_md_queue_empty || diag "$(tail -n 20 "$MD_LOG")"
 ok "$(agree "$JO" 2100; echo $?)" "the account: 2100 entries, version and changes agree"
 ok "$(agree Docs 700; echo $?)" "Docs: 700"
 ok "$(urls_once "$JO" 2100; echo $?)" "nothing filed twice in the account"

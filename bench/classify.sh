@@ -1,0 +1,143 @@
+#!/bin/sh
+# bench/classify.sh [N]: delivery with filing by rules, end to end, one
+# process per message as Postfix runs them: mdir-receive with mdird
+# filing by a .rules file, against maildrop with a mailfilter and
+# dovecot-lda with a Sieve script doing the same routing, on the same
+# generated corpus, in the same run.  Then mdird alone: how fast it files a
+# queue that waited while it was down, and its syncs per batch.  Needs
+# root (the others run as nobody); installs maildrop, dovecot-sieve,
+# strace and bc.
+set -eu
+n=${1:-400}
+top=$(cd "$(dirname "$0")/.." && pwd)
+bin=${MDIR_BUILD:-$top/build}/bin
+[ -x "$bin/mdird" ] || { echo "bench: build first (make)" >&2; exit 1; }
+need=""
+for p in maildrop dovecot-core dovecot-sieve strace bc; do
+	dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q 'ok installed' || need="$need $p"
+done
+if [ -n "$need" ]; then
+	[ "$(id -u)" = 0 ] || { echo "bench: needs root to install:$need" >&2; exit 1; }
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $need >/dev/null
+fi
+
+W=$(mktemp -d /var/tmp/mdir-bench.XXXXXX) # on disk, as mail is: not a tmpfs
+md_pid=
+stop_md() { [ -n "$md_pid" ] && kill "$md_pid" 2>/dev/null && wait "$md_pid" 2>/dev/null; md_pid=; true; }
+trap 'stop_md; rm -rf "$W"' EXIT
+chmod 755 "$W"
+/usr/bin/python3 "$top/bench/gen-corpus.py" "$W/corpus" "$n"
+export MDIR_ROOT="$W/root"
+conf=$W/mdir.conf
+printf '[mdir]\nroot = %s\nlog_level = warning\n' "$MDIR_ROOT" >"$conf"
+jo=SMTP/Accounts/jo@example.org
+
+# the same routing three ways: PDFs to Documents, subjects with "message 1"
+# also to Ones, big messages also to Large; the rest stays in the inbox
+cat >"$W/rules" <<'EOF'
+if content-type = application/pdf then move Documents
+if part = 0 and subject contains "message 1" then copy Ones; continue
+if part = 0 and size > 100K then copy Large
+EOF
+cat >"$W/mailfilter" <<'EOF'
+if (/^Subject:.*message 1/)
+	cc "$HOME/Maildir/.Ones/"
+if ($SIZE > 102400)
+	cc "$HOME/Maildir/.Large/"
+if (/^Content-Type: application\/pdf/:b)
+	to "$HOME/Maildir/.Documents/"
+to "$HOME/Maildir/"
+EOF
+cat >"$W/sieve" <<'EOF'
+require ["fileinto", "copy", "body"];
+if header :contains "subject" "message 1" { fileinto :copy "Ones"; }
+if size :over 100K { fileinto :copy "Large"; }
+if body :raw :contains "Content-Type: application/pdf" { fileinto "Documents"; stop; }
+EOF
+mkdir -p "$W/home"
+chown nobody "$W/home"
+printf 'mail_location = maildir:%s/home/Maildir\nlog_path = %s/home/log\nssl = no\n%s\n' \
+	"$W" "$W" 'lda_mailbox_autocreate = yes
+protocol lda {
+  mail_plugins = sieve
+}' >"$W/dovecot.conf"
+printf 'plugin {\n  sieve = file:%s/home/sieve;active=%s/home/active.sieve\n}\n' "$W" "$W" \
+	>>"$W/dovecot.conf"
+
+fresh() {
+	stop_md
+	rm -rf "$MDIR_ROOT" "$W/home/Maildir" "$W/home/sieve" "$W/home"/*.sieve "$W/home"/*.svbin
+	"$bin/mstore" mkdir "$jo" >/dev/null
+	cp "$W/rules" "$MDIR_ROOT/$jo/.rules"
+	for d in "" .Ones .Large .Documents; do mkdir -p "$W/home/Maildir/$d/cur" \
+		"$W/home/Maildir/$d/new" "$W/home/Maildir/$d/tmp"; done
+	cp "$W/sieve" "$W/home/active.sieve"
+	chown -R nobody "$W/home"
+}
+start_md() {
+	"$bin/mdird" -F -c "$conf" 2>>"$W/mdird.log" &
+	md_pid=$!
+	while [ ! -S "$MDIR_ROOT/.mdird/mdird.sock" ]; do sleep 0.01; done
+}
+queue_empty() { [ -z "$(ls "$MDIR_ROOT/.mdird/queue")" ] && [ -z "$(ls "$MDIR_ROOT/.mdird/work" 2>/dev/null)" ]; }
+wait_empty() { while ! queue_empty; do sleep 0.005; done; }
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$W/home" "$@"; }
+one() {
+	case $1 in
+	mdir) "$bin/mdir-receive" -c "$conf" -f s@sender.test -- jo@example.org <"$2" >/dev/null ;;
+	maildrop) nobody maildrop "$W/mailfilter" <"$2" ;;
+	lda) nobody /usr/lib/dovecot/dovecot-lda -c "$W/dovecot.conf" -f s@sender.test <"$2" ;;
+	esac
+}
+pass() { # PROGRAM: ns for the corpus, filed and durable
+	fresh
+	[ "$1" = mdir ] && start_md
+	start=$(date +%s%N)
+	for f in "$W"/corpus/*.eml; do one "$1" "$f"; done
+	[ "$1" = mdir ] && wait_empty
+	echo $(($(date +%s%N) - start))
+}
+counts() { # what each filed: inbox, Documents, Ones, Large
+	if [ "$1" = mdir ]; then
+		printf '%s %s %s %s' "$(ls "$MDIR_ROOT/$jo" | grep -c '\.eml$')" \
+			"$(ls "$MDIR_ROOT/Documents" | wc -l)" "$(ls "$MDIR_ROOT/Ones" 2>/dev/null | wc -l)" \
+			"$(ls "$MDIR_ROOT/Large" 2>/dev/null | wc -l)"
+	else
+		m=$W/home/Maildir
+		printf '%s %s %s %s' "$(ls "$m/new" | wc -l)" "$(ls "$m/.Documents/new" | wc -l)" \
+			"$(ls "$m/.Ones/new" | wc -l)" "$(ls "$m/.Large/new" | wc -l)"
+	fi
+}
+
+printf 'corpus: %d messages (bench/gen-corpus.py); routing: bench/classify.sh\n\n' "$n"
+printf '%-10s %9s %8s   %s\n' program msgs/s ms/msg "filed: inbox documents ones large"
+for p in mdir maildrop lda; do
+	pass $p >/dev/null # warm the page cache and the programs
+	ns=$(pass $p)
+	eval "ns_$p=$ns"
+	printf '%-10s %9.0f %8.2f   %s\n' $p "$(echo "$n * 10^9 / $ns" | bc -l)" \
+		"$(echo "$ns / 10^6 / $n" | bc -l)" "$(counts $p)"
+done
+stop_md
+printf '\nmdir (receive + mdird) / maildrop,     messages/s: %.2fx\n' \
+	"$(echo "$ns_maildrop / $ns_mdir" | bc -l)"
+printf 'mdir (receive + mdird) / dovecot-lda, messages/s: %.2fx\n' \
+	"$(echo "$ns_lda / $ns_mdir" | bc -l)"
+
+# mdird alone: a queue that filled while it was down
+fresh
+for f in "$W"/corpus/*.eml; do one mdir "$f"; done
+batches=$(ls "$MDIR_ROOT/.mdird/queue" | wc -l)
+start=$(date +%s%N)
+strace -f -qq -c -e trace=fsync,fdatasync,syncfs -o "$W/strace" \
+	"$bin/mdird" -F -c "$conf" 2>>"$W/mdird.log" &
+md_pid=$!
+wait_empty
+ns=$(($(date +%s%N) - start))
+stop_md
+entries=$(grep -h ' + ' "$MDIR_ROOT/$jo/.changes" "$MDIR_ROOT"/*/.changes | wc -l)
+syncs=$(awk '$NF ~ /^(fsync|fdatasync|syncfs)$/ { s += $4 } END { print s + 0 }' "$W/strace")
+printf '\nmdird alone, %d queued batches (%d entries), strace attached:\n' "$batches" "$entries"
+printf '  %.0f batches/s, %.0f entries/s, %.2f syncs a batch\n' \
+	"$(echo "$batches * 10^9 / $ns" | bc -l)" "$(echo "$entries * 10^9 / $ns" | bc -l)" \
+	"$(echo "$syncs / $batches" | bc -l)"
