@@ -3,7 +3,7 @@
 # the pkg-config file and the man pages in place; what is installed runs and
 # links; make uninstall takes it all away again.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
-plan 10
+plan 12
 
 D=$T/inst
 P=$D/usr/local
@@ -17,6 +17,9 @@ ok "$([ -f "$P/include/mdir.h" ] && [ -f "$P/lib/pkgconfig/mdir.pc" ]; echo $?)"
 	"the header and the pkg-config file"
 ok "$([ -f "$P/share/man/man1/mstore.1" ] && [ -f "$P/share/man/man5/mdir.5" ]; echo $?)" \
 	"the man pages"
+ok "$([ -x "$P/sbin/mdird" ] && [ -f "$P/share/man/man8/mdird.8" ]; echo $?)" "mdird in sbin, its page"
+is "$(grep '^ExecStart=' "$P/lib/systemd/system/mdird.service")" \
+	"ExecStart=/usr/local/sbin/mdird -F -c /etc/mdir/mdir.conf" "the systemd unit, pointing at it"
 is "$("$P/bin/mstore" --version)" "mstore 0.1.0" "an installed program finds its library"
 cat >"$T/use.c" <<'EOF2'
 #include <stdio.h>

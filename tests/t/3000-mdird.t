@@ -4,7 +4,7 @@
 # .hold, reload, one daemon per root, and SIGTERM.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/mdird.sh"
-plan 45
+plan 47
 
 JO=SMTP/Accounts/jo@example.org
 A=$MDIR_ROOT/$JO
@@ -113,6 +113,25 @@ md_ask POKE >/dev/null
 md_idle
 ok $? "filed once .hold is gone"
 is "$(mstore ls Lists | wc -l)" 4 "by the rules of that moment"
+
+# a watcher that never reads, and one that vanishes, do not slow filing
+python3 - "$MD_SOCK" "$JO" "$T/stuck.ready" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"WATCH " + sys.argv[2].encode() + b"\r\n")
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+open(sys.argv[3], "w").close()
+time.sleep(15)
+PY
+stuck=$!
+wait_for 5 test -e "$T/stuck.ready"
+(printf 'WATCH %s\r\n' "$JO") | socat -t 0 - UNIX-CONNECT:"$MD_SOCK" >/dev/null 2>&1
+for i in 1 2 3 4 5 6 7 8 9 10; do deliver "slow$i"; done
+md_idle
+ok $? "10 messages filed while a watcher does not read"
+like "$(md_ask STATUS | tr '\n' ' ')" "250-queue 0 " "and the queue is empty"
+kill "$stuck" 2>/dev/null
 
 # reload: a broken config is refused and the old one stays
 cp "$MD_CONF" "$T/good.conf"
