@@ -23,7 +23,13 @@ fi
 
 W=$(mktemp -d /var/tmp/mdir-bench.XXXXXX) # on disk, as mail is: not a tmpfs
 md_pid=
-stop_md() { [ -n "$md_pid" ] && kill "$md_pid" 2>/dev/null && wait "$md_pid" 2>/dev/null; md_pid=; true; }
+stop_md() {
+	if [ -n "$md_pid" ]; then
+		kill "$md_pid" 2>/dev/null || true
+		while kill -0 "$md_pid" 2>/dev/null; do sleep 0.01; done
+	fi
+	md_pid=
+}
 trap 'stop_md; rm -rf "$W"' EXIT
 chmod 755 "$W"
 /usr/bin/python3 "$top/bench/gen-corpus.py" "$W/corpus" "$n"
@@ -39,14 +45,14 @@ if content-type = application/pdf then move Documents
 if part = 0 and subject contains "message 1" then copy Ones; continue
 if part = 0 and size > 100K then copy Large
 EOF
-cat >"$W/mailfilter" <<'EOF'
+cat >"$W/mailfilter" <<EOF
 if (/^Subject:.*message 1/)
-	cc "$HOME/Maildir/.Ones/"
-if ($SIZE > 102400)
-	cc "$HOME/Maildir/.Large/"
-if (/^Content-Type: application\/pdf/:b)
-	to "$HOME/Maildir/.Documents/"
-to "$HOME/Maildir/"
+	cc "$W/home/Maildir/.Ones/"
+if (\$SIZE > 102400)
+	cc "$W/home/Maildir/.Large/"
+if (/application\/pdf/:hb) # maildrop 2.9 finds it with :hb only
+	to "$W/home/Maildir/.Documents/"
+to "$W/home/Maildir/"
 EOF
 cat >"$W/sieve" <<'EOF'
 require ["fileinto", "copy", "body"];
@@ -55,7 +61,8 @@ if size :over 100K { fileinto :copy "Large"; }
 if body :raw :contains "Content-Type: application/pdf" { fileinto "Documents"; stop; }
 EOF
 mkdir -p "$W/home"
-chown nobody "$W/home"
+chown nobody "$W/home" "$W/mailfilter"
+chmod 600 "$W/mailfilter" # maildrop reads only its user's own
 printf 'mail_location = maildir:%s/home/Maildir\nlog_path = %s/home/log\nssl = no\n%s\n' \
 	"$W" "$W" 'lda_mailbox_autocreate = yes
 protocol lda {
@@ -89,19 +96,20 @@ one() {
 	lda) nobody /usr/lib/dovecot/dovecot-lda -c "$W/dovecot.conf" -f s@sender.test <"$2" ;;
 	esac
 }
-pass() { # PROGRAM: ns for the corpus, filed and durable
+pass() { # PROGRAM: $ns, the time for the corpus, filed and durable
 	fresh
-	[ "$1" = mdir ] && start_md
+	if [ "$1" = mdir ]; then start_md; fi
 	start=$(date +%s%N)
 	for f in "$W"/corpus/*.eml; do one "$1" "$f"; done
-	[ "$1" = mdir ] && wait_empty
-	echo $(($(date +%s%N) - start))
+	if [ "$1" = mdir ]; then wait_empty; fi
+	ns=$(($(date +%s%N) - start))
 }
 counts() { # what each filed: inbox, Documents, Ones, Large
 	if [ "$1" = mdir ]; then
-		printf '%s %s %s %s' "$(ls "$MDIR_ROOT/$jo" | grep -c '\.eml$')" \
-			"$(ls "$MDIR_ROOT/Documents" | wc -l)" "$(ls "$MDIR_ROOT/Ones" 2>/dev/null | wc -l)" \
-			"$(ls "$MDIR_ROOT/Large" 2>/dev/null | wc -l)"
+		# messages: entries of part 0 (forwarded ones inside are parts too)
+		m0() { grep -l '^part: 0$' "$MDIR_ROOT/$1"/.meta/* 2>/dev/null | wc -l; }
+		printf '%s %s %s %s' "$(m0 "$jo")" "$(ls "$MDIR_ROOT/Documents" | wc -l)" \
+			"$(m0 Ones)" "$(m0 Large)"
 	else
 		m=$W/home/Maildir
 		printf '%s %s %s %s' "$(ls "$m/new" | wc -l)" "$(ls "$m/.Documents/new" | wc -l)" \
@@ -112,8 +120,8 @@ counts() { # what each filed: inbox, Documents, Ones, Large
 printf 'corpus: %d messages (bench/gen-corpus.py); routing: bench/classify.sh\n\n' "$n"
 printf '%-10s %9s %8s   %s\n' program msgs/s ms/msg "filed: inbox documents ones large"
 for p in mdir maildrop lda; do
-	pass $p >/dev/null # warm the page cache and the programs
-	ns=$(pass $p)
+	pass $p # warm the page cache and the programs
+	pass $p
 	eval "ns_$p=$ns"
 	printf '%-10s %9.0f %8.2f   %s\n' $p "$(echo "$n * 10^9 / $ns" | bc -l)" \
 		"$(echo "$ns / 10^6 / $n" | bc -l)" "$(counts $p)"
@@ -124,20 +132,52 @@ printf '\nmdir (receive + mdird) / maildrop,     messages/s: %.2fx\n' \
 printf 'mdir (receive + mdird) / dovecot-lda, messages/s: %.2fx\n' \
 	"$(echo "$ns_lda / $ns_mdir" | bc -l)"
 
-# mdird alone: a queue that filled while it was down
-fresh
-for f in "$W"/corpus/*.eml; do one mdir "$f"; done
-batches=$(ls "$MDIR_ROOT/.mdird/queue" | wc -l)
+# syncs a message, counted with strace over 50 messages (mdir: mdir-receive's)
+syncs_per() {
+	fresh
+	: >"$W/strace.all"
+	for f in $(ls "$W"/corpus/*.eml | head -n 50); do
+		case $1 in
+		mdir) strace -f -qq -c -e trace=fsync,fdatasync,syncfs -o "$W/strace" \
+			"$bin/mdir-receive" -c "$conf" -f s@sender.test -- jo@example.org <"$f" >/dev/null ;;
+		maildrop) strace -f -qq -c -e trace=fsync,fdatasync,syncfs -o "$W/strace" \
+			setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$W/home" \
+			maildrop "$W/mailfilter" <"$f" ;;
+		lda) strace -f -qq -c -e trace=fsync,fdatasync,syncfs -o "$W/strace" \
+			setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$W/home" \
+			/usr/lib/dovecot/dovecot-lda -c "$W/dovecot.conf" -f s@sender.test <"$f" ;;
+		esac
+		cat "$W/strace" >>"$W/strace.all"
+	done
+	awk '$NF ~ /^(fsync|fdatasync|syncfs)$/ { s += $4 } END { printf "%.1f", s / 50 }' "$W/strace.all"
+}
+printf '\nsyncs a message: mdir-receive %s, maildrop %s, dovecot-lda %s\n' \
+	"$(syncs_per mdir)" "$(syncs_per maildrop)" "$(syncs_per lda)"
+
+# mdird alone: a queue that filled while it was down, timed without
+# strace, then filled again and counted with it
+fill() {
+	fresh
+	for f in "$W"/corpus/*.eml; do one mdir "$f"; done
+	batches=$(ls "$MDIR_ROOT/.mdird/queue" | wc -l)
+}
+fill
 start=$(date +%s%N)
-strace -f -qq -c -e trace=fsync,fdatasync,syncfs -o "$W/strace" \
-	"$bin/mdird" -F -c "$conf" 2>>"$W/mdird.log" &
-md_pid=$!
+start_md
 wait_empty
 ns=$(($(date +%s%N) - start))
 stop_md
 entries=$(grep -h ' + ' "$MDIR_ROOT/$jo/.changes" "$MDIR_ROOT"/*/.changes | wc -l)
+fill
+strace -f -qq -c -e trace=fsync,fdatasync,syncfs -o "$W/strace" \
+	"$bin/mdird" -F -c "$conf" 2>>"$W/mdird.log" &
+md_pid=$!
+wait_empty
+pkill -TERM -P "$md_pid" mdird # strace's child; strace then ends with it
+stop_md
 syncs=$(awk '$NF ~ /^(fsync|fdatasync|syncfs)$/ { s += $4 } END { print s + 0 }' "$W/strace")
-printf '\nmdird alone, %d queued batches (%d entries), strace attached:\n' "$batches" "$entries"
-printf '  %.0f batches/s, %.0f entries/s, %.2f syncs a batch\n' \
+printf '\nmdird alone, %d queued batches (%d entries), started after they queued:\n' \
+	"$batches" "$entries"
+printf '  %.0f batches/s, %.0f entries/s, %.2f syncs a batch (%s in all)\n' \
 	"$(echo "$batches * 10^9 / $ns" | bc -l)" "$(echo "$entries * 10^9 / $ns" | bc -l)" \
-	"$(echo "$syncs / $batches" | bc -l)"
+	"$(echo "$syncs / $batches" | bc -l)" "$syncs"
