@@ -1,0 +1,91 @@
+/*
+ * outbox.h: what the files of mdir-outbox share.
+ */
+#ifndef OUTBOX_H
+#define OUTBOX_H
+
+#include <glib.h>
+
+#include "mdir.h"
+
+/* message.c: one header field as it is in the message, folding and all. */
+typedef struct {
+	char *raw; /* "Name: value\n" with continuation lines, as read */
+	gsize len;
+	char *name;
+} HeaderField;
+
+const char *header_name(const HeaderField *f);
+
+/* A message to send, ready: envelope, fields, and where its body starts. */
+typedef struct {
+	char *path;	    /* the outbox entry */
+	GPtrArray *fields;  /* HeaderField, in order, Bcc already gone */
+	char *body_path;    /* the file the body is read from (path, or 7-bit copy) */
+	goffset body_at;    /* where the body starts in body_path */
+	char *sender;	    /* envelope sender */
+	GPtrArray *rcpts;   /* envelope recipients (char *) */
+	char *message_id;   /* without <> */
+	char *subject;
+	gboolean eol_crlf;  /* the message's line ends */
+} Message;
+
+/*
+ * Reads the message at @path: header fields, the envelope (Resent-* first;
+ * To, Cc, Bcc; Sender, From, else @default_sender), Bcc and Resent-Bcc
+ * removed, Message-ID (on @domain) and Date added if missing, 8-bit content
+ * converted to 7-bit (into @tmpdir) so that no relay re-encodes what was
+ * signed.  MDIR_ERROR_USAGE with a reason for a message that cannot be sent
+ * as it is (a permanent failure).
+ */
+Message *message_load(const char *path, const char *default_sender, const char *domain,
+    const char *tmpdir, GError **error);
+void message_free(Message *m);
+/* Writes @m (after @prefix, the signature fields) to a new file @out. */
+gboolean message_write(const Message *m, const char *prefix, const char *out, GError **error);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Message, message_free)
+
+/* dkim.c */
+typedef struct DkimKey DkimKey;
+typedef struct DkimBody DkimBody;
+
+DkimKey *dkim_key_load(const char *path, gboolean ed25519, GError **error);
+void dkim_key_free(DkimKey *key);
+/* The TXT record to publish at SELECTOR._domainkey.DOMAIN.  Transfer full. */
+char *dkim_key_record(const DkimKey *key);
+char *dkim_relaxed_header(const char *field, gsize len);
+DkimBody *dkim_body_new(void);
+void dkim_body_update(DkimBody *b, const char *data, gsize len);
+char *dkim_body_finish(DkimBody *b);
+/* The DKIM-Signature field, folded, with its CRLF.  Transfer full. */
+char *dkim_sign(const DkimKey *key, const char *domain, const char *selector,
+    GPtrArray *fields, const char *body_hash, gint64 now, GError **error);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(DkimKey, dkim_key_free)
+
+/* send.c */
+typedef enum { SEND_OK, SEND_LATER, SEND_FAILED } SendOutcome;
+
+/*
+ * Runs @sendmail -i -f SENDER -- RCPT... with @file on its stdin, no shell,
+ * killed after @timeout_ms.  Its exit code, or -1 (a signal, the time-out,
+ * no fork); @said gets its first line of output or why.
+ */
+int send_run(const char *sendmail, const Message *m, const char *file, gint64 timeout_ms,
+    char **said);
+SendOutcome send_outcome(int code);
+/* Counts an attempt in @rec; FALSE if it is time to give up. */
+gboolean send_schedule(MdirRecord *rec, const MdirConfig *config, const char *said,
+    gint64 *next);
+/* Whether the entry's next try is now or past. */
+gboolean send_due(const MdirRecord *rec);
+/* Now, RFC 3339 UTC.  Transfer full. */
+char *send_stamp(void);
+
+/* notice.c: files a notice about @original for @sender (never mailed). */
+void notice_file(MdirStore *store, const MdirConfig *config, const char *tmpdir,
+    const char *original, const char *sender, const char *subject, const char *why);
+
+/* The selector of the RSA key, or of the Ed25519 one.  Transfer full. */
+char *outbox_selector(const MdirConfig *config, gboolean ed25519);
+
+#endif /* OUTBOX_H */

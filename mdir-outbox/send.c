@@ -1,0 +1,213 @@
+/*
+ * send.c: one message of the outbox through sendmail, at most once.
+ *
+ * The order is what makes it at most once: the entry's record is marked
+ * "in flight" durably before sendmail runs; after it, the result goes into
+ * the record and the entry moves.  A run that finds the mark left by a
+ * crash in between does not send again: if SMTP/Sent holds the copy with
+ * the same token, the crash came after the move and only the outbox entry
+ * goes; otherwise it is filed under SMTP/Failed as "possibly sent", with a
+ * notice.  (nullmailer, dma and msmtpq all send again after such a crash.)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "outbox.h"
+
+/* Codes sendmail uses for "try again": sysexits(3), as Postfix's does. */
+static gboolean
+temporary(int code)
+{
+	return code == EX_TEMPFAIL || code == EX_OSERR || code == EX_IOERR ||
+	    code == EX_CANTCREAT;
+}
+
+static char *
+iso_now(gint64 offset_ms)
+{
+	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+	g_autoptr(GDateTime) t = g_date_time_add_seconds(now, offset_ms / 1000.0);
+
+	return g_date_time_format(t, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+static gint64
+iso_parse(const char *s)
+{
+	g_autoptr(GDateTime) t = s ? g_date_time_new_from_iso8601(s, NULL) : NULL;
+
+	return t ? g_date_time_to_unix(t) : 0;
+}
+
+/* Waits for @pid at most @ms; kills it after.  The wait(2) status, or -1. */
+static int
+wait_bounded(pid_t pid, gint64 ms, gboolean *timed_out)
+{
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int status = -1;
+
+	*timed_out = FALSE;
+	if (pfd >= 0) {
+		struct pollfd p = { .fd = pfd, .events = POLLIN };
+		int r;
+
+		while ((r = poll(&p, 1, ms > INT_MAX ? INT_MAX : (int)ms)) < 0 && errno == EINTR)
+			;
+		close(pfd);
+		if (r == 0) {
+			*timed_out = TRUE;
+			kill(pid, SIGKILL);
+		}
+	} else {
+		/* no pidfd (an old kernel): poll the child every 10 ms */
+		gint64 end = g_get_monotonic_time() + ms * 1000;
+
+		while (waitpid(pid, &status, WNOHANG) == 0) {
+			if (g_get_monotonic_time() > end) {
+				*timed_out = TRUE;
+				kill(pid, SIGKILL);
+				break;
+			}
+			g_usleep(10000);
+		}
+		if (status != -1)
+			return status;
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return status;
+}
+
+/* The first line sendmail said, for the record and the notice. */
+static char *
+first_line(int fd)
+{
+	char buf[512];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	char *nl;
+
+	if (n <= 0)
+		return g_strdup("");
+	buf[n] = '\0';
+	nl = strchr(buf, '\n');
+	if (nl)
+		*nl = '\0';
+	return g_strdup(g_strstrip(buf));
+}
+
+int
+send_run(const char *sendmail, const Message *m, const char *file, gint64 timeout_ms,
+    char **said)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	char tmpl[] = "/tmp/mdir-outbox.XXXXXX";
+	int out = mkstemp(tmpl);
+	gboolean timed_out;
+	int status;
+	pid_t pid;
+
+	if (out >= 0)
+		unlink(tmpl);
+	g_ptr_array_add(argv, (gpointer)(guintptr)sendmail);
+	g_ptr_array_add(argv, "-i");
+	g_ptr_array_add(argv, "-f");
+	g_ptr_array_add(argv, m->sender);
+	g_ptr_array_add(argv, "--");
+	for (guint i = 0; i < m->rcpts->len; i++)
+		g_ptr_array_add(argv, m->rcpts->pdata[i]);
+	g_ptr_array_add(argv, NULL);
+	pid = fork();
+	if (pid == 0) {
+		int in = open(file, O_RDONLY);
+
+		/* never through a shell: the addresses are arguments, nothing more */
+		if (in < 0 || dup2(in, STDIN_FILENO) < 0 ||
+		    (out >= 0 && (dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0)))
+			_exit(EX_OSERR);
+		execv(sendmail, (char **)argv->pdata);
+		dprintf(STDERR_FILENO, "cannot run %s: %s\n", sendmail, g_strerror(errno));
+		_exit(errno == ENOENT || errno == EACCES ? EX_TEMPFAIL : EX_OSERR);
+	}
+	if (pid < 0) {
+		*said = g_strdup_printf("fork: %s", g_strerror(errno));
+		if (out >= 0)
+			close(out);
+		return -1;
+	}
+	status = wait_bounded(pid, timeout_ms, &timed_out);
+	*said = out >= 0 ? first_line(out) : g_strdup("");
+	if (out >= 0)
+		close(out);
+	if (timed_out) {
+		g_free(*said);
+		*said = g_strdup_printf("no answer in %" G_GINT64_FORMAT " s; killed",
+		    timeout_ms / 1000);
+		return -1;
+	}
+	if (WIFSIGNALED(status)) {
+		g_free(*said);
+		*said = g_strdup_printf("killed by signal %d", WTERMSIG(status));
+		return -1;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+SendOutcome
+send_outcome(int code)
+{
+	if (code == 0)
+		return SEND_OK;
+	if (code < 0 || temporary(code))
+		return SEND_LATER;
+	return SEND_FAILED;
+}
+
+gboolean
+send_schedule(MdirRecord *rec, const MdirConfig *config, const char *said, gint64 *next)
+{
+	g_auto(GStrv) steps = mdir_config_get_list(config, "outbox", "retry_schedule");
+	gint64 give_up = mdir_config_get_duration_ms(config, "outbox", "give_up_after");
+	gint64 attempts = mdir_record_get_int(rec, "outbox-attempts", 0) + 1;
+	guint n = g_strv_length(steps);
+	gint64 step = n ? mdir_parse_duration_ms(steps[MIN((guint)attempts, n) - 1], NULL) :
+	    60000;
+	g_autofree char *first = NULL;
+	g_autofree char *at = NULL;
+	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
+
+	if (mdir_record_get(rec, "outbox-first-try") == NULL) {
+		first = iso_now(0);
+		mdir_record_set(rec, "outbox-first-try", first);
+	}
+	mdir_record_set_int(rec, "outbox-attempts", attempts);
+	mdir_record_set(rec, "outbox-last-result", said);
+	if ((now - iso_parse(mdir_record_get(rec, "outbox-first-try"))) * 1000 >= give_up)
+		return FALSE;
+	at = iso_now(step);
+	mdir_record_set(rec, "outbox-next-try", at);
+	*next = iso_parse(at);
+	return TRUE;
+}
+
+gboolean
+send_due(const MdirRecord *rec)
+{
+	const char *next = mdir_record_get(rec, "outbox-next-try");
+
+	return next == NULL || iso_parse(next) <= g_get_real_time() / G_USEC_PER_SEC;
+}
+
+char *
+send_stamp(void)
+{
+	return iso_now(0);
+}

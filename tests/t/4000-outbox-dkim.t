@@ -1,0 +1,73 @@
+#!/bin/sh
+# mdir-outbox's DKIM signatures, rsa-sha256 and ed25519-sha256, checked
+# offline by two independent verifiers (opendkim -t, python3-dkim) on
+# messages that are hard to sign right; a tampered message fails.
+. "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
+. "$MDIR_SRC/tests/lib/dkim.sh"
+command -v opendkim >/dev/null || skip_all "opendkim is not installed (make deps)"
+/usr/bin/python3 -c 'import dkim' 2>/dev/null || skip_all "python3-dkim is not installed"
+plan 29
+
+dk_keys
+printf '#!/bin/sh\ncat >"%s/sent.eml"\n' "$T" >"$T/sendmail"
+chmod +x "$T/sendmail"
+printf '[mdir]\nroot = %s\n[outbox]\nsendmail = %s\n%s\n' "$MDIR_ROOT" "$T/sendmail" \
+	"$DK_CONF" >"$T/c.conf"
+dk_records "$T/c.conf"
+like "$(cat "$T/records.txt")" '^s1\._domainkey\.example\.org\. IN TXT \( "v=DKIM1; k=rsa; p=MII' \
+	"--dkim-record: the RSA key's record"
+like "$(cat "$T/records.txt")" 's1-ed25519\._domainkey\.example\.org\. IN TXT \( "v=DKIM1; k=ed25519; p=[A-Za-z0-9+/]{43}=" \)' \
+	"and the Ed25519 one: the raw 32-byte key"
+mstore mkdir SMTP/Outbox >/dev/null
+
+# NAME, then the message on stdin: sent through mdir-outbox, then verified
+check() {
+	cat >"$MDIR_ROOT/SMTP/Outbox/$1.eml"
+	rm -f "$T/sent.eml"
+	mdir-outbox -c "$T/c.conf" >"$T/out" 2>&1
+	dk_opendkim "$T/sent.eml"
+	ok $? "$1: opendkim verifies both signatures"
+	is "$(dk_python "$T/sent.eml")" "True True" "$1: python3-dkim verifies both"
+}
+long=$(printf 'x%.0s' $(seq 1 200))
+printf 'From: Jo <jo@example.org>\nTo: a@example.net,\n  b@example.net,\n\tc@example.net\nSubject: a very long subject %s\n  that folds twice\n   and again\nList-Id: <l.example.org>\n\nbody\n' "$long" >"$T/m"
+check folded-headers <"$T/m"
+printf 'From: =?utf-8?q?J=C3=B6?= <jo@example.org>\nTo: a@example.net\nSubject: Grüße aus Köln\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nSchöne Grüße, café\n' >"$T/m"
+check eight-bit <"$T/m"
+/usr/bin/python3 -c 'import sys; sys.exit(max(open(sys.argv[1], "rb").read()) >= 128)' "$T/sent.eml"
+ok $? "eight-bit: made 7-bit before signing"
+like "$(grep -i '^Subject:' "$T/sent.eml")" '^Subject: =\?(utf|UTF)-8\?' "the Subject by RFC 2047"
+is "$(mstore cat SMTP/Sent/eight-bit.eml | grep -ci '^content-transfer-encoding: \(quoted-printable\|base64\)')" 1 \
+	"the body by a 7-bit transfer encoding, kept so in SMTP/Sent"
+printf 'From: jo@example.org\nTo: a@example.net\nSubject: empty\n\n' >"$T/m"
+check empty-body <"$T/m"
+printf 'From: jo@example.org\nTo: a@example.net\nSubject: blank lines\n\ntext  with   spaces \t\n\n\n\n' >"$T/m"
+check trailing-blank-lines <"$T/m"
+printf 'From: jo@example.org\r\nTo: a@example.net\r\nSubject: crlf\r\n\r\nline one\r\nline two\r\n' >"$T/m"
+check crlf <"$T/m"
+printf 'From: jo@example.org\nTo: a@example.net\nSubject: no final newline\n\nlast line' >"$T/m"
+check no-final-newline <"$T/m"
+printf 'From: jo@example.org\nTo: a@example.net\nSubject: headers only' >"$T/m"
+check no-body <"$T/m"
+like "$(sed -n '/^DKIM-Signature: v=1; a=rsa/,/b=/p' "$T/sent.eml" | tr -d '\n\t ')" \
+	'h=from:from:subject:subject' "From and Subject are oversigned"
+
+# tampering: each verifier must now say no
+sed 's/^Subject: headers only/Subject: tampered/' "$T/sent.eml" >"$T/bad.eml"
+dk_opendkim "$T/bad.eml"
+ok "$([ $? != 0 ]; echo $?)" "a changed Subject: opendkim says fail"
+is "$(dk_python "$T/bad.eml")" "False False" "and python3-dkim"
+printf 'From: jo@example.org\nTo: a@example.net\nSubject: body\n\noriginal\n' >"$T/m"
+check body <"$T/m"
+sed 's/^original$/changed/' "$T/sent.eml" >"$T/bad.eml"
+is "$(dk_python "$T/bad.eml")" "False False" "a changed body fails"
+{ printf 'From: evil@example.com\n'; cat "$T/sent.eml"; } >"$T/bad.eml"
+is "$(dk_python "$T/bad.eml")" "False False" "a From added on top fails (oversigned)"
+
+# a key readable by others is refused, and nothing goes out unsigned
+chmod 644 "$T/rsa.pem"
+printf 'From: jo@example.org\nTo: a@example.net\nSubject: k\n\nk\n' >"$MDIR_ROOT/SMTP/Outbox/k.eml"
+rm -f "$T/sent.eml"
+expect_code 78 "a world-readable key: EX_CONFIG" -- mdir-outbox -c "$T/c.conf"
+like "$err" "rsa.pem: a private key readable by group or others \(mode 0644\); chmod 600 it" "says why"
+ok "$([ ! -e "$T/sent.eml" ]; echo $?)" "and sends nothing"
