@@ -75,10 +75,17 @@ move_to(const Run *r, const char *name, const char *file, const MdirRecord *rec,
 	g_autofree char *src = mdir_folder_entry_path(r->outbox, name);
 	g_autofree char *used = NULL;
 
+	MdirFolderEntry e = { file ? file : src, rec, name, NULL, 0 };
+	gboolean ok;
+
 	if (dest == NULL)
 		return FALSE;
-	used = mdir_folder_add(dest, file ? file : src, rec, name, NULL, error);
-	return used != NULL && mdir_folder_remove(r->outbox, name, NULL, error);
+	/* one flush for both: the removal's sync makes the addition durable
+	 * too on a file system synced whole; per file, each is synced anyway */
+	ok = mdir_folder_add_entries(dest, &e, 1, FALSE, error) &&
+	    mdir_folder_remove(r->outbox, name, NULL, error);
+	g_free(e.used);
+	return ok;
 }
 
 static void

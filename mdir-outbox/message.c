@@ -480,7 +480,9 @@ message_write(const Message *m, const char *prefix, const char *out, GError **er
 	/* SMTP ends every body with a line end: say so now, as signed */
 	if (ok && last != '\n')
 		fputs(m->eol_crlf ? "\r\n" : "\n", dst);
-	ok = ok && !ferror(src) && fflush(dst) == 0 && fsync(fileno(dst)) == 0;
+	/* no fsync: sendmail reads it from the page cache, and the copy kept
+	 * in SMTP/Sent is made durable with the move (main.c) */
+	ok = ok && !ferror(src) && fflush(dst) == 0;
 	if (src)
 		fclose(src);
 	if (fclose(dst) != 0)
