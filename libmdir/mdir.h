@@ -662,6 +662,20 @@ MDIR_API gint mdir_classifier_drain(MdirClassifier *classifier, guint max,
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirClassifier, mdir_classifier_free)
 
+/* Statistics events (smtp-stats(1)) ---------------------------------------- */
+
+/* The events file beside [stats] database.  Transfer full. */
+MDIR_API char *mdir_events_path(const MdirConfig *config);
+
+/*
+ * Appends one event of @kind ("delivered", "unknown", "sent", "deferred",
+ * "failed", ...) with key, value pairs (const char *) ending with NULL;
+ * NULL or empty values are left out.  Never fails: trouble is logged and
+ * the caller goes on.
+ */
+MDIR_API void mdir_events_record(const MdirConfig *config, const char *kind, ...)
+    G_GNUC_NULL_TERMINATED;
+
 /*
  * Tells mdird at @socket_path that the queue has work ("POKE"), without
  * waiting for it.  FALSE (and @error) if nobody listens: not a failure of

@@ -183,15 +183,32 @@ prepare(Run *r, const Message *m, GError **error)
 	return g_steal_pointer(&path);
 }
 
+/* For smtp-stats: an event per recipient, with its domain. */
+static void
+record_events(const Run *r, const Message *m, const char *kind)
+{
+	for (guint i = 0; i < m->rcpts->len; i++) {
+		const char *rcpt = m->rcpts->pdata[i];
+		const char *at = strrchr(rcpt, '@');
+
+		mdir_events_record(r->config, kind, "sender", m->sender, "rcpt", rcpt, "domain",
+		    at ? at + 1 : NULL, "message_id", m->message_id, NULL);
+	}
+}
+
 static void
 finish(Run *r, const char *name, const Message *m, MdirRecord *rec, const char *file,
     int code, const char *said)
 {
+	SendOutcome outcome = send_outcome(code);
+
+	record_events(r, m, outcome == SEND_OK ? "sent" : outcome == SEND_LATER ? "deferred" :
+	    "failed");
 	g_autofree char *stamp = send_stamp();
 	g_autoptr(GError) e = NULL;
 	gint64 next = 0;
 
-	switch (send_outcome(code)) {
+	switch (outcome) {
 	case SEND_OK:
 		mdir_record_set(rec, "outbox-id", mdir_record_get(rec, "outbox-in-flight"));
 		mdir_record_remove(rec, "outbox-in-flight");

@@ -42,6 +42,23 @@ arm_deadline(gint64 ms)
 	alarm(ms > 0 ? (unsigned)MAX(1, ms / 1000) : 0);
 }
 
+/* For smtp-stats: what was delivered to whom, and what was refused. */
+static void
+record_events(const MdirConfig *config, const char *sender, const char *client,
+    const MdirDelivery *d)
+{
+	const char *at = sender ? strrchr(sender, '@') : NULL;
+	g_autofree char *size = g_strdup_printf("%" G_GUINT64_FORMAT, mdir_delivery_size(d));
+
+	for (const char *const *a = mdir_delivery_accounts(d); *a; a++)
+		mdir_events_record(config, "delivered", "account", *a, "ip", client, "size", size,
+		    "sender_domain", at ? at + 1 : NULL, "message_id",
+		    mdir_delivery_message_id(d), NULL);
+	for (const char *const *u = mdir_delivery_unknown(d); *u; u++)
+		mdir_events_record(config, "unknown", "rcpt", *u, "ip", client, "sender_domain",
+		    at ? at + 1 : NULL, NULL);
+}
+
 /* The one status line for Postfix, then the exit code that agrees with it. */
 static int
 finish(const GError *error, const char *what)
@@ -152,8 +169,12 @@ main(int argc, char **argv)
 		mdir_log(g_error_matches(error, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT) ? LOG_NOTICE :
 		    LOG_ERR, "%s: from=<%s> %s", queue_id ? queue_id : "-", sender ? sender : "",
 		    error->message);
+		if (g_error_matches(error, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT))
+			for (char **r = recipients; *r; r++)
+				mdir_events_record(config, "unknown", "rcpt", *r, "ip", client, NULL);
 		return finish(error, NULL);
 	}
 	log_delivery(queue_id, sender, d, start);
+	record_events(config, sender, client, d);
 	return EX_OK;
 }

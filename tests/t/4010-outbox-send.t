@@ -5,7 +5,7 @@
 # not resend; quiet when there is nothing to do.  A stand-in sendmail
 # records each call and exits with the code in $T/code.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
-plan 38
+plan 39
 
 O=$MDIR_ROOT/SMTP/Outbox
 cat >"$T/sendmail" <<SM
@@ -123,3 +123,5 @@ is "$(meta "$O/.meta/crash.eml" outbox-in-flight | grep -c .)" 1 "the crash left
 out >/dev/null
 is "$(calls)" "$before" "the next run does not send it again"
 like "$(meta "$MDIR_ROOT/SMTP/Failed/.meta/crash.eml" outbox-failure)" '^possibly sent' "it is filed as possibly sent"
+like "$(grep 'kind=sent' "$MDIR_ROOT/.stats/events" | head -n 1)" 'kind=sent	sender=jo@example.org	rcpt=ann@example.net	domain=example.net' \
+	"each send is an event for smtp-stats, with its destination domain"

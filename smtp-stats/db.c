@@ -1,0 +1,394 @@
+/*
+ * db.c: the statistics database (smtp-stats(1) FILES): one SQLite file in
+ * WAL mode, a busy time-out so that concurrent users wait rather than
+ * fail, and a schema the program creates and migrates itself, step by
+ * step, recorded in schema_version.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+
+#include "stats.h"
+
+/* Migration N takes the schema from version N to N + 1.  Append only. */
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE events (ts INTEGER NOT NULL, kind TEXT NOT NULL, account TEXT,"
+	" ip TEXT, net TEXT, domain TEXT, size INTEGER, rcpt TEXT, sender TEXT);"
+	"CREATE INDEX events_ts ON events (ts);"
+	"CREATE TABLE ips (ip TEXT PRIMARY KEY, net TEXT, unknown INTEGER DEFAULT 0,"
+	" valid INTEGER DEFAULT 0, spam INTEGER DEFAULT 0);"
+	"CREATE TABLE spam (kind TEXT, value TEXT, count INTEGER DEFAULT 0,"
+	" PRIMARY KEY (kind, value));"
+	"CREATE TABLE learned (message_id TEXT PRIMARY KEY, ts INTEGER);"
+	"CREATE TABLE greylist (net TEXT, sender TEXT, rcpt TEXT, first INTEGER,"
+	" last INTEGER, passed INTEGER DEFAULT 0, PRIMARY KEY (net, sender, rcpt));"
+	"CREATE INDEX greylist_last ON greylist (last);"
+	"CREATE TABLE whitelist (kind TEXT, value TEXT, reason TEXT, added INTEGER,"
+	" PRIMARY KEY (kind, value));"
+	"CREATE TABLE blacklist (ip TEXT PRIMARY KEY, reason TEXT, until INTEGER);"
+	"CREATE TABLE written_to (address TEXT PRIMARY KEY, ts INTEGER);"
+	"CREATE TABLE decisions (ts INTEGER, ip TEXT, action TEXT, reason TEXT);"
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);",
+};
+
+int
+stats_schema_version(Stats *s)
+{
+	sqlite3_stmt *st = NULL;
+	int v = 0;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version", -1, &st,
+		NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+gboolean
+stats_exec(Stats *s, const char *sql, GError **error)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return TRUE;
+	g_set_error(error, MDIR_ERROR, MDIR_ERROR_FAILED, "%s: %s", s->path,
+	    msg ? msg : sqlite3_errmsg(s->db));
+	sqlite3_free(msg);
+	return FALSE;
+}
+
+/* Brings the schema to STATS_SCHEMA_VERSION, one step a transaction. */
+static gboolean
+migrate(Stats *s, GError **error)
+{
+	int v;
+
+	if (!stats_exec(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)", error))
+		return FALSE;
+	v = stats_schema_version(s);
+	if (v > STATS_SCHEMA_VERSION) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG,
+		    "%s: schema version %d is newer than this smtp-stats knows (%d)", s->path, v,
+		    STATS_SCHEMA_VERSION);
+		return FALSE;
+	}
+	for (; v < STATS_SCHEMA_VERSION; v++) {
+		g_autofree char *step = g_strdup_printf("BEGIN IMMEDIATE; %s "
+							"INSERT INTO schema_version VALUES (%d); COMMIT;",
+		    migrations[v], v + 1);
+
+		if (!stats_exec(s, step, error)) {
+			stats_exec(s, "ROLLBACK", NULL);
+			return FALSE;
+		}
+		mdir_log(LOG_INFO, "%s: schema migrated to version %d", s->path, v + 1);
+	}
+	return TRUE;
+}
+
+Stats *
+stats_open(const MdirConfig *config, MdirStore *store, GError **error)
+{
+	g_autoptr(Stats) s = g_new0(Stats, 1);
+	g_autofree char *dir = NULL;
+
+	s->config = config;
+	s->store = store;
+	s->path = g_strdup(mdir_config_get(config, "stats", "database"));
+	dir = g_path_get_dirname(s->path);
+	if (g_mkdir_with_parents(dir, 0770) < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", dir,
+		    g_strerror(errno));
+		return NULL;
+	}
+	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+		SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_FAILED, "%s: %s", s->path,
+		    s->db ? sqlite3_errmsg(s->db) : "cannot open");
+		return NULL;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	/* WAL: readers never wait for the writer; NORMAL: a crash may lose the
+	 * last commits, never corrupt (statistics, not mail) */
+	if (!stats_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", error) ||
+	    !migrate(s, error))
+		return NULL;
+	return g_steal_pointer(&s);
+}
+
+void
+stats_close(Stats *s)
+{
+	sqlite3_stmt *st;
+
+	if (s == NULL)
+		return;
+	stats_commit(s);
+	while (s->db && (st = sqlite3_next_stmt(s->db, NULL)) != NULL)
+		sqlite3_finalize(st);
+	if (s->db)
+		sqlite3_close(s->db);
+	g_free(s->path);
+	g_free(s);
+}
+
+sqlite3_stmt *
+stats_stmt(Stats *s, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+
+	/* statements are found again by their text: prepared once */
+	while ((st = sqlite3_next_stmt(s->db, st)) != NULL)
+		if (strcmp(sqlite3_sql(st), sql) == 0) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return st;
+		}
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+	    SQLITE_OK) {
+		mdir_log(LOG_ERR, "%s: %s: %s", s->path, sql, sqlite3_errmsg(s->db));
+		return NULL;
+	}
+	return st;
+}
+
+/*
+ * Resets every cached statement: one left on a row keeps its read
+ * transaction open, and the connection would never see what other
+ * processes (smtp-stats whitelist, learn) commit after it.
+ */
+static void
+reset_all(Stats *s)
+{
+	sqlite3_stmt *st = NULL;
+
+	while ((st = sqlite3_next_stmt(s->db, st)) != NULL)
+		sqlite3_reset(st);
+}
+
+void
+stats_begin(Stats *s)
+{
+	if (s->batch_started)
+		return;
+	reset_all(s);
+	if (stats_exec(s, "BEGIN IMMEDIATE", NULL))
+		s->batch_started = g_get_monotonic_time();
+}
+
+void
+stats_commit(Stats *s)
+{
+	reset_all(s);
+	if (s->batch_started && !stats_exec(s, "COMMIT", NULL))
+		stats_exec(s, "ROLLBACK", NULL);
+	s->batch_started = 0;
+}
+
+char *
+stats_network(const char *ip)
+{
+	unsigned char a[16];
+	char out[INET6_ADDRSTRLEN];
+
+	if (ip == NULL)
+		return NULL;
+	if (inet_pton(AF_INET, ip, a) == 1) {
+		a[3] = 0;
+		inet_ntop(AF_INET, a, out, sizeof(out));
+		return g_strdup_printf("%s/24", out);
+	}
+	if (inet_pton(AF_INET6, ip, a) == 1) {
+		memset(a + 8, 0, 8);
+		inet_ntop(AF_INET6, a, out, sizeof(out));
+		return g_strdup_printf("%s/64", out);
+	}
+	return NULL;
+}
+
+char *
+stats_normal_sender(const char *sender)
+{
+	g_autofree char *s = g_ascii_strdown(sender ? sender : "", -1);
+	char *at = strrchr(s, '@');
+	g_autofree char *local = NULL;
+	GString *out;
+	char *p;
+
+	if (at == NULL)
+		return g_strdup(s);
+	local = g_strndup(s, at - s);
+	/* SRS0=hash=tt=domain=user@forwarder: the original sender */
+	if (g_str_has_prefix(local, "srs0=") || g_str_has_prefix(local, "srs1=")) {
+		g_auto(GStrv) f = g_strsplit(local, "=", -1);
+		guint n = g_strv_length(f);
+
+		if (n >= 5)
+			return g_strdup_printf("%s@%s", f[n - 1], f[n - 2]);
+	}
+	/* BATV: prvs=tag=user, btv1==tag==user */
+	if (g_str_has_prefix(local, "prvs=") || g_str_has_prefix(local, "btv1=")) {
+		p = strrchr(local, '=');
+		if (p && p[1]) {
+			char *rest = g_strdup(p + 1);
+
+			g_free(local);
+			local = rest;
+		}
+	}
+	p = strchr(local, '+');
+	if (p)
+		*p = '\0';
+	out = g_string_new(NULL);
+	/* VERP: bounce-1234-x@ and bounce-5678-x@ are one sender */
+	for (p = local; *p; p++) {
+		if (g_ascii_isdigit(*p)) {
+			if (out->len == 0 || out->str[out->len - 1] != '#')
+				g_string_append_c(out, '#');
+		} else {
+			g_string_append_c(out, *p);
+		}
+	}
+	g_string_append(out, at);
+	return g_string_free(out, FALSE);
+}
+
+/* One events line into the events table (and the per-IP counters). */
+static void
+import_line(Stats *s, char *line)
+{
+	g_autoptr(GHashTable) f = g_hash_table_new(g_str_hash, g_str_equal);
+	g_auto(GStrv) parts = g_strsplit(line, "\t", -1);
+	g_autofree char *net = NULL;
+	sqlite3_stmt *st;
+	const char *kind, *ip;
+
+	for (guint i = 0; parts[i]; i++) {
+		char *eq = strchr(parts[i], '=');
+
+		if (eq) {
+			*eq = '\0';
+			g_hash_table_insert(f, parts[i], eq + 1);
+		}
+	}
+	kind = g_hash_table_lookup(f, "kind");
+	if (kind == NULL)
+		return;
+	ip = g_hash_table_lookup(f, "ip");
+	net = stats_network(ip);
+	st = stats_stmt(s, "INSERT INTO events (ts, kind, account, ip, net, domain, size, rcpt,"
+			   " sender) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	if (st == NULL)
+		return;
+	sqlite3_bind_int64(st, 1, g_ascii_strtoll(g_hash_table_lookup(f, "ts") ?: "0", NULL, 10));
+	sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, g_hash_table_lookup(f, "account"), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, ip, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 5, net, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 6, g_hash_table_lookup(f, "domain") ?:
+	    g_hash_table_lookup(f, "sender_domain"), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 7, g_ascii_strtoll(g_hash_table_lookup(f, "size") ?: "0", NULL,
+	    10));
+	sqlite3_bind_text(st, 8, g_hash_table_lookup(f, "rcpt"), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 9, g_hash_table_lookup(f, "sender"), -1, SQLITE_TRANSIENT);
+	sqlite3_step(st);
+	if (ip && (strcmp(kind, "delivered") == 0 || strcmp(kind, "unknown") == 0)) {
+		st = stats_stmt(s, strcmp(kind, "delivered") == 0 ?
+		    "INSERT INTO ips (ip, net, valid) VALUES (?, ?, 1) ON CONFLICT (ip) DO UPDATE"
+		    " SET valid = valid + 1" :
+		    "INSERT INTO ips (ip, net, unknown) VALUES (?, ?, 1) ON CONFLICT (ip) DO UPDATE"
+		    " SET unknown = unknown + 1");
+		sqlite3_bind_text(st, 1, ip, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, net, -1, SQLITE_TRANSIENT);
+		sqlite3_step(st);
+	}
+	if (strcmp(kind, "sent") == 0 && g_hash_table_lookup(f, "rcpt")) {
+		g_autofree char *a = g_ascii_strdown(g_hash_table_lookup(f, "rcpt"), -1);
+
+		/* who our users write to is never greylisted */
+		st = stats_stmt(s, "INSERT OR REPLACE INTO written_to VALUES (?, ?)");
+		sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, g_get_real_time() / G_USEC_PER_SEC);
+		sqlite3_step(st);
+	}
+}
+
+static char *
+meta_get(Stats *s, const char *key)
+{
+	sqlite3_stmt *st = stats_stmt(s, "SELECT value FROM meta WHERE key = ?");
+
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	return sqlite3_step(st) == SQLITE_ROW ? g_strdup((const char *)sqlite3_column_text(st,
+	    0)) : NULL;
+}
+
+static void
+meta_set(Stats *s, const char *key, const char *value)
+{
+	sqlite3_stmt *st = stats_stmt(s, "INSERT OR REPLACE INTO meta VALUES (?, ?)");
+
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	sqlite3_step(st);
+}
+
+gint
+stats_import(Stats *s, GError **error)
+{
+	g_autofree char *path = mdir_events_path(s->config);
+	g_autofree char *where = NULL;
+	g_autofree char *id = NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	gint64 offset = 0;
+	gint count = 0;
+	struct stat st;
+	FILE *fp;
+
+	fp = fopen(path, "re");
+	if (fp == NULL)
+		return 0;
+	if (fstat(fileno(fp), &st) < 0) {
+		fclose(fp);
+		return 0;
+	}
+	stats_commit(s);
+	if (!stats_exec(s, "BEGIN IMMEDIATE", error)) {
+		fclose(fp);
+		return -1;
+	}
+	/* where the last import stopped, if it is still the same file */
+	id = g_strdup_printf("%lu:%lu", (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+	where = meta_get(s, "events_offset");
+	if (where && g_str_has_prefix(where, id) && where[strlen(id)] == '@')
+		offset = g_ascii_strtoll(where + strlen(id) + 1, NULL, 10);
+	if (offset > st.st_size)
+		offset = 0;
+	fseeko(fp, offset, SEEK_SET);
+	while ((n = getline(&line, &cap, fp)) > 0 && line[n - 1] == '\n') {
+		line[n - 1] = '\0';
+		import_line(s, line);
+		offset += n;
+		count++;
+	}
+	free(line);
+	fclose(fp);
+	{
+		g_autofree char *at = g_strdup_printf("%s@%" G_GINT64_FORMAT, id, offset);
+
+		meta_set(s, "events_offset", at);
+	}
+	if (!stats_exec(s, "COMMIT", error)) {
+		stats_exec(s, "ROLLBACK", NULL);
+		return -1;
+	}
+	return count;
+}

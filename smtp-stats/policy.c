@@ -1,0 +1,234 @@
+/*
+ * policy.c: the Postfix policy delegation service (SMTPD_POLICY_README),
+ * for check_policy_service at the RCPT stage.
+ *
+ * The decisions, in order: a blacklisted IP is rejected; an unknown
+ * recipient in a local domain is rejected (and counted against the IP,
+ * which past blacklist_threshold, never having delivered valid mail, is
+ * blacklisted for blacklist_time); an IP whose learned spam ratio is too
+ * high is deferred or rejected; whitelisted networks, domains and the
+ * addresses our users wrote to pass; the rest is greylisted by triplet.
+ * Never "OK": that would skip Postfix's own later checks.  Any trouble
+ * answers DUNNO, with a log line: the service never blocks mail by failing.
+ */
+#include <string.h>
+#include <syslog.h>
+
+#include "stats.h"
+
+static gint64
+count_of(Stats *s, const char *sql, const char *a, const char *b)
+{
+	sqlite3_stmt *st = stats_stmt(s, sql);
+	gint64 n = 0;
+
+	if (st == NULL)
+		return -1;
+	if (a)
+		sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+	if (b)
+		sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	return n;
+}
+
+static void
+run2(Stats *s, const char *sql, const char *a, const char *b, gint64 n)
+{
+	sqlite3_stmt *st = stats_stmt(s, sql);
+
+	if (st == NULL)
+		return;
+	sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+	if (b)
+		sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, b ? 3 : 2, n);
+	sqlite3_step(st);
+}
+
+/* Unknown recipient in a local domain: TRUE, and counts it. */
+static gboolean
+unknown_recipient(Stats *s, const char *ip, const char *rcpt, gint64 now)
+{
+	g_autoptr(GError) e = NULL;
+	g_autofree char *ext = NULL;
+	g_autoptr(MdirFolder) f = mdir_account_open(s->store, s->config, rcpt, &ext, &e);
+	g_autofree char *net = NULL;
+	gint64 unknown, valid;
+
+	if (f || !g_error_matches(e, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT) ||
+	    strstr(e->message, "not a local domain"))
+		return FALSE;
+	if (ip == NULL)
+		return TRUE;
+	net = stats_network(ip);
+	run2(s, "INSERT INTO ips (ip, net, unknown) VALUES (?, ?, ?) ON CONFLICT (ip)"
+		" DO UPDATE SET unknown = unknown + 1", ip, net, 1);
+	unknown = count_of(s, "SELECT unknown FROM ips WHERE ip = ?", ip, NULL);
+	valid = count_of(s, "SELECT valid FROM ips WHERE ip = ?", ip, NULL);
+	/* an IP that also delivered valid mail is a real server with a typo */
+	if (valid == 0 && unknown >= mdir_config_get_int(s->config, "stats", "blacklist_threshold")) {
+		gint64 until = now + mdir_config_get_duration_ms(s->config, "stats",
+		    "blacklist_time") / 1000;
+
+		run2(s, "INSERT OR REPLACE INTO blacklist (ip, reason, until) VALUES (?, ?, ?)", ip,
+		    "unknown recipients, no valid mail", until);
+		mdir_log(LOG_NOTICE, "blacklisted %s: %" G_GINT64_FORMAT
+		    " unknown recipients and no valid mail", ip, unknown);
+	}
+	return TRUE;
+}
+
+static gboolean
+whitelisted(Stats *s, const char *net, const char *sender, const char *domain)
+{
+	return count_of(s, "SELECT count(*) FROM whitelist WHERE kind = 'net' AND value = ?",
+		   net, NULL) > 0 ||
+	    (domain && count_of(s, "SELECT count(*) FROM whitelist WHERE kind = 'domain'"
+				  " AND value = ?", domain, NULL) > 0) ||
+	    (sender && count_of(s, "SELECT count(*) FROM written_to WHERE address = ?", sender,
+			   NULL) > 0);
+}
+
+/* After a passed retry: whitelist the network or the domain when earned. */
+static void
+promote(Stats *s, const char *net, const char *domain, gint64 now)
+{
+	gint64 after = mdir_config_get_int(s->config, "stats", "whitelist_after");
+	gint64 nets = mdir_config_get_int(s->config, "stats", "whitelist_domain_networks");
+
+	if (count_of(s, "SELECT count(*) FROM greylist WHERE net = ? AND passed > 0", net,
+		NULL) >= after)
+		run2(s, "INSERT OR IGNORE INTO whitelist (kind, value, reason, added)"
+			" VALUES ('net', ?, 'passed greylisting', ?)", net, NULL, now);
+	if (domain && count_of(s, "SELECT count(DISTINCT net) FROM greylist WHERE passed > 0"
+			      " AND sender LIKE '%@' || ?", domain, NULL) >= nets)
+		run2(s, "INSERT OR IGNORE INTO whitelist (kind, value, reason, added)"
+			" VALUES ('domain', ?, 'passed from several networks', ?)", domain, NULL,
+		    now);
+}
+
+/* The greylisting triplet: NULL to pass, or the deferral. */
+static char *
+greylist(Stats *s, const char *net, const char *sender, const char *rcpt, const char *domain,
+    gint64 now)
+{
+	gint64 delay = mdir_config_get_duration_ms(s->config, "stats", "greylist_delay") / 1000;
+	sqlite3_stmt *st = stats_stmt(s, "SELECT first, passed FROM greylist WHERE net = ? AND"
+					 " sender = ? AND rcpt = ?");
+	gint64 first, passed;
+
+	sqlite3_bind_text(st, 1, net, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, sender, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, rcpt, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		st = stats_stmt(s, "INSERT INTO greylist (net, sender, rcpt, first, last)"
+				   " VALUES (?, ?, ?, ?, ?)");
+		sqlite3_bind_text(st, 1, net, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, sender, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 3, rcpt, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 4, now);
+		sqlite3_bind_int64(st, 5, now);
+		sqlite3_step(st);
+		return g_strdup_printf("DEFER_IF_PERMIT 4.7.1 greylisted: first time from %s for "
+				       "this sender and recipient, try again in %" G_GINT64_FORMAT
+				       " seconds", net, delay);
+	}
+	first = sqlite3_column_int64(st, 0);
+	passed = sqlite3_column_int64(st, 1);
+	if (now - first < delay)
+		return g_strdup_printf("DEFER_IF_PERMIT 4.7.1 greylisted: retried after %"
+				       G_GINT64_FORMAT " of %" G_GINT64_FORMAT " seconds",
+		    now - first, delay);
+	st = stats_stmt(s, "UPDATE greylist SET last = ?, passed = passed + 1 WHERE net = ? AND"
+			   " sender = ? AND rcpt = ?");
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_text(st, 2, net, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, sender, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, rcpt, -1, SQLITE_TRANSIENT);
+	sqlite3_step(st);
+	if (passed == 0)
+		promote(s, net, domain, now);
+	return NULL;
+}
+
+/* A spam ratio over the threshold, with enough messages to judge. */
+static char *
+spammer(Stats *s, const char *ip)
+{
+	sqlite3_stmt *st = stats_stmt(s, "SELECT spam, valid FROM ips WHERE ip = ?");
+	double ratio;
+	gint64 spam, valid;
+
+	sqlite3_bind_text(st, 1, ip, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return NULL;
+	spam = sqlite3_column_int64(st, 0);
+	valid = sqlite3_column_int64(st, 1);
+	if (spam < mdir_config_get_int(s->config, "stats", "spam_min_messages"))
+		return NULL;
+	ratio = (double)spam / (double)MAX(1, MAX(spam, valid));
+	if (ratio <= g_ascii_strtod(mdir_config_get(s->config, "stats", "spam_ratio_threshold"),
+		NULL))
+		return NULL;
+	return g_strdup_printf("%s %s spam ratio %.2f (%" G_GINT64_FORMAT " of %" G_GINT64_FORMAT
+			       " messages learned as spam)",
+	    strcmp(mdir_config_get(s->config, "stats", "spam_action"), "reject") == 0 ?
+		"REJECT 5.7.1" :
+		"DEFER_IF_PERMIT 4.7.1",
+	    ip, ratio, spam, valid);
+}
+
+char *
+policy_decide(Stats *s, GHashTable *attrs, gint64 now)
+{
+	const char *state = g_hash_table_lookup(attrs, "protocol_state");
+	const char *ip = g_hash_table_lookup(attrs, "client_address");
+	const char *rcpt = g_hash_table_lookup(attrs, "recipient");
+	const char *sender_raw = g_hash_table_lookup(attrs, "sender");
+	g_autofree char *net = stats_network(ip);
+	g_autofree char *sender = stats_normal_sender(sender_raw);
+	g_autofree char *lrcpt = rcpt ? g_ascii_strdown(rcpt, -1) : NULL;
+	const char *at = strrchr(sender, '@');
+	g_autofree char *raw_lower = sender_raw ? g_ascii_strdown(sender_raw, -1) : NULL;
+	char *action;
+
+	if (state && g_ascii_strcasecmp(state, "RCPT") != 0)
+		return g_strdup("DUNNO");
+	if (rcpt == NULL || *rcpt == '\0')
+		return g_strdup("DUNNO");
+	{
+		sqlite3_stmt *st = stats_stmt(s, "SELECT reason FROM blacklist WHERE ip = ? AND"
+						 " until > ?");
+
+		sqlite3_bind_text(st, 1, ip ? ip : "", -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, now);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			return g_strdup_printf("REJECT 5.7.1 %s is blacklisted: %s", ip,
+			    (const char *)sqlite3_column_text(st, 0));
+	}
+	if (unknown_recipient(s, ip, rcpt, now))
+		/* "550", not "REJECT" (554 by Postfix's default): a missing
+		 * mailbox is 550 5.1.1 everywhere */
+		return g_strdup_printf("550 5.1.1 <%s>: no such mailbox here", rcpt);
+	if (ip && (action = spammer(s, ip)) != NULL)
+		return action;
+	if (net == NULL || whitelisted(s, net, raw_lower, at ? at + 1 : NULL))
+		return g_strdup("DUNNO");
+	action = greylist(s, net, sender, lrcpt, at ? at + 1 : NULL, now);
+	return action ? action : g_strdup("DUNNO");
+}
+
+guint
+policy_expire(Stats *s, gint64 now, guint max)
+{
+	gint64 keep = mdir_config_get_duration_ms(s->config, "stats", "greylist_expire") / 1000;
+	sqlite3_stmt *st = stats_stmt(s, "DELETE FROM greylist WHERE rowid IN (SELECT rowid FROM"
+					 " greylist WHERE last < ? LIMIT ?)");
+
+	sqlite3_bind_int64(st, 1, now - keep);
+	sqlite3_bind_int64(st, 2, max);
+	sqlite3_step(st);
+	return sqlite3_changes(s->db);
+}

@@ -1,0 +1,61 @@
+/*
+ * stats.h: what the files of smtp-stats share.
+ */
+#ifndef STATS_H
+#define STATS_H
+
+#include <glib.h>
+#include <sqlite3.h>
+
+#include "mdir.h"
+
+/* db.c ---------------------------------------------------------------------- */
+
+#define STATS_SCHEMA_VERSION 1
+
+typedef struct {
+	sqlite3 *db;
+	char *path;
+	const MdirConfig *config;
+	MdirStore *store;
+	gint64 batch_started; /* a write transaction open since (µs), or 0 */
+} Stats;
+
+/* Opens (creates, migrates) the database: WAL, busy time-out. */
+Stats *stats_open(const MdirConfig *config, MdirStore *store, GError **error);
+void stats_close(Stats *s);
+/* Runs SQL with no result; FALSE and @error on failure. */
+gboolean stats_exec(Stats *s, const char *sql, GError **error);
+/* A prepared statement (cached for the life of @s).  Transfer none. */
+sqlite3_stmt *stats_stmt(Stats *s, const char *sql);
+/* The schema version the file holds (0: none). */
+int stats_schema_version(Stats *s);
+/* Imports the events file (mdir_events_path()) from where it was left. */
+gint stats_import(Stats *s, GError **error);
+/* Starts a write transaction if none is open; stats_commit() ends it. */
+void stats_begin(Stats *s);
+void stats_commit(Stats *s);
+
+/* "192.0.2.0/24", "2001:db8:1:2::/64"; NULL if @ip is not an address. */
+char *stats_network(const char *ip);
+/* The sender as greylisting keys it: lower case, no +extension, no BATV or
+ * SRS wrapping, VERP digits as '#'.  "" for the null sender. */
+char *stats_normal_sender(const char *sender);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Stats, stats_close)
+
+/* policy.c ------------------------------------------------------------------ */
+
+/*
+ * The action for one policy request (@attrs: name -> value), with the
+ * reason in its text, at time @now (seconds).  Never "OK".
+ */
+char *policy_decide(Stats *s, GHashTable *attrs, gint64 now);
+/* Expires up to @max old greylist entries; the number removed. */
+guint policy_expire(Stats *s, gint64 now, guint max);
+int policy_serve(Stats *s, GError **error);
+
+/* learn.c */
+int learn_folder(Stats *s, const char *folder, GError **error);
+
+#endif /* STATS_H */

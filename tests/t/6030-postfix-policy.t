@@ -1,0 +1,44 @@
+#!/bin/sh
+# The policy service asked by a real Postfix (check_policy_service on the
+# private instance's second smtpd): swaks sees 450 on the first try and 250
+# after the greylisting delay, 550 for an unknown recipient, and a
+# rejection once the IP is blacklisted.
+. "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
+. "$MDIR_SRC/tests/lib/postfix.sh"
+pf_require
+plan 7
+
+sport=$((30000 + ($$ * 3) % 20000))
+mstore mkdir SMTP/Accounts/jo@example.test >/dev/null
+pf_start "pf_policy_restrictions = check_policy_service { inet:127.0.0.1:$sport, default_action=DUNNO }, permit_mynetworks" ||
+	{ echo "Bail out! the private Postfix did not start"; exit 1; }
+chown -R "$PF_USER" "$MDIR_ROOT"
+printf '[stats]\npolicy_listen = inet:127.0.0.1:%s\ngreylist_delay = 2s\nblacklist_threshold = 2\n' "$sport" >>"$PF/mdir.conf"
+printf '[receive]\nlocal_domains = example.test\n' >>"$PF/mdir.conf"
+runuser -u "$PF_USER" -- "$MDIR_BUILD/bin/smtp-stats" -c "$PF/mdir.conf" policy 2>"$T/policy.log" &
+SP=$!
+stop_sp() { kill "$SP" 2>/dev/null; }
+at_exit stop_sp
+listening() { ss -Htln "( sport = :$sport )" | grep -q .; }
+wait_for 10 listening || { echo "Bail out! the policy service did not start"; exit 1; }
+# swaks to the policy-checking smtpd; the RCPT reply code in $code
+try() {
+	swaks --server 127.0.0.1:$((PF_PORT + 2)) --timeout 20 --helo client.test --from "$1" --to "$2" \
+		--quit-after RCPT >"$T/swaks.out" 2>&1
+	code=$(awk '/RCPT TO:/ { r = 1; next }
+		r && /^ *<[-*~]* *[0-9][0-9][0-9]/ { match($0, /[0-9][0-9][0-9]/); print substr($0, RSTART, 3); exit }' \
+		"$T/swaks.out")
+}
+try ann@sender.test jo@example.test
+is "$code" 450 "first try: 450 (greylisted)"
+like "$(grep -m1 'greylisted' "$T/swaks.out")" "4\.7\.1 .*greylisted: first time" "with the reason"
+sleep 2.1 # the greylisting delay itself is what is tested
+try ann@sender.test jo@example.test
+is "$code" 250 "after the delay: 250"
+try ann@sender.test nobody@example.test
+is "$code" 550 "an unknown recipient: 550"
+like "$(grep -m1 '5\.1\.1' "$T/swaks.out")" "no such mailbox" "5.1.1 and why"
+try ann@sender.test nobody2@example.test
+try ann@sender.test jo@example.test
+is "$code" 554 "past the threshold the IP is blacklisted: rejected"
+like "$(grep -m1 'blacklisted' "$T/swaks.out")" "127\.0\.0\.1 is blacklisted" "saying so"
