@@ -27,22 +27,26 @@
 
 typedef struct {
 	Stats *stats;
-	GDataInputStream *in;
+	GInputStream *in;
 	GOutputStream *out;
 	GSocketConnection *conn;
 	GHashTable *attrs;
+	GString *buf;	  /* read, not yet parsed */
+	GString *replies; /* answers to write, one write a read */
+	char chunk[16384];
 	guint n;
 	gboolean bad; /* this request had a malformed line */
 } Client;
 
-static void next_line(Client *c);
+static void client_read(Client *c);
 
 static void
 client_free(Client *c)
 {
-	g_object_unref(c->in);
 	g_object_unref(c->conn);
 	g_hash_table_unref(c->attrs);
+	g_string_free(c->buf, TRUE);
+	g_string_free(c->replies, TRUE);
 	g_free(c);
 }
 
@@ -50,7 +54,6 @@ static void
 answer(Client *c)
 {
 	g_autofree char *action = NULL;
-	g_autofree char *reply = NULL;
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
 
 	if (c->bad || g_strcmp0(g_hash_table_lookup(c->attrs, "request"),
@@ -65,44 +68,73 @@ answer(Client *c)
 		    (char *)g_hash_table_lookup(c->attrs, "sender"),
 		    (char *)g_hash_table_lookup(c->attrs, "recipient"), action);
 	}
-	reply = g_strdup_printf("action=%s\n\n", action);
-	/* small, and the client waits for it: a blocking write is fine */
-	if (!g_output_stream_write_all(c->out, reply, strlen(reply), NULL, NULL, NULL))
-		mdir_log(LOG_DEBUG, "policy: client gone before its answer");
+	g_string_append_printf(c->replies, "action=%s\n\n", action);
 	g_hash_table_remove_all(c->attrs);
 	c->n = 0;
 	c->bad = FALSE;
 }
 
+/* Every whole line in the buffer: attributes, and an answer at each blank. */
 static void
-got_line(GObject *src, GAsyncResult *res, gpointer data)
+parse(Client *c)
 {
-	Client *c = data;
-	gsize len = 0;
-	g_autofree char *line = g_data_input_stream_read_line_finish(G_DATA_INPUT_STREAM(src),
-	    res, &len, NULL);
-	char *eq;
+	char *nl;
 
-	if (line == NULL) {
-		client_free(c);
-		return;
+	while ((nl = memchr(c->buf->str, '\n', c->buf->len)) != NULL) {
+		gsize len = nl - c->buf->str;
+		gsize used = len + 1;
+		char *line = c->buf->str;
+		char *eq;
+
+		*nl = '\0';
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
+		if (len == 0)
+			answer(c);
+		else if ((eq = strchr(line, '=')) == NULL || len > MAX_LINE || ++c->n > MAX_ATTRS)
+			c->bad = TRUE;
+		else {
+			*eq = '\0';
+			g_hash_table_replace(c->attrs, g_strdup(line), g_strdup(eq + 1));
+		}
+		g_string_erase(c->buf, 0, used);
 	}
-	g_strchomp(line);
-	if (line[0] == '\0') {
-		answer(c);
-	} else if ((eq = strchr(line, '=')) == NULL || len > MAX_LINE || ++c->n > MAX_ATTRS) {
+	if (c->buf->len > MAX_LINE) { /* a line that never ends */
 		c->bad = TRUE;
-	} else {
-		*eq = '\0';
-		g_hash_table_replace(c->attrs, g_strdup(line), g_strdup(eq + 1));
+		g_string_truncate(c->buf, 0);
 	}
-	next_line(c);
 }
 
 static void
-next_line(Client *c)
+got_chunk(GObject *src, GAsyncResult *res, gpointer data)
 {
-	g_data_input_stream_read_line_async(c->in, G_PRIORITY_DEFAULT, NULL, got_line, c);
+	Client *c = data;
+	gssize n = g_input_stream_read_finish(G_INPUT_STREAM(src), res, NULL);
+
+	if (n <= 0) {
+		client_free(c);
+		return;
+	}
+	g_string_append_len(c->buf, c->chunk, n);
+	parse(c);
+	/* the answers go back in one write; smtpd waits for them, so a
+	 * blocking write of a few hundred bytes does not stall the loop */
+	if (c->replies->len > 0 &&
+	    !g_output_stream_write_all(c->out, c->replies->str, c->replies->len, NULL, NULL,
+		NULL)) {
+		mdir_log(LOG_DEBUG, "policy: client gone before its answer");
+		client_free(c);
+		return;
+	}
+	g_string_truncate(c->replies, 0);
+	client_read(c);
+}
+
+static void
+client_read(Client *c)
+{
+	g_input_stream_read_async(c->in, c->chunk, sizeof(c->chunk), G_PRIORITY_DEFAULT, NULL,
+	    got_chunk, c);
 }
 
 static gboolean
@@ -114,11 +146,12 @@ on_incoming(GSocketService *svc, GSocketConnection *conn, GObject *src, gpointer
 	(void)src;
 	c->stats = data;
 	c->conn = g_object_ref(conn);
-	c->in = g_data_input_stream_new(g_io_stream_get_input_stream(G_IO_STREAM(conn)));
-	g_data_input_stream_set_newline_type(c->in, G_DATA_STREAM_NEWLINE_TYPE_ANY);
+	c->in = g_io_stream_get_input_stream(G_IO_STREAM(conn));
 	c->out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
 	c->attrs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-	next_line(c);
+	c->buf = g_string_new(NULL);
+	c->replies = g_string_new(NULL);
+	client_read(c);
 	return TRUE;
 }
 

@@ -1,0 +1,50 @@
+#!/bin/sh
+# bench/policy.sh [N]: the policy service against postgrey, answering the
+# same request stream in the same run: requests/s over one connection and
+# over 20, with the median and 99th percentile latency.  Then learn's rate.
+# Needs root (installs postgrey; postgrey runs as its own user).
+set -eu
+n=${1:-20000}
+top=$(cd "$(dirname "$0")/.." && pwd)
+bin=${MDIR_BUILD:-$top/build}/bin
+[ -x "$bin/smtp-stats" ] || { echo "bench: build first (make)" >&2; exit 1; }
+if ! command -v postgrey >/dev/null; then
+	[ "$(id -u)" = 0 ] || { echo "bench: needs root to install postgrey" >&2; exit 1; }
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgrey >/dev/null
+	service postgrey stop >/dev/null 2>&1 || true
+fi
+W=$(mktemp -d /var/tmp/mdir-bench.XXXXXX)
+pids=
+trap 'for p in $pids; do kill $p 2>/dev/null; done; rm -rf "$W"' EXIT
+chmod 755 "$W"
+cc -O2 -pthread -o "$W/client" "$top/bench/policy-client.c"
+export MDIR_ROOT=$W/root
+p1=$((20000 + $$ % 10000))
+p2=$((p1 + 1))
+printf '[mdir]\nroot = %s\nlog_level = warning\n[receive]\nlocal_domains = example.test\n[stats]\npolicy_listen = inet:127.0.0.1:%s\n' \
+	"$MDIR_ROOT" "$p1" >"$W/c.conf"
+"$bin/mstore" mkdir SMTP/Accounts/jo@example.test >/dev/null
+"$bin/smtp-stats" -c "$W/c.conf" policy &
+pids="$pids $!"
+mkdir -p "$W/postgrey"
+chown postgrey "$W/postgrey" 2>/dev/null || chown nobody "$W/postgrey"
+postgrey --inet=127.0.0.1:$p2 --dbdir="$W/postgrey" --delay=300 \
+	--user="$(id -un postgrey 2>/dev/null || echo nobody)" >/dev/null 2>&1 &
+pids="$pids $!"
+up() { printf 'request=smtpd_access_policy\nclient_address=1.2.3.4\nsender=a@b\nrecipient=c@d\n\n' |
+	timeout 2 socat -t 1 - TCP:127.0.0.1:$1 2>/dev/null | grep -q action; }
+for p in $p1 $p2; do i=0; until up $p; do i=$((i + 1)); [ $i -lt 500 ] || exit 1; sleep 0.02; done; done
+
+printf 'requests: %d a run; triplets from a pool of 5000\n\n' "$n"
+printf '%-12s %-12s %10s %8s %8s\n' server connections req/s p50-ms p99-ms
+for c in 1 20; do
+	for s in smtp-stats postgrey; do
+		port=$p1
+		[ $s = postgrey ] && port=$p2
+		set -- $("$W/client" 127.0.0.1 $port "$n" $c)
+		printf '%-12s %-12s %10s %8s %8s\n' $s $c "$1" "$2" "$3"
+		eval "r_${s%-*}_$c=$1"
+	done
+done
+printf '\nsmtp-stats / postgrey, one connection: %.1fx\n' "$(echo "$r_smtp_1 / $r_postgrey_1" | bc -l)"
+printf 'smtp-stats / postgrey, 20 connections: %.1fx\n' "$(echo "$r_smtp_20 / $r_postgrey_20" | bc -l)"
