@@ -48,3 +48,18 @@ for c in 1 20; do
 done
 printf '\nsmtp-stats / postgrey, one connection: %.1fx\n' "$(echo "$r_smtp_1 / $r_postgrey_1" | bc -l)"
 printf 'smtp-stats / postgrey, 20 connections: %.1fx\n' "$(echo "$r_smtp_20 / $r_postgrey_20" | bc -l)"
+
+# learn: a spam folder of sync-client copies (files without records)
+/usr/bin/python3 "$top/bench/gen-corpus.py" "$W/corpus" 1000 >/dev/null
+"$bin/mstore" mkdir SMTP/Spam >/dev/null
+i=0
+for f in "$W"/corpus/*.eml; do
+	i=$((i + 1))
+	{ printf 'Received: from h (h [10.%d.%d.1])\n\tby mx.example.test\n' $((i % 200)) $((i % 7)); cat "$f"; } \
+		>"$MDIR_ROOT/SMTP/Spam/$i.eml"
+done
+start=$(date +%s%N)
+"$bin/smtp-stats" -c "$W/c.conf" learn >/dev/null
+ns=$(($(date +%s%N) - start))
+printf '\nlearn: %d messages in %.2f s, %.0f messages/s\n' "$i" "$(echo "$ns / 10^9" | bc -l)" \
+	"$(echo "$i * 10^9 / $ns" | bc -l)"

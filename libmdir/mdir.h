@@ -692,6 +692,12 @@ typedef struct {
 	const char *client_helo;
 	const char *queue_id;	    /* the MTA's, for the log */
 	const char *const *recipients; /* NULL-terminated, at least one */
+	/*
+	 * NULL for mail from the MTA.  A local program delivering its own
+	 * message (smtp-stats publish) names the folder here instead: the
+	 * recipients are only recorded, no account is looked up.
+	 */
+	const char *folder;
 } MdirEnvelope;
 
 typedef struct MdirDelivery MdirDelivery;

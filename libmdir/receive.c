@@ -104,6 +104,16 @@ resolve_targets(MdirStore *store, const MdirConfig *config, const MdirEnvelope *
 	g_autoptr(GArray) targets = g_array_new(FALSE, TRUE, sizeof(Target));
 
 	g_array_set_clear_func(targets, target_clear);
+	if (env->folder) {
+		Target t = { .recipient = env->recipients && env->recipients[0] ?
+			env->recipients[0] : env->folder };
+
+		t.folder = mdir_folder_open(store, env->folder, MDIR_FOLDER_CREATE, error);
+		if (t.folder == NULL)
+			return NULL;
+		g_array_append_val(targets, t);
+		return g_steal_pointer(&targets);
+	}
 	for (const char *const *r = env->recipients; r && *r; r++) {
 		Target t = { .recipient = *r };
 		GError *e = NULL;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -187,12 +188,16 @@ prepare(Run *r, const Message *m, GError **error)
 static void
 record_events(const Run *r, const Message *m, const char *kind)
 {
+	struct stat st;
+	g_autofree char *size = g_strdup_printf("%" G_GINT64_FORMAT,
+	    stat(m->path, &st) == 0 ? (gint64)st.st_size : (gint64)0);
+
 	for (guint i = 0; i < m->rcpts->len; i++) {
 		const char *rcpt = m->rcpts->pdata[i];
 		const char *at = strrchr(rcpt, '@');
 
 		mdir_events_record(r->config, kind, "sender", m->sender, "rcpt", rcpt, "domain",
-		    at ? at + 1 : NULL, "message_id", m->message_id, NULL);
+		    at ? at + 1 : NULL, "size", size, "message_id", m->message_id, NULL);
 	}
 }
 

@@ -163,7 +163,8 @@ main(int argc, char **argv)
 		mdir_log(LOG_CRIT, "%s", error->message);
 		return finish(error, NULL);
 	}
-	env = (MdirEnvelope){ sender, client, helo, queue_id, (const char *const *)recipients };
+	env = (MdirEnvelope){ sender, client, helo, queue_id, (const char *const *)recipients,
+		NULL };
 	d = mdir_receive(store, config, STDIN_FILENO, &env, &error);
 	if (d == NULL) {
 		mdir_log(g_error_matches(error, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT) ? LOG_NOTICE :

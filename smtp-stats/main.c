@@ -23,6 +23,8 @@ usage(FILE *out)
 		     "  policy                       serve Postfix's check_policy_service\n"
 		     "  learn [FOLDER]               learn SMTP/Spam (or FOLDER), then empty it\n"
 		     "  import                       read the events the programs recorded\n"
+		     "  report [--day D | --month M] [--format text|csv|json]\n"
+		     "  publish --daily|--monthly    the report, into SMTP/Statistics\n"
 		     "  query IP                     what is known of IP\n"
 		     "  whitelist add|del|list [net|domain VALUE]\n"
 		     "  blacklist add|del|list [IP [DURATION]]\n\n"
@@ -139,6 +141,24 @@ dispatch(Stats *s, const MdirConfig *config, int argc, char **argv, GError **err
 			printf("%d learned\n", n);
 		return n < 0 ? -1 : 0;
 	}
+	if (strcmp(cmd, "report") == 0) {
+		const char *day = NULL, *month = NULL, *format = "text";
+
+		for (int i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--day") == 0 && i + 1 < argc)
+				day = argv[++i];
+			else if (strcmp(argv[i], "--month") == 0 && i + 1 < argc)
+				month = argv[++i];
+			else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
+				format = argv[++i];
+			else
+				return usage(stderr);
+		}
+		return report_print(s, day, month, format, error);
+	}
+	if (strcmp(cmd, "publish") == 0 && argc == 2 &&
+	    (strcmp(argv[1], "--daily") == 0 || strcmp(argv[1], "--monthly") == 0))
+		return report_publish(s, strcmp(argv[1], "--monthly") == 0, error);
 	if (strcmp(cmd, "import") == 0 && argc == 1) {
 		n = stats_import(s, error);
 		return n < 0 ? -1 : 0;

@@ -232,3 +232,18 @@ policy_expire(Stats *s, gint64 now, guint max)
 	sqlite3_step(st);
 	return sqlite3_changes(s->db);
 }
+
+void
+policy_count(Stats *s, const char *action, const char *ip, gint64 now)
+{
+	sqlite3_stmt *st = stats_stmt(s, "INSERT INTO decisions (ts, ip, action) VALUES (?, ?, ?)");
+	const char *sp = strchr(action, ' ');
+	g_autofree char *word = sp ? g_strndup(action, sp - action) : g_strdup(action);
+
+	if (st == NULL)
+		return;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_text(st, 2, ip, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, word, -1, SQLITE_TRANSIENT);
+	sqlite3_step(st);
+}

@@ -63,6 +63,7 @@ answer(Client *c)
 	} else {
 		stats_begin(c->stats);
 		action = policy_decide(c->stats, c->attrs, now);
+		policy_count(c->stats, action, g_hash_table_lookup(c->attrs, "client_address"), now);
 		mdir_log(LOG_DEBUG, "policy: %s from=<%s> to=<%s>: %s",
 		    (char *)g_hash_table_lookup(c->attrs, "client_address"),
 		    (char *)g_hash_table_lookup(c->attrs, "sender"),

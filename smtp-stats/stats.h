@@ -51,9 +51,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Stats, stats_close)
  * reason in its text, at time @now (seconds).  Never "OK".
  */
 char *policy_decide(Stats *s, GHashTable *attrs, gint64 now);
+/* Records a decision (its first word) for the reports. */
+void policy_count(Stats *s, const char *action, const char *ip, gint64 now);
 /* Expires up to @max old greylist entries; the number removed. */
 guint policy_expire(Stats *s, gint64 now, guint max);
 int policy_serve(Stats *s, GError **error);
+
+/* report.c */
+int report_print(Stats *s, const char *day, const char *month, const char *format,
+    GError **error);
+int report_publish(Stats *s, gboolean monthly, GError **error);
 
 /* learn.c */
 int learn_folder(Stats *s, const char *folder, GError **error);
