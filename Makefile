@@ -108,6 +108,14 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIB_OBJ)
 	$(say) LD $@
 	$(Q)$(CC) -o $@ $^ $(MDIR_LDFLAGS) $(PKG_LIBS)
 
+# smtp-stats' decisions are unit-tested from the program's own objects
+STATS_TEST_OBJ := $(B)/obj/smtp-stats/db.o $(B)/obj/smtp-stats/policy.o
+$(B)/obj/tests/unit/test-stats.o: MDIR_CFLAGS += -Ismtp-stats
+$(B)/tests/test-stats: $(B)/obj/tests/unit/test-stats.o $(LIB_OBJ) $(STATS_TEST_OBJ)
+	@mkdir -p $(@D)
+	$(say) LD $@
+	$(Q)$(CC) -o $@ $^ $(MDIR_LDFLAGS) $(PKG_LIBS)
+
 # ---------------------------------------------------------------- targets
 # keep the test objects: they are intermediate only to make
 .SECONDARY:

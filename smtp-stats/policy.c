@@ -168,7 +168,7 @@ spammer(Stats *s, const char *ip)
 	valid = sqlite3_column_int64(st, 1);
 	if (spam < mdir_config_get_int(s->config, "stats", "spam_min_messages"))
 		return NULL;
-	ratio = (double)spam / (double)MAX(1, MAX(spam, valid));
+	ratio = (double)spam / (double)(spam + valid);
 	if (ratio <= g_ascii_strtod(mdir_config_get(s->config, "stats", "spam_ratio_threshold"),
 		NULL))
 		return NULL;
@@ -177,7 +177,7 @@ spammer(Stats *s, const char *ip)
 	    strcmp(mdir_config_get(s->config, "stats", "spam_action"), "reject") == 0 ?
 		"REJECT 5.7.1" :
 		"DEFER_IF_PERMIT 4.7.1",
-	    ip, ratio, spam, valid);
+	    ip, ratio, spam, spam + valid);
 }
 
 char *

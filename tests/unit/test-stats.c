@@ -1,0 +1,258 @@
+/*
+ * test-stats.c: smtp-stats' database and policy decisions, called
+ * directly with the time given, so that greylisting delays need no
+ * sleeping: the schema and its migration, each decision, expiry in steps,
+ * and the sender and network normalisation.
+ */
+#include <string.h>
+
+#include "testutil.h"
+#include "stats.h"
+
+typedef struct {
+	MdirConfig *config;
+	MdirStore *store;
+	Stats *stats;
+} Fx;
+
+static void
+fx_up(Fx *fx, gconstpointer data)
+{
+	g_autofree char *root = test_root();
+	g_autofree char *conf = g_strdup_printf(
+	    "[mdir]\nroot = %s\n[receive]\nlocal_domains = example.test\n"
+	    "[stats]\ngreylist_delay = 5m\ngreylist_expire = 1d\nblacklist_threshold = 3\n"
+	    "whitelist_after = 2\nwhitelist_domain_networks = 2\nspam_min_messages = 2\n"
+	    "spam_ratio_threshold = 0.5\n%s",
+	    root, data ? (const char *)data : "");
+	g_autofree char *path = test_write_tmp("c.conf", conf);
+	g_autoptr(GError) e = NULL;
+	g_autoptr(MdirFolder) jo = NULL;
+
+	fx->config = mdir_config_load(path, &e);
+	g_assert_no_error(e);
+	fx->store = mdir_store_open_config(fx->config, &e);
+	g_assert_no_error(e);
+	jo = mdir_folder_open(fx->store, "SMTP/Accounts/jo@example.test", MDIR_FOLDER_CREATE, &e);
+	g_assert_no_error(e);
+	fx->stats = stats_open(fx->config, fx->store, &e);
+	g_assert_no_error(e);
+}
+
+static void
+fx_down(Fx *fx, gconstpointer data)
+{
+	(void)data;
+	stats_close(fx->stats);
+	mdir_store_free(fx->store);
+	mdir_config_free(fx->config);
+}
+
+/* The action for IP SENDER RCPT at @now. */
+static char *
+ask(Fx *fx, const char *ip, const char *sender, const char *rcpt, gint64 now)
+{
+	g_autoptr(GHashTable) a = g_hash_table_new(g_str_hash, g_str_equal);
+	char *action;
+
+	g_hash_table_insert(a, "request", "smtpd_access_policy");
+	g_hash_table_insert(a, "protocol_state", "RCPT");
+	g_hash_table_insert(a, "client_address", (gpointer)(guintptr)ip);
+	g_hash_table_insert(a, "sender", (gpointer)(guintptr)sender);
+	g_hash_table_insert(a, "recipient", (gpointer)(guintptr)rcpt);
+	action = policy_decide(fx->stats, a, now);
+	g_assert_false(g_str_has_prefix(action, "OK")); /* never */
+	return action;
+}
+
+#define ASSERT_ASKS(fx, ip, sender, rcpt, now, prefix)                           \
+	do {                                                                      \
+		g_autofree char *a_ = ask(fx, ip, sender, rcpt, now);             \
+		if (!g_str_has_prefix(a_, prefix))                                \
+			g_error("%s %s %s: got \"%s\", want \"%s...\"", ip, sender, \
+			    rcpt, a_, prefix);                                    \
+	} while (0)
+
+static const gint64 T0 = 1800000000;
+
+static void
+test_schema(Fx *fx, gconstpointer data)
+{
+	g_autoptr(GError) e = NULL;
+	Stats *again;
+
+	(void)data;
+	g_assert_cmpint(stats_schema_version(fx->stats), ==, STATS_SCHEMA_VERSION);
+	/* opening again migrates nothing */
+	again = stats_open(fx->config, fx->store, &e);
+	g_assert_no_error(e);
+	stats_close(again);
+	g_assert_true(stats_exec(fx->stats, "INSERT INTO schema_version VALUES (99)", NULL));
+	again = stats_open(fx->config, fx->store, &e);
+	g_assert_null(again);
+	g_assert_error(e, MDIR_ERROR, MDIR_ERROR_CONFIG);
+	g_assert_nonnull(strstr(e->message, "schema version 99 is newer"));
+}
+
+static void
+test_greylist(Fx *fx, gconstpointer data)
+{
+	(void)data;
+	ASSERT_ASKS(fx, "192.0.2.1", "ann@s.test", "jo@example.test", T0,
+	    "DEFER_IF_PERMIT 4.7.1 greylisted: first time from 192.0.2.0/24");
+	ASSERT_ASKS(fx, "192.0.2.99", "ann+x@s.test", "JO@example.test", T0 + 60,
+	    "DEFER_IF_PERMIT 4.7.1 greylisted: retried after 60 of 300");
+	ASSERT_ASKS(fx, "192.0.2.1", "ann@s.test", "jo@example.test", T0 + 300, "DUNNO");
+	/* another /24 is another triplet */
+	ASSERT_ASKS(fx, "192.0.3.1", "ann@s.test", "jo@example.test", T0 + 300, "DEFER_IF_PERMIT");
+	/* IPv6: the /64 */
+	ASSERT_ASKS(fx, "2001:db8:1:2::5", "b@s.test", "jo@example.test", T0, "DEFER_IF_PERMIT 4.7.1 "
+	    "greylisted: first time from 2001:db8:1:2::/64");
+	ASSERT_ASKS(fx, "2001:db8:1:2:ffff::9", "b@s.test", "jo@example.test", T0 + 400, "DUNNO");
+}
+
+static void
+test_whitelists(Fx *fx, gconstpointer data)
+{
+	(void)data;
+	/* two triplets passed from a network: the network is whitelisted */
+	ASSERT_ASKS(fx, "198.51.100.1", "a@one.test", "jo@example.test", T0, "DEFER");
+	ASSERT_ASKS(fx, "198.51.100.1", "a@one.test", "jo@example.test", T0 + 300, "DUNNO");
+	ASSERT_ASKS(fx, "198.51.100.1", "b@two.test", "jo@example.test", T0, "DEFER");
+	ASSERT_ASKS(fx, "198.51.100.1", "b@two.test", "jo@example.test", T0 + 300, "DUNNO");
+	ASSERT_ASKS(fx, "198.51.100.7", "new@three.test", "jo@example.test", T0 + 301, "DUNNO");
+	/* a domain that passed from two networks is whitelisted */
+	ASSERT_ASKS(fx, "203.0.113.1", "x@multi.test", "jo@example.test", T0, "DEFER");
+	ASSERT_ASKS(fx, "203.0.113.1", "x@multi.test", "jo@example.test", T0 + 300, "DUNNO");
+	ASSERT_ASKS(fx, "203.0.114.1", "y@multi.test", "jo@example.test", T0, "DEFER");
+	ASSERT_ASKS(fx, "203.0.114.1", "y@multi.test", "jo@example.test", T0 + 300, "DUNNO");
+	ASSERT_ASKS(fx, "203.0.200.1", "z@multi.test", "jo@example.test", T0 + 301, "DUNNO");
+	/* our users' correspondents */
+	g_assert_true(stats_exec(fx->stats, "INSERT INTO written_to VALUES ('pal@far.test', 0)",
+	    NULL));
+	ASSERT_ASKS(fx, "10.0.0.1", "Pal@far.test", "jo@example.test", T0, "DUNNO");
+}
+
+static void
+test_unknown_and_blacklist(Fx *fx, gconstpointer data)
+{
+	(void)data;
+	ASSERT_ASKS(fx, "10.1.1.1", "x@y.test", "nobody@example.test", T0,
+	    "550 5.1.1 <nobody@example.test>");
+	/* not a local domain: not ours to refuse */
+	ASSERT_ASKS(fx, "10.1.1.1", "x@y.test", "a@elsewhere.test", T0, "DEFER_IF_PERMIT");
+	ASSERT_ASKS(fx, "10.1.1.1", "x@y.test", "n2@example.test", T0, "550");
+	ASSERT_ASKS(fx, "10.1.1.1", "x@y.test", "n3@example.test", T0, "550");
+	ASSERT_ASKS(fx, "10.1.1.1", "x@y.test", "jo@example.test", T0 + 1,
+	    "REJECT 5.7.1 10.1.1.1 is blacklisted");
+	/* blacklist_time later it is free again (1d by default) */
+	ASSERT_ASKS(fx, "10.1.1.1", "x@y.test", "jo@example.test", T0 + 86400 + 2,
+	    "DEFER_IF_PERMIT");
+	/* an IP that delivered valid mail is never blacklisted this way */
+	g_assert_true(stats_exec(fx->stats, "INSERT INTO ips (ip, valid) VALUES ('10.2.2.2', 1)",
+	    NULL));
+	for (int i = 0; i < 5; i++)
+		ASSERT_ASKS(fx, "10.2.2.2", "x@y.test", "typo@example.test", T0, "550");
+	ASSERT_ASKS(fx, "10.2.2.2", "x@y.test", "jo@example.test", T0, "DEFER_IF_PERMIT");
+}
+
+static void
+test_spam(Fx *fx, gconstpointer data)
+{
+	(void)data;
+	g_assert_true(stats_exec(fx->stats, "INSERT INTO ips (ip, spam, valid) VALUES"
+					    " ('10.3.3.3', 4, 1), ('10.4.4.4', 1, 0), ('10.5.5.5', 2, 9)",
+	    NULL));
+	ASSERT_ASKS(fx, "10.3.3.3", "x@y.test", "jo@example.test", T0,
+	    data ? "REJECT 5.7.1 10.3.3.3 spam ratio" : "DEFER_IF_PERMIT 4.7.1 10.3.3.3 spam ratio 0.80");
+	/* too few learned to judge; a low ratio */
+	ASSERT_ASKS(fx, "10.4.4.4", "x@y.test", "jo@example.test", T0, "DEFER_IF_PERMIT 4.7.1 greylisted");
+	ASSERT_ASKS(fx, "10.5.5.5", "x@y.test", "jo@example.test", T0, "DEFER_IF_PERMIT 4.7.1 greylisted");
+}
+
+static void
+test_other_requests(Fx *fx, gconstpointer data)
+{
+	g_autoptr(GHashTable) a = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autofree char *x = NULL;
+	g_autofree char *y = NULL;
+
+	(void)data;
+	g_hash_table_insert(a, "protocol_state", "DATA");
+	g_hash_table_insert(a, "recipient", "jo@example.test");
+	x = policy_decide(fx->stats, a, T0);
+	g_assert_cmpstr(x, ==, "DUNNO");
+	g_hash_table_remove_all(a);
+	g_hash_table_insert(a, "protocol_state", "RCPT");
+	y = policy_decide(fx->stats, a, T0); /* no recipient, no client */
+	g_assert_cmpstr(y, ==, "DUNNO");
+}
+
+static void
+test_expire(Fx *fx, gconstpointer data)
+{
+	(void)data;
+	for (int i = 0; i < 250; i++) {
+		g_autofree char *ip = g_strdup_printf("10.9.%d.1", i);
+		g_autofree char *act = ask(fx, ip, "a@b.test", "jo@example.test", T0);
+	}
+	/* in steps of at most 100, never all at once */
+	g_assert_cmpuint(policy_expire(fx->stats, T0 + 3600, 100), ==, 0);
+	g_assert_cmpuint(policy_expire(fx->stats, T0 + 86401, 100), ==, 100);
+	g_assert_cmpuint(policy_expire(fx->stats, T0 + 86401, 100), ==, 100);
+	g_assert_cmpuint(policy_expire(fx->stats, T0 + 86401, 100), ==, 50);
+	g_assert_cmpuint(policy_expire(fx->stats, T0 + 86401, 100), ==, 0);
+}
+
+static void
+test_normalise(void)
+{
+	struct {
+		const char *in, *want;
+	} s[] = {
+		{ "Ann+lists@Example.ORG", "ann@example.org" },
+		{ "prvs=1234abcd=ann@example.org", "ann@example.org" },
+		{ "btv1==0123456789==ann@example.org", "ann@example.org" },
+		{ "SRS0=HHH=TT=orig.test=ann@forwarder.test", "ann@orig.test" },
+		{ "bounce-12345-678@lists.test", "bounce-#-#@lists.test" },
+		{ "", "" },
+		{ "nodomain", "nodomain" },
+	};
+	struct {
+		const char *in, *want;
+	} n[] = {
+		{ "192.0.2.77", "192.0.2.0/24" },
+		{ "2001:db8:aa:bb:1:2:3:4", "2001:db8:aa:bb::/64" },
+		{ "::1", "::/64" },
+		{ "not-an-ip", NULL },
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(s); i++) {
+		g_autofree char *got = stats_normal_sender(s[i].in);
+
+		g_assert_cmpstr(got, ==, s[i].want);
+	}
+	for (gsize i = 0; i < G_N_ELEMENTS(n); i++) {
+		g_autofree char *got = stats_network(n[i].in);
+
+		g_assert_cmpstr(got, ==, n[i].want);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+	mdir_log_set_level(0);
+#define ADD(path, fn, data) g_test_add(path, Fx, data, fx_up, fn, fx_down)
+	ADD("/stats/schema", test_schema, NULL);
+	ADD("/stats/policy/greylist", test_greylist, NULL);
+	ADD("/stats/policy/whitelists", test_whitelists, NULL);
+	ADD("/stats/policy/unknown-and-blacklist", test_unknown_and_blacklist, NULL);
+	ADD("/stats/policy/spam-defer", test_spam, NULL);
+	ADD("/stats/policy/spam-reject", test_spam, "spam_action = reject\n");
+	ADD("/stats/policy/other-requests", test_other_requests, NULL);
+	ADD("/stats/policy/expire", test_expire, NULL);
+	g_test_add_func("/stats/normalise", test_normalise);
+	return g_test_run();
+}
