@@ -176,7 +176,7 @@ install: all mdir.pc
 	for m in $(MAN_PAGES); do s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
 	if [ -d systemd ]; then install -d $(DESTDIR)$(SYSTEMDDIR); \
-		for u in systemd/*; do sed 's|@SBINDIR@|$(SBINDIR)|g' $$u \
+		for u in systemd/*; do sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' $$u \
 		> $(DESTDIR)$(SYSTEMDDIR)/$${u##*/}; done; fi
 	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig || true; fi
 

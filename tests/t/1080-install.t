@@ -3,7 +3,7 @@
 # the pkg-config file and the man pages in place; what is installed runs and
 # links; make uninstall takes it all away again.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
-plan 12
+plan 13
 
 D=$T/inst
 P=$D/usr/local
@@ -20,6 +20,8 @@ ok "$([ -f "$P/share/man/man1/mstore.1" ] && [ -f "$P/share/man/man5/mdir.5" ]; 
 ok "$([ -x "$P/sbin/mdird" ] && [ -f "$P/share/man/man8/mdird.8" ]; echo $?)" "mdird in sbin, its page"
 is "$(grep '^ExecStart=' "$P/lib/systemd/system/mdird.service")" \
 	"ExecStart=/usr/local/sbin/mdird -F -c /etc/mdir/mdir.conf" "the systemd unit, pointing at it"
+is "$(grep '^ExecStart=' "$P/lib/systemd/system/smtp-stats-policy.service")" \
+	"ExecStart=/usr/local/bin/smtp-stats -c /etc/mdir/mdir.conf policy" "and the policy service's"
 is "$("$P/bin/mstore" --version)" "mstore 0.1.0" "an installed program finds its library"
 cat >"$T/use.c" <<'EOF2'
 #include <stdio.h>
