@@ -18,8 +18,8 @@ no_account(GError **error, const char *recipient, const char *why)
 	return FALSE;
 }
 
-static gboolean
-domain_is_local(const MdirConfig *config, const char *domain)
+gboolean
+mdir_domain_is_local(const MdirConfig *config, const char *domain)
 {
 	g_auto(GStrv) domains = mdir_config_get_list(config, "receive", "local_domains");
 
@@ -57,16 +57,18 @@ mdir_account_open(MdirStore *store, const MdirConfig *config, const char *recipi
 	g_autofree char *catchall = NULL;
 	g_autofree char *disabled = NULL;
 	const char *at = strrchr(addr, '@');
+	g_autofree char *found_ext = NULL;
 	char *ext;
 	MdirFolder *f;
 	GError *e = NULL;
 
-	*extension = NULL;
+	if (extension)
+		*extension = NULL;
 	if (at == NULL || at == addr || at[1] == '\0') {
 		no_account(error, recipient, "not an address with a domain");
 		return NULL;
 	}
-	if (!domain_is_local(config, at + 1)) {
+	if (!mdir_domain_is_local(config, at + 1)) {
 		no_account(error, recipient, "not a local domain");
 		return NULL;
 	}
@@ -74,34 +76,33 @@ mdir_account_open(MdirStore *store, const MdirConfig *config, const char *recipi
 	/* "alice+lists": any delimiter character starts the extension */
 	ext = delims && *delims ? strpbrk(local, delims) : NULL;
 	if (ext && ext != local) {
-		*extension = g_strdup(ext + 1);
+		found_ext = g_strdup(ext + 1);
 		*ext = '\0';
 	}
 	account = g_strconcat(local, at, NULL);
 	catchall = g_strconcat("@", at + 1, NULL);
 	if (!mdir_name_is_safe(account)) {
 		no_account(error, recipient, "not a valid account name");
-		goto fail;
+		return NULL;
 	}
 	f = open_if_exists(store, account, &e);
 	if (f == NULL && e == NULL)
 		f = open_if_exists(store, catchall, &e);
 	if (e) {
 		g_propagate_error(error, e);
-		goto fail;
+		return NULL;
 	}
 	if (f == NULL) {
 		no_account(error, recipient, "no such account");
-		goto fail;
+		return NULL;
 	}
 	disabled = g_build_filename(mdir_folder_path(f), ".disabled", NULL);
 	if (g_file_test(disabled, G_FILE_TEST_EXISTS)) {
 		mdir_folder_free(f);
 		no_account(error, recipient, "account disabled");
-		goto fail;
+		return NULL;
 	}
+	if (extension)
+		*extension = g_steal_pointer(&found_ext);
 	return f;
-fail:
-	g_clear_pointer(extension, g_free);
-	return NULL;
 }

@@ -524,7 +524,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirFolder, mdir_folder_free)
 /*
  * The account folder of @recipient (DESIGN §2): the address lower-cased,
  * its +extension (any character of [receive] recipient_delimiter starts
- * one) cut off into @extension (transfer full, NULL if none), then
+ * one) cut off into @extension (may be NULL; transfer full, NULL if
+ * none), then
  * SMTP/Accounts/<address>, an alias (a link) to another account, or the
  * domain's catch-all SMTP/Accounts/@<domain>.  MDIR_ERROR_NO_ACCOUNT if
  * none exists, the domain is not one of [receive] local_domains, or the
@@ -532,6 +533,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirFolder, mdir_folder_free)
  */
 MDIR_API MdirFolder *mdir_account_open(MdirStore *store, const MdirConfig *config,
     const char *recipient, char **extension, GError **error);
+
+/*
+ * Whether mail for @domain is ours: one of [receive] local_domains, or any
+ * domain when none is configured (Postfix decides what it hands us).
+ */
+MDIR_API gboolean mdir_domain_is_local(const MdirConfig *config, const char *domain);
 
 /* The queue of header batches (.mdird/queue) ------------------------------ */
 

@@ -19,8 +19,7 @@ notice_folder(MdirStore *store, const MdirConfig *config, const char *sender)
 	const char *who[] = { sender, admin };
 
 	for (gsize i = 0; i < G_N_ELEMENTS(who); i++) {
-		g_autofree char *ext = NULL;
-		MdirFolder *f = who[i] ? mdir_account_open(store, config, who[i], &ext, NULL) :
+		MdirFolder *f = who[i] ? mdir_account_open(store, config, who[i], NULL, NULL) :
 		    NULL;
 
 		if (f)

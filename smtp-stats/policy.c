@@ -51,14 +51,17 @@ run2(Stats *s, const char *sql, const char *a, const char *b, gint64 n)
 static gboolean
 unknown_recipient(Stats *s, const char *ip, const char *rcpt, gint64 now)
 {
+	const char *at = strrchr(rcpt, '@');
 	g_autoptr(GError) e = NULL;
-	g_autofree char *ext = NULL;
-	g_autoptr(MdirFolder) f = mdir_account_open(s->store, s->config, rcpt, &ext, &e);
+	g_autoptr(MdirFolder) f = NULL;
 	g_autofree char *net = NULL;
 	gint64 unknown, valid;
 
-	if (f || !g_error_matches(e, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT) ||
-	    strstr(e->message, "not a local domain"))
+	/* another domain is not ours to refuse (relay checks are Postfix's) */
+	if (at == NULL || !mdir_domain_is_local(s->config, at + 1))
+		return FALSE;
+	f = mdir_account_open(s->store, s->config, rcpt, NULL, &e);
+	if (f || !g_error_matches(e, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT))
 		return FALSE;
 	if (ip == NULL)
 		return TRUE;

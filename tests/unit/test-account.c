@@ -67,6 +67,16 @@ test_accounts(void)
 	refused(s, c, "a/b@example.org", "not a valid account name");
 	refused(s, local, "anyone@other.test", "not a local domain");
 	expect(s, local, "jo@example.org", "SMTP/Accounts/jo@example.org", NULL);
+	/* callers that do not want the extension pass NULL for it */
+	{
+		g_autoptr(MdirFolder) f = mdir_account_open(s, c, "jo+x@example.org", NULL, NULL);
+
+		g_assert_nonnull(f);
+		g_assert_null(mdir_account_open(s, c, "off@example.org", NULL, NULL));
+	}
+	g_assert_true(mdir_domain_is_local(local, "EXAMPLE.org"));
+	g_assert_false(mdir_domain_is_local(local, "other.test"));
+	g_assert_true(mdir_domain_is_local(c, "anything.test")); /* none configured */
 }
 
 int
