@@ -92,6 +92,12 @@ migrate(Stats *s, GError **error)
 	return TRUE;
 }
 
+static void
+finalize(gpointer st)
+{
+	sqlite3_finalize(st);
+}
+
 Stats *
 stats_open(const MdirConfig *config, MdirStore *store, GError **error)
 {
@@ -100,6 +106,8 @@ stats_open(const MdirConfig *config, MdirStore *store, GError **error)
 
 	s->config = config;
 	s->store = store;
+	s->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    finalize);
 	s->path = g_strdup(mdir_config_get(config, "stats", "database"));
 	dir = g_path_get_dirname(s->path);
 	if (g_mkdir_with_parents(dir, 0770) < 0) {
@@ -130,6 +138,7 @@ stats_close(Stats *s)
 	if (s == NULL)
 		return;
 	stats_commit(s);
+	g_hash_table_unref(s->stmts);
 	while (s->db && (st = sqlite3_next_stmt(s->db, NULL)) != NULL)
 		sqlite3_finalize(st);
 	if (s->db)
@@ -141,20 +150,20 @@ stats_close(Stats *s)
 sqlite3_stmt *
 stats_stmt(Stats *s, const char *sql)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = g_hash_table_lookup(s->stmts, sql);
 
-	/* statements are found again by their text: prepared once */
-	while ((st = sqlite3_next_stmt(s->db, st)) != NULL)
-		if (strcmp(sqlite3_sql(st), sql) == 0) {
-			sqlite3_reset(st);
-			sqlite3_clear_bindings(st);
-			return st;
-		}
+	/* prepared once, found again by their text: a request runs a dozen */
+	if (st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return st;
+	}
 	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
 	    SQLITE_OK) {
 		mdir_log(LOG_ERR, "%s: %s: %s", s->path, sql, sqlite3_errmsg(s->db));
 		return NULL;
 	}
+	g_hash_table_insert(s->stmts, g_strdup(sql), st);
 	return st;
 }
 

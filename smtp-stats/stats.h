@@ -19,6 +19,7 @@ typedef struct {
 	const MdirConfig *config;
 	MdirStore *store;
 	gint64 batch_started; /* a write transaction open since (µs), or 0 */
+	GHashTable *stmts;    /* SQL text -> prepared statement */
 } Stats;
 
 /* Opens (creates, migrates) the database: WAL, busy time-out. */
