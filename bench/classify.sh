@@ -12,14 +12,8 @@ n=${1:-400}
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${MDIR_BUILD:-$top/build}/bin
 [ -x "$bin/mdird" ] || { echo "bench: build first (make)" >&2; exit 1; }
-need=""
-for p in maildrop dovecot-core dovecot-sieve strace bc; do
-	dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q 'ok installed' || need="$need $p"
-done
-if [ -n "$need" ]; then
-	[ "$(id -u)" = 0 ] || { echo "bench: needs root to install:$need" >&2; exit 1; }
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $need >/dev/null
-fi
+. "$top/bench/lib.sh"
+bench_need maildrop dovecot-core dovecot-sieve strace bc
 
 W=$(mktemp -d /var/tmp/mdir-bench.XXXXXX) # on disk, as mail is: not a tmpfs
 md_pid=

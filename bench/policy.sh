@@ -8,10 +8,10 @@ n=${1:-20000}
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${MDIR_BUILD:-$top/build}/bin
 [ -x "$bin/smtp-stats" ] || { echo "bench: build first (make)" >&2; exit 1; }
+. "$top/bench/lib.sh"
 if ! command -v postgrey >/dev/null; then
-	[ "$(id -u)" = 0 ] || { echo "bench: needs root to install postgrey" >&2; exit 1; }
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgrey >/dev/null
-	service postgrey stop >/dev/null 2>&1 || true
+	bench_need postgrey bc socat
+	service postgrey stop >/dev/null 2>&1 || true # ours runs on its own port
 fi
 W=$(mktemp -d /var/tmp/mdir-bench.XXXXXX)
 pids=

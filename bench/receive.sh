@@ -10,14 +10,8 @@ n=${1:-400}
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${MDIR_BUILD:-$top/build}/bin
 [ -x "$bin/mdir-receive" ] || { echo "bench: build first (make)" >&2; exit 1; }
-need=""
-for p in dovecot-core ripmime strace time bc; do
-	dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q 'ok installed' || need="$need $p"
-done
-if [ -n "$need" ]; then
-	[ "$(id -u)" = 0 ] || { echo "bench: needs root to install:$need" >&2; exit 1; }
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $need >/dev/null
-fi
+. "$top/bench/lib.sh"
+bench_need dovecot-core ripmime strace time bc
 
 W=$(mktemp -d /var/tmp/mdir-bench.XXXXXX) # on disk, as mail is: not a tmpfs
 trap 'rm -rf "$W"' EXIT
