@@ -657,6 +657,29 @@ mdir_folder_load_record(MdirFolder *folder, const char *name, GError **error)
 	return mdir_record_load(path, error);
 }
 
+gboolean
+mdir_folder_save_record(MdirFolder *folder, const char *name, const MdirRecord *record,
+    GError **error)
+{
+	g_autofree char *path = NULL;
+	g_autofree char *entry = NULL;
+	gboolean ok = FALSE;
+
+	if (!check_entry_name(name, error) || !ensure_meta_dir(folder, error) ||
+	    !mdir_folder_lock(folder, error))
+		return FALSE;
+	entry = mdir_folder_entry_path(folder, name);
+	if (access(entry, F_OK) != 0)
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_NOT_FOUND, "%s/%s: no such entry",
+		    folder->name, name);
+	else {
+		path = meta_path(folder, name);
+		ok = mdir_record_save(record, path, error);
+	}
+	mdir_folder_unlock(folder);
+	return ok;
+}
+
 static void
 change_free(gpointer p)
 {

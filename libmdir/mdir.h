@@ -505,6 +505,15 @@ MDIR_API char *mdir_folder_entry_path(const MdirFolder *folder, const char *name
 MDIR_API MdirRecord *mdir_folder_load_record(MdirFolder *folder, const char *name,
     GError **error);
 
+/*
+ * Replaces the record of existing entry @name with @record, durably, under
+ * the folder's lock (a record is folder state: no program writes .meta
+ * itself).  The folder's version does not change: the entry is the same.
+ * Errors: MDIR_ERROR_NOT_FOUND when there is no such entry, file errors.
+ */
+MDIR_API gboolean mdir_folder_save_record(MdirFolder *folder, const char *name,
+    const MdirRecord *record, GError **error);
+
 typedef struct {
 	guint64 version;
 	char op;     /* '+' or '-' */

@@ -52,21 +52,6 @@ say(const Run *r, const char *format, ...)
 		printf("%s\n", line);
 }
 
-static char *
-meta_path(const Run *r, const char *name)
-{
-	return g_build_filename(mdir_folder_path(r->outbox), ".meta", name, NULL);
-}
-
-static gboolean
-save_record(const Run *r, const char *name, const MdirRecord *rec, GError **error)
-{
-	g_autofree char *dir = g_build_filename(mdir_folder_path(r->outbox), ".meta", NULL);
-	g_autofree char *p = meta_path(r, name);
-
-	return mdir_mkdir_durable(dir, error) && mdir_record_save(rec, p, error);
-}
-
 /* Moves entry @name with @rec (and, if given, @file as its content) to @to. */
 static gboolean
 move_to(const Run *r, const char *name, const char *file, const MdirRecord *rec,
@@ -239,7 +224,7 @@ finish(Run *r, const char *name, const Message *m, MdirRecord *rec, const char *
 		r->deferred++;
 		say(r, "%s: deferred: message-id=<%s> rcpts=%u exit=%d: %s", name, m->message_id,
 		    m->rcpts->len, code, said);
-		if (!save_record(r, name, rec, &e))
+		if (!mdir_folder_save_record(r->outbox, name, rec, &e))
 			mdir_log(LOG_ERR, "%s: %s", name, e->message);
 		return;
 	case SEND_FAILED: {
@@ -301,7 +286,7 @@ one(Run *r, const char *name, GError **error)
 	mdir_record_set(rec, "outbox-sender", m->sender);
 	if (mdir_record_get(rec, "subject") == NULL)
 		mdir_record_set(rec, "subject", m->subject);
-	if (!save_record(r, name, rec, error)) {
+	if (!mdir_folder_save_record(r->outbox, name, rec, error)) {
 		unlink(file);
 		return FALSE; /* not marked: not sent */
 	}

@@ -99,6 +99,36 @@ test_add_entries(void)
 }
 
 static void
+test_save_record(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) f = open_folder(s, "SMTP/Outbox");
+	g_autofree char *src = stored_part(s, "a message");
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autoptr(MdirRecord) back = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *n = NULL;
+	guint64 v = 0, after = 0;
+
+	mdir_record_add(r, "outbox-attempts", "1");
+	n = mdir_folder_add(f, src, r, "m.eml", &v, &error);
+	g_assert_no_error(error);
+	mdir_record_set(r, "outbox-attempts", "2");
+	g_assert_true(mdir_folder_save_record(f, n, r, &error));
+	g_assert_no_error(error);
+	back = mdir_folder_load_record(f, n, &error);
+	g_assert_cmpstr(mdir_record_get(back, "outbox-attempts"), ==, "2");
+	g_assert_true(mdir_folder_version(f, &after, &error));
+	g_assert_cmpuint(after, ==, v);
+	/* no entry, no record: a record never stands alone */
+	g_assert_false(mdir_folder_save_record(f, "gone.eml", r, &error));
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_NOT_FOUND);
+	g_clear_error(&error);
+	g_assert_false(mdir_folder_save_record(f, "../x", r, &error));
+	g_assert_nonnull(error);
+}
+
+static void
 test_remove_rename(void)
 {
 	g_autoptr(MdirStore) s = test_store();
@@ -292,6 +322,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 	g_test_add_func("/folder/add-list", test_add_list);
 	g_test_add_func("/folder/add-entries", test_add_entries);
+	g_test_add_func("/folder/record/save", test_save_record);
 	g_test_add_func("/folder/remove-rename", test_remove_rename);
 	g_test_add_func("/folder/race/two-processes-add", test_concurrent_add);
 	g_test_add_func("/folder/version/hand-edited", test_version_hand_edited);
