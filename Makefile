@@ -16,6 +16,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 MANDIR     ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+DATADIR    ?= $(PREFIX)/share
 
 PKGS := gmime-3.0 glib-2.0 gio-2.0 gio-unix-2.0 openssl sqlite3
 DEPS_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
@@ -162,9 +163,22 @@ mdir.pc: mdir.pc.in Makefile
 
 MAN_PAGES := $(wildcard man/*.[1-8])
 
+# make install notes in $(MANIFEST) each directory it had to create and
+# whether it ran ldconfig, so that make uninstall removes exactly those
+# directories (when empty) and runs ldconfig only where install did.
+INSTALL_DIRS := $(BINDIR) $(SBINDIR) $(LIBDIR) $(INCLUDEDIR) $(PKGCONFIGDIR) \
+	$(sort $(foreach m,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(m))))) \
+	$(SYSTEMDDIR) $(DATADIR)/mdir
+MANIFEST := $(DATADIR)/mdir/installed
+
 install: all mdir.pc
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR) \
-		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	@new=; for d in $(INSTALL_DIRS); do \
+		while [ ! -d "$(DESTDIR)$$d" ]; do new="$$new $$d"; d=$$(dirname "$$d"); done; \
+	done; \
+	install -d $(INSTALL_DIRS:%=$(DESTDIR)%) && \
+	{ [ ! -f $(DESTDIR)$(MANIFEST) ] || cat $(DESTDIR)$(MANIFEST); \
+	  for d in $$new; do echo "dir $$d"; done; } | sort -u > $(DESTDIR)$(MANIFEST).new && \
+	mv $(DESTDIR)$(MANIFEST).new $(DESTDIR)$(MANIFEST)
 	install -m 755 $(LIB_REAL) $(DESTDIR)$(LIBDIR)/
 	ln -sf libmdir.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIB_SO)
 	ln -sf $(LIB_SO) $(DESTDIR)$(LIBDIR)/libmdir.so
@@ -173,20 +187,25 @@ install: all mdir.pc
 	for p in $(PROGS); do \
 		case " $(SBIN_PROGS) " in *" $$p "*) d=$(SBINDIR);; *) d=$(BINDIR);; esac; \
 		install -m 755 $(B)/bin/$$p $(DESTDIR)$$d/; done
-	for m in $(MAN_PAGES); do s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+	for m in $(MAN_PAGES); do s=$${m##*.}; \
 		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
-	if [ -d systemd ]; then install -d $(DESTDIR)$(SYSTEMDDIR); \
-		for u in systemd/*; do sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' $$u \
-		> $(DESTDIR)$(SYSTEMDDIR)/$${u##*/}; done; fi
-	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig || true; fi
+	for u in systemd/*; do sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' $$u \
+		> $(DESTDIR)$(SYSTEMDDIR)/$${u##*/}; done
+	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ldconfig; then \
+		grep -qx ldconfig $(MANIFEST) || echo ldconfig >> $(MANIFEST); fi
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libmdir.so* $(DESTDIR)$(INCLUDEDIR)/mdir.h \
 		$(DESTDIR)$(PKGCONFIGDIR)/mdir.pc
 	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$$p $(DESTDIR)$(SBINDIR)/$$p; done
 	for m in $(MAN_PAGES); do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
-	if [ -d systemd ]; then for u in systemd/*; do \
-		rm -f $(DESTDIR)$(SYSTEMDDIR)/$${u##*/}; done; fi
+	for u in systemd/*; do rm -f $(DESTDIR)$(SYSTEMDDIR)/$${u##*/}; done
+	@if [ -f $(DESTDIR)$(MANIFEST) ]; then \
+		m=$$(cat $(DESTDIR)$(MANIFEST)); rm -f $(DESTDIR)$(MANIFEST); \
+		echo "$$m" | sed -n 's/^dir //p' | sort -r | while read -r d; do \
+			rmdir "$(DESTDIR)$$d" 2>/dev/null || true; done; \
+		if echo "$$m" | grep -qx ldconfig; then ldconfig || true; fi; \
+	fi
 
 clean:
 	rm -rf build build-san mdir.pc

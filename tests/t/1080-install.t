@@ -3,12 +3,14 @@
 # the pkg-config file and the man pages in place; what is installed runs and
 # links; make uninstall takes it all away again.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
-plan 13
+plan 16
 
 D=$T/inst
 P=$D/usr/local
 mk() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$MDIR_SRC" B="$MDIR_BUILD" \
 	DESTDIR="$D" PREFIX=/usr/local "$@" >"$T/make.out" 2>&1; }
+# a directory that was there before, with a file of someone else's
+mkdir -p "$P/share/man/man1" && echo other >"$P/share/man/man1/other.1"
 mk install
 is "$?" 0 "make install"
 ok "$([ -x "$P/bin/mstore" ] && [ -x "$P/bin/mdir-receive" ]; echo $?)" "the programs"
@@ -36,4 +38,10 @@ is "$?" 0 "a program builds against the installed header and library"
 is "$("$T/use")" "_x" "and runs"
 mk uninstall
 is "$?" 0 "make uninstall"
-is "$(find "$D" -type f | wc -l)" 0 "leaves no file behind"
+is "$(find "$D" -type f)" "$P/share/man/man1/other.1" "leaves no file behind but the one it found"
+ok "$([ ! -e "$P/bin" ] && [ ! -e "$P/lib" ] && [ ! -e "$P/share/man/man8" ]; echo $?)" \
+	"removes the directories it made"
+ok "$([ -d "$P/share/man/man1" ]; echo $?)" "and keeps the one it found"
+mk install && mk uninstall
+is "$(find "$D" | sort | tr '\n' ' ')" "$D $D/usr $D/usr/local $D/usr/local/share $D/usr/local/share/man $D/usr/local/share/man/man1 $P/share/man/man1/other.1 " \
+	"twice: the same"
