@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,10 +48,59 @@ folder_messages(Mstore *ms, MdirFolder *folder, GPtrArray **records, GError **er
 	return paths;
 }
 
+/* When the message arrived (its record's received-at), else the file's time. */
+static time_t
+received_at(const char *path, const MdirRecord *rec)
+{
+	const char *at = rec ? mdir_record_get(rec, "received-at") : NULL;
+	g_autoptr(GDateTime) dt = at ? g_date_time_new_from_iso8601(at, NULL) : NULL;
+	struct stat st;
+
+	if (dt)
+		return (time_t)g_date_time_to_unix(dt);
+	return stat(path, &st) == 0 ? st.st_mtime : time(NULL);
+}
+
+/*
+ * A Maildir name made from the message itself (when it arrived, its hash),
+ * so that exporting again finds it, in new/ or, once a reader has seen it,
+ * in cur/ with flags after the colon.
+ */
+static char *
+maildir_name(const char *path, const MdirRecord *rec, time_t t)
+{
+	const char *sha = rec ? mdir_record_get(rec, "sha256") : NULL;
+	g_autofree char *sum = NULL;
+
+	if (sha == NULL || strlen(sha) < 32)
+		sha = sum = mdir_sha256_file(path, NULL);
+	return g_strdup_printf("%lld.H%.32s.mdir", (long long)t, sha ? sha : "0");
+}
+
+/* The names of the messages a Maildir already holds, without their flags. */
+static GHashTable *
+maildir_names(const char *dir)
+{
+	GHashTable *names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	const char *subs[] = { "new", "cur" };
+
+	for (gsize i = 0; i < G_N_ELEMENTS(subs); i++) {
+		g_autofree char *d = g_build_filename(dir, subs[i], NULL);
+		g_autoptr(GDir) gd = g_dir_open(d, 0, NULL);
+		const char *n;
+
+		while (gd && (n = g_dir_read_name(gd)) != NULL)
+			g_hash_table_add(names, g_strndup(n, strcspn(n, ":")));
+	}
+	return names;
+}
+
 static gboolean
-to_maildir(const char *dir, GPtrArray *paths, GError **error)
+to_maildir(const char *dir, GPtrArray *paths, GPtrArray *records, guint *added,
+    GError **error)
 {
 	const char *subs[] = { "tmp", "new", "cur" };
+	g_autoptr(GHashTable) have = NULL;
 
 	for (gsize i = 0; i < G_N_ELEMENTS(subs); i++) {
 		g_autofree char *d = g_build_filename(dir, subs[i], NULL);
@@ -57,14 +108,21 @@ to_maildir(const char *dir, GPtrArray *paths, GError **error)
 		if (!mdir_mkdir_durable(d, error))
 			return FALSE;
 	}
+	have = maildir_names(dir);
 	for (guint i = 0; i < paths->len; i++) {
-		g_autofree char *unique = g_strdup_printf("%lld.M%uP%d.%s", (long long)time(NULL), i,
-		    (int)getpid(), g_get_host_name());
-		g_autofree char *dst = g_build_filename(dir, "new", unique, NULL);
+		time_t t = received_at(paths->pdata[i], records->pdata[i]);
+		g_autofree char *name = maildir_name(paths->pdata[i], records->pdata[i], t);
+		g_autofree char *dst = g_build_filename(dir, "new", name, NULL);
+		struct timeval tv[2] = { { t, 0 }, { t, 0 } };
 
+		if (g_hash_table_contains(have, name))
+			continue;
 		/* written to a temporary name, synced, renamed: the Maildir rule */
 		if (!mdir_file_copy_durable(paths->pdata[i], dst, error))
 			return FALSE;
+		/* Dovecot and mutt take the arrival time from the file's */
+		utimes(dst, tv);
+		(*added)++;
 	}
 	return TRUE;
 }
@@ -74,7 +132,7 @@ static gboolean
 append_mbox(FILE *out, const char *path, const MdirRecord *rec, GError **error)
 {
 	const char *sender = rec ? mdir_record_get(rec, "envelope-from") : NULL;
-	time_t now = time(NULL);
+	time_t when = received_at(path, rec);
 	char date[64];
 	char *line = NULL;
 	size_t cap = 0;
@@ -87,7 +145,7 @@ append_mbox(FILE *out, const char *path, const MdirRecord *rec, GError **error)
 		    g_strerror(errno));
 		return FALSE;
 	}
-	strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", gmtime(&now));
+	strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", gmtime(&when));
 	fprintf(out, "From %s %s\n", sender && *sender ? sender : "MAILER-DAEMON", date);
 	while ((len = getline(&line, &cap, in)) > 0) {
 		const char *p = line;
@@ -152,9 +210,10 @@ cmd_export(Mstore *ms, int argc, char **argv, GError **error)
 	g_autoptr(MdirFolder) folder = NULL;
 	g_autoptr(GPtrArray) paths = NULL;
 	g_autoptr(GPtrArray) records = NULL;
+	guint added = 0;
 
 	if (!mstore_parse("export", "--maildir DIR | --mbox FILE FOLDER", "Export the messages "
-	    "of FOLDER's entries; print how many.", entries, &argc, &argv, 1, 1, error))
+	    "of FOLDER's entries; print how many were added.", entries, &argc, &argv, 1, 1, error))
 		return 1;
 	if ((maildir == NULL) == (mbox == NULL)) {
 		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE,
@@ -164,9 +223,9 @@ cmd_export(Mstore *ms, int argc, char **argv, GError **error)
 	folder = mstore_folder(ms, argv[1], FALSE, error);
 	if (folder == NULL || (paths = folder_messages(ms, folder, &records, error)) == NULL)
 		return 1;
-	if (maildir ? !to_maildir(maildir, paths, error) : !to_mbox(mbox, paths, records,
-	    error))
+	if (maildir ? !to_maildir(maildir, paths, records, &added, error) :
+	    !to_mbox(mbox, paths, records, error))
 		return 1;
-	printf("%u\n", paths->len);
+	printf("%u\n", maildir ? added : paths->len);
 	return 0;
 }
