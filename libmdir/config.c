@@ -476,3 +476,27 @@ mdir_config_get_bool(const MdirConfig *config, const char *section, const char *
 
 	return v != NULL && strcmp(v, "true") == 0;
 }
+
+char *
+mdir_config_dump(const MdirConfig *config, gboolean only_set)
+{
+	GString *out = g_string_new(NULL);
+	const char *section = NULL;
+
+	for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
+		const KeyDef *d = &keys[i];
+		g_autofree char *set = NULL;
+		const char *v;
+
+		if (config->kf)
+			set = g_key_file_get_value(config->kf, d->section, d->key, NULL);
+		if (only_set && set == NULL)
+			continue;
+		v = only_set ? g_strstrip(set) : mdir_config_get(config, d->section, d->key);
+		if (section == NULL || strcmp(section, d->section) != 0)
+			g_string_append_printf(out, "%s[%s]\n", section ? "\n" : "", d->section);
+		section = d->section;
+		g_string_append_printf(out, "%s =%s%s\n", d->key, v && *v ? " " : "", v ? v : "");
+	}
+	return g_string_free(out, FALSE);
+}

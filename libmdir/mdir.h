@@ -160,6 +160,15 @@ MDIR_API gint64 mdir_config_get_int(const MdirConfig *config, const char *sectio
 MDIR_API gboolean mdir_config_get_bool(const MdirConfig *config, const char *section,
     const char *key);
 
+/*
+ * The configuration as an INI text, a section at a time in the order of
+ * mdir.conf(5): with @only_set, the keys the file sets, as written there
+ * (like postconf -n); else every known key with its effective value, the
+ * default where the file sets none ("key =" when there is neither).
+ * Transfer full: g_free().
+ */
+MDIR_API char *mdir_config_dump(const MdirConfig *config, gboolean only_set);
+
 /* Parses a duration as the config does; -1 and @error if it is not one. */
 MDIR_API gint64 mdir_parse_duration_ms(const char *text, GError **error);
 

@@ -37,6 +37,30 @@ test_defaults(void)
 }
 
 static void
+test_dump(void)
+{
+	g_autofree char *path = write_conf("[receive]\nlocal_domains = example.org; example.net\n"
+	    "[mdir]\nroot = /srv/mail\n");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MdirConfig) c = NULL;
+	g_autofree char *set = NULL;
+	g_autofree char *all = NULL;
+
+	g_unsetenv("MDIR_ROOT");
+	c = mdir_config_load(path, &error);
+	g_assert_no_error(error);
+	set = mdir_config_dump(c, TRUE);
+	/* the file's keys, as written, in the page's order */
+	g_assert_cmpstr(set, ==, "[mdir]\nroot = /srv/mail\n\n"
+	    "[receive]\nlocal_domains = example.org; example.net\n");
+	all = mdir_config_dump(c, FALSE);
+	g_assert_nonnull(strstr(all, "[mdir]\nroot = /srv/mail\nsocket = /srv/mail/.mdird/mdird.sock\n"));
+	g_assert_nonnull(strstr(all, "\nrecipient_delimiter = +\n"));
+	g_assert_nonnull(strstr(all, "\ndkim_key =\n"));
+	g_assert_nonnull(strstr(all, "\n[outbox]\n"));
+}
+
+static void
 test_file_values(void)
 {
 	g_autofree char *path = write_conf("# comment\n[mdir]\nroot = /srv/mail/\n\n"
@@ -175,6 +199,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 	g_test_add_func("/config/defaults", test_defaults);
 	g_test_add_func("/config/file-values", test_file_values);
+	g_test_add_func("/config/dump", test_dump);
 	g_test_add_func("/config/env", test_env);
 	g_test_add_func("/config/unknown-keys", test_unknown_keys);
 	g_test_add_func("/config/bad-values", test_bad_values);
