@@ -61,7 +61,7 @@ static const KeyDef keys[] = {
 	{ "outbox", "timeout", T_DURATION, "5m" },
 	{ "outbox", "admin", T_STRING, NULL },
 	{ "stats", "database", T_PATH, "@ROOT/.stats/stats.db" },
-	{ "stats", "policy_listen", T_LISTEN, "unix:@ROOT/.stats/policy.sock" },
+	{ "stats", "policy_listen", T_LISTEN, "inet:127.0.0.1:10040" },
 	{ "stats", "greylist_delay", T_DURATION, "5m" },
 	{ "stats", "greylist_expire", T_DURATION, "35d" },
 	{ "stats", "blacklist_threshold", T_INT, "10" },

@@ -58,6 +58,8 @@ test_dump(void)
 	g_assert_nonnull(strstr(all, "\nrecipient_delimiter = +\n"));
 	g_assert_nonnull(strstr(all, "\ndkim_key =\n"));
 	g_assert_nonnull(strstr(all, "\n[outbox]\n"));
+	/* the README's check_policy_service line works with no [stats] at all */
+	g_assert_nonnull(strstr(all, "\npolicy_listen = inet:127.0.0.1:10040\n"));
 }
 
 static void
