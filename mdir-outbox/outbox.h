@@ -88,4 +88,21 @@ void notice_file(MdirStore *store, const MdirConfig *config, const char *tmpdir,
 /* The selector of the RSA key, or of the Ed25519 one.  Transfer full. */
 char *outbox_selector(const MdirConfig *config, gboolean ed25519);
 
+/* outbox.c: one run over the outboxes. */
+typedef struct Outbox Outbox;
+
+typedef enum {
+	OUTBOX_DRY_RUN = 1 << 0, /* say what would be sent; send and move nothing */
+	OUTBOX_VERBOSE = 1 << 1,
+} OutboxFlags;
+
+/* Opens the store and loads the DKIM keys of @config (which must outlive it). */
+Outbox *outbox_open(MdirConfig *config, OutboxFlags flags, GError **error);
+void outbox_free(Outbox *outbox);
+/* Prints the TXT records of the keys; MDIR_ERROR_CONFIG if there is none. */
+gboolean outbox_print_records(Outbox *outbox, GError **error);
+/* Sends what is due in @folder, under the outbox lock (a held lock: TRUE). */
+gboolean outbox_run(Outbox *outbox, const char *folder, GError **error);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Outbox, outbox_free)
+
 #endif /* OUTBOX_H */
