@@ -45,8 +45,8 @@ main(int argc, char **argv)
 	g_set_prgname("mdir-outbox");
 	g_mime_init(); /* addresses are parsed, and 8-bit mail re-encoded, by GMime */
 	g_option_context_add_main_entries(ctx, entries, NULL);
-	g_option_context_set_description(ctx, "FOLDER defaults to SMTP/Outbox.  See "
-					      "mdir-outbox(1).");
+	g_option_context_set_description(ctx, "Without FOLDER: SMTP/Outbox and every account's "
+					      "Outbox.  See mdir-outbox(1).");
 	if (!g_option_context_parse(ctx, &argc, &argv, &e) || argc > 2) {
 		fprintf(stderr, "mdir-outbox: %s\n", e ? e->message : "one folder at most");
 		return EX_USAGE;
@@ -68,7 +68,7 @@ main(int argc, char **argv)
 	if (record)
 		outbox_print_records(outbox, &e);
 	else
-		outbox_run(outbox, argc > 1 ? argv[1] : "SMTP/Outbox", &e);
+		outbox_run(outbox, argc > 1 ? argv[1] : NULL, &e);
 out:
 	if (e)
 		mdir_log(e->domain == MDIR_ERROR && e->code == MDIR_ERROR_CONFIG ? LOG_CRIT :

@@ -17,6 +17,9 @@
 
 #include "outbox.h"
 
+#define OWN_OUTBOX "SMTP/Outbox"
+#define ACCOUNTS "SMTP/Accounts"
+
 struct Outbox {
 	MdirConfig *config;
 	MdirStore *store;
@@ -26,6 +29,9 @@ struct Outbox {
 	DkimKey *ed25519;
 	gboolean dry_run;
 	gboolean verbose;
+	/* the outbox at hand: mdir's own, or the outbox of an account */
+	gboolean own;
+	char *account;
 	guint sent, deferred, failed;
 };
 
@@ -42,6 +48,95 @@ say(const Outbox *r, const char *format, ...)
 	mdir_log(LOG_INFO, "%s", line);
 	if (r->dry_run && !r->verbose)
 		printf("%s\n", line);
+}
+
+/* Whom a notice about an entry goes to: the account, or mdir's sender. */
+static const char *
+notice_to(const Outbox *r, const MdirRecord *rec)
+{
+	return r->own ? mdir_record_get(rec, "outbox-sender") : r->account;
+}
+
+static gint
+compare_strings(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Whether @addr is the account's own or an alias of it (a link in
+ * SMTP/Accounts to its folder), a +extension allowed; a catch-all
+ * ("@domain") is no address of anyone's.
+ */
+static gboolean
+account_owns(const Outbox *r, const char *addr)
+{
+	const char *delims = mdir_config_get(r->config, "receive", "recipient_delimiter");
+	g_autofree char *lower = g_ascii_strdown(addr, -1);
+	char *at = strrchr(lower, '@');
+	char *ext = NULL;
+	g_autofree char *name = NULL;
+	g_autofree char *accounts = g_build_filename(mdir_store_root(r->store), ACCOUNTS, NULL);
+	g_autofree char *path = NULL;
+	g_autofree char *mine = NULL;
+	g_autofree char *theirs = NULL;
+	struct stat st;
+
+	if (at == NULL || at == lower)
+		return FALSE;
+	*at = '\0';
+	if (delims && *delims && (ext = strpbrk(lower, delims)) != NULL && ext != lower)
+		*ext = '\0';
+	name = g_strconcat(lower, "@", at + 1, NULL);
+	if (!mdir_name_is_safe(name))
+		return FALSE;
+	if (g_ascii_strcasecmp(name, r->account) == 0)
+		return TRUE;
+	path = g_build_filename(accounts, name, NULL);
+	if (lstat(path, &st) < 0 || !S_ISLNK(st.st_mode))
+		return FALSE;
+	mine = g_build_filename(accounts, r->account, NULL);
+	theirs = realpath(path, NULL);
+	g_autofree char *real_mine = realpath(mine, NULL);
+
+	return theirs && real_mine && strcmp(theirs, real_mine) == 0;
+}
+
+/* An account's outbox sends as the account only: every author and the sender. */
+static gboolean
+bound(const Outbox *r, const Message *m, GError **error)
+{
+	for (guint i = 0; i <= m->authors->len; i++) {
+		const char *a = i < m->authors->len ? m->authors->pdata[i] : m->sender;
+
+		if (*a && !account_owns(r, a)) {
+			g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE,
+			    "<%s> is not %s nor an alias of it: an account's outbox sends "
+			    "only as that account", a, r->account);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+/*
+ * Only mail from a local domain is signed with our domain's key: the
+ * [receive] local_domains, or with none set, the signing domain itself.
+ */
+static gboolean
+may_sign(const Outbox *r, const Message *m)
+{
+	g_auto(GStrv) local = mdir_config_get_list(r->config, "receive", "local_domains");
+	const char *domain = mdir_config_get(r->config, "outbox", "dkim_domain");
+
+	for (guint i = 0; i < m->froms->len; i++) {
+		const char *at = strrchr(m->froms->pdata[i], '@');
+
+		if (at == NULL || (local[0] ? !mdir_domain_is_local(r->config, at + 1) :
+		    g_ascii_strcasecmp(at + 1, domain ? domain : "") != 0))
+			return FALSE;
+	}
+	return TRUE;
 }
 
 /* Moves entry @name with @rec (and, if given, @file as its content) to @to. */
@@ -115,7 +210,7 @@ leftover(Outbox *r, const char *name, MdirRecord *rec)
 			mdir_log(LOG_ERR, "%s: %s", name, e->message);
 		return;
 	}
-	fail(r, name, rec, mdir_record_get(rec, "outbox-sender"), mdir_record_get(rec, "subject"),
+	fail(r, name, rec, notice_to(r, rec), mdir_record_get(rec, "subject"),
 	    "possibly sent: a run stopped after handing it to sendmail and before "
 	    "recording the result; not sent again");
 }
@@ -129,7 +224,10 @@ prepare(Outbox *r, const Message *m, GError **error)
 	g_autoptr(GString) sigs = g_string_new(NULL);
 	DkimKey *keys[] = { r->ed25519, r->rsa }; /* RSA on top: read first */
 
-	if (r->rsa || r->ed25519) {
+	if ((r->rsa || r->ed25519) && !may_sign(r, m))
+		mdir_log(LOG_INFO, "<%s>: From <%s>, not a local domain: not signed", m->message_id,
+		    m->from);
+	else if (r->rsa || r->ed25519) {
 		DkimBody *b = dkim_body_new();
 		g_autofree char *bh = NULL;
 		FILE *fp = fopen(m->body_path, "re");
@@ -227,6 +325,42 @@ finish(Outbox *r, const char *name, const Message *m, MdirRecord *rec, const cha
 	}
 }
 
+/*
+ * The message of an entry.  In mdir's own outbox the envelope is the
+ * record's, written by mdir (a forward's: the rule's address, the
+ * account): its headers are a remote sender's and name nobody here.
+ */
+static Message *
+load(const Outbox *r, const char *path, const MdirRecord *rec, GError **error)
+{
+	g_autofree const char **rcpts = NULL;
+	g_autoptr(Message) m = NULL;
+	MessageLoad how = {
+		.default_sender = mdir_config_get(r->config, "outbox", "sender"),
+		.domain = mdir_config_get(r->config, "outbox", "dkim_domain"),
+		.tmpdir = r->tmpdir,
+	};
+
+	if (r->own) {
+		rcpts = mdir_record_get_all(rec, "outbox-recipient");
+		if (rcpts == NULL || rcpts[0] == NULL) {
+			g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE,
+			    "no outbox-recipient in its record: an entry of %s is sent "
+			    "only to the recipients its record names",
+			    mdir_folder_name(r->outbox));
+			return NULL;
+		}
+		how.rcpts = rcpts;
+		how.sender = mdir_record_get(rec, "outbox-sender");
+		if (how.sender == NULL)
+			how.sender = "";
+	}
+	m = message_load(path, &how, error);
+	if (m && !r->own && !bound(r, m, error))
+		return NULL;
+	return g_steal_pointer(&m);
+}
+
 /* One entry of the outbox; FALSE only for trouble that stops the run. */
 static gboolean
 one(Outbox *r, const char *name, GError **error)
@@ -248,14 +382,13 @@ one(Outbox *r, const char *name, GError **error)
 	}
 	if (!send_due(rec))
 		return TRUE;
-	m = message_load(path, mdir_config_get(r->config, "outbox", "sender"),
-	    mdir_config_get(r->config, "outbox", "dkim_domain"), r->tmpdir, &e);
+	m = load(r, path, rec, &e);
 	if (m == NULL) {
 		if (!g_error_matches(e, MDIR_ERROR, MDIR_ERROR_USAGE)) {
 			mdir_log(LOG_ERR, "%s: %s; left for the next run", name, e->message);
 			return TRUE;
 		}
-		fail(r, name, rec, NULL, mdir_record_get(rec, "subject"), e->message);
+		fail(r, name, rec, notice_to(r, rec), mdir_record_get(rec, "subject"), e->message);
 		return TRUE;
 	}
 	file = prepare(r, m, error);
@@ -333,12 +466,12 @@ print_records(const Outbox *r)
 	}
 }
 
-/* One run at a time: a lock beside the outbox, held until exit. */
+/* One run at a time: a lock in mdir's own outbox, held until the run ends. */
 static int
-lock_outbox(const Outbox *r)
+lock_outbox(const MdirFolder *own)
 {
-	g_autofree char *p = g_build_filename(mdir_folder_path(r->outbox), ".outbox.lock", NULL);
-	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0660);
+	g_autofree char *p = g_build_filename(mdir_folder_path(own), ".outbox.lock", NULL);
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
 		return fd;
@@ -370,6 +503,7 @@ outbox_free(Outbox *r)
 	dkim_key_free(r->rsa);
 	dkim_key_free(r->ed25519);
 	mdir_folder_free(r->outbox);
+	g_free(r->account);
 	mdir_store_free(r->store);
 	g_free(r->tmpdir);
 	g_free(r);
@@ -386,29 +520,130 @@ outbox_print_records(Outbox *r, GError **error)
 	return TRUE;
 }
 
-gboolean
-outbox_run(Outbox *r, const char *folder, GError **error)
+/* The account of an outbox named SMTP/Accounts/<address>/Outbox.  Transfer full. */
+static char *
+outbox_account(const char *name)
+{
+	const char *prefix = ACCOUNTS "/";
+	const char *a = g_str_has_prefix(name, prefix) ? name + strlen(prefix) : NULL;
+	const char *slash = a ? strchr(a, '/') : NULL;
+
+	if (slash == NULL || slash == a || strcmp(slash, "/Outbox") != 0)
+		return NULL;
+	return g_strndup(a, slash - a);
+}
+
+/*
+ * mdir's own outbox sends to whom its records say: only mdir may write
+ * there.  Made 0700 when it is ours; left alone, and not sent, otherwise.
+ */
+static gboolean
+own_outbox_private(const Outbox *r, GError **error)
+{
+	const char *path = mdir_folder_path(r->outbox);
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", path,
+		    g_strerror(errno));
+		return FALSE;
+	}
+	if ((st.st_mode & 077) == 0)
+		return TRUE;
+	if (st.st_uid == geteuid() && chmod(path, 0700) == 0) {
+		mdir_log(LOG_NOTICE, "%s: mode %04o made 0700: only mdir writes its own outbox",
+		    path, (unsigned)(st.st_mode & 07777));
+		return TRUE;
+	}
+	g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG,
+	    "%s: mode %04o and not ours: others could send through it; nothing sent from it",
+	    path, (unsigned)(st.st_mode & 07777));
+	return FALSE;
+}
+
+/* Sends what is due in one outbox. */
+static gboolean
+send_folder(Outbox *r, const char *folder, GError **error)
 {
 	g_autoptr(GPtrArray) names = NULL;
 	GError *e = NULL;
-	int lock;
 
-	r->outbox = mdir_folder_open(r->store, folder, MDIR_FOLDER_CREATE, error);
+	r->outbox = mdir_folder_open(r->store, folder, 0, error);
 	if (r->outbox == NULL)
 		return FALSE;
-	lock = lock_outbox(r);
-	if (lock < 0) {
-		mdir_log(LOG_INFO, "another run holds %s; this one stops", folder);
-		if (r->verbose || isatty(STDERR_FILENO))
-			fprintf(stderr, "mdir-outbox: another run holds %s\n", folder);
-		return TRUE;
-	}
-	names = mdir_folder_list(r->outbox, &e);
+	r->own = strcmp(mdir_folder_name(r->outbox), OWN_OUTBOX) == 0;
+	r->account = outbox_account(mdir_folder_name(r->outbox));
+	if (!r->own && r->account == NULL)
+		g_set_error(&e, MDIR_ERROR, MDIR_ERROR_USAGE,
+		    "%s: not an outbox (" OWN_OUTBOX " or " ACCOUNTS "/ADDRESS/Outbox)", folder);
+	else if (!r->own || own_outbox_private(r, &e))
+		names = mdir_folder_list(r->outbox, &e);
 	for (guint i = 0; names && i < names->len && !e; i++)
 		one(r, names->pdata[i], &e);
+	g_clear_pointer(&r->outbox, mdir_folder_free);
+	g_clear_pointer(&r->account, g_free);
+	if (e) {
+		g_propagate_error(error, e);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* mdir's own outbox, then each account's that has one (aliases are links: skipped). */
+static GPtrArray *
+list_outboxes(const Outbox *r)
+{
+	g_autofree char *accounts = g_build_filename(mdir_store_root(r->store), ACCOUNTS, NULL);
+	g_autoptr(GDir) d = g_dir_open(accounts, 0, NULL);
+	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	const char *n;
+
+	g_ptr_array_add(out, g_strdup(OWN_OUTBOX));
+	while (d && (n = g_dir_read_name(d)) != NULL) {
+		g_autofree char *acct = g_build_filename(accounts, n, NULL);
+		g_autofree char *box = g_build_filename(acct, "Outbox", NULL);
+		struct stat st;
+
+		if (n[0] != '.' && lstat(acct, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    lstat(box, &st) == 0 && S_ISDIR(st.st_mode))
+			g_ptr_array_add(names, g_strdup(n));
+	}
+	g_ptr_array_sort(names, compare_strings);
+	for (guint i = 0; i < names->len; i++)
+		g_ptr_array_add(out, g_strconcat(ACCOUNTS "/", names->pdata[i], "/Outbox", NULL));
+	return out;
+}
+
+gboolean
+outbox_run(Outbox *r, const char *folder, GError **error)
+{
+	g_autoptr(MdirFolder) own = mdir_folder_open(r->store, OWN_OUTBOX, MDIR_FOLDER_CREATE,
+	    error);
+	g_autoptr(GPtrArray) boxes = NULL;
+	GError *e = NULL;
+	int lock;
+
+	if (own == NULL)
+		return FALSE;
+	lock = lock_outbox(own);
+	if (lock < 0) {
+		mdir_log(LOG_INFO, "another run holds %s; this one stops", OWN_OUTBOX);
+		if (r->verbose || isatty(STDERR_FILENO))
+			fprintf(stderr, "mdir-outbox: another run holds %s\n", OWN_OUTBOX);
+		return TRUE;
+	}
+	if (folder) {
+		boxes = g_ptr_array_new_with_free_func(g_free);
+		g_ptr_array_add(boxes, g_strdup(folder));
+	} else {
+		boxes = list_outboxes(r);
+	}
+	for (guint i = 0; i < boxes->len && !e; i++)
+		send_folder(r, boxes->pdata[i], &e);
 	if (r->sent + r->deferred + r->failed > 0)
-		mdir_log(LOG_INFO, "%s: %u sent, %u deferred, %u failed", folder, r->sent,
-		    r->deferred, r->failed);
+		mdir_log(LOG_INFO, "%u sent, %u deferred, %u failed", r->sent, r->deferred,
+		    r->failed);
 	close(lock);
 	if (e) {
 		g_propagate_error(error, e);

@@ -23,23 +23,40 @@ typedef struct {
 	GPtrArray *fields;  /* HeaderField, in order, Bcc already gone */
 	char *body_path;    /* the file the body is read from (path, or 7-bit copy) */
 	goffset body_at;    /* where the body starts in body_path */
-	char *sender;	    /* envelope sender */
+	char *sender;	    /* envelope sender ("" the null sender) */
 	GPtrArray *rcpts;   /* envelope recipients (char *) */
 	char *message_id;   /* without <> */
 	char *subject;
+	GPtrArray *authors; /* the addresses of From, Sender, Resent-From, Resent-Sender */
+	char *from;	    /* the first address of the From field */
+	GPtrArray *froms;   /* every address of the From field */
 	gboolean eol_crlf;  /* the message's line ends */
 } Message;
 
+/* How a message is loaded. */
+typedef struct {
+	/*
+	 * The envelope, when it is not the headers' (mdir's own outbox: from
+	 * the entry's record): @sender ("" the null sender) and @rcpts,
+	 * NULL-terminated.  NULL: both from the headers.
+	 */
+	const char *sender;
+	const char *const *rcpts;
+	const char *default_sender; /* [outbox] sender, when the headers name none */
+	const char *domain;	    /* of a Message-ID made here */
+	const char *tmpdir;	    /* for the 7-bit copy */
+} MessageLoad;
+
 /*
- * Reads the message at @path: header fields, the envelope (Resent-* first;
- * To, Cc, Bcc; Sender, From, else @default_sender), Bcc and Resent-Bcc
- * removed, Message-ID (on @domain) and Date added if missing, 8-bit content
- * converted to 7-bit (into @tmpdir) so that no relay re-encodes what was
- * signed.  MDIR_ERROR_USAGE with a reason for a message that cannot be sent
- * as it is (a permanent failure).
+ * Reads the message at @path: header fields, the envelope (@how's, or from
+ * the headers: Resent-* first; To, Cc, Bcc; Sender, From, else the default
+ * sender), Bcc and Resent-Bcc removed, Message-ID (on @domain) and Date
+ * added if missing, 8-bit content converted to 7-bit so that no relay
+ * re-encodes what was signed.  Exactly one From field is required.
+ * MDIR_ERROR_USAGE with a reason for a message that cannot be sent as it
+ * is (a permanent failure).
  */
-Message *message_load(const char *path, const char *default_sender, const char *domain,
-    const char *tmpdir, GError **error);
+Message *message_load(const char *path, const MessageLoad *how, GError **error);
 void message_free(Message *m);
 /* Writes @m (after @prefix, the signature fields) to a new file @out. */
 gboolean message_write(const Message *m, const char *prefix, const char *out, GError **error);
@@ -101,7 +118,10 @@ Outbox *outbox_open(MdirConfig *config, OutboxFlags flags, GError **error);
 void outbox_free(Outbox *outbox);
 /* Prints the TXT records of the keys; MDIR_ERROR_CONFIG if there is none. */
 gboolean outbox_print_records(Outbox *outbox, GError **error);
-/* Sends what is due in @folder, under the outbox lock (a held lock: TRUE). */
+/*
+ * Sends what is due in @folder (SMTP/Outbox or an account's outbox; NULL:
+ * all of them), under one lock (held by another run: TRUE, nothing done).
+ */
 gboolean outbox_run(Outbox *outbox, const char *folder, GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Outbox, outbox_free)
 

@@ -18,11 +18,12 @@ like "$(cat "$T/records.txt")" '^s1\._domainkey\.example\.org\. IN TXT \( "v=DKI
 	"--dkim-record: the RSA key's record"
 like "$(cat "$T/records.txt")" 's1-ed25519\._domainkey\.example\.org\. IN TXT \( "v=DKIM1; k=ed25519; p=[A-Za-z0-9+/]{43}=" \)' \
 	"and the Ed25519 one: the raw 32-byte key"
-mstore mkdir SMTP/Outbox >/dev/null
+mstore mkdir SMTP/Accounts/jo@example.org/Outbox >/dev/null
+O=$MDIR_ROOT/SMTP/Accounts/jo@example.org/Outbox
 
 # NAME, then the message on stdin: sent through mdir-outbox, then verified
 check() {
-	cat >"$MDIR_ROOT/SMTP/Outbox/$1.eml"
+	cat >"$O/$1.eml"
 	rm -f "$T/sent.eml"
 	mdir-outbox -c "$T/c.conf" >"$T/out" 2>&1
 	dk_opendkim "$T/sent.eml"
@@ -66,7 +67,7 @@ is "$(dk_python "$T/bad.eml")" "False False" "a From added on top fails (oversig
 
 # a key readable by others is refused, and nothing goes out unsigned
 chmod 644 "$T/rsa.pem"
-printf 'From: jo@example.org\nTo: a@example.net\nSubject: k\n\nk\n' >"$MDIR_ROOT/SMTP/Outbox/k.eml"
+printf 'From: jo@example.org\nTo: a@example.net\nSubject: k\n\nk\n' >"$O/k.eml"
 rm -f "$T/sent.eml"
 expect_code 78 "a world-readable key: EX_CONFIG" -- mdir-outbox -c "$T/c.conf"
 like "$err" "rsa.pem: a private key readable by group or others \(mode 0644\); chmod 600 it" "says why"
