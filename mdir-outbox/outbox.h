@@ -98,7 +98,15 @@ gboolean send_due(const MdirRecord *rec);
 /* Now, RFC 3339 UTC.  Transfer full. */
 char *send_stamp(void);
 
-/* notice.c: files a notice about @original for @sender (never mailed). */
+/*
+ * notice.c: the notice about @original, not sent because of @why, for
+ * @sender (the original's Subject when @subject is NULL or empty); its
+ * Subject into @subject_used (transfer full).  A GMimeMessage, transfer full.
+ */
+typedef struct _GMimeMessage GMimeMessage;
+GMimeMessage *notice_build(const char *original, const char *sender, const char *subject,
+    const char *why, char **subject_used);
+/* Files the notice into @sender's account, else [outbox] admin's, else SMTP/Failed. */
 void notice_file(MdirStore *store, const MdirConfig *config, const char *tmpdir,
     const char *original, const char *sender, const char *subject, const char *why);
 

@@ -52,7 +52,7 @@ expect_code 0 "an entry without a record's envelope: exit 0" -- mdir-outbox -c "
 is "$(calls)" "$before" "nothing sent: its headers name no recipient here"
 is "$(mstore -c "$T/c.conf" ls SMTP/Failed | grep -c '^norcpt.eml$')" 1 "it goes to SMTP/Failed"
 like "$(meta "$MDIR_ROOT/SMTP/Failed/.meta/norcpt.eml" outbox-failure)" 'no outbox-recipient' "saying why"
-ok "$(ls "$MDIR_ROOT/SMTP/Failed" | grep -q '^Not sent_'; echo $?)" "with a notice"
+ok "$(ls "$MDIR_ROOT/SMTP/Failed" | grep -q '^Not sent_ headers only'; echo $?)" "with a notice, under the message's own Subject"
 
 # a bad address in the record: failed, not sent
 printf 'From: me@example.org\nTo: x@example.net\nSubject: bad\n\nx\n' |
