@@ -139,16 +139,13 @@ may_sign(const Outbox *r, const Message *m)
 	return TRUE;
 }
 
-/* Moves entry @name with @rec (and, if given, @file as its content) to @to. */
+/* Moves entry @name to @to: @file (ours, never the entry's path) with @rec. */
 static gboolean
 move_to(const Outbox *r, const char *name, const char *file, const MdirRecord *rec,
     const char *to, GError **error)
 {
 	g_autoptr(MdirFolder) dest = mdir_folder_open(r->store, to, MDIR_FOLDER_CREATE, error);
-	g_autofree char *src = mdir_folder_entry_path(r->outbox, name);
-	g_autofree char *used = NULL;
-
-	MdirFolderEntry e = { file ? file : src, rec, name, NULL, 0 };
+	MdirFolderEntry e = { file, rec, name, NULL, 0 };
 	gboolean ok;
 
 	if (dest == NULL)
@@ -162,11 +159,12 @@ move_to(const Outbox *r, const char *name, const char *file, const MdirRecord *r
 }
 
 static void
-fail(Outbox *r, const char *name, MdirRecord *rec, const char *sender, const char *subject,
-    const char *why)
+fail(Outbox *r, const char *name, const char *file, MdirRecord *rec, const char *sender,
+    const char *subject, const char *why)
 {
+	static const char *const store_fields[] = { "url", "anchor", "part", "parts", "size",
+		"sha256" };
 	g_autofree char *stamp = send_stamp();
-	g_autofree char *src = mdir_folder_entry_path(r->outbox, name);
 	g_autoptr(GError) e = NULL;
 
 	r->failed++;
@@ -176,8 +174,13 @@ fail(Outbox *r, const char *name, MdirRecord *rec, const char *sender, const cha
 	mdir_record_remove(rec, "outbox-in-flight");
 	mdir_record_set(rec, "outbox-failed-at", stamp);
 	mdir_record_set(rec, "outbox-failure", why);
-	notice_file(r->store, r->config, r->tmpdir, src, sender, subject, why);
-	if (!move_to(r, name, NULL, rec, "SMTP/Failed", &e))
+	/* what is filed is the copy read: no longer the stored part it was */
+	if (mdir_record_get(rec, "url"))
+		mdir_record_set(rec, "original-url", mdir_record_get(rec, "url"));
+	for (gsize i = 0; i < G_N_ELEMENTS(store_fields); i++)
+		mdir_record_remove(rec, store_fields[i]);
+	notice_file(r->store, r->config, r->tmpdir, file, sender, subject, why);
+	if (!move_to(r, name, file, rec, "SMTP/Failed", &e))
 		mdir_log(LOG_ERR, "%s: cannot move to SMTP/Failed: %s", name, e->message);
 }
 
@@ -203,6 +206,7 @@ leftover(Outbox *r, const char *name, MdirRecord *rec)
 {
 	const char *token = mdir_record_get(rec, "outbox-in-flight");
 	g_autoptr(GError) e = NULL;
+	g_autofree char *file = NULL;
 
 	if (in_sent(r, token)) {
 		say(r, "%s: sent before a crash (in SMTP/Sent); removed from the outbox", name);
@@ -210,9 +214,15 @@ leftover(Outbox *r, const char *name, MdirRecord *rec)
 			mdir_log(LOG_ERR, "%s: %s", name, e->message);
 		return;
 	}
-	fail(r, name, rec, notice_to(r, rec), mdir_record_get(rec, "subject"),
+	file = outbox_entry_copy(r->outbox, name, r->tmpdir, &e);
+	if (file == NULL) {
+		mdir_log(LOG_ERR, "%s: %s", name, e->message);
+		return;
+	}
+	fail(r, name, file, rec, notice_to(r, rec), mdir_record_get(rec, "subject"),
 	    "possibly sent: a run stopped after handing it to sendmail and before "
 	    "recording the result; not sent again");
+	unlink(file);
 }
 
 /* The message with its signatures, in tmp.  NULL and @error: key trouble. */
@@ -308,7 +318,7 @@ finish(Outbox *r, const char *name, const Message *m, MdirRecord *rec, const cha
 			g_autofree char *why = g_strdup_printf("gave up after %s: %s",
 			    mdir_config_get(r->config, "outbox", "give_up_after"), said);
 
-			fail(r, name, rec, m->sender, m->subject, why);
+			fail(r, name, m->path, rec, notice_to(r, rec), m->subject, why);
 			return;
 		}
 		r->deferred++;
@@ -320,7 +330,7 @@ finish(Outbox *r, const char *name, const Message *m, MdirRecord *rec, const cha
 	case SEND_FAILED: {
 		g_autofree char *why = g_strdup_printf("sendmail exit %d: %s", code, said);
 
-		fail(r, name, rec, m->sender, m->subject, why);
+		fail(r, name, m->path, rec, notice_to(r, rec), m->subject, why);
 	}
 	}
 }
@@ -361,12 +371,10 @@ load(const Outbox *r, const char *path, const MdirRecord *rec, GError **error)
 	return g_steal_pointer(&m);
 }
 
-/* One entry of the outbox; FALSE only for trouble that stops the run. */
+/* An entry due, read into @copy; FALSE only for trouble that stops the run. */
 static gboolean
-one(Outbox *r, const char *name, GError **error)
+send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GError **error)
 {
-	g_autoptr(MdirRecord) rec = mdir_folder_load_record(r->outbox, name, NULL);
-	g_autofree char *path = mdir_folder_entry_path(r->outbox, name);
 	g_autoptr(Message) m = NULL;
 	g_autoptr(GError) e = NULL;
 	g_autofree char *file = NULL;
@@ -374,21 +382,14 @@ one(Outbox *r, const char *name, GError **error)
 	g_autofree char *token = NULL;
 	int code;
 
-	if (rec == NULL)
-		rec = mdir_record_new(); /* dropped in by a sync client */
-	if (mdir_record_get(rec, "outbox-in-flight")) {
-		leftover(r, name, rec);
-		return TRUE;
-	}
-	if (!send_due(rec))
-		return TRUE;
-	m = load(r, path, rec, &e);
+	m = load(r, copy, rec, &e);
 	if (m == NULL) {
 		if (!g_error_matches(e, MDIR_ERROR, MDIR_ERROR_USAGE)) {
 			mdir_log(LOG_ERR, "%s: %s; left for the next run", name, e->message);
 			return TRUE;
 		}
-		fail(r, name, rec, notice_to(r, rec), mdir_record_get(rec, "subject"), e->message);
+		fail(r, name, copy, rec, notice_to(r, rec), mdir_record_get(rec, "subject"),
+		    e->message);
 		return TRUE;
 	}
 	file = prepare(r, m, error);
@@ -420,6 +421,83 @@ one(Outbox *r, const char *name, GError **error)
 	finish(r, name, m, rec, file, code, said);
 	unlink(file);
 	return TRUE;
+}
+
+/* One entry of the outbox; FALSE only for trouble that stops the run. */
+static gboolean
+one(Outbox *r, const char *name, GError **error)
+{
+	g_autoptr(MdirRecord) rec = mdir_folder_load_record(r->outbox, name, NULL);
+	g_autoptr(GError) e = NULL;
+	g_autofree char *copy = NULL;
+	gboolean ok;
+
+	if (rec == NULL)
+		rec = mdir_record_new(); /* dropped in by a sync client */
+	if (mdir_record_get(rec, "outbox-in-flight")) {
+		leftover(r, name, rec);
+		return TRUE;
+	}
+	if (!send_due(rec))
+		return TRUE;
+	copy = outbox_entry_copy(r->outbox, name, r->tmpdir, &e);
+	if (copy == NULL) {
+		mdir_log(LOG_ERR, "%s/%s: %s; not sent", mdir_folder_name(r->outbox), name,
+		    e->message);
+		return TRUE;
+	}
+	ok = send_entry(r, name, rec, copy, error);
+	unlink(copy);
+	return ok;
+}
+
+/*
+ * The entry read once, through a descriptor opened without following a
+ * link (O_NONBLOCK: a FIFO must not hang the run), into a private copy in
+ * @tmpdir: what is signed, sent, attached to a notice and filed is that
+ * copy, whatever the entry's name is made to point to meanwhile.
+ */
+char *
+outbox_entry_copy(MdirFolder *folder, const char *name, const char *tmpdir, GError **error)
+{
+	g_autofree char *path = mdir_folder_entry_path(folder, name);
+	g_autofree char *copy = g_strdup_printf("%s/entry.%08x", tmpdir, g_random_int());
+	int in = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int out = -1;
+	struct stat st;
+	char buf[65536];
+	ssize_t n = 0;
+
+	if (in < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", path,
+		    errno == ELOOP ? "a symbolic link, not read" : g_strerror(errno));
+		return NULL;
+	}
+	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE, "%s: not a regular file, not read",
+		    path);
+		close(in);
+		return NULL;
+	}
+	out = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	while (out >= 0 && (n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || write(out, buf, n) != n)
+			break;
+	}
+	if (out < 0 || n != 0 || close(out) != 0) {
+		int err = errno ? errno : EIO;
+
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s",
+		    out < 0 ? copy : path, g_strerror(err));
+		if (out >= 0)
+			unlink(copy);
+		close(in);
+		return NULL;
+	}
+	close(in);
+	return g_steal_pointer(&copy);
 }
 
 static gboolean

@@ -131,6 +131,13 @@ gboolean outbox_print_records(Outbox *outbox, GError **error);
  * all of them), under one lock (held by another run: TRUE, nothing done).
  */
 gboolean outbox_run(Outbox *outbox, const char *folder, GError **error);
+/*
+ * Entry @name of @folder read once, without following a link, into a new
+ * private file in @tmpdir (its path, transfer full).  A link or anything
+ * but a regular file is an error, and nothing is read.
+ */
+char *outbox_entry_copy(MdirFolder *folder, const char *name, const char *tmpdir,
+    GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Outbox, outbox_free)
 
 #endif /* OUTBOX_H */
