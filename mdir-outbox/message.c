@@ -150,6 +150,14 @@ find(GPtrArray *fields, const char *name)
 	return NULL;
 }
 
+char *
+message_header(const Message *m, const char *name)
+{
+	const HeaderField *f = find(m->fields, name);
+
+	return f ? field_value(f) : NULL;
+}
+
 static gboolean
 address_ok(const char *a)
 {

@@ -286,6 +286,17 @@ record_events(const Outbox *r, const Message *m, const char *kind)
 	}
 }
 
+/* The signed copy stored and filed under SMTP/Sent, the entry removed. */
+static gboolean
+file_sent(const Outbox *r, const char *name, const Message *m, const char *file,
+    const MdirRecord *rec, GError **error)
+{
+	g_autofree char *part = NULL;
+	g_autoptr(MdirRecord) sent = sent_store(r->store, m, file, rec, &part, error);
+
+	return sent && move_to(r, name, part, sent, "SMTP/Sent", error);
+}
+
 static void
 finish(Outbox *r, const char *name, const Message *m, MdirRecord *rec, const char *file,
     int code, const char *said)
@@ -308,7 +319,7 @@ finish(Outbox *r, const char *name, const Message *m, MdirRecord *rec, const cha
 		say(r, "%s: sent: message-id=<%s> from=<%s> rcpts=%u", name, m->message_id,
 		    m->sender, m->rcpts->len);
 		/* the copy kept is the one that went out, signatures and all */
-		if (!move_to(r, name, file, rec, "SMTP/Sent", &e))
+		if (!file_sent(r, name, m, file, rec, &e))
 			mdir_log(LOG_CRIT, "%s: sent, but cannot move to SMTP/Sent: %s", name,
 			    e->message);
 		return;

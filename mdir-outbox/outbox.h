@@ -58,6 +58,8 @@ typedef struct {
  */
 Message *message_load(const char *path, const MessageLoad *how, GError **error);
 void message_free(Message *m);
+/* The value of the first field @name, unfolded, as written.  Transfer full. */
+char *message_header(const Message *m, const char *name);
 /* Writes @m (after @prefix, the signature fields) to a new file @out. */
 gboolean message_write(const Message *m, const char *prefix, const char *out, GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Message, message_free)
@@ -97,6 +99,15 @@ gboolean send_schedule(MdirRecord *rec, const MdirConfig *config, const char *sa
 gboolean send_due(const MdirRecord *rec);
 /* Now, RFC 3339 UTC.  Transfer full. */
 char *send_stamp(void);
+
+/*
+ * sent.c: @file (the signed copy that went out) stored as a message of its
+ * own; its part's path into @part, and its record (the store's, with what
+ * @sending, the outbox entry's record, says of how it was sent).
+ * Transfer full.
+ */
+MdirRecord *sent_store(MdirStore *store, const Message *m, const char *file,
+    const MdirRecord *sending, char **part, GError **error);
 
 /*
  * notice.c: the notice about @original, not sent because of @why, for

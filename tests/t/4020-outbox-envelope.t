@@ -4,7 +4,7 @@
 # outbox-recipient a recipient), never one taken from its headers, which a
 # remote sender wrote.  Issue 16.1: a forward rule made an open relay.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
-plan 12
+plan 13
 
 O=$MDIR_ROOT/SMTP/Outbox
 cat >"$T/sendmail" <<SM
@@ -30,13 +30,16 @@ entry() {
 }
 
 # the attack of issue 16.1: the remote sender's own Resent-* lines
-printf 'From: ceo@example.org\nResent-Sender: ceo@example.org\nResent-From: ceo@example.org\nResent-To: v0@victim.test\nResent-Bcc: v1@victim.test, v2@victim.test\nTo: me@example.org\nSubject: wire the money\n\npay\n' |
-	entry fwd.eml "$(printf 'subject: wire the money\noutbox-sender: me@example.org\noutbox-recipient: me@phone.test\n')"
+# (a stored message filed into the outbox, as mdird files a forward)
+printf 'From: ceo@example.org\nResent-Sender: ceo@example.org\nResent-From: ceo@example.org\nResent-To: v0@victim.test\nResent-Bcc: v1@victim.test, v2@victim.test\nTo: me@example.org\nSubject: wire the money\n\npay\n' >"$T/fwd.eml"
+mstore -c "$T/c.conf" put "$T/fwd.eml" SMTP/Outbox >/dev/null
+printf 'outbox-sender: me@example.org\noutbox-recipient: me@phone.test\n' >>"$O/.meta/fwd.eml"
 expect_code 0 "a forward in SMTP/Outbox: exit 0" -- mdir-outbox -c "$T/c.conf"
 is "$(cat "$T/calls/0.args" 2>/dev/null)" "-i -f me@example.org -- me@phone.test" \
 	"sent to the record's recipient only, from the record's sender"
 ok "$(grep -qi '^resent-bcc:' "$T/calls/0.eml"; [ $? = 1 ]; echo $?)" "no Resent-Bcc in what goes out"
 is "$(mstore -c "$T/c.conf" ls SMTP/Sent)" "fwd.eml" "and it is filed in SMTP/Sent"
+expect_code 0 "mstore fsck is clean after sending a stored message (issue 10.2)" -- mstore -c "$T/c.conf" fsck
 
 # several recipients, a null sender
 printf 'From: MAILER-DAEMON@example.org\nTo: someone@example.net\nSubject: two\n\nx\n' |
