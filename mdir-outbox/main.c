@@ -56,8 +56,9 @@ main(int argc, char **argv)
 		return 0;
 	}
 	mdir_log_open(MDIR_LOG_SYSLOG | MDIR_LOG_STDERR);
-	/* cron mails what we print: only warnings and worse on stderr */
-	mdir_log_set_level(verbose ? LOG_INFO : LOG_WARNING);
+	/* cron mails what is printed: only problems on stderr, unless -v; the
+	 * log ([mdir] log_level, info) has every message either way */
+	mdir_log_set_stderr_level(verbose ? LOG_INFO : LOG_WARNING);
 	config = mdir_config_load(conf, &e);
 	if (config == NULL)
 		goto out;

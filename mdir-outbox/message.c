@@ -53,6 +53,7 @@ message_free(Message *m)
 	if (m->authors)
 		g_ptr_array_unref(m->authors);
 	g_free(m->from);
+	g_free(m->signed_with);
 	if (m->froms)
 		g_ptr_array_unref(m->froms);
 	g_free(m);

@@ -50,6 +50,29 @@ say(const Outbox *r, const char *format, ...)
 		printf("%s\n", line);
 }
 
+/* sendmail's status when it did not run */
+#define NOT_RUN (-2)
+
+/*
+ * The line logged for each message, in Postfix's key=value manner: what
+ * an admin greps for (the Message-ID, a recipient) and what became of it.
+ */
+static void
+log_outcome(const Outbox *r, const char *name, const Message *m, const char *status,
+    int code, const char *said)
+{
+	g_autoptr(GString) to = g_string_new(NULL);
+	g_autofree char *sendmail = code == NOT_RUN ? g_strdup("") :
+	    g_strdup_printf(" sendmail=%d", code);
+
+	for (guint i = 0; m && i < m->rcpts->len; i++)
+		g_string_append_printf(to, "%s<%s>", i ? "," : "", (char *)m->rcpts->pdata[i]);
+	say(r, "message-id=<%s> from=<%s> to=%s status=%s%s signed=%s entry=%s/%s (%s)",
+	    m ? m->message_id : "", m ? m->sender : "", to->str, status, sendmail,
+	    m && m->signed_with ? m->signed_with : "no", mdir_folder_name(r->outbox), name,
+	    said && *said ? said : "-");
+}
+
 /* Whom a notice about an entry goes to: the account, or mdir's sender. */
 static const char *
 notice_to(const Outbox *r, const MdirRecord *rec)
@@ -159,16 +182,17 @@ move_to(const Outbox *r, const char *name, const char *file, const MdirRecord *r
 }
 
 static void
-fail(Outbox *r, const char *name, const char *file, MdirRecord *rec, const char *sender,
-    const char *subject, const char *why)
+fail(Outbox *r, const char *name, const char *file, MdirRecord *rec, const Message *m,
+    int code, const char *why)
 {
+	const char *subject = m ? m->subject : mdir_record_get(rec, "subject");
 	static const char *const store_fields[] = { "url", "anchor", "part", "parts", "size",
 		"sha256" };
 	g_autofree char *stamp = send_stamp();
 	g_autoptr(GError) e = NULL;
 
 	r->failed++;
-	say(r, "%s: failed: %s", name, why);
+	log_outcome(r, name, m, "failed", code, why);
 	if (r->dry_run)
 		return;
 	mdir_record_remove(rec, "outbox-in-flight");
@@ -179,7 +203,7 @@ fail(Outbox *r, const char *name, const char *file, MdirRecord *rec, const char 
 		mdir_record_set(rec, "original-url", mdir_record_get(rec, "url"));
 	for (gsize i = 0; i < G_N_ELEMENTS(store_fields); i++)
 		mdir_record_remove(rec, store_fields[i]);
-	notice_file(r->store, r->config, r->tmpdir, file, sender, subject, why);
+	notice_file(r->store, r->config, r->tmpdir, file, notice_to(r, rec), subject, why);
 	if (!move_to(r, name, file, rec, "SMTP/Failed", &e))
 		mdir_log(LOG_ERR, "%s: cannot move to SMTP/Failed: %s", name, e->message);
 }
@@ -219,19 +243,19 @@ leftover(Outbox *r, const char *name, MdirRecord *rec)
 		mdir_log(LOG_ERR, "%s: %s", name, e->message);
 		return;
 	}
-	fail(r, name, file, rec, notice_to(r, rec), mdir_record_get(rec, "subject"),
-	    "possibly sent: a run stopped after handing it to sendmail and before "
+	fail(r, name, file, rec, NULL, NOT_RUN, "possibly sent: a run stopped after handing it to sendmail and before "
 	    "recording the result; not sent again");
 	unlink(file);
 }
 
 /* The message with its signatures, in tmp.  NULL and @error: key trouble. */
 static char *
-prepare(Outbox *r, const Message *m, GError **error)
+prepare(Outbox *r, Message *m, GError **error)
 {
 	const char *domain = mdir_config_get(r->config, "outbox", "dkim_domain");
 	g_autofree char *path = g_strdup_printf("%s/outbox.%08x", r->tmpdir, g_random_int());
 	g_autoptr(GString) sigs = g_string_new(NULL);
+	g_autoptr(GString) with = g_string_new(NULL);
 	DkimKey *keys[] = { r->ed25519, r->rsa }; /* RSA on top: read first */
 
 	if ((r->rsa || r->ed25519) && !may_sign(r, m))
@@ -262,10 +286,14 @@ prepare(Outbox *r, const Message *m, GError **error)
 			if (sig == NULL)
 				return NULL;
 			g_string_prepend(sigs, sig);
+			g_string_prepend(with, keys[i] == r->ed25519 ? ",ed25519-sha256" :
+			    ",rsa-sha256");
 		}
 	}
 	if (!message_write(m, sigs->str, path, error))
 		return NULL;
+	if (with->len > 0)
+		m->signed_with = g_strdup_printf("%s d=%s", with->str + 1, domain);
 	return g_steal_pointer(&path);
 }
 
@@ -316,8 +344,7 @@ finish(Outbox *r, const char *name, const Message *m, MdirRecord *rec, const cha
 		mdir_record_set(rec, "sent-at", stamp);
 		mdir_record_set(rec, "sendmail-result", "0 queued by sendmail");
 		r->sent++;
-		say(r, "%s: sent: message-id=<%s> from=<%s> rcpts=%u", name, m->message_id,
-		    m->sender, m->rcpts->len);
+		log_outcome(r, name, m, "sent", code, said);
 		/* the copy kept is the one that went out, signatures and all */
 		if (!file_sent(r, name, m, file, rec, &e))
 			mdir_log(LOG_CRIT, "%s: sent, but cannot move to SMTP/Sent: %s", name,
@@ -329,19 +356,18 @@ finish(Outbox *r, const char *name, const Message *m, MdirRecord *rec, const cha
 			g_autofree char *why = g_strdup_printf("gave up after %s: %s",
 			    mdir_config_get(r->config, "outbox", "give_up_after"), said);
 
-			fail(r, name, m->path, rec, notice_to(r, rec), m->subject, why);
+			fail(r, name, m->path, rec, m, code, why);
 			return;
 		}
 		r->deferred++;
-		say(r, "%s: deferred: message-id=<%s> rcpts=%u exit=%d: %s", name, m->message_id,
-		    m->rcpts->len, code, said);
+		log_outcome(r, name, m, "deferred", code, said);
 		if (!mdir_folder_save_record(r->outbox, name, rec, &e))
 			mdir_log(LOG_ERR, "%s: %s", name, e->message);
 		return;
 	case SEND_FAILED: {
 		g_autofree char *why = g_strdup_printf("sendmail exit %d: %s", code, said);
 
-		fail(r, name, m->path, rec, notice_to(r, rec), m->subject, why);
+		fail(r, name, m->path, rec, m, code, why);
 	}
 	}
 }
@@ -399,8 +425,7 @@ send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GErro
 			mdir_log(LOG_ERR, "%s: %s; left for the next run", name, e->message);
 			return TRUE;
 		}
-		fail(r, name, copy, rec, notice_to(r, rec), mdir_record_get(rec, "subject"),
-		    e->message);
+		fail(r, name, copy, rec, NULL, NOT_RUN, e->message);
 		return TRUE;
 	}
 	file = prepare(r, m, error);
@@ -412,7 +437,7 @@ send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GErro
 		g_ptr_array_add(m->rcpts, NULL);
 		to = g_strjoinv(" ", (char **)m->rcpts->pdata);
 		say(r, "%s: would send: from <%s> to %s%s", name, m->sender, to,
-		    r->rsa || r->ed25519 ? ", signed" : "");
+		    m->signed_with ? ", signed" : "");
 		g_ptr_array_remove_index(m->rcpts, m->rcpts->len - 1);
 		unlink(file);
 		return TRUE;

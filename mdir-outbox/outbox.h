@@ -30,6 +30,7 @@ typedef struct {
 	GPtrArray *authors; /* the addresses of From, Sender, Resent-From, Resent-Sender */
 	char *from;	    /* the first address of the From field */
 	GPtrArray *froms;   /* every address of the From field */
+	char *signed_with;  /* "rsa-sha256,ed25519-sha256 d=DOMAIN", or NULL */
 	gboolean eol_crlf;  /* the message's line ends */
 } Message;
 
