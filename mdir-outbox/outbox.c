@@ -17,8 +17,6 @@
 
 #include "outbox.h"
 
-#define OWN_OUTBOX "SMTP/Outbox"
-#define ACCOUNTS "SMTP/Accounts"
 
 struct Outbox {
 	MdirConfig *config;
@@ -86,81 +84,8 @@ compare_strings(gconstpointer a, gconstpointer b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/*
- * Whether @addr is the account's own or an alias of it (a link in
- * SMTP/Accounts to its folder), a +extension allowed; a catch-all
- * ("@domain") is no address of anyone's.
- */
-static gboolean
-account_owns(const Outbox *r, const char *addr)
-{
-	const char *delims = mdir_config_get(r->config, "receive", "recipient_delimiter");
-	g_autofree char *lower = g_ascii_strdown(addr, -1);
-	char *at = strrchr(lower, '@');
-	char *ext = NULL;
-	g_autofree char *name = NULL;
-	g_autofree char *accounts = g_build_filename(mdir_store_root(r->store), ACCOUNTS, NULL);
-	g_autofree char *path = NULL;
-	g_autofree char *mine = NULL;
-	g_autofree char *theirs = NULL;
-	struct stat st;
 
-	if (at == NULL || at == lower)
-		return FALSE;
-	*at = '\0';
-	if (delims && *delims && (ext = strpbrk(lower, delims)) != NULL && ext != lower)
-		*ext = '\0';
-	name = g_strconcat(lower, "@", at + 1, NULL);
-	if (!mdir_name_is_safe(name))
-		return FALSE;
-	if (g_ascii_strcasecmp(name, r->account) == 0)
-		return TRUE;
-	path = g_build_filename(accounts, name, NULL);
-	if (lstat(path, &st) < 0 || !S_ISLNK(st.st_mode))
-		return FALSE;
-	mine = g_build_filename(accounts, r->account, NULL);
-	theirs = realpath(path, NULL);
-	g_autofree char *real_mine = realpath(mine, NULL);
 
-	return theirs && real_mine && strcmp(theirs, real_mine) == 0;
-}
-
-/* An account's outbox sends as the account only: every author and the sender. */
-static gboolean
-bound(const Outbox *r, const Message *m, GError **error)
-{
-	for (guint i = 0; i <= m->authors->len; i++) {
-		const char *a = i < m->authors->len ? m->authors->pdata[i] : m->sender;
-
-		if (*a && !account_owns(r, a)) {
-			g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE,
-			    "<%s> is not %s nor an alias of it: an account's outbox sends "
-			    "only as that account", a, r->account);
-			return FALSE;
-		}
-	}
-	return TRUE;
-}
-
-/*
- * Only mail from a local domain is signed with our domain's key: the
- * [receive] local_domains, or with none set, the signing domain itself.
- */
-static gboolean
-may_sign(const Outbox *r, const Message *m)
-{
-	g_auto(GStrv) local = mdir_config_get_list(r->config, "receive", "local_domains");
-	const char *domain = mdir_config_get(r->config, "outbox", "dkim_domain");
-
-	for (guint i = 0; i < m->froms->len; i++) {
-		const char *at = strrchr(m->froms->pdata[i], '@');
-
-		if (at == NULL || (local[0] ? !mdir_domain_is_local(r->config, at + 1) :
-		    g_ascii_strcasecmp(at + 1, domain ? domain : "") != 0))
-			return FALSE;
-	}
-	return TRUE;
-}
 
 /* Moves entry @name to @to: @file (ours, never the entry's path) with @rec. */
 static gboolean
@@ -258,7 +183,7 @@ prepare(Outbox *r, Message *m, GError **error)
 	g_autoptr(GString) with = g_string_new(NULL);
 	DkimKey *keys[] = { r->ed25519, r->rsa }; /* RSA on top: read first */
 
-	if ((r->rsa || r->ed25519) && !may_sign(r, m))
+	if ((r->rsa || r->ed25519) && !policy_may_sign(r->config, m))
 		mdir_log(LOG_INFO, "<%s>: From <%s>, not a local domain: not signed", m->message_id,
 		    m->from);
 	else if (r->rsa || r->ed25519) {
@@ -403,7 +328,7 @@ load(const Outbox *r, const char *path, const MdirRecord *rec, GError **error)
 			how.sender = "";
 	}
 	m = message_load(path, &how, error);
-	if (m && !r->own && !bound(r, m, error))
+	if (m && !r->own && !policy_bound(r->store, r->config, r->account, m, error))
 		return NULL;
 	return g_steal_pointer(&m);
 }
@@ -487,54 +412,6 @@ one(Outbox *r, const char *name, GError **error)
 	return ok;
 }
 
-/*
- * The entry read once, through a descriptor opened without following a
- * link (O_NONBLOCK: a FIFO must not hang the run), into a private copy in
- * @tmpdir: what is signed, sent, attached to a notice and filed is that
- * copy, whatever the entry's name is made to point to meanwhile.
- */
-char *
-outbox_entry_copy(MdirFolder *folder, const char *name, const char *tmpdir, GError **error)
-{
-	g_autofree char *path = mdir_folder_entry_path(folder, name);
-	g_autofree char *copy = g_strdup_printf("%s/entry.%08x", tmpdir, g_random_int());
-	int in = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	int out = -1;
-	struct stat st;
-	char buf[65536];
-	ssize_t n = 0;
-
-	if (in < 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", path,
-		    errno == ELOOP ? "a symbolic link, not read" : g_strerror(errno));
-		return NULL;
-	}
-	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
-		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE, "%s: not a regular file, not read",
-		    path);
-		close(in);
-		return NULL;
-	}
-	out = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	while (out >= 0 && (n = read(in, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || write(out, buf, n) != n)
-			break;
-	}
-	if (out < 0 || n != 0 || close(out) != 0) {
-		int err = errno ? errno : EIO;
-
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s",
-		    out < 0 ? copy : path, g_strerror(err));
-		if (out >= 0)
-			unlink(copy);
-		close(in);
-		return NULL;
-	}
-	close(in);
-	return g_steal_pointer(&copy);
-}
 
 static gboolean
 load_keys(Outbox *r, GError **error)
@@ -634,46 +511,7 @@ outbox_print_records(Outbox *r, GError **error)
 	return TRUE;
 }
 
-/* The account of an outbox named SMTP/Accounts/<address>/Outbox.  Transfer full. */
-static char *
-outbox_account(const char *name)
-{
-	const char *prefix = ACCOUNTS "/";
-	const char *a = g_str_has_prefix(name, prefix) ? name + strlen(prefix) : NULL;
-	const char *slash = a ? strchr(a, '/') : NULL;
 
-	if (slash == NULL || slash == a || strcmp(slash, "/Outbox") != 0)
-		return NULL;
-	return g_strndup(a, slash - a);
-}
-
-/*
- * mdir's own outbox sends to whom its records say: only mdir may write
- * there.  Made 0700 when it is ours; left alone, and not sent, otherwise.
- */
-static gboolean
-own_outbox_private(const Outbox *r, GError **error)
-{
-	const char *path = mdir_folder_path(r->outbox);
-	struct stat st;
-
-	if (stat(path, &st) < 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", path,
-		    g_strerror(errno));
-		return FALSE;
-	}
-	if ((st.st_mode & 077) == 0)
-		return TRUE;
-	if (st.st_uid == geteuid() && chmod(path, 0700) == 0) {
-		mdir_log(LOG_NOTICE, "%s: mode %04o made 0700: only mdir writes its own outbox",
-		    path, (unsigned)(st.st_mode & 07777));
-		return TRUE;
-	}
-	g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG,
-	    "%s: mode %04o and not ours: others could send through it; nothing sent from it",
-	    path, (unsigned)(st.st_mode & 07777));
-	return FALSE;
-}
 
 /* Sends what is due in one outbox. */
 static gboolean
@@ -686,11 +524,11 @@ send_folder(Outbox *r, const char *folder, GError **error)
 	if (r->outbox == NULL)
 		return FALSE;
 	r->own = strcmp(mdir_folder_name(r->outbox), OWN_OUTBOX) == 0;
-	r->account = outbox_account(mdir_folder_name(r->outbox));
+	r->account = policy_outbox_account(mdir_folder_name(r->outbox));
 	if (!r->own && r->account == NULL)
 		g_set_error(&e, MDIR_ERROR, MDIR_ERROR_USAGE,
 		    "%s: not an outbox (" OWN_OUTBOX " or " ACCOUNTS "/ADDRESS/Outbox)", folder);
-	else if (!r->own || own_outbox_private(r, &e))
+	else if (!r->own || policy_own_outbox_private(mdir_folder_path(r->outbox), &e))
 		names = mdir_folder_list(r->outbox, &e);
 	for (guint i = 0; names && i < names->len && !e; i++)
 		one(r, names->pdata[i], &e);

@@ -125,6 +125,34 @@ void notice_file(MdirStore *store, const MdirConfig *config, const char *tmpdir,
 /* The selector of the RSA key, or of the Ed25519 one.  Transfer full. */
 char *outbox_selector(const MdirConfig *config, gboolean ed25519);
 
+/* policy.c: who may send what. */
+#define OWN_OUTBOX "SMTP/Outbox"
+#define ACCOUNTS "SMTP/Accounts"
+
+/* The account of an outbox named SMTP/Accounts/<address>/Outbox, else NULL. */
+char *policy_outbox_account(const char *name);
+/*
+ * Whether @addr is @account's own address or an alias of it (a link in
+ * SMTP/Accounts to its folder), either with a +extension; a catch-all
+ * ("@domain") is nobody's address.
+ */
+gboolean policy_account_owns(MdirStore *store, const MdirConfig *config, const char *account,
+    const char *addr);
+/* @m's From, Sender, Resent-From, Resent-Sender and envelope sender are @account's. */
+gboolean policy_bound(MdirStore *store, const MdirConfig *config, const char *account,
+    const Message *m, GError **error);
+/* Whether @m's From is in a local domain (with none set: dkim_domain). */
+gboolean policy_may_sign(const MdirConfig *config, const Message *m);
+/* mdir's own outbox at @path is 0700, made so if it is ours; else an error. */
+gboolean policy_own_outbox_private(const char *path, GError **error);
+/*
+ * Entry @name of @folder read once, without following a link, into a new
+ * private file in @tmpdir (its path, transfer full).  A link or anything
+ * but a regular file is an error, and nothing is read.
+ */
+char *outbox_entry_copy(MdirFolder *folder, const char *name, const char *tmpdir,
+    GError **error);
+
 /* outbox.c: one run over the outboxes. */
 typedef struct Outbox Outbox;
 
@@ -143,13 +171,6 @@ gboolean outbox_print_records(Outbox *outbox, GError **error);
  * all of them), under one lock (held by another run: TRUE, nothing done).
  */
 gboolean outbox_run(Outbox *outbox, const char *folder, GError **error);
-/*
- * Entry @name of @folder read once, without following a link, into a new
- * private file in @tmpdir (its path, transfer full).  A link or anything
- * but a regular file is an error, and nothing is read.
- */
-char *outbox_entry_copy(MdirFolder *folder, const char *name, const char *tmpdir,
-    GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Outbox, outbox_free)
 
 #endif /* OUTBOX_H */

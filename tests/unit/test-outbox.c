@@ -281,6 +281,88 @@ test_notice_gmime(Fx *fx, gconstpointer data)
 	g_object_unref(m);
 }
 
+/* Issue 16.4: whose address is whose. */
+static void
+test_policy_account_owns(Fx *fx, gconstpointer data)
+{
+	g_autofree char *accounts = g_build_filename(mdir_store_root(fx->store), ACCOUNTS, NULL);
+	g_autofree char *alias = g_build_filename(accounts, "joseph@example.org", NULL);
+	g_autofree char *catchall = g_build_filename(accounts, "@example.org", NULL);
+	g_autofree char *other = g_build_filename(accounts, "ann@example.org", NULL);
+
+	(void)data;
+	g_assert_cmpint(symlink("jo@example.org", alias), ==, 0);
+	g_assert_cmpint(symlink("jo@example.org", catchall), ==, 0);
+	g_assert_cmpint(g_mkdir(other, 0700), ==, 0);
+#define OWNS(a) policy_account_owns(fx->store, fx->config, "jo@example.org", a)
+	g_assert_true(OWNS("jo@example.org"));
+	g_assert_true(OWNS("JO@Example.ORG"));
+	g_assert_true(OWNS("jo+news@example.org"));
+	g_assert_true(OWNS("joseph@example.org"));
+	g_assert_true(OWNS("joseph+x@example.org"));
+	g_assert_false(OWNS("ann@example.org"));
+	g_assert_false(OWNS("nobody@example.org")); /* only through the catch-all */
+	g_assert_false(OWNS("jo@example.net"));
+	g_assert_false(OWNS("jo"));
+	g_assert_false(OWNS("@example.org"));
+	g_assert_false(OWNS("../jo@example.org"));
+	g_assert_false(OWNS("+jo@example.org"));
+#undef OWNS
+}
+
+static void
+test_policy_outbox_account(Fx *fx, gconstpointer data)
+{
+	g_autofree char *a = policy_outbox_account("SMTP/Accounts/jo@example.org/Outbox");
+
+	(void)fx;
+	(void)data;
+	g_assert_cmpstr(a, ==, "jo@example.org");
+	g_assert_null(policy_outbox_account("SMTP/Outbox"));
+	g_assert_null(policy_outbox_account("SMTP/Accounts/jo@example.org"));
+	g_assert_null(policy_outbox_account("SMTP/Accounts/jo@example.org/Outbox/x"));
+	g_assert_null(policy_outbox_account("SMTP/Accounts//Outbox"));
+	g_assert_null(policy_outbox_account("Users/jo/Outbox"));
+}
+
+/* Only a From in a local domain is signed; with none configured, dkim_domain's. */
+static void
+test_policy_may_sign(Fx *fx, gconstpointer data)
+{
+	static const char *const to[] = { "x@example.net", NULL };
+	g_autoptr(GError) e = NULL;
+	g_autoptr(Message) ours = load(fx, "From: jo@example.org\n\nx\n", "", to, &e);
+	g_autoptr(Message) theirs = load(fx, "From: ceo@elsewhere.test\n\nx\n", "", to, &e);
+	g_autoptr(Message) mixed = load(fx, "From: jo@example.org, ceo@elsewhere.test\n"
+					    "Sender: jo@example.org\n\nx\n", "", to, &e);
+	g_autofree char *path = test_write_tmp("d.conf", "[outbox]\ndkim_domain = example.org\n");
+	g_autoptr(MdirConfig) bare = mdir_config_load(path, &e);
+
+	(void)data;
+	g_assert_no_error(e);
+	g_assert_true(policy_may_sign(fx->config, ours));
+	g_assert_false(policy_may_sign(fx->config, theirs));
+	g_assert_false(policy_may_sign(fx->config, mixed));
+	g_assert_true(policy_may_sign(bare, ours));
+	g_assert_false(policy_may_sign(bare, theirs));
+}
+
+/* mdir's own outbox is made 0700. */
+static void
+test_policy_own_private(Fx *fx, gconstpointer data)
+{
+	g_autofree char *own = g_build_filename(mdir_store_root(fx->store), OWN_OUTBOX, NULL);
+	g_autoptr(GError) e = NULL;
+	struct stat st;
+
+	(void)data;
+	g_assert_cmpint(chmod(own, 0770), ==, 0);
+	g_assert_true(policy_own_outbox_private(own, &e));
+	g_assert_no_error(e);
+	g_assert_cmpint(stat(own, &st), ==, 0);
+	g_assert_cmpint(st.st_mode & 0777, ==, 0700);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -295,5 +377,9 @@ main(int argc, char **argv)
 	T("/outbox/message/one-from", test_message_one_from, NULL);
 	T("/outbox/schedule/out-of-range", test_schedule_out_of_range, NULL);
 	T("/outbox/notice/gmime", test_notice_gmime, NULL);
+	T("/outbox/policy/account-owns", test_policy_account_owns, NULL);
+	T("/outbox/policy/outbox-account", test_policy_outbox_account, NULL);
+	T("/outbox/policy/may-sign", test_policy_may_sign, NULL);
+	T("/outbox/policy/own-private", test_policy_own_private, NULL);
 	return g_test_run();
 }
