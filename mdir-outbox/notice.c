@@ -104,8 +104,10 @@ notice_build(const char *original, const char *sender, const char *subject, cons
 static gboolean
 write_message(GMimeMessage *m, const char *path)
 {
+	/* filed into the account's folder: as readable as [mdir] umask says,
+	 * for the group's sync client */
 	g_autoptr(GMimeStream) out = g_mime_stream_fs_open(path,
-	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600, NULL);
+	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0666, NULL);
 	GMimeFormatOptions *fmt;
 	gboolean ok;
 

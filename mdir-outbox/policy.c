@@ -160,7 +160,9 @@ outbox_entry_copy(MdirFolder *folder, const char *name, const char *tmpdir, GErr
 		close(in);
 		return NULL;
 	}
-	out = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* the copy may be filed (SMTP/Failed): never more open than the entry */
+	out = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    st.st_mode & 0666);
 	while (out >= 0 && (n = read(in, buf, sizeof(buf))) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -5,7 +5,7 @@
 # what mdir writes do not depend on who ran it first (cron's 022, Postfix's
 # 077).
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
-plan 13
+plan 15
 
 O=$MDIR_ROOT/SMTP/Accounts/jo@example.org/Outbox
 L=$T/mdir.log
@@ -39,6 +39,9 @@ echo 0 >"$T/code"
 printf 'From: ann@example.org\nTo: c@example.net\nMessage-ID: <m3@example.org>\nSubject: s\n\nx\n' >"$O/m3.eml"
 mdir-outbox -c "$T/c.conf" >"$T/o" 2>&1
 like "$(grep 'm3.eml' "$L")" 'status=failed .*is not jo@example.org' "a refusal is logged"
+is "$(stat -c %a "$MDIR_ROOT/SMTP/Failed/m3.eml")" 640 "the failed copy is no more open than its source (0644) and the umask"
+N=$(ls "$MDIR_ROOT/SMTP/Accounts/jo@example.org" | grep '^Not sent' | head -n 1)
+is "$(stat -c %a "$MDIR_ROOT/SMTP/Accounts/jo@example.org/$N")" 660 "the notice is readable by the group's sync client (0660)"
 
 printf 'From: jo@example.org\nTo: d@example.net\nMessage-ID: <m4@example.org>\nSubject: s\n\nx\n' >"$O/m4.eml"
 mdir-outbox -c "$T/c.conf" -v >"$T/o" 2>"$T/e"

@@ -136,8 +136,13 @@ test_entry_regular(Fx *fx, gconstpointer data)
 	g_assert_no_error(e);
 	g_assert_true(g_file_get_contents(copy, &text, NULL, NULL));
 	g_assert_cmpstr(text, ==, "From: jo@example.org\n\nhi\n");
+	unlink(copy);
+	g_assert_cmpint(chmod(p, 0600), ==, 0);
+	g_clear_pointer(&copy, g_free);
+	copy = outbox_entry_copy(fx->box, "m.eml", fx->tmpdir, &e);
+	g_assert_no_error(e);
 	g_assert_cmpint(stat(copy, &st), ==, 0);
-	g_assert_cmpint(st.st_mode & 077, ==, 0);
+	g_assert_cmpint(st.st_mode & 077, ==, 0); /* no more open than the entry */
 	unlink(copy);
 }
 
