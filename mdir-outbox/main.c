@@ -1,15 +1,17 @@
 /*
- * mdir-outbox: sends the messages of SMTP/Outbox through sendmail, from
- * cron, every minute (DESIGN §4, mdir-outbox(1)).
+ * mdir-outbox: sends what is in the outboxes through sendmail, from cron,
+ * every minute (DESIGN §4, §6b, mdir-outbox(1)): each account's
+ * SMTP/Accounts/<addr>/Outbox, as that account only, and mdir's own
+ * SMTP/Outbox, to the envelope its records give (outbox.c, policy.c).
  *
- * For each message: the envelope from its own headers, a DKIM signature
- * (or two), sendmail -i -f SENDER -- RCPT..., and by its exit code the
- * message moves to SMTP/Sent, stays for a later try, or moves to
- * SMTP/Failed with a notice to its sender (send.c has the at-most-once
- * rule).  It does not queue or retry within a run (sendmail's MTA does
- * that once it has the message), and it never mails a notice.  Quiet when
- * there is nothing to do: cron mails whatever it prints.  One run at a
- * time: a second one exits 0 at once.
+ * For each message: a DKIM signature (or two) when its From is ours,
+ * sendmail -i -f SENDER -- RCPT..., and by its exit code the message goes
+ * to SMTP/Sent, stays for a later try, or goes to SMTP/Failed with a
+ * notice (send.c has the at-most-once rule).  It does not queue or retry
+ * within a run (sendmail's MTA does that once it has the message), and it
+ * never mails a notice.  Quiet when all goes well: cron mails whatever it
+ * prints; the log has a line per message.  One run at a time: a second
+ * one exits 0 at once.
  */
 #include <stdio.h>
 #include <sysexits.h>
