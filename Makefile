@@ -117,6 +117,14 @@ $(B)/tests/test-stats: $(B)/obj/tests/unit/test-stats.o $(LIB_OBJ) $(STATS_TEST_
 	$(say) LD $@
 	$(Q)$(CC) -o $@ $^ $(MDIR_LDFLAGS) $(PKG_LIBS)
 
+# mdir-outbox's logic likewise, from all its objects but main
+OUTBOX_TEST_OBJ := $(filter-out %/main.o,$(mdir-outbox_OBJ))
+$(B)/obj/tests/unit/test-outbox.o: MDIR_CFLAGS += -Imdir-outbox
+$(B)/tests/test-outbox: $(B)/obj/tests/unit/test-outbox.o $(LIB_OBJ) $(OUTBOX_TEST_OBJ)
+	@mkdir -p $(@D)
+	$(say) LD $@
+	$(Q)$(CC) -o $@ $^ $(MDIR_LDFLAGS) $(PKG_LIBS)
+
 # ---------------------------------------------------------------- targets
 # keep the test objects: they are intermediate only to make
 .SECONDARY:

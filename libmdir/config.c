@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -29,6 +30,7 @@ typedef enum {
 	T_RATIO,
 	T_DURATIONS,
 	T_SYNC,
+	T_MODE,
 } KeyType;
 
 typedef struct {
@@ -42,6 +44,8 @@ static const KeyDef keys[] = {
 	{ "mdir", "root", T_PATH, NULL },
 	{ "mdir", "socket", T_PATH, "@ROOT/.mdird/mdird.sock" },
 	{ "mdir", "log_level", T_LEVEL, "info" },
+	{ "mdir", "log_file", T_PATH, NULL },
+	{ "mdir", "umask", T_MODE, "0007" },
 	{ "mdir", "lock_timeout", T_DURATION, "30s" },
 	{ "mdir", "sync", T_SYNC, "auto" },
 	{ "receive", "local_domains", T_LIST, "" },
@@ -217,6 +221,12 @@ check_value(const KeyDef *def, const char *value, GError **error)
 		g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG,
 		    "'%s' is not auto, syncfs or fsync", value);
 		return FALSE;
+	case T_MODE:
+		if (g_ascii_string_to_unsigned(value, 8, 0, 0777, NULL, NULL))
+			return TRUE;
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG,
+		    "'%s' is not an octal mode from 0 to 0777", value);
+		return FALSE;
 	case T_RATIO:
 		d = g_ascii_strtod(value, &end);
 		if (end != value && *end == '\0' && d >= 0.0 && d <= 1.0)
@@ -366,6 +376,27 @@ mdir_config_new_default(const char *root)
 	return c;
 }
 
+/*
+ * What belongs to the process and is the same for every program, set
+ * where the configuration is read, so that no program can forget it: the
+ * modes of what mdir writes must not depend on who ran first (Postfix's
+ * umask is 077, cron's 022).
+ */
+static void
+apply_process(MdirConfig *c)
+{
+	const char *file = mdir_config_get(c, "mdir", "log_file");
+	guint64 mask = 07;
+	g_autoptr(GError) e = NULL;
+
+	g_ascii_string_to_unsigned(mdir_config_get(c, "mdir", "umask"), 8, 0, 0777, &mask, NULL);
+	umask((mode_t)mask);
+	mdir_log_set_level(mdir_log_level_from_string(mdir_config_get(c, "mdir", "log_level")));
+	if (file && !mdir_log_set_file(file, &e))
+		g_ptr_array_insert(c->warnings, c->warnings->len - 1,
+		    g_strdup_printf("[mdir] log_file: %s; logging to syslog", e->message));
+}
+
 MdirConfig *
 mdir_config_load(const char *path, GError **error)
 {
@@ -376,8 +407,12 @@ mdir_config_load(const char *path, GError **error)
 	if (path == NULL)
 		path = g_getenv("MDIR_CONF");
 	if (path == NULL || *path == '\0') {
-		if (access(SYSTEM_CONFIG, F_OK) != 0)
-			return mdir_config_new_default(NULL);
+		if (access(SYSTEM_CONFIG, F_OK) != 0) {
+			MdirConfig *d = mdir_config_new_default(NULL);
+
+			apply_process(d);
+			return d;
+		}
 		path = SYSTEM_CONFIG;
 	}
 	c->file = g_strdup(path);
@@ -394,6 +429,7 @@ mdir_config_load(const char *path, GError **error)
 	if (!check_file_keys(c, text, error) || !resolve_root(c, error))
 		return NULL;
 	fill_values(c);
+	apply_process(c);
 	return g_steal_pointer(&c);
 }
 

@@ -96,8 +96,27 @@ typedef enum {
  */
 MDIR_API void mdir_log_open(MdirLogFlags flags);
 
-/* Messages below this syslog(3) priority are dropped (default LOG_INFO). */
+/*
+ * Messages below this syslog(3) priority are not logged (default LOG_INFO,
+ * [mdir] log_level), nor written to stderr unless
+ * mdir_log_set_stderr_level() says otherwise.
+ */
 MDIR_API void mdir_log_set_level(int priority);
+
+/*
+ * Messages below this priority are not written to stderr, whatever the
+ * log's level (a program run by cron: LOG_WARNING, LOG_INFO with -v).
+ * -1, the default: the log's level.
+ */
+MDIR_API void mdir_log_set_stderr_level(int priority);
+
+/*
+ * Logs to the file @path (appended, created 0640, one line a message with
+ * its UTC time, the program and its pid) instead of syslog: [mdir]
+ * log_file, for hosts without a syslog daemon.  NULL goes back to syslog.
+ * mdir_config_load() calls it.  Errors: the file's.
+ */
+MDIR_API gboolean mdir_log_set_file(const char *path, GError **error);
 
 /* Parses "debug", "info", "notice", "warning", "err", "crit"; -1 if unknown. */
 MDIR_API int mdir_log_level_from_string(const char *name);
@@ -113,9 +132,13 @@ typedef struct MdirConfig MdirConfig;
  * Reads the configuration: @path if given, else $MDIR_CONF, else
  * /etc/mdir/mdir.conf if it exists, else the built-in defaults (root
  * $XDG_DATA_HOME/mdir).  Every value is checked against its type (string,
- * list, duration, size, integer, boolean); a bad value is an
+ * list, duration, size, integer, boolean, mode); a bad value is an
  * MDIR_ERROR_CONFIG naming the file and line.  Unknown sections and keys are
  * not errors; they are listed by mdir_config_warnings().
+ * It also sets what is the process's, for every program alike: its umask
+ * ([mdir] umask, 0007 by default), the log's level ([mdir] log_level) and
+ * file ([mdir] log_file; one that cannot be opened is a warning, and the
+ * log stays with syslog).
  * Transfer full: free with mdir_config_free().
  */
 MDIR_API MdirConfig *mdir_config_load(const char *path, GError **error);

@@ -24,7 +24,12 @@ struct DkimKey {
 	char *path;
 };
 
-/* What we sign, in this order; singletons are oversigned (RFC 6376 §8.15). */
+/*
+ * What we sign, in this order.  Singletons are oversigned (RFC 6376 §8.15),
+ * present or not: a replayer who adds a Reply-To, a Cc or a Content-Type
+ * to a signed message breaks the signature.  List fields are signed as
+ * they are; a list manager may add its own.
+ */
 static const struct {
 	const char *name;
 	gboolean singleton;
@@ -258,7 +263,7 @@ count_named(GPtrArray *fields, const char *name)
 	return n;
 }
 
-/* The h= list: each present field once per instance, singletons once more. */
+/* The h= list: each field once per instance, singletons once more. */
 static GPtrArray *
 choose_headers(GPtrArray *fields)
 {
@@ -267,11 +272,9 @@ choose_headers(GPtrArray *fields)
 	for (gsize i = 0; i < G_N_ELEMENTS(signed_headers); i++) {
 		guint n = count_named(fields, signed_headers[i].name);
 
-		if (signed_headers[i].singleton && n > 0)
+		/* one more than there are, absent ones included: none can be added */
+		if (signed_headers[i].singleton)
 			n++;
-		else if (signed_headers[i].singleton && (strcmp(signed_headers[i].name, "from") == 0 ||
-		    strcmp(signed_headers[i].name, "subject") == 0))
-			n = 1; /* so that none can be added */
 		for (guint j = 0; j < n; j++)
 			g_ptr_array_add(h, (gpointer)(guintptr)signed_headers[i].name);
 	}

@@ -50,6 +50,12 @@ message_free(Message *m)
 		g_ptr_array_unref(m->rcpts);
 	g_free(m->message_id);
 	g_free(m->subject);
+	if (m->authors)
+		g_ptr_array_unref(m->authors);
+	g_free(m->from);
+	g_free(m->signed_with);
+	if (m->froms)
+		g_ptr_array_unref(m->froms);
 	g_free(m);
 }
 
@@ -143,6 +149,14 @@ find(GPtrArray *fields, const char *name)
 		if (g_ascii_strcasecmp(header_name(fields->pdata[i]), name) == 0)
 			return fields->pdata[i];
 	return NULL;
+}
+
+char *
+message_header(const Message *m, const char *name)
+{
+	const HeaderField *f = find(m->fields, name);
+
+	return f ? field_value(f) : NULL;
 }
 
 static gboolean
@@ -268,6 +282,65 @@ envelope(Message *m, const char *default_sender, GError **error)
 	return TRUE;
 }
 
+/* mdir's own outbox: the envelope its record gives, each recipient once. */
+static gboolean
+given_envelope(Message *m, const MessageLoad *how, GError **error)
+{
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+	if (*how->sender && !address_ok(how->sender)) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE,
+		    "outbox-sender: \"%s\" is not a valid address", how->sender);
+		return FALSE;
+	}
+	m->sender = g_strdup(how->sender);
+	m->rcpts = g_ptr_array_new_with_free_func(g_free);
+	for (const char *const *r = how->rcpts; *r; r++) {
+		if (!address_ok(*r)) {
+			g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE,
+			    "outbox-recipient: \"%s\" is not a valid address", *r);
+			return FALSE;
+		}
+		if (g_hash_table_add(seen, g_ascii_strdown(*r, -1)))
+			g_ptr_array_add(m->rcpts, g_strdup(*r));
+	}
+	if (m->rcpts->len == 0) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE, "no outbox-recipient");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Who the message says wrote or sent it; exactly one From (RFC 5322 §3.6). */
+static gboolean
+authors(Message *m, GError **error)
+{
+	static const char *const from[] = { "from", NULL };
+	static const char *const names[] = { "from", "sender", "resent-from", "resent-sender",
+		NULL };
+	g_autoptr(GPtrArray) f = g_ptr_array_new_with_free_func(g_free);
+	guint n = 0;
+
+	for (guint i = 0; i < m->fields->len; i++)
+		if (g_ascii_strcasecmp(header_name(m->fields->pdata[i]), "from") == 0)
+			n++;
+	if (n != 1) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE, n == 0 ? "no From field" :
+		    "%u From fields: a message has one", n);
+		return FALSE;
+	}
+	if (!addresses(m->fields, from, f, error))
+		return FALSE;
+	if (f->len == 0) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE, "From: no address");
+		return FALSE;
+	}
+	m->from = g_strdup(f->pdata[0]);
+	m->froms = g_steal_pointer(&f);
+	m->authors = g_ptr_array_new_with_free_func(g_free);
+	return addresses(m->fields, names, m->authors, error);
+}
+
 static void
 drop_fields(GPtrArray *fields, const char *name)
 {
@@ -306,7 +379,7 @@ complete(Message *m, const char *domain)
 			m->message_id[strlen(m->message_id) - 1] = '\0';
 	} else {
 		g_autofree char *raw = NULL;
-		const char *at = strrchr(m->sender, '@');
+		const char *at = strrchr(m->from, '@');
 
 		m->message_id = g_strdup_printf("%" G_GINT64_MODIFIER "x.%08x@%s",
 		    g_get_real_time(), g_random_int(), domain ? domain : at + 1);
@@ -419,8 +492,7 @@ field_8bit(const HeaderField *f)
 }
 
 Message *
-message_load(const char *path, const char *default_sender, const char *domain,
-    const char *tmpdir, GError **error)
+message_load(const char *path, const MessageLoad *how, GError **error)
 {
 	g_autoptr(Message) m = g_new0(Message, 1);
 
@@ -428,7 +500,7 @@ message_load(const char *path, const char *default_sender, const char *domain,
 	m->body_path = g_strdup(path);
 	if (has_8bit(path)) {
 		g_free(m->body_path);
-		m->body_path = to_7bit(path, tmpdir, error);
+		m->body_path = to_7bit(path, how->tmpdir, error);
 		if (m->body_path == NULL)
 			return NULL;
 	}
@@ -438,11 +510,14 @@ message_load(const char *path, const char *default_sender, const char *domain,
 	for (guint i = 0; i < m->fields->len; i++)
 		if (field_8bit(m->fields->pdata[i]))
 			encode_field(m->fields->pdata[i], m->eol_crlf);
-	if (!envelope(m, default_sender, error))
+	if (!authors(m, error))
+		return NULL;
+	if (how->rcpts ? !given_envelope(m, how, error) :
+	    !envelope(m, how->default_sender, error))
 		return NULL;
 	drop_fields(m->fields, "bcc");
 	drop_fields(m->fields, "resent-bcc");
-	complete(m, domain);
+	complete(m, how->domain);
 	return g_steal_pointer(&m);
 }
 

@@ -23,24 +23,44 @@ typedef struct {
 	GPtrArray *fields;  /* HeaderField, in order, Bcc already gone */
 	char *body_path;    /* the file the body is read from (path, or 7-bit copy) */
 	goffset body_at;    /* where the body starts in body_path */
-	char *sender;	    /* envelope sender */
+	char *sender;	    /* envelope sender ("" the null sender) */
 	GPtrArray *rcpts;   /* envelope recipients (char *) */
 	char *message_id;   /* without <> */
 	char *subject;
+	GPtrArray *authors; /* the addresses of From, Sender, Resent-From, Resent-Sender */
+	char *from;	    /* the first address of the From field */
+	GPtrArray *froms;   /* every address of the From field */
+	char *signed_with;  /* "rsa-sha256,ed25519-sha256 d=DOMAIN", or NULL */
 	gboolean eol_crlf;  /* the message's line ends */
 } Message;
 
+/* How a message is loaded. */
+typedef struct {
+	/*
+	 * The envelope, when it is not the headers' (mdir's own outbox: from
+	 * the entry's record): @sender ("" the null sender) and @rcpts,
+	 * NULL-terminated.  NULL: both from the headers.
+	 */
+	const char *sender;
+	const char *const *rcpts;
+	const char *default_sender; /* [outbox] sender, when the headers name none */
+	const char *domain;	    /* of a Message-ID made here */
+	const char *tmpdir;	    /* for the 7-bit copy */
+} MessageLoad;
+
 /*
- * Reads the message at @path: header fields, the envelope (Resent-* first;
- * To, Cc, Bcc; Sender, From, else @default_sender), Bcc and Resent-Bcc
- * removed, Message-ID (on @domain) and Date added if missing, 8-bit content
- * converted to 7-bit (into @tmpdir) so that no relay re-encodes what was
- * signed.  MDIR_ERROR_USAGE with a reason for a message that cannot be sent
- * as it is (a permanent failure).
+ * Reads the message at @path: header fields, the envelope (@how's, or from
+ * the headers: Resent-* first; To, Cc, Bcc; Sender, From, else the default
+ * sender), Bcc and Resent-Bcc removed, Message-ID (on @domain) and Date
+ * added if missing, 8-bit content converted to 7-bit so that no relay
+ * re-encodes what was signed.  Exactly one From field is required.
+ * MDIR_ERROR_USAGE with a reason for a message that cannot be sent as it
+ * is (a permanent failure).
  */
-Message *message_load(const char *path, const char *default_sender, const char *domain,
-    const char *tmpdir, GError **error);
+Message *message_load(const char *path, const MessageLoad *how, GError **error);
 void message_free(Message *m);
+/* The value of the first field @name, unfolded, as written.  Transfer full. */
+char *message_header(const Message *m, const char *name);
 /* Writes @m (after @prefix, the signature fields) to a new file @out. */
 gboolean message_write(const Message *m, const char *prefix, const char *out, GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Message, message_free)
@@ -81,11 +101,76 @@ gboolean send_due(const MdirRecord *rec);
 /* Now, RFC 3339 UTC.  Transfer full. */
 char *send_stamp(void);
 
-/* notice.c: files a notice about @original for @sender (never mailed). */
+/*
+ * sent.c: @file (the signed copy that went out) stored as a message of its
+ * own; its part's path into @part, and its record (the store's, with what
+ * @sending, the outbox entry's record, says of how it was sent).
+ * Transfer full.
+ */
+MdirRecord *sent_store(MdirStore *store, const Message *m, const char *file,
+    const MdirRecord *sending, char **part, GError **error);
+
+/*
+ * notice.c: the notice about @original, not sent because of @why, for
+ * @sender (the original's Subject when @subject is NULL or empty); its
+ * Subject into @subject_used (transfer full).  A GMimeMessage, transfer full.
+ */
+typedef struct _GMimeMessage GMimeMessage;
+GMimeMessage *notice_build(const char *original, const char *sender, const char *subject,
+    const char *why, char **subject_used);
+/* Files the notice into @sender's account, else [outbox] admin's, else SMTP/Failed. */
 void notice_file(MdirStore *store, const MdirConfig *config, const char *tmpdir,
     const char *original, const char *sender, const char *subject, const char *why);
 
 /* The selector of the RSA key, or of the Ed25519 one.  Transfer full. */
 char *outbox_selector(const MdirConfig *config, gboolean ed25519);
+
+/* policy.c: who may send what. */
+#define OWN_OUTBOX "SMTP/Outbox"
+#define ACCOUNTS "SMTP/Accounts"
+
+/* The account of an outbox named SMTP/Accounts/<address>/Outbox, else NULL. */
+char *policy_outbox_account(const char *name);
+/*
+ * Whether @addr is @account's own address or an alias of it (a link in
+ * SMTP/Accounts to its folder), either with a +extension; a catch-all
+ * ("@domain") is nobody's address.
+ */
+gboolean policy_account_owns(MdirStore *store, const MdirConfig *config, const char *account,
+    const char *addr);
+/* @m's From, Sender, Resent-From, Resent-Sender and envelope sender are @account's. */
+gboolean policy_bound(MdirStore *store, const MdirConfig *config, const char *account,
+    const Message *m, GError **error);
+/* Whether @m's From is in a local domain (with none set: dkim_domain). */
+gboolean policy_may_sign(const MdirConfig *config, const Message *m);
+/* mdir's own outbox at @path is 0700, made so if it is ours; else an error. */
+gboolean policy_own_outbox_private(const char *path, GError **error);
+/*
+ * Entry @name of @folder read once, without following a link, into a new
+ * private file in @tmpdir (its path, transfer full).  A link or anything
+ * but a regular file is an error, and nothing is read.
+ */
+char *outbox_entry_copy(MdirFolder *folder, const char *name, const char *tmpdir,
+    GError **error);
+
+/* outbox.c: one run over the outboxes. */
+typedef struct Outbox Outbox;
+
+typedef enum {
+	OUTBOX_DRY_RUN = 1 << 0, /* say what would be sent; send and move nothing */
+	OUTBOX_VERBOSE = 1 << 1,
+} OutboxFlags;
+
+/* Opens the store and loads the DKIM keys of @config (which must outlive it). */
+Outbox *outbox_open(MdirConfig *config, OutboxFlags flags, GError **error);
+void outbox_free(Outbox *outbox);
+/* Prints the TXT records of the keys; MDIR_ERROR_CONFIG if there is none. */
+gboolean outbox_print_records(Outbox *outbox, GError **error);
+/*
+ * Sends what is due in @folder (SMTP/Outbox or an account's outbox; NULL:
+ * all of them), under one lock (held by another run: TRUE, nothing done).
+ */
+gboolean outbox_run(Outbox *outbox, const char *folder, GError **error);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Outbox, outbox_free)
 
 #endif /* OUTBOX_H */

@@ -176,10 +176,11 @@ send_schedule(MdirRecord *rec, const MdirConfig *config, const char *said, gint6
 {
 	g_auto(GStrv) steps = mdir_config_get_list(config, "outbox", "retry_schedule");
 	gint64 give_up = mdir_config_get_duration_ms(config, "outbox", "give_up_after");
-	gint64 attempts = mdir_record_get_int(rec, "outbox-attempts", 0) + 1;
+	/* a record is a file people edit: a count out of range starts again */
+	gint64 attempts = CLAMP(mdir_record_get_int(rec, "outbox-attempts", 0), 0, G_MAXINT32) + 1;
 	guint n = g_strv_length(steps);
-	gint64 step = n ? mdir_parse_duration_ms(steps[MIN((guint)attempts, n) - 1], NULL) :
-	    60000;
+	gint64 step = n ? mdir_parse_duration_ms(steps[attempts >= n ? n - 1 : attempts - 1],
+	    NULL) : 60000;
 	g_autofree char *first = NULL;
 	g_autofree char *at = NULL;
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;

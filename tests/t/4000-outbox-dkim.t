@@ -6,7 +6,7 @@
 . "$MDIR_SRC/tests/lib/dkim.sh"
 command -v opendkim >/dev/null || skip_all "opendkim is not installed (make deps)"
 /usr/bin/python3 -c 'import dkim' 2>/dev/null || skip_all "python3-dkim is not installed"
-plan 29
+plan 40
 
 dk_keys
 printf '#!/bin/sh\ncat >"%s/sent.eml"\n' "$T" >"$T/sendmail"
@@ -18,11 +18,12 @@ like "$(cat "$T/records.txt")" '^s1\._domainkey\.example\.org\. IN TXT \( "v=DKI
 	"--dkim-record: the RSA key's record"
 like "$(cat "$T/records.txt")" 's1-ed25519\._domainkey\.example\.org\. IN TXT \( "v=DKIM1; k=ed25519; p=[A-Za-z0-9+/]{43}=" \)' \
 	"and the Ed25519 one: the raw 32-byte key"
-mstore mkdir SMTP/Outbox >/dev/null
+mstore mkdir SMTP/Accounts/jo@example.org/Outbox >/dev/null
+O=$MDIR_ROOT/SMTP/Accounts/jo@example.org/Outbox
 
 # NAME, then the message on stdin: sent through mdir-outbox, then verified
 check() {
-	cat >"$MDIR_ROOT/SMTP/Outbox/$1.eml"
+	cat >"$O/$1.eml"
 	rm -f "$T/sent.eml"
 	mdir-outbox -c "$T/c.conf" >"$T/out" 2>&1
 	dk_opendkim "$T/sent.eml"
@@ -50,7 +51,7 @@ check no-final-newline <"$T/m"
 printf 'From: jo@example.org\nTo: a@example.net\nSubject: headers only' >"$T/m"
 check no-body <"$T/m"
 like "$(sed -n '/^DKIM-Signature: v=1; a=rsa/,/b=/p' "$T/sent.eml" | tr -d '\n\t ')" \
-	'h=from:from:subject:subject' "From and Subject are oversigned"
+	'h=from:from:(sender:)?(reply-to:)?subject:subject' "From and Subject are oversigned"
 
 # tampering: each verifier must now say no
 sed 's/^Subject: headers only/Subject: tampered/' "$T/sent.eml" >"$T/bad.eml"
@@ -64,9 +65,37 @@ is "$(dk_python "$T/bad.eml")" "False False" "a changed body fails"
 { printf 'From: evil@example.com\n'; cat "$T/sent.eml"; } >"$T/bad.eml"
 is "$(dk_python "$T/bad.eml")" "False False" "a From added on top fails (oversigned)"
 
+# absent headers are oversigned too (issue 16.9): none can be added later
+printf 'From: jo@example.org\nTo: a@example.net\nSubject: plain\n\nplain\n' >"$T/m"
+check oversigned <"$T/m"
+h=$(sed -n '/^DKIM-Signature: v=1; a=rsa/,/b=/p' "$T/sent.eml" | tr -d '\n\t ' | sed 's/.*;h=\([^;]*\);.*/\1/')
+for f in reply-to sender cc content-type mime-version content-transfer-encoding in-reply-to references; do
+	printf '%s\n' "$h" | tr ':' '\n' | grep -qx "$f" || break
+done
+is "$f" references "h= names the absent Reply-To, Sender, Cc, Content-Type, MIME-Version, ... ($h)"
+for add in 'Reply-To: evil@example.com' 'Sender: evil@example.com' 'Cc: victim@example.com' \
+	'Content-Type: text/html' 'In-Reply-To: <x@example.com>'; do
+	{ printf '%s\n' "$add"; cat "$T/sent.eml"; } >"$T/bad.eml"
+	is "$(dk_python "$T/bad.eml")" "False False" "${add%%:*} added on top: fails"
+done
+{ printf 'Reply-To: evil@example.com\n'; cat "$T/sent.eml"; } >"$T/bad.eml"
+dk_opendkim "$T/bad.eml"
+ok "$([ $? != 0 ]; echo $?)" "opendkim agrees"
+
+# only a From in a local domain is signed (issue 16.4): a forward of a
+# remote message goes out as it came
+F=$MDIR_ROOT/SMTP/Outbox
+mkdir -p "$F/.meta"
+printf 'From: ceo@elsewhere.test\nTo: jo@example.org\nSubject: fwd\n\nx\n' >"$F/fwd.eml"
+printf 'outbox-sender: jo@example.org\noutbox-recipient: me@phone.test\n' >"$F/.meta/fwd.eml"
+rm -f "$T/sent.eml"
+mdir-outbox -c "$T/c.conf" >"$T/out" 2>&1
+is "$(grep -c '^From: ceo@elsewhere.test' "$T/sent.eml" 2>/dev/null)" 1 "a forward of a remote message is sent"
+is "$(grep -c '^DKIM-Signature:' "$T/sent.eml")" 0 "but not signed: its From is not ours"
+
 # a key readable by others is refused, and nothing goes out unsigned
 chmod 644 "$T/rsa.pem"
-printf 'From: jo@example.org\nTo: a@example.net\nSubject: k\n\nk\n' >"$MDIR_ROOT/SMTP/Outbox/k.eml"
+printf 'From: jo@example.org\nTo: a@example.net\nSubject: k\n\nk\n' >"$O/k.eml"
 rm -f "$T/sent.eml"
 expect_code 78 "a world-readable key: EX_CONFIG" -- mdir-outbox -c "$T/c.conf"
 like "$err" "rsa.pem: a private key readable by group or others \(mode 0644\); chmod 600 it" "says why"

@@ -1,13 +1,13 @@
 #!/bin/sh
-# mdir-outbox and sendmail: the envelope, Bcc, Message-ID and Date; what
+# mdir-outbox and sendmail, from an account's outbox: the envelope, Bcc, Message-ID and Date; what
 # each exit code does (sent, deferred and retried, given up, failed with a
 # notice); two runs at once never send twice; a crash after sendmail does
 # not resend; quiet when there is nothing to do.  A stand-in sendmail
 # records each call and exits with the code in $T/code.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
-plan 39
+plan 45
 
-O=$MDIR_ROOT/SMTP/Outbox
+O=$MDIR_ROOT/SMTP/Accounts/jo@example.org/Outbox
 cat >"$T/sendmail" <<SM
 #!/bin/sh
 n=\$(ls "$T/calls" | grep -c 'args\$')
@@ -21,7 +21,8 @@ chmod +x "$T/sendmail"
 mkdir -p "$T/calls"
 printf '[mdir]\nroot = %s\n[receive]\nlocal_domains = example.org\n[outbox]\nsendmail = %s\nretry_schedule = 1m;1h\n' \
 	"$MDIR_ROOT" "$T/sendmail" >"$T/c.conf"
-mstore mkdir SMTP/Outbox SMTP/Accounts/jo@example.org >/dev/null
+mstore mkdir SMTP/Outbox SMTP/Accounts/jo@example.org/Outbox >/dev/null
+ln -s jo@example.org "$MDIR_ROOT/SMTP/Accounts/fwd@example.org"
 calls() { ls "$T/calls" | grep -c '\.args$'; }
 out() { mdir-outbox -c "$T/c.conf" "$@" >"$T/out" 2>&1; echo $?; }
 meta() { grep -m1 "^$2: " "$1" | cut -d' ' -f2-; }
@@ -42,11 +43,21 @@ S=$MDIR_ROOT/SMTP/Sent/.meta/hi.eml
 is "$(meta "$S" sendmail-result)" "0 queued by sendmail" "its record: queued, not delivered"
 like "$(meta "$S" sent-at)" '^20[0-9-]+T[0-9:]+Z$' "and when"
 ok "$(cmp -s "$MDIR_ROOT/SMTP/Sent/hi.eml" "$T/calls/0.eml"; echo $?)" "Sent keeps what went out"
+# issue 10.2: the Sent entry is a stored part of its own, its record about it
+expect_code 0 "mstore fsck is clean after sending" -- mstore -c "$T/c.conf" fsck
+ok "$(mstore -c "$T/c.conf" cat "$(meta "$S" url)" | cmp -s - "$T/calls/0.eml"; echo $?)" \
+	"the record's URL gives the signed copy that went out"
+is "$(meta "$S" sha256)" "$(sha256sum "$T/calls/0.eml" | cut -d' ' -f1)" "its sha256 is the copy's"
 
 printf 'From: jo@example.org\nTo: x@example.net\nResent-From: fwd@example.org\nResent-To: r1@example.net\nResent-Bcc: r2@example.net\nSubject: resent\n\nx\n' >"$O/resent.eml"
 out >/dev/null
-is "$(cat "$T/calls/1.args")" "-i -f fwd@example.org -- r1@example.net r2@example.net" "Resent-* first"
+is "$(cat "$T/calls/1.args")" "-i -f fwd@example.org -- r1@example.net r2@example.net" "Resent-* first (from an alias of the account)"
 ok "$(grep -qi '^resent-bcc:' "$T/calls/1.eml"; [ $? = 1 ]; echo $?)" "Resent-Bcc removed"
+printf 'From: jo@example.org\nTo: u@example.net\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= aus =?utf-8?b?S8O2bG4=?=\n\nx\n' >"$O/utf.eml"
+out >/dev/null
+is "$(meta "$MDIR_ROOT/SMTP/Sent/.meta/utf.eml" subject)" "Grüße aus Köln" "its subject decoded from RFC 2047"
+is "$(meta "$MDIR_ROOT/SMTP/Sent/.meta/utf.eml" outbox-recipient)" "u@example.net" "and its envelope"
+expect_code 0 "mstore fsck is still clean" -- mstore -c "$T/c.conf" fsck
 
 # temporary failure: stays, counted, retried when due, not before
 echo 75 >"$T/code"
@@ -76,12 +87,12 @@ like "$(cat "$MDIR_ROOT/SMTP/Accounts/jo@example.org/$notice" | tr '\n' ' ')" \
 
 # permanent failure
 echo 67 >"$T/code"
-printf 'From: ann@elsewhere.test\nTo: nobody@example.net\nSubject: bounce\n\nx\n' >"$O/bounce.eml"
+printf 'From: jo@example.org\nTo: nobody@example.net\nSubject: bounce\n\nx\n' >"$O/bounce.eml"
 out >/dev/null
 is "$(ls "$MDIR_ROOT/SMTP/Failed" | grep -c '^bounce')" 1 "exit 67: SMTP/Failed at once"
 like "$(meta "$MDIR_ROOT/SMTP/Failed/.meta/bounce.eml" outbox-failure)" '^sendmail exit 67' "with the code"
-ok "$(ls "$MDIR_ROOT/SMTP/Failed" | grep -q '^Not sent_ bounce'; echo $?)" \
-	"a sender without an account: the notice in SMTP/Failed"
+ok "$(ls "$MDIR_ROOT/SMTP/Accounts/jo@example.org" | grep -q '^Not sent_ bounce'; echo $?)" \
+	"the notice in the account's folder"
 echo 0 >"$T/code"
 
 # a message that cannot be sent as it is

@@ -11,14 +11,14 @@ printf '#!/bin/sh\ncat >/dev/null\n' >"$T/sendmail"
 chmod +x "$T/sendmail"
 printf '[mdir]\nroot = %s\n[receive]\nlocal_domains = example.test\n[outbox]\nsendmail = %s\n' \
 	"$MDIR_ROOT" "$T/sendmail" >"$C"
-mstore -c "$C" mkdir SMTP/Accounts/jo@example.test SMTP/Accounts/ann@example.test SMTP/Outbox SMTP/Statistics >/dev/null
+mstore -c "$C" mkdir SMTP/Accounts/jo@example.test/Outbox SMTP/Accounts/ann@example.test SMTP/Outbox SMTP/Statistics >/dev/null
 for i in 1 2 3; do
 	sed "s/^Message-ID: .*/Message-ID: <r$i@t>/" "$DATA/multipart-mixed.eml" |
 		mdir-receive -c "$C" -a 192.0.2.$i -f a@senders.test -- jo@example.test
 done
 mdir-receive -c "$C" -a 198.51.100.1 -f b@other.test -- ann@example.test <"$DATA/rfc2231-names.eml"
 mdir-receive -c "$C" -a 198.51.100.1 -- nobody@example.test <"$DATA/rfc2231-names.eml" >/dev/null
-printf 'From: jo@example.test\nTo: x@far.test, y@far.test\nSubject: out\n\nhello\n' >"$MDIR_ROOT/SMTP/Outbox/out.eml"
+printf 'From: jo@example.test\nTo: x@far.test, y@far.test\nSubject: out\n\nhello\n' >"$MDIR_ROOT/SMTP/Accounts/jo@example.test/Outbox/out.eml"
 mdir-outbox -c "$C"
 
 txt=$(smtp-stats -c "$C" report 2>/dev/null)

@@ -16,9 +16,9 @@ chmod +x "$T/sendmail"
 printf '[mdir]\nroot = %s\n[outbox]\nsendmail = %s\n%s\n' "$MDIR_ROOT" "$T/sendmail" \
 	"$DK_CONF" >"$T/c.conf"
 dk_records "$T/c.conf"
-mstore mkdir SMTP/Outbox >/dev/null
+mstore mkdir SMTP/Accounts/jo@example.org/Outbox >/dev/null
 printf 'From: Jo <jo@example.org>\nTo: Ann <ann@remote.test>\nSubject: through Postfix, grüße\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nHello Ann, schöne Grüße.\n' \
-	>"$MDIR_ROOT/SMTP/Outbox/to-ann.eml"
+	>"$MDIR_ROOT/SMTP/Accounts/jo@example.org/Outbox/to-ann.eml"
 expect_code 0 "mdir-outbox hands it to Postfix's sendmail" -- mdir-outbox -c "$T/c.conf"
 is "$(mstore ls SMTP/Sent)" "to-ann.eml" "and files it under SMTP/Sent"
 got_sink() { grep -l 'through Postfix' "$PF"/sink/* 2>/dev/null | head -n 1 | grep -q .; }

@@ -1,0 +1,605 @@
+/*
+ * outbox.c: one run of mdir-outbox over its outboxes: for each entry, the
+ * message made ready (message.c), signed (dkim.c), handed to sendmail
+ * (send.c) and filed by the result; main.c only parses the options.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <gmime/gmime.h>
+
+#include "outbox.h"
+
+
+struct Outbox {
+	MdirConfig *config;
+	MdirStore *store;
+	MdirFolder *outbox;
+	char *tmpdir;
+	DkimKey *rsa;
+	DkimKey *ed25519;
+	gboolean dry_run;
+	gboolean verbose;
+	/* the outbox at hand: mdir's own, or the outbox of an account */
+	gboolean own;
+	char *account;
+	guint sent, deferred, failed;
+};
+
+static void G_GNUC_PRINTF(2, 3)
+say(const Outbox *r, const char *format, ...)
+{
+	g_autofree char *line = NULL;
+	va_list ap;
+
+	va_start(ap, format);
+	line = g_strdup_vprintf(format, ap);
+	va_end(ap);
+	/* -v shows it on stderr through the log; -n shows it on stdout */
+	mdir_log(LOG_INFO, "%s", line);
+	if (r->dry_run && !r->verbose)
+		printf("%s\n", line);
+}
+
+/* sendmail's status when it did not run */
+#define NOT_RUN (-2)
+
+/*
+ * The line logged for each message, in Postfix's key=value manner: what
+ * an admin greps for (the Message-ID, a recipient) and what became of it.
+ */
+static void
+log_outcome(const Outbox *r, const char *name, const Message *m, const char *status,
+    int code, const char *said)
+{
+	g_autoptr(GString) to = g_string_new(NULL);
+	g_autofree char *sendmail = code == NOT_RUN ? g_strdup("") :
+	    g_strdup_printf(" sendmail=%d", code);
+
+	for (guint i = 0; m && i < m->rcpts->len; i++)
+		g_string_append_printf(to, "%s<%s>", i ? "," : "", (char *)m->rcpts->pdata[i]);
+	say(r, "message-id=<%s> from=<%s> to=%s status=%s%s signed=%s entry=%s/%s (%s)",
+	    m ? m->message_id : "", m ? m->sender : "", to->str, status, sendmail,
+	    m && m->signed_with ? m->signed_with : "no", mdir_folder_name(r->outbox), name,
+	    said && *said ? said : "-");
+}
+
+/* Whom a notice about an entry goes to: the account, or mdir's sender. */
+static const char *
+notice_to(const Outbox *r, const MdirRecord *rec)
+{
+	return r->own ? mdir_record_get(rec, "outbox-sender") : r->account;
+}
+
+static gint
+compare_strings(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+
+
+
+/* Moves entry @name to @to: @file (ours, never the entry's path) with @rec. */
+static gboolean
+move_to(const Outbox *r, const char *name, const char *file, const MdirRecord *rec,
+    const char *to, GError **error)
+{
+	g_autoptr(MdirFolder) dest = mdir_folder_open(r->store, to, MDIR_FOLDER_CREATE, error);
+	MdirFolderEntry e = { file, rec, name, NULL, 0 };
+	gboolean ok;
+
+	if (dest == NULL)
+		return FALSE;
+	/* one flush for both: the removal's sync makes the addition durable
+	 * too on a file system synced whole; per file, each is synced anyway */
+	ok = mdir_folder_add_entries(dest, &e, 1, FALSE, error) &&
+	    mdir_folder_remove(r->outbox, name, NULL, error);
+	g_free(e.used);
+	return ok;
+}
+
+static void
+fail(Outbox *r, const char *name, const char *file, MdirRecord *rec, const Message *m,
+    int code, const char *why)
+{
+	const char *subject = m ? m->subject : mdir_record_get(rec, "subject");
+	static const char *const store_fields[] = { "url", "anchor", "part", "parts", "size",
+		"sha256" };
+	g_autofree char *stamp = send_stamp();
+	g_autoptr(GError) e = NULL;
+
+	r->failed++;
+	log_outcome(r, name, m, "failed", code, why);
+	if (r->dry_run)
+		return;
+	mdir_record_remove(rec, "outbox-in-flight");
+	mdir_record_set(rec, "outbox-failed-at", stamp);
+	mdir_record_set(rec, "outbox-failure", why);
+	/* what is filed is the copy read: no longer the stored part it was */
+	if (mdir_record_get(rec, "url"))
+		mdir_record_set(rec, "original-url", mdir_record_get(rec, "url"));
+	for (gsize i = 0; i < G_N_ELEMENTS(store_fields); i++)
+		mdir_record_remove(rec, store_fields[i]);
+	notice_file(r->store, r->config, r->tmpdir, file, notice_to(r, rec), subject, why);
+	if (!move_to(r, name, file, rec, "SMTP/Failed", &e))
+		mdir_log(LOG_ERR, "%s: cannot move to SMTP/Failed: %s", name, e->message);
+}
+
+/* Whether SMTP/Sent holds the copy sent under @token. */
+static gboolean
+in_sent(const Outbox *r, const char *token)
+{
+	g_autoptr(MdirFolder) sent = mdir_folder_open(r->store, "SMTP/Sent", 0, NULL);
+	g_autoptr(GPtrArray) names = sent ? mdir_folder_list(sent, NULL) : NULL;
+
+	for (guint i = 0; names && i < names->len; i++) {
+		g_autoptr(MdirRecord) rec = mdir_folder_load_record(sent, names->pdata[i], NULL);
+
+		if (rec && g_strcmp0(mdir_record_get(rec, "outbox-id"), token) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* A mark left by a crash between sendmail and the result: never resend. */
+static void
+leftover(Outbox *r, const char *name, MdirRecord *rec)
+{
+	const char *token = mdir_record_get(rec, "outbox-in-flight");
+	g_autoptr(GError) e = NULL;
+	g_autofree char *file = NULL;
+
+	if (in_sent(r, token)) {
+		say(r, "%s: sent before a crash (in SMTP/Sent); removed from the outbox", name);
+		if (!r->dry_run && !mdir_folder_remove(r->outbox, name, NULL, &e))
+			mdir_log(LOG_ERR, "%s: %s", name, e->message);
+		return;
+	}
+	file = outbox_entry_copy(r->outbox, name, r->tmpdir, &e);
+	if (file == NULL) {
+		mdir_log(LOG_ERR, "%s: %s", name, e->message);
+		return;
+	}
+	fail(r, name, file, rec, NULL, NOT_RUN, "possibly sent: a run stopped after handing it to sendmail and before "
+	    "recording the result; not sent again");
+	unlink(file);
+}
+
+/* The message with its signatures, in tmp.  NULL and @error: key trouble. */
+static char *
+prepare(Outbox *r, Message *m, GError **error)
+{
+	const char *domain = mdir_config_get(r->config, "outbox", "dkim_domain");
+	g_autofree char *path = g_strdup_printf("%s/outbox.%08x", r->tmpdir, g_random_int());
+	g_autoptr(GString) sigs = g_string_new(NULL);
+	g_autoptr(GString) with = g_string_new(NULL);
+	DkimKey *keys[] = { r->ed25519, r->rsa }; /* RSA on top: read first */
+
+	if ((r->rsa || r->ed25519) && !policy_may_sign(r->config, m))
+		mdir_log(LOG_INFO, "<%s>: From <%s>, not a local domain: not signed", m->message_id,
+		    m->from);
+	else if (r->rsa || r->ed25519) {
+		DkimBody *b = dkim_body_new();
+		g_autofree char *bh = NULL;
+		FILE *fp = fopen(m->body_path, "re");
+		char buf[65536];
+		size_t n;
+
+		if (fp && fseeko(fp, m->body_at, SEEK_SET) == 0)
+			while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+				dkim_body_update(b, buf, n);
+		if (fp)
+			fclose(fp);
+		bh = dkim_body_finish(b);
+		for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
+			g_autofree char *sig = NULL;
+
+			if (keys[i] == NULL)
+				continue;
+			g_autofree char *selector = outbox_selector(r->config, keys[i] == r->ed25519);
+
+			sig = dkim_sign(keys[i], domain, selector, m->fields, bh,
+			    g_get_real_time() / G_USEC_PER_SEC, error);
+			if (sig == NULL)
+				return NULL;
+			g_string_prepend(sigs, sig);
+			g_string_prepend(with, keys[i] == r->ed25519 ? ",ed25519-sha256" :
+			    ",rsa-sha256");
+		}
+	}
+	if (!message_write(m, sigs->str, path, error))
+		return NULL;
+	if (with->len > 0)
+		m->signed_with = g_strdup_printf("%s d=%s", with->str + 1, domain);
+	return g_steal_pointer(&path);
+}
+
+/* For smtp-stats: an event per recipient, with its domain. */
+static void
+record_events(const Outbox *r, const Message *m, const char *kind)
+{
+	struct stat st;
+	g_autofree char *size = g_strdup_printf("%" G_GINT64_FORMAT,
+	    stat(m->path, &st) == 0 ? (gint64)st.st_size : (gint64)0);
+
+	for (guint i = 0; i < m->rcpts->len; i++) {
+		const char *rcpt = m->rcpts->pdata[i];
+		const char *at = strrchr(rcpt, '@');
+
+		mdir_events_record(r->config, kind, "sender", m->sender, "rcpt", rcpt, "domain",
+		    at ? at + 1 : NULL, "size", size, "message_id", m->message_id, NULL);
+	}
+}
+
+/* The signed copy stored and filed under SMTP/Sent, the entry removed. */
+static gboolean
+file_sent(const Outbox *r, const char *name, const Message *m, const char *file,
+    const MdirRecord *rec, GError **error)
+{
+	g_autofree char *part = NULL;
+	g_autoptr(MdirRecord) sent = sent_store(r->store, m, file, rec, &part, error);
+
+	return sent && move_to(r, name, part, sent, "SMTP/Sent", error);
+}
+
+static void
+finish(Outbox *r, const char *name, const Message *m, MdirRecord *rec, const char *file,
+    int code, const char *said)
+{
+	SendOutcome outcome = send_outcome(code);
+
+	record_events(r, m, outcome == SEND_OK ? "sent" : outcome == SEND_LATER ? "deferred" :
+	    "failed");
+	g_autofree char *stamp = send_stamp();
+	g_autoptr(GError) e = NULL;
+	gint64 next = 0;
+
+	switch (outcome) {
+	case SEND_OK:
+		mdir_record_set(rec, "outbox-id", mdir_record_get(rec, "outbox-in-flight"));
+		mdir_record_remove(rec, "outbox-in-flight");
+		mdir_record_set(rec, "sent-at", stamp);
+		mdir_record_set(rec, "sendmail-result", "0 queued by sendmail");
+		r->sent++;
+		log_outcome(r, name, m, "sent", code, said);
+		/* the copy kept is the one that went out, signatures and all */
+		if (!file_sent(r, name, m, file, rec, &e))
+			mdir_log(LOG_CRIT, "%s: sent, but cannot move to SMTP/Sent: %s", name,
+			    e->message);
+		return;
+	case SEND_LATER:
+		mdir_record_remove(rec, "outbox-in-flight");
+		if (!send_schedule(rec, r->config, said, &next)) {
+			g_autofree char *why = g_strdup_printf("gave up after %s: %s",
+			    mdir_config_get(r->config, "outbox", "give_up_after"), said);
+
+			fail(r, name, m->path, rec, m, code, why);
+			return;
+		}
+		r->deferred++;
+		log_outcome(r, name, m, "deferred", code, said);
+		if (!mdir_folder_save_record(r->outbox, name, rec, &e))
+			mdir_log(LOG_ERR, "%s: %s", name, e->message);
+		return;
+	case SEND_FAILED: {
+		g_autofree char *why = g_strdup_printf("sendmail exit %d: %s", code, said);
+
+		fail(r, name, m->path, rec, m, code, why);
+	}
+	}
+}
+
+/*
+ * The message of an entry.  In mdir's own outbox the envelope is the
+ * record's, written by mdir (a forward's: the rule's address, the
+ * account): its headers are a remote sender's and name nobody here.
+ */
+static Message *
+load(const Outbox *r, const char *path, const MdirRecord *rec, GError **error)
+{
+	g_autofree const char **rcpts = NULL;
+	g_autoptr(Message) m = NULL;
+	MessageLoad how = {
+		.default_sender = mdir_config_get(r->config, "outbox", "sender"),
+		.domain = mdir_config_get(r->config, "outbox", "dkim_domain"),
+		.tmpdir = r->tmpdir,
+	};
+
+	if (r->own) {
+		rcpts = mdir_record_get_all(rec, "outbox-recipient");
+		if (rcpts == NULL || rcpts[0] == NULL) {
+			g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE,
+			    "no outbox-recipient in its record: an entry of %s is sent "
+			    "only to the recipients its record names",
+			    mdir_folder_name(r->outbox));
+			return NULL;
+		}
+		how.rcpts = rcpts;
+		how.sender = mdir_record_get(rec, "outbox-sender");
+		if (how.sender == NULL)
+			how.sender = "";
+	}
+	m = message_load(path, &how, error);
+	if (m && !r->own && !policy_bound(r->store, r->config, r->account, m, error))
+		return NULL;
+	return g_steal_pointer(&m);
+}
+
+/* An entry due, read into @copy; FALSE only for trouble that stops the run. */
+static gboolean
+send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GError **error)
+{
+	g_autoptr(Message) m = NULL;
+	g_autoptr(GError) e = NULL;
+	g_autofree char *file = NULL;
+	g_autofree char *said = NULL;
+	g_autofree char *token = NULL;
+	int code;
+
+	m = load(r, copy, rec, &e);
+	if (m == NULL) {
+		if (!g_error_matches(e, MDIR_ERROR, MDIR_ERROR_USAGE)) {
+			mdir_log(LOG_ERR, "%s: %s; left for the next run", name, e->message);
+			return TRUE;
+		}
+		fail(r, name, copy, rec, NULL, NOT_RUN, e->message);
+		return TRUE;
+	}
+	file = prepare(r, m, error);
+	if (file == NULL)
+		return FALSE;
+	if (r->dry_run) {
+		g_autofree char *to = NULL;
+
+		g_ptr_array_add(m->rcpts, NULL);
+		to = g_strjoinv(" ", (char **)m->rcpts->pdata);
+		say(r, "%s: would send: from <%s> to %s%s", name, m->sender, to,
+		    m->signed_with ? ", signed" : "");
+		g_ptr_array_remove_index(m->rcpts, m->rcpts->len - 1);
+		unlink(file);
+		return TRUE;
+	}
+	token = g_strdup_printf("%" G_GINT64_MODIFIER "x.%d.%08x", g_get_real_time(),
+	    (int)getpid(), g_random_int());
+	mdir_record_set(rec, "outbox-in-flight", token);
+	mdir_record_set(rec, "outbox-sender", m->sender);
+	if (mdir_record_get(rec, "subject") == NULL)
+		mdir_record_set(rec, "subject", m->subject);
+	if (!mdir_folder_save_record(r->outbox, name, rec, error)) {
+		unlink(file);
+		return FALSE; /* not marked: not sent */
+	}
+	code = send_run(mdir_config_get(r->config, "outbox", "sendmail"), m, file,
+	    mdir_config_get_duration_ms(r->config, "outbox", "timeout"), &said);
+	finish(r, name, m, rec, file, code, said);
+	unlink(file);
+	return TRUE;
+}
+
+/* One entry of the outbox; FALSE only for trouble that stops the run. */
+static gboolean
+one(Outbox *r, const char *name, GError **error)
+{
+	g_autoptr(MdirRecord) rec = mdir_folder_load_record(r->outbox, name, NULL);
+	g_autoptr(GError) e = NULL;
+	g_autofree char *copy = NULL;
+	gboolean ok;
+
+	if (rec == NULL)
+		rec = mdir_record_new(); /* dropped in by a sync client */
+	if (mdir_record_get(rec, "outbox-in-flight")) {
+		leftover(r, name, rec);
+		return TRUE;
+	}
+	if (!send_due(rec))
+		return TRUE;
+	copy = outbox_entry_copy(r->outbox, name, r->tmpdir, &e);
+	if (copy == NULL) {
+		mdir_log(LOG_ERR, "%s/%s: %s; not sent", mdir_folder_name(r->outbox), name,
+		    e->message);
+		return TRUE;
+	}
+	ok = send_entry(r, name, rec, copy, error);
+	unlink(copy);
+	return ok;
+}
+
+
+static gboolean
+load_keys(Outbox *r, GError **error)
+{
+	const char *rsa = mdir_config_get(r->config, "outbox", "dkim_key");
+	const char *ed = mdir_config_get(r->config, "outbox", "dkim_ed25519_key");
+
+	if (rsa == NULL && ed == NULL)
+		return TRUE;
+	if (mdir_config_get(r->config, "outbox", "dkim_domain") == NULL ||
+	    mdir_config_get(r->config, "outbox", "dkim_selector") == NULL) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG,
+		    "[outbox] a DKIM key needs dkim_domain and dkim_selector");
+		return FALSE;
+	}
+	if (rsa && (r->rsa = dkim_key_load(rsa, FALSE, error)) == NULL)
+		return FALSE;
+	if (ed && (r->ed25519 = dkim_key_load(ed, TRUE, error)) == NULL)
+		return FALSE;
+	return TRUE;
+}
+
+/* The TXT records to publish, one a key, in zone-file form. */
+static void
+print_records(const Outbox *r)
+{
+	const char *domain = mdir_config_get(r->config, "outbox", "dkim_domain");
+	const DkimKey *keys[] = { r->rsa, r->ed25519 };
+
+	for (gsize i = 0; i < G_N_ELEMENTS(keys); i++) {
+		g_autofree char *rec = keys[i] ? dkim_key_record(keys[i]) : NULL;
+		g_autofree char *sel = keys[i] ? outbox_selector(r->config, i == 1) : NULL;
+		gsize len;
+
+		if (rec == NULL)
+			continue;
+		printf("%s._domainkey.%s. IN TXT (", sel, domain);
+		/* a TXT string holds 255 bytes at most: split the key */
+		len = strlen(rec);
+		for (gsize at = 0; at < len; at += 250)
+			printf(" \"%.250s\"", rec + at);
+		printf(" )\n");
+	}
+}
+
+/* One run at a time: a lock in mdir's own outbox, held until the run ends. */
+static int
+lock_outbox(const MdirFolder *own)
+{
+	g_autofree char *p = g_build_filename(mdir_folder_path(own), ".outbox.lock", NULL);
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+Outbox *
+outbox_open(MdirConfig *config, OutboxFlags flags, GError **error)
+{
+	g_autoptr(Outbox) r = g_new0(Outbox, 1);
+
+	r->config = config;
+	r->dry_run = (flags & OUTBOX_DRY_RUN) != 0;
+	r->verbose = (flags & OUTBOX_VERBOSE) != 0;
+	r->store = mdir_store_open_config(config, error);
+	if (r->store == NULL || !load_keys(r, error))
+		return NULL;
+	r->tmpdir = g_build_filename(mdir_store_root(r->store), ".mstore", "tmp", NULL);
+	return g_steal_pointer(&r);
+}
+
+void
+outbox_free(Outbox *r)
+{
+	if (r == NULL)
+		return;
+	dkim_key_free(r->rsa);
+	dkim_key_free(r->ed25519);
+	mdir_folder_free(r->outbox);
+	g_free(r->account);
+	mdir_store_free(r->store);
+	g_free(r->tmpdir);
+	g_free(r);
+}
+
+gboolean
+outbox_print_records(Outbox *r, GError **error)
+{
+	if (r->rsa == NULL && r->ed25519 == NULL) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG, "no [outbox] DKIM key");
+		return FALSE;
+	}
+	print_records(r);
+	return TRUE;
+}
+
+
+
+/* Sends what is due in one outbox. */
+static gboolean
+send_folder(Outbox *r, const char *folder, GError **error)
+{
+	g_autoptr(GPtrArray) names = NULL;
+	GError *e = NULL;
+
+	r->outbox = mdir_folder_open(r->store, folder, 0, error);
+	if (r->outbox == NULL)
+		return FALSE;
+	r->own = strcmp(mdir_folder_name(r->outbox), OWN_OUTBOX) == 0;
+	r->account = policy_outbox_account(mdir_folder_name(r->outbox));
+	if (!r->own && r->account == NULL)
+		g_set_error(&e, MDIR_ERROR, MDIR_ERROR_USAGE,
+		    "%s: not an outbox (" OWN_OUTBOX " or " ACCOUNTS "/ADDRESS/Outbox)", folder);
+	else if (!r->own || policy_own_outbox_private(mdir_folder_path(r->outbox), &e))
+		names = mdir_folder_list(r->outbox, &e);
+	for (guint i = 0; names && i < names->len && !e; i++)
+		one(r, names->pdata[i], &e);
+	g_clear_pointer(&r->outbox, mdir_folder_free);
+	g_clear_pointer(&r->account, g_free);
+	if (e) {
+		g_propagate_error(error, e);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* mdir's own outbox, then each account's that has one (aliases are links: skipped). */
+static GPtrArray *
+list_outboxes(const Outbox *r)
+{
+	g_autofree char *accounts = g_build_filename(mdir_store_root(r->store), ACCOUNTS, NULL);
+	g_autoptr(GDir) d = g_dir_open(accounts, 0, NULL);
+	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	const char *n;
+
+	g_ptr_array_add(out, g_strdup(OWN_OUTBOX));
+	while (d && (n = g_dir_read_name(d)) != NULL) {
+		g_autofree char *acct = g_build_filename(accounts, n, NULL);
+		g_autofree char *box = g_build_filename(acct, "Outbox", NULL);
+		struct stat st;
+
+		if (n[0] != '.' && lstat(acct, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    lstat(box, &st) == 0 && S_ISDIR(st.st_mode))
+			g_ptr_array_add(names, g_strdup(n));
+	}
+	g_ptr_array_sort(names, compare_strings);
+	for (guint i = 0; i < names->len; i++)
+		g_ptr_array_add(out, g_strconcat(ACCOUNTS "/", names->pdata[i], "/Outbox", NULL));
+	return out;
+}
+
+gboolean
+outbox_run(Outbox *r, const char *folder, GError **error)
+{
+	g_autoptr(MdirFolder) own = mdir_folder_open(r->store, OWN_OUTBOX, MDIR_FOLDER_CREATE,
+	    error);
+	g_autoptr(GPtrArray) boxes = NULL;
+	GError *e = NULL;
+	int lock;
+
+	if (own == NULL)
+		return FALSE;
+	lock = lock_outbox(own);
+	if (lock < 0) {
+		mdir_log(LOG_INFO, "another run holds %s; this one stops", OWN_OUTBOX);
+		if (r->verbose || isatty(STDERR_FILENO))
+			fprintf(stderr, "mdir-outbox: another run holds %s\n", OWN_OUTBOX);
+		return TRUE;
+	}
+	if (folder) {
+		boxes = g_ptr_array_new_with_free_func(g_free);
+		g_ptr_array_add(boxes, g_strdup(folder));
+	} else {
+		boxes = list_outboxes(r);
+	}
+	for (guint i = 0; i < boxes->len && !e; i++)
+		send_folder(r, boxes->pdata[i], &e);
+	if (r->sent + r->deferred + r->failed > 0)
+		mdir_log(LOG_INFO, "%u sent, %u deferred, %u failed", r->sent, r->deferred,
+		    r->failed);
+	close(lock);
+	if (e) {
+		g_propagate_error(error, e);
+		return FALSE;
+	}
+	return TRUE;
+}

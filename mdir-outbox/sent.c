@@ -1,0 +1,114 @@
+/*
+ * sent.c: the copy kept in SMTP/Sent is the one that went out, signatures
+ * and all, stored as a message of its own (mdir(5)): its record describes
+ * that file (url, size, sha256), so that mstore fsck and mstore cat agree
+ * with the folder, and says how it was sent.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gmime/gmime.h>
+
+#include "outbox.h"
+
+/* Fields of the outbox entry's record that say how it was sent. */
+static gboolean
+sending_field(const char *name)
+{
+	static const char *const keep[] = { "sent-at", "sendmail-result", "account",
+		"forward-to", NULL };
+
+	return (g_str_has_prefix(name, "outbox-") && strcmp(name, "outbox-recipient") != 0 &&
+		   strcmp(name, "outbox-sender") != 0) ||
+	    g_strv_contains(keep, name);
+}
+
+/* What the record says of the message itself, decoded as received records are. */
+static void
+describe(MdirRecord *rec, const Message *m)
+{
+	static const char *const fields[] = { "from", "to", "cc", "date", "in-reply-to",
+		"references" };
+	g_autofree char *subject = g_mime_utils_header_decode_text(NULL, m->subject);
+	g_autofree char *safe = mdir_sanitize_name(*subject ? subject : "sent", -1);
+	g_autofree char *name = g_strconcat(safe ? safe : "sent", ".eml", NULL);
+
+	mdir_record_add(rec, "content-type", "message/rfc822");
+	mdir_record_add(rec, "suggested-name", name);
+	for (gsize i = 0; i < G_N_ELEMENTS(fields); i++) {
+		g_autofree char *v = message_header(m, fields[i]);
+		g_autofree char *d = v ? g_mime_utils_header_decode_text(NULL, v) : NULL;
+
+		mdir_record_add(rec, fields[i], d);
+	}
+	mdir_record_add(rec, "subject", subject);
+}
+
+/* @file into the store under the message's own Message-ID; its URL. */
+static char *
+store_file(MdirStore *store, const Message *m, const char *file, GError **error)
+{
+	g_autoptr(MdirStoreTxn) txn = mdir_store_txn_begin(store, error);
+	g_autofree char *id = NULL;
+	MdirStoreOutcome outcome;
+	char buf[65536];
+	ssize_t n = 0;
+	int fd;
+
+	if (txn == NULL || !mdir_store_txn_open_part(txn, 0, error))
+		return NULL;
+	fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", file,
+		    g_strerror(errno));
+		return NULL;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s",
+			    file, g_strerror(errno));
+		if (n < 0 || !mdir_store_txn_write(txn, buf, n, error))
+			break;
+	}
+	close(fd);
+	if (n != 0)
+		return NULL;
+	if (!mdir_store_txn_close_part(txn, error))
+		return NULL;
+	describe(mdir_store_txn_record(txn, 0), m);
+	if (!mdir_store_txn_commit(txn, m->message_id, &id, &outcome, error))
+		return NULL;
+	return mdir_url_build(id, 0);
+}
+
+MdirRecord *
+sent_store(MdirStore *store, const Message *m, const char *file, const MdirRecord *sending,
+    char **part, GError **error)
+{
+	g_autofree char *url = store_file(store, m, file, error);
+	g_autoptr(MdirRecord) rec = NULL;
+
+	if (url == NULL)
+		return NULL;
+	rec = mdir_store_load_record(store, url, error);
+	*part = rec ? mdir_store_part_path(store, url, error) : NULL;
+	if (*part == NULL)
+		return NULL;
+	if (mdir_record_get(sending, "url"))
+		mdir_record_add(rec, "original-url", mdir_record_get(sending, "url"));
+	mdir_record_add(rec, "outbox-sender", m->sender);
+	for (guint i = 0; i < m->rcpts->len; i++)
+		mdir_record_add(rec, "outbox-recipient", m->rcpts->pdata[i]);
+	for (guint i = 0; i < mdir_record_length(sending); i++) {
+		const char *name, *value;
+
+		mdir_record_nth(sending, i, &name, &value);
+		if (sending_field(name))
+			mdir_record_add(rec, name, value);
+	}
+	return g_steal_pointer(&rec);
+}
