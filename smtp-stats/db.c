@@ -33,6 +33,11 @@ static const char *const migrations[] = {
 	"CREATE TABLE written_to (address TEXT PRIMARY KEY, ts INTEGER);"
 	"CREATE TABLE decisions (ts INTEGER, ip TEXT, action TEXT, reason TEXT);"
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);",
+	/* 1 -> 2: which message a delivery was, so that learning it as spam
+	 * takes it back from the valid count, and the chart puts spam at the
+	 * hour it arrived */
+	"ALTER TABLE events ADD COLUMN message_id TEXT;"
+	"CREATE INDEX events_message_id ON events (message_id);",
 };
 
 int
@@ -268,6 +273,32 @@ stats_normal_sender(const char *sender)
 	return g_string_free(out, FALSE);
 }
 
+char *
+stats_message_key(const char *message_id)
+{
+	char *key;
+
+	if (message_id == NULL)
+		return NULL;
+	/* the record's id has no <>, the header's has */
+	key = g_strstrip(g_strdelimit(g_strdup(message_id), "<>", ' '));
+	if (*key == '\0')
+		g_clear_pointer(&key, g_free);
+	return key;
+}
+
+/* Whether @key was learned as spam before. */
+static gboolean
+learned_before(Stats *s, const char *key)
+{
+	sqlite3_stmt *st = stats_stmt(s, "SELECT 1 FROM learned WHERE message_id = ?");
+
+	if (st == NULL || key == NULL)
+		return FALSE;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	return sqlite3_step(st) == SQLITE_ROW;
+}
+
 /* One events line into the events table (and the per-IP counters). */
 static void
 import_line(Stats *s, char *line)
@@ -275,8 +306,10 @@ import_line(Stats *s, char *line)
 	g_autoptr(GHashTable) f = g_hash_table_new(g_str_hash, g_str_equal);
 	g_auto(GStrv) parts = g_strsplit(line, "\t", -1);
 	g_autofree char *net = NULL;
+	g_autofree char *key = NULL;
 	sqlite3_stmt *st;
 	const char *kind, *ip;
+	gboolean spam;
 
 	for (guint i = 0; parts[i]; i++) {
 		char *eq = strchr(parts[i], '=');
@@ -291,8 +324,9 @@ import_line(Stats *s, char *line)
 		return;
 	ip = g_hash_table_lookup(f, "ip");
 	net = stats_network(ip);
+	key = stats_message_key(g_hash_table_lookup(f, "message_id"));
 	st = stats_stmt(s, "INSERT INTO events (ts, kind, account, ip, net, domain, size, rcpt,"
-			   " sender) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+			   " sender, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (st == NULL)
 		return;
 	sqlite3_bind_int64(st, 1, g_ascii_strtoll(g_hash_table_lookup(f, "ts") ?: "0", NULL, 10));
@@ -306,8 +340,11 @@ import_line(Stats *s, char *line)
 	    10));
 	sqlite3_bind_text(st, 8, g_hash_table_lookup(f, "rcpt"), -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 9, g_hash_table_lookup(f, "sender"), -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 10, key, -1, SQLITE_TRANSIENT);
 	sqlite3_step(st);
-	if (ip && (strcmp(kind, "delivered") == 0 || strcmp(kind, "unknown") == 0)) {
+	/* a message learned as spam before, delivered again, is no valid mail */
+	spam = strcmp(kind, "delivered") == 0 && learned_before(s, key);
+	if (ip && !spam && (strcmp(kind, "delivered") == 0 || strcmp(kind, "unknown") == 0)) {
 		st = stats_stmt(s, strcmp(kind, "delivered") == 0 ?
 		    "INSERT INTO ips (ip, net, valid) VALUES (?, ?, 1) ON CONFLICT (ip) DO UPDATE"
 		    " SET valid = valid + 1" :

@@ -11,7 +11,7 @@
 
 /* db.c ---------------------------------------------------------------------- */
 
-#define STATS_SCHEMA_VERSION 1
+#define STATS_SCHEMA_VERSION 2
 
 typedef struct {
 	sqlite3 *db;
@@ -37,6 +37,8 @@ gint stats_import(Stats *s, GError **error);
 void stats_begin(Stats *s);
 void stats_commit(Stats *s);
 
+/* A Message-ID as the database keys it: no <>, no blanks; NULL if empty. */
+char *stats_message_key(const char *message_id);
 /* "192.0.2.0/24", "2001:db8:1:2::/64"; NULL if @ip is not an address. */
 char *stats_network(const char *ip);
 /* The sender as greylisting keys it: lower case, no +extension, no BATV or

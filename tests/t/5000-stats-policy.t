@@ -15,14 +15,14 @@ sql() { /usr/bin/python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]);
 
 # the schema: made, versioned, and a newer one refused
 expect_code 0 "smtp-stats import on a fresh root" -- smtp-stats -c "$C" import
-is "$(sql 'select max(version) from schema_version')" 1 "schema version 1"
+is "$(sql 'select max(version) from schema_version')" 2 "schema version 2"
 is "$(sql "select count(*) from sqlite_master where type='table'")" 11 "its tables"
 is "$(sql 'pragma journal_mode')" wal "WAL mode"
 cp "$DB" "$T/newer.db"
 /usr/bin/python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("insert into schema_version values (99)"); c.commit()' "$T/newer.db"
 printf '[stats]\ndatabase = %s\n' "$T/newer.db" >>"$T/newer.conf"
 expect_code 78 "a database from a newer smtp-stats is refused" -- smtp-stats -c "$T/newer.conf" import
-like "$err" "schema version 99 is newer than this smtp-stats knows \(1\)" "saying so"
+like "$err" "schema version 99 is newer than this smtp-stats knows \(2\)" "saying so"
 
 smtp-stats -c "$C" policy 2>"$T/policy.log" &
 spid=$!
