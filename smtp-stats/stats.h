@@ -49,13 +49,23 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Stats, stats_close)
 
 /* policy.c ------------------------------------------------------------------ */
 
+/* What a request was decided for: one name in logs, reports and the database. */
+#define POLICY_BLACKLISTED "blacklisted"
+#define POLICY_UNKNOWN_RECIPIENT "unknown-recipient"
+#define POLICY_SPAM_RATIO "spam-ratio"
+#define POLICY_WHITELISTED "whitelisted"
+#define POLICY_GREYLISTED "greylisted"
+#define POLICY_PASSED "passed-greylisting"
+#define POLICY_IGNORED "not-checked" /* another stage, no recipient */
+
 /*
  * The action for one policy request (@attrs: name -> value), with the
- * reason in its text, at time @now (seconds).  Never "OK".
+ * reason in its text, at time @now (seconds).  Never "OK".  @decision
+ * (may be NULL) gets one of the POLICY_* names.
  */
-char *policy_decide(Stats *s, GHashTable *attrs, gint64 now);
-/* Records a decision (its first word) for the reports. */
-void policy_count(Stats *s, const char *action, const char *ip, gint64 now);
+char *policy_decide(Stats *s, GHashTable *attrs, gint64 now, const char **decision);
+/* Records a decision (a POLICY_* name) for the reports. */
+void policy_count(Stats *s, const char *decision, const char *ip, gint64 now);
 /* Expires up to @max old greylist entries; the number removed. */
 guint policy_expire(Stats *s, gint64 now, guint max);
 int policy_serve(Stats *s, GError **error);

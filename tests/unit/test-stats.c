@@ -60,7 +60,7 @@ ask(Fx *fx, const char *ip, const char *sender, const char *rcpt, gint64 now)
 	g_hash_table_insert(a, "client_address", (gpointer)(guintptr)ip);
 	g_hash_table_insert(a, "sender", (gpointer)(guintptr)sender);
 	g_hash_table_insert(a, "recipient", (gpointer)(guintptr)rcpt);
-	action = policy_decide(fx->stats, a, now);
+	action = policy_decide(fx->stats, a, now, NULL);
 	g_assert_false(g_str_has_prefix(action, "OK")); /* never */
 	return action;
 }
@@ -180,11 +180,11 @@ test_other_requests(Fx *fx, gconstpointer data)
 	(void)data;
 	g_hash_table_insert(a, "protocol_state", "DATA");
 	g_hash_table_insert(a, "recipient", "jo@example.test");
-	x = policy_decide(fx->stats, a, T0);
+	x = policy_decide(fx->stats, a, T0, NULL);
 	g_assert_cmpstr(x, ==, "DUNNO");
 	g_hash_table_remove_all(a);
 	g_hash_table_insert(a, "protocol_state", "RCPT");
-	y = policy_decide(fx->stats, a, T0); /* no recipient, no client */
+	y = policy_decide(fx->stats, a, T0, NULL); /* no recipient, no client */
 	g_assert_cmpstr(y, ==, "DUNNO");
 }
 
