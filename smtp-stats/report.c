@@ -122,16 +122,25 @@ collect(Stats *s, gint64 start, gint64 end)
 	return tables;
 }
 
+/*
+ * One CSV field (RFC 4180): quoted when it holds a comma, a quote or a
+ * line end.  A field that a spreadsheet would take for a formula (= + - @,
+ * or a tab or CR before one) gets a leading apostrophe: sender domains are
+ * the senders' to choose.
+ */
 static void
 csv_cell(GString *out, const char *v)
 {
-	gboolean quote = strpbrk(v, ",\"\n") != NULL;
+	gboolean formula = strchr("=+-@\t\r", v[0]) != NULL && v[0] != '\0';
+	gboolean quote = formula || strpbrk(v, ",\"\r\n") != NULL;
 
 	if (!quote) {
 		g_string_append(out, v);
 		return;
 	}
 	g_string_append_c(out, '"');
+	if (formula)
+		g_string_append_c(out, '\'');
 	for (; *v; v++) {
 		if (*v == '"')
 			g_string_append_c(out, '"');
