@@ -39,9 +39,14 @@ static const Section sections[] = {
 	{ "destination_domains", "Top destination domains", "domain\tmessages",
 	    "SELECT domain, count(*) FROM events WHERE kind = 'sent' AND domain IS NOT NULL"
 	    " AND ts >= ?1 AND ts < ?2 GROUP BY domain ORDER BY 2 DESC LIMIT 10" },
-	{ "spammers", "Spammers (all time)", "ip\tspam\tvalid\tratio",
-	    "SELECT ip, spam, valid, printf('%.2f', spam * 1.0 / max(1, spam + valid)) FROM ips"
-	    " WHERE spam > 0 AND ?1 <= ?2 ORDER BY spam DESC LIMIT 10" },
+	/* the period's: its messages (a message to several accounts once) by
+	 * the IP that sent them, those learned as spam since counted as spam */
+	{ "spammers", "Spammers", "ip\tspam\tvalid\tratio",
+	    "SELECT ip, sum(s), count(*) - sum(s), printf('%.2f', sum(s) * 1.0 / count(*)) FROM ("
+	    " SELECT ip, max(message_id IN (SELECT message_id FROM learned)) s FROM events"
+	    " WHERE kind = 'delivered' AND ip IS NOT NULL AND ts >= ?1 AND ts < ?2"
+	    " GROUP BY ip, coalesce(message_id, rowid)) GROUP BY ip HAVING sum(s) > 0"
+	    " ORDER BY 2 DESC, 1 LIMIT 10" },
 	{ "policy", "Policy decisions", "action\tcount",
 	    "SELECT action, count(*) FROM decisions WHERE ts >= ?1 AND ts < ?2 GROUP BY action"
 	    " ORDER BY 2 DESC" },
@@ -75,6 +80,9 @@ period(const char *day, const char *month, gint64 *start, gint64 *end, char **la
 	g_autoptr(GDateTime) b = NULL;
 	g_autofree char *iso = NULL;
 
+	if ((month && !g_regex_match_simple("^[0-9]{4}-[0-9]{2}$", month, 0, 0)) ||
+	    (day && !g_regex_match_simple("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", day, 0, 0)))
+		return FALSE;
 	if (month) {
 		iso = g_strdup_printf("%s-01T00:00:00Z", month);
 		a = g_date_time_new_from_iso8601(iso, NULL);
@@ -303,13 +311,15 @@ base64_lines(const char *data)
 }
 
 int
-report_publish(Stats *s, gboolean monthly, GError **error)
+report_publish(Stats *s, gboolean monthly, const char *day, const char *month,
+    gboolean verbose, GError **error)
 {
 	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-	/* the day or month just ended: cron runs it after midnight */
+	/* by default the day or month just ended: cron runs it after midnight */
 	g_autoptr(GDateTime) ref = monthly ? g_date_time_add_months(now, -1) :
 	    g_date_time_add_days(now, -1);
-	g_autofree char *key = g_date_time_format(ref, monthly ? "%Y-%m" : "%Y-%m-%d");
+	g_autofree char *key = (day || month) ? g_strdup(day ? day : month) :
+	    g_date_time_format(ref, monthly ? "%Y-%m" : "%Y-%m-%d");
 	g_autofree char *label = NULL;
 	g_autoptr(GPtrArray) tables = NULL;
 	g_autofree char *text = NULL, *csv = NULL, *svg = NULL;
@@ -323,8 +333,11 @@ report_publish(Stats *s, gboolean monthly, GError **error)
 	FILE *fp;
 	int fd;
 
-	if (!period(monthly ? NULL : key, monthly ? key : NULL, &start, &end, &label))
+	if (!period(monthly ? NULL : key, monthly ? key : NULL, &start, &end, &label)) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE,
+		    "publish: %s is not a %s", key, monthly ? "YYYY-MM" : "YYYY-MM-DD");
 		return -1;
+	}
 	stats_import(s, NULL);
 	tables = collect(s, start, end);
 	text = render(tables, "text", label);
@@ -367,6 +380,9 @@ report_publish(Stats *s, gboolean monthly, GError **error)
 	unlink(path);
 	if (d == NULL)
 		return -1;
-	printf("%s\n", mdir_delivery_message_id(d) ? mdir_delivery_message_id(d) : "");
+	mdir_log(LOG_INFO, "published the statistics for %s: message-id=<%s>", label,
+	    mdir_delivery_message_id(d) ? mdir_delivery_message_id(d) : "");
+	if (verbose)
+		printf("%s\n", mdir_delivery_message_id(d) ? mdir_delivery_message_id(d) : "");
 	return 0;
 }

@@ -73,7 +73,10 @@ int policy_serve(Stats *s, GError **error);
 /* report.c */
 int report_print(Stats *s, const char *day, const char *month, const char *format,
     GError **error);
-int report_publish(Stats *s, gboolean monthly, GError **error);
+/* Publishes the report of @day or @month (NULL: the day or month just
+ * ended); prints its Message-ID when @verbose. */
+int report_publish(Stats *s, gboolean monthly, const char *day, const char *month,
+    gboolean verbose, GError **error);
 
 /* learn.c */
 int learn_folder(Stats *s, const char *folder, GError **error);

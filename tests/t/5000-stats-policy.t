@@ -109,7 +109,7 @@ dpid=$!
 wait_for 10 sh -c "[ \$(ls '$MDIR_ROOT/SMTP/Spam' | wc -l) -ge 16 ] && [ -z \"\$(ls '$MDIR_ROOT/.mdird/queue')\" ]"
 kill $dpid; wait $dpid 2>/dev/null
 cp "$T/copy.eml" "$MDIR_ROOT/SMTP/Spam/copy.eml"
-is "$(smtp-stats -c "$C" learn)" "4 learned" "learn: four messages, the copy not again"
+is "$(smtp-stats -c "$C" learn -v)" "4 learned" "learn: four messages, the copy not again"
 is "$(ls "$MDIR_ROOT/SMTP/Spam")" "" "the spam folder is empty"
 is "$(mstore -c "$C" version SMTP/Spam)" "$(grep -c . "$MDIR_ROOT/SMTP/Spam/.changes")" "its version agrees with its change log"
 is "$(sql "select value, count from spam where kind='net'")" "10.66.0.0/24	4" "counted against the /24"

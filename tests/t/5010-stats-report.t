@@ -35,8 +35,8 @@ expect_code 64 "a bad date is a usage error" -- smtp-stats -c "$C" report --day 
 
 # publish: into SMTP/Statistics through the receive path, filed by its rules
 printf 'if part = 0 then move Statistics/{date:%%Y}\n' >"$MDIR_ROOT/SMTP/Statistics/.rules"
-expect_code 0 "publish --daily" -- smtp-stats -c "$C" publish --daily
-like "$out" '^stats-[0-9]{4}-[0-9]{2}-[0-9]{2}\.[0-9]+@mdir$' "prints the Message-ID"
+expect_code 0 "publish --daily" -- smtp-stats -c "$C" publish -v --daily
+like "$out" '^stats-[0-9]{4}-[0-9]{2}-[0-9]{2}\.[0-9]+@mdir$' "with -v, prints the Message-ID"
 mdird -F -c "$C" 2>/dev/null &
 dpid=$!
 wait_for 10 sh -c "ls '$MDIR_ROOT'/Statistics/*/ 2>/dev/null | grep -q 'mdir statistics'"
