@@ -322,6 +322,14 @@ stats_normal_sender(const char *sender)
 }
 
 char *
+stats_iso_time(gint64 t)
+{
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(t);
+
+	return dt ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ") : g_strdup("?");
+}
+
+char *
 stats_message_key(const char *message_id)
 {
 	char *key;

@@ -53,9 +53,11 @@ cmd_query(Stats *s, const char *ip)
 		printf("ip\t%s\nnetwork\t%s\nunknown-recipients\t0\nvalid\t0\nspam\t0\n", ip, net);
 	st = stats_stmt(s, "SELECT until, reason FROM blacklist WHERE ip = ?");
 	sqlite3_bind_text(st, 1, ip, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		printf("blacklisted-until\t%lld\t%s\n", (long long)sqlite3_column_int64(st, 0),
-		    sqlite3_column_text(st, 1));
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		g_autofree char *until = stats_iso_time(sqlite3_column_int64(st, 0));
+
+		printf("blacklisted-until\t%s\t%s\n", until, sqlite3_column_text(st, 1));
+	}
 	st = stats_stmt(s, "SELECT count(*) FROM whitelist WHERE kind = 'net' AND value = ?");
 	sqlite3_bind_text(st, 1, net, -1, SQLITE_TRANSIENT);
 	printf("network-whitelisted\t%s\n",
@@ -108,7 +110,8 @@ cmd_blacklist(Stats *s, const MdirConfig *config, int argc, char **argv)
 	gint64 ms;
 
 	if (argc == 2 && strcmp(argv[1], "list") == 0)
-		return list(s, "SELECT ip, until, reason FROM blacklist ORDER BY ip");
+		return list(s, "SELECT ip, strftime('%Y-%m-%dT%H:%M:%SZ', until, 'unixepoch'), reason"
+			       " FROM blacklist ORDER BY ip");
 	if (argc < 3 || stats_network(argv[2]) == NULL)
 		return usage(stderr);
 	if (strcmp(argv[1], "del") == 0) {

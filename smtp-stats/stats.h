@@ -39,6 +39,8 @@ void stats_commit(Stats *s);
 
 /* A Message-ID as the database keys it: no <>, no blanks; NULL if empty. */
 char *stats_message_key(const char *message_id);
+/* @t (seconds) as "2026-12-03T10:00:00Z".  Transfer full. */
+char *stats_iso_time(gint64 t);
 /* "192.0.2.0/24", "2001:db8:1:2::/64"; NULL if @ip is not an address. */
 char *stats_network(const char *ip);
 /* The sender as greylisting keys it: lower case, no +extension, no BATV or
@@ -70,9 +72,42 @@ void policy_count(Stats *s, const char *decision, const char *ip, gint64 now);
 guint policy_expire(Stats *s, gint64 now, guint max);
 int policy_serve(Stats *s, GError **error);
 
-/* report.c */
+/* report.c ------------------------------------------------------------------ */
+
+typedef struct Section Section;
+
+/* One section of a report: its rows, each a GStrv of its columns' text. */
+typedef struct {
+	const Section *section;
+	GPtrArray *rows;
+} Table;
+
+/* The period of @day (YYYY-MM-DD), else @month (YYYY-MM), else today (UTC),
+ * as [start, end) in seconds and a label; FALSE if a date is malformed. */
+gboolean report_period(const char *day, const char *month, gint64 *start, gint64 *end,
+    char **label);
+/* The report's tables for [start, end).  Transfer full. */
+GPtrArray *report_collect(Stats *s, gint64 start, gint64 end);
+/* The tables as "text", "csv" or "json".  Transfer full. */
+char *report_render(GPtrArray *tables, const char *format, const char *label, gint64 start,
+    gint64 end);
 int report_print(Stats *s, const char *day, const char *month, const char *format,
     GError **error);
+
+/* chart.c: the period's chart, drawn once, as SVG and PNG (transfer full). */
+typedef struct {
+	guint n;	    /* buckets: 24 hours, or the days of the month */
+	gint64 *received;   /* messages that arrived in each */
+	gint64 *spam;	    /* of those, learned as spam since */
+	gint64 *greylisted; /* requests deferred by greylisting */
+} ChartData;
+
+ChartData *chart_data(Stats *s, gint64 start, gint64 end, gboolean monthly);
+void chart_data_free(ChartData *d);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ChartData, chart_data_free)
+/* Draws @d; @png and @svg get the bytes.  FALSE if cairo failed. */
+gboolean chart_render(const ChartData *d, gboolean monthly, const char *label, GBytes **svg,
+    GBytes **png);
 /* Publishes the report of @day or @month (NULL: the day or month just
  * ended); prints its Message-ID when @verbose. */
 int report_publish(Stats *s, gboolean monthly, const char *day, const char *month,
