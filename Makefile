@@ -19,8 +19,9 @@ SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 
 PKGS := gmime-3.0 glib-2.0 gio-2.0 gio-unix-2.0 openssl sqlite3
 # what one program needs and nothing else links: smtp-stats draws its chart
-# with cairo and writes JSON with json-glib (PROG_PKGS: a per-program list)
-smtp-stats_PKGS := cairo json-glib-1.0
+# with cairo (its fonts found by fontconfig) and writes JSON with json-glib
+# (PROG_PKGS: a per-program list)
+smtp-stats_PKGS := cairo fontconfig json-glib-1.0
 PROG_PKGS := $(smtp-stats_PKGS)
 DEPS_OK := $(shell pkg-config --exists $(PKGS) $(PROG_PKGS) 2>/dev/null && echo yes)
 

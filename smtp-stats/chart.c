@@ -11,6 +11,7 @@
 
 #include <cairo-svg.h>
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 
 #include "stats.h"
 
@@ -347,6 +348,11 @@ chart_render(const ChartData *d, gboolean monthly, const char *label, GBytes **s
 	    cairo_surface_write_to_png_stream(surface, append, pn) == CAIRO_STATUS_SUCCESS;
 	cairo_destroy(cr);
 	cairo_surface_destroy(surface);
+	/* cairo and fontconfig keep the fonts they looked up for the life of
+	 * the process; a report draws once, so give them back (and the
+	 * sanitizer's leak check sees none) */
+	cairo_debug_reset_static_data();
+	FcFini();
 	*svg = g_byte_array_free_to_bytes(sv);
 	*png = g_byte_array_free_to_bytes(pn);
 	return ok;
