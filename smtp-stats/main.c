@@ -228,7 +228,8 @@ main(int argc, char **argv)
 		i++;
 	}
 	/* "learn -v", "publish -v": the flag after the command too */
-	for (int j = i + 1; j < argc; j++)
+	for (int j = i + 1; j < argc && (strcmp(argv[i], "learn") == 0 ||
+	    strcmp(argv[i], "publish") == 0); j++)
 		verbose |= strcmp(argv[j], "-v") == 0;
 	/* what cron runs says nothing when all went well: syslog only,
 	 * and its failure on stderr (below) */

@@ -75,10 +75,12 @@ unknown_recipient(Stats *s, const char *ip, const char *rcpt, gint64 now)
 		gint64 until = now + mdir_config_get_duration_ms(s->config, "stats",
 		    "blacklist_time") / 1000;
 
+		g_autofree char *iso = stats_iso_time(until);
+
 		run2(s, "INSERT OR REPLACE INTO blacklist (ip, reason, until) VALUES (?, ?, ?)", ip,
 		    "unknown recipients, no valid mail", until);
-		mdir_log(LOG_NOTICE, "blacklisted %s: %" G_GINT64_FORMAT
-		    " unknown recipients and no valid mail", ip, unknown);
+		mdir_log(LOG_NOTICE, "policy: client=%s decision=" POLICY_BLACKLISTED
+		    " unknown_recipients=%" G_GINT64_FORMAT " valid=0 until=%s", ip, unknown, iso);
 	}
 	return TRUE;
 }
