@@ -19,7 +19,7 @@
 static int
 usage(FILE *out)
 {
-	fprintf(out, "usage: smtp-stats [-c FILE] COMMAND [ARGS...]\n\n"
+	fprintf(out, "usage: smtp-stats [-c FILE] [-v] COMMAND [ARGS...]\n\n"
 		     "  policy                       serve Postfix's check_policy_service\n"
 		     "  learn [-v] [FOLDER]          learn SMTP/Spam (or FOLDER), then empty it\n"
 		     "  import                       read the events the programs recorded\n"
