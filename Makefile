@@ -19,7 +19,12 @@ SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 DATADIR    ?= $(PREFIX)/share
 
 PKGS := gmime-3.0 glib-2.0 gio-2.0 gio-unix-2.0 openssl sqlite3
-DEPS_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
+# what one program needs and nothing else links: smtp-stats draws its chart
+# with cairo (its fonts found by fontconfig) and writes JSON with json-glib
+# (PROG_PKGS: a per-program list)
+smtp-stats_PKGS := cairo fontconfig json-glib-1.0
+PROG_PKGS := $(smtp-stats_PKGS)
+DEPS_OK := $(shell pkg-config --exists $(PKGS) $(PROG_PKGS) 2>/dev/null && echo yes)
 
 ifeq ($(SANITIZE),1)
 B ?= build-san
@@ -79,15 +84,17 @@ SBIN_PROGS := mdird
 
 define prog_rules
 $(1)_OBJ := $$(patsubst %.c,$$(B)/obj/%.o,$$(sort $$(wildcard $(1)/*.c)))
+$(1)_CFLAGS := $$(if $$($(1)_PKGS),$$(shell pkg-config --cflags $$($(1)_PKGS) 2>/dev/null))
+$(1)_LIBS := $$(if $$($(1)_PKGS),$$(shell pkg-config --libs $$($(1)_PKGS) 2>/dev/null))
 $$(B)/obj/$(1)/%.o: $(1)/%.c
 	@mkdir -p $$(@D)
 	$$(say) CC $$@
-	$$(Q)$$(CC) $$(CFLAGS) $$(MDIR_CFLAGS) -I$(1) -c -o $$@ $$<
+	$$(Q)$$(CC) $$(CFLAGS) $$(MDIR_CFLAGS) $$($(1)_CFLAGS) -I$(1) -c -o $$@ $$<
 $$(B)/bin/$(1): $$($(1)_OBJ) $$(LIB_REAL)
 	@mkdir -p $$(@D)
 	$$(say) LD $$@
 	$$(Q)$$(CC) -o $$@ $$($(1)_OBJ) -L$$(B)/lib -lmdir $$(MDIR_LDFLAGS) $$(PKG_LIBS) \
-		-Wl,-rpath,'$$$$ORIGIN/../lib'
+		$$($(1)_LIBS) -Wl,-rpath,'$$$$ORIGIN/../lib'
 endef
 $(foreach p,$(PROGS),$(eval $(call prog_rules,$(p))))
 
@@ -110,12 +117,13 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIB_OBJ)
 	$(Q)$(CC) -o $@ $^ $(MDIR_LDFLAGS) $(PKG_LIBS)
 
 # smtp-stats' decisions are unit-tested from the program's own objects
-STATS_TEST_OBJ := $(B)/obj/smtp-stats/db.o $(B)/obj/smtp-stats/policy.o
+STATS_TEST_OBJ := $(B)/obj/smtp-stats/db.o $(B)/obj/smtp-stats/policy.o \
+	$(B)/obj/smtp-stats/chart.o
 $(B)/obj/tests/unit/test-stats.o: MDIR_CFLAGS += -Ismtp-stats
 $(B)/tests/test-stats: $(B)/obj/tests/unit/test-stats.o $(LIB_OBJ) $(STATS_TEST_OBJ)
 	@mkdir -p $(@D)
 	$(say) LD $@
-	$(Q)$(CC) -o $@ $^ $(MDIR_LDFLAGS) $(PKG_LIBS)
+	$(Q)$(CC) -o $@ $^ $(MDIR_LDFLAGS) $(PKG_LIBS) $(smtp-stats_LIBS)
 
 # mdir-outbox's logic likewise, from all its objects but main
 OUTBOX_TEST_OBJ := $(filter-out %/main.o,$(mdir-outbox_OBJ))
@@ -135,7 +143,7 @@ all: $(LIB_REAL) $(BIN)
 
 ifeq ($(DEPS_OK),)
 ifneq ($(filter-out deps check demo clean help lint,$(or $(MAKECMDGOALS),all)),)
-$(error missing build dependencies ($(PKGS)): run 'make deps' as root, or 'make check')
+$(error missing build dependencies ($(PKGS) $(PROG_PKGS)): run 'make deps' as root, or 'make check')
 endif
 endif
 

@@ -75,6 +75,8 @@ static const KeyDef keys[] = {
 	{ "stats", "blacklist_time", T_DURATION, "1d" },
 	{ "stats", "whitelist_after", T_INT, "5" },
 	{ "stats", "whitelist_domain_networks", T_INT, "3" },
+	{ "stats", "policy_user", T_STRING, "postfix" },
+	{ "stats", "policy_max_connections", T_INT, "100" },
 	{ "mdird", "drain_interval", T_DURATION, "1m" },
 	{ "mdird", "round_size", T_INT, "100" },
 	{ "mdird", "pipe_timeout", T_DURATION, "60s" },

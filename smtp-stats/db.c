@@ -33,6 +33,11 @@ static const char *const migrations[] = {
 	"CREATE TABLE written_to (address TEXT PRIMARY KEY, ts INTEGER);"
 	"CREATE TABLE decisions (ts INTEGER, ip TEXT, action TEXT, reason TEXT);"
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);",
+	/* 1 -> 2: which message a delivery was, so that learning it as spam
+	 * takes it back from the valid count, and the chart puts spam at the
+	 * hour it arrived */
+	"ALTER TABLE events ADD COLUMN message_id TEXT;"
+	"CREATE INDEX events_message_id ON events (message_id);",
 };
 
 int
@@ -50,15 +55,63 @@ stats_schema_version(Stats *s)
 	return v;
 }
 
+/*
+ * SQLite's result as a GError of the cause, so that the exit code says it:
+ * a full disk or a busy database is worth a retry (75), not a bug (70).
+ */
+static void
+set_sql_error(Stats *s, GError **error, int rc, const char *msg)
+{
+	GQuark domain = G_FILE_ERROR;
+	int sys = s->db ? sqlite3_system_errno(s->db) : 0;
+	int code;
+
+	/* a full disk comes as SQLITE_FULL or as an I/O error with ENOSPC */
+	if ((rc & 0xff) == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT)) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOSPC, "%s: %s", s->path,
+		    g_strerror(sys));
+		return;
+	}
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		code = G_FILE_ERROR_NOSPC;
+		break;
+	case SQLITE_IOERR:
+		code = (rc == SQLITE_IOERR_NOMEM) ? G_FILE_ERROR_NOMEM : G_FILE_ERROR_IO;
+		break;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_CANTOPEN:
+	case SQLITE_AUTH:
+		code = G_FILE_ERROR_ACCES;
+		break;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		domain = MDIR_ERROR;
+		code = MDIR_ERROR_TEMPFAIL;
+		break;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		domain = MDIR_ERROR;
+		code = MDIR_ERROR_CORRUPT;
+		break;
+	default:
+		domain = MDIR_ERROR;
+		code = MDIR_ERROR_FAILED;
+	}
+	g_set_error(error, domain, code, "%s: %s", s->path, msg ? msg : sqlite3_errstr(rc));
+}
+
 gboolean
 stats_exec(Stats *s, const char *sql, GError **error)
 {
 	char *msg = NULL;
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
 
-	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+	if (rc == SQLITE_OK)
 		return TRUE;
-	g_set_error(error, MDIR_ERROR, MDIR_ERROR_FAILED, "%s: %s", s->path,
-	    msg ? msg : sqlite3_errmsg(s->db));
+	set_sql_error(s, error, sqlite3_extended_errcode(s->db), msg ? msg :
+	    sqlite3_errmsg(s->db));
 	sqlite3_free(msg);
 	return FALSE;
 }
@@ -103,6 +156,7 @@ stats_open(const MdirConfig *config, MdirStore *store, GError **error)
 {
 	g_autoptr(Stats) s = g_new0(Stats, 1);
 	g_autofree char *dir = NULL;
+	int rc;
 
 	s->config = config;
 	s->store = store;
@@ -115,10 +169,9 @@ stats_open(const MdirConfig *config, MdirStore *store, GError **error)
 		    g_strerror(errno));
 		return NULL;
 	}
-	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-		SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		g_set_error(error, MDIR_ERROR, MDIR_ERROR_FAILED, "%s: %s", s->path,
-		    s->db ? sqlite3_errmsg(s->db) : "cannot open");
+	if ((rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+		 SQLITE_OPEN_NOMUTEX, NULL)) != SQLITE_OK) {
+		set_sql_error(s, error, rc, s->db ? sqlite3_errmsg(s->db) : NULL);
 		return NULL;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
@@ -268,15 +321,53 @@ stats_normal_sender(const char *sender)
 	return g_string_free(out, FALSE);
 }
 
-/* One events line into the events table (and the per-IP counters). */
-static void
+char *
+stats_iso_time(gint64 t)
+{
+	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(t);
+
+	return dt ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ") : g_strdup("?");
+}
+
+char *
+stats_message_key(const char *message_id)
+{
+	char *key;
+
+	if (message_id == NULL)
+		return NULL;
+	/* the record's id has no <>, the header's has */
+	key = g_strstrip(g_strdelimit(g_strdup(message_id), "<>", ' '));
+	if (*key == '\0')
+		g_clear_pointer(&key, g_free);
+	return key;
+}
+
+/* Whether @key was learned as spam before. */
+static gboolean
+learned_before(Stats *s, const char *key)
+{
+	sqlite3_stmt *st = stats_stmt(s, "SELECT 1 FROM learned WHERE message_id = ?");
+
+	if (st == NULL || key == NULL)
+		return FALSE;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	return sqlite3_step(st) == SQLITE_ROW;
+}
+
+/* One events line into the events table (and the per-IP counters); the
+ * insert's result (SQLITE_DONE when all went well). */
+static int
 import_line(Stats *s, char *line)
 {
 	g_autoptr(GHashTable) f = g_hash_table_new(g_str_hash, g_str_equal);
 	g_auto(GStrv) parts = g_strsplit(line, "\t", -1);
 	g_autofree char *net = NULL;
+	g_autofree char *key = NULL;
 	sqlite3_stmt *st;
 	const char *kind, *ip;
+	gboolean spam;
+	int rc;
 
 	for (guint i = 0; parts[i]; i++) {
 		char *eq = strchr(parts[i], '=');
@@ -288,13 +379,14 @@ import_line(Stats *s, char *line)
 	}
 	kind = g_hash_table_lookup(f, "kind");
 	if (kind == NULL)
-		return;
+		return SQLITE_DONE;
 	ip = g_hash_table_lookup(f, "ip");
 	net = stats_network(ip);
+	key = stats_message_key(g_hash_table_lookup(f, "message_id"));
 	st = stats_stmt(s, "INSERT INTO events (ts, kind, account, ip, net, domain, size, rcpt,"
-			   " sender) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+			   " sender, message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	if (st == NULL)
-		return;
+		return sqlite3_errcode(s->db);
 	sqlite3_bind_int64(st, 1, g_ascii_strtoll(g_hash_table_lookup(f, "ts") ?: "0", NULL, 10));
 	sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 3, g_hash_table_lookup(f, "account"), -1, SQLITE_TRANSIENT);
@@ -306,8 +398,12 @@ import_line(Stats *s, char *line)
 	    10));
 	sqlite3_bind_text(st, 8, g_hash_table_lookup(f, "rcpt"), -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 9, g_hash_table_lookup(f, "sender"), -1, SQLITE_TRANSIENT);
-	sqlite3_step(st);
-	if (ip && (strcmp(kind, "delivered") == 0 || strcmp(kind, "unknown") == 0)) {
+	sqlite3_bind_text(st, 10, key, -1, SQLITE_TRANSIENT);
+	if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+		return sqlite3_extended_errcode(s->db);
+	/* a message learned as spam before, delivered again, is no valid mail */
+	spam = strcmp(kind, "delivered") == 0 && learned_before(s, key);
+	if (ip && !spam && (strcmp(kind, "delivered") == 0 || strcmp(kind, "unknown") == 0)) {
 		st = stats_stmt(s, strcmp(kind, "delivered") == 0 ?
 		    "INSERT INTO ips (ip, net, valid) VALUES (?, ?, 1) ON CONFLICT (ip) DO UPDATE"
 		    " SET valid = valid + 1" :
@@ -326,6 +422,7 @@ import_line(Stats *s, char *line)
 		sqlite3_bind_int64(st, 2, g_get_real_time() / G_USEC_PER_SEC);
 		sqlite3_step(st);
 	}
+	return SQLITE_DONE;
 }
 
 static char *
@@ -359,6 +456,7 @@ stats_import(Stats *s, GError **error)
 	ssize_t n;
 	gint64 offset = 0;
 	gint count = 0;
+	int rc = SQLITE_DONE;
 	struct stat st;
 	FILE *fp;
 
@@ -384,12 +482,20 @@ stats_import(Stats *s, GError **error)
 	fseeko(fp, offset, SEEK_SET);
 	while ((n = getline(&line, &cap, fp)) > 0 && line[n - 1] == '\n') {
 		line[n - 1] = '\0';
-		import_line(s, line);
+		if ((rc = import_line(s, line)) != SQLITE_DONE)
+			break;
 		offset += n;
 		count++;
 	}
 	free(line);
 	fclose(fp);
+	if (rc != SQLITE_DONE) {
+		/* a full disk: nothing of this run counts, the next one redoes it */
+		set_sql_error(s, error, rc, sqlite3_errmsg(s->db));
+		stats_exec(s, "ROLLBACK", NULL);
+		reset_all(s);
+		return -1;
+	}
 	{
 		g_autofree char *at = g_strdup_printf("%s@%" G_GINT64_FORMAT, id, offset);
 

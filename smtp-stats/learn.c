@@ -74,6 +74,25 @@ bump(Stats *s, const char *kind, const char *value)
 	sqlite3_step(st);
 }
 
+/*
+ * Each delivery of the message was counted as valid mail when its event
+ * was imported: take those back, or an IP whose mail is all spam would
+ * score spam / (spam + valid) = 0.5 and never be deferred.
+ */
+static void
+unvalidate(Stats *s, const char *key)
+{
+	sqlite3_stmt *st = stats_stmt(s, "UPDATE ips SET valid = max(0, valid - (SELECT count(*)"
+					 " FROM events e WHERE e.kind = 'delivered' AND e.message_id = ?1"
+					 " AND e.ip = ips.ip)) WHERE ip IN (SELECT ip FROM events WHERE"
+					 " kind = 'delivered' AND message_id = ?1)");
+
+	if (st == NULL)
+		return;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	sqlite3_step(st);
+}
+
 /* Counts one message, once per Message-ID; FALSE if it was learned before. */
 static gboolean
 learn_one(Stats *s, const char *id, const char *ip, const char *domain)
@@ -86,6 +105,7 @@ learn_one(Stats *s, const char *id, const char *ip, const char *domain)
 	sqlite3_step(st);
 	if (sqlite3_changes(s->db) == 0)
 		return FALSE;
+	unvalidate(s, id);
 	if (ip) {
 		st = stats_stmt(s, "INSERT INTO ips (ip, net, spam) VALUES (?, ?, 1)"
 				   " ON CONFLICT (ip) DO UPDATE SET spam = spam + 1");
@@ -107,6 +127,9 @@ learn_folder(Stats *s, const char *folder, GError **error)
 	guint learned = 0, copies = 0;
 
 	if (names == NULL)
+		return -1;
+	/* the deliveries' events first: learning takes them back from valid */
+	if (stats_import(s, error) < 0)
 		return -1;
 	for (guint i = 0; i < names->len; i++) {
 		const char *name = names->pdata[i];
@@ -131,10 +154,7 @@ learn_folder(Stats *s, const char *folder, GError **error)
 		at = from ? strrchr(from, '@') : NULL;
 		{
 			g_autofree char *domain = at ? g_ascii_strdown(at + 1, -1) : NULL;
-			g_autofree char *key = g_strdup(id ? id : name);
-
-			/* the record's id has no <>, the header's has */
-			g_strstrip(g_strdelimit(key, "<>", ' '));
+			g_autofree char *key = stats_message_key(id ? id : name);
 
 			if (domain)
 				g_strdelimit(domain, ">) ", '\0');

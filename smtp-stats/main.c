@@ -19,12 +19,13 @@
 static int
 usage(FILE *out)
 {
-	fprintf(out, "usage: smtp-stats [-c FILE] COMMAND [ARGS...]\n\n"
+	fprintf(out, "usage: smtp-stats [-c FILE] [-v] COMMAND [ARGS...]\n\n"
 		     "  policy                       serve Postfix's check_policy_service\n"
-		     "  learn [FOLDER]               learn SMTP/Spam (or FOLDER), then empty it\n"
+		     "  learn [-v] [FOLDER]          learn SMTP/Spam (or FOLDER), then empty it\n"
 		     "  import                       read the events the programs recorded\n"
 		     "  report [--day D | --month M] [--format text|csv|json]\n"
-		     "  publish --daily|--monthly    the report, into SMTP/Statistics\n"
+		     "  publish [-v] --daily|--monthly|--day D|--month M\n"
+		     "                               the report, into SMTP/Statistics\n"
 		     "  query IP                     what is known of IP\n"
 		     "  whitelist add|del|list [net|domain VALUE]\n"
 		     "  blacklist add|del|list [IP [DURATION]]\n\n"
@@ -52,9 +53,11 @@ cmd_query(Stats *s, const char *ip)
 		printf("ip\t%s\nnetwork\t%s\nunknown-recipients\t0\nvalid\t0\nspam\t0\n", ip, net);
 	st = stats_stmt(s, "SELECT until, reason FROM blacklist WHERE ip = ?");
 	sqlite3_bind_text(st, 1, ip, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		printf("blacklisted-until\t%lld\t%s\n", (long long)sqlite3_column_int64(st, 0),
-		    sqlite3_column_text(st, 1));
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		g_autofree char *until = stats_iso_time(sqlite3_column_int64(st, 0));
+
+		printf("blacklisted-until\t%s\t%s\n", until, sqlite3_column_text(st, 1));
+	}
 	st = stats_stmt(s, "SELECT count(*) FROM whitelist WHERE kind = 'net' AND value = ?");
 	sqlite3_bind_text(st, 1, net, -1, SQLITE_TRANSIENT);
 	printf("network-whitelisted\t%s\n",
@@ -107,7 +110,8 @@ cmd_blacklist(Stats *s, const MdirConfig *config, int argc, char **argv)
 	gint64 ms;
 
 	if (argc == 2 && strcmp(argv[1], "list") == 0)
-		return list(s, "SELECT ip, until, reason FROM blacklist ORDER BY ip");
+		return list(s, "SELECT ip, strftime('%Y-%m-%dT%H:%M:%SZ', until, 'unixepoch'), reason"
+			       " FROM blacklist ORDER BY ip");
 	if (argc < 3 || stats_network(argv[2]) == NULL)
 		return usage(stderr);
 	if (strcmp(argv[1], "del") == 0) {
@@ -127,17 +131,48 @@ cmd_blacklist(Stats *s, const MdirConfig *config, int argc, char **argv)
 	return sqlite3_step(st) == SQLITE_DONE ? 0 : EX_SOFTWARE;
 }
 
+/* publish [-v] --daily|--monthly|--day D|--month M */
 static int
-dispatch(Stats *s, const MdirConfig *config, int argc, char **argv, GError **error)
+cmd_publish(Stats *s, int argc, char **argv, gboolean verbose, GError **error)
+{
+	const char *day = NULL, *month = NULL;
+	gboolean daily = FALSE, monthly = FALSE;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--daily") == 0)
+			daily = TRUE;
+		else if (strcmp(argv[i], "--monthly") == 0)
+			monthly = TRUE;
+		else if (strcmp(argv[i], "--day") == 0 && i + 1 < argc)
+			day = argv[++i];
+		else if (strcmp(argv[i], "--month") == 0 && i + 1 < argc)
+			month = argv[++i];
+		else if (strcmp(argv[i], "-v") != 0)
+			return usage(stderr);
+	}
+	if (daily + monthly + (day != NULL) + (month != NULL) != 1)
+		return usage(stderr);
+	return report_publish(s, monthly || month, day, month, verbose, error);
+}
+
+static int
+dispatch(Stats *s, const MdirConfig *config, int argc, char **argv, gboolean verbose,
+    GError **error)
 {
 	const char *cmd = argv[0];
 	gint n;
 
 	if (strcmp(cmd, "policy") == 0 && argc == 1)
 		return policy_serve(s, error) < 0 ? -1 : 0;
-	if (strcmp(cmd, "learn") == 0 && argc <= 2) {
-		n = learn_folder(s, argc == 2 ? argv[1] : "SMTP/Spam", error);
-		if (n >= 0)
+	if (strcmp(cmd, "learn") == 0 && argc <= 3) {
+		const char *folder = "SMTP/Spam";
+
+		for (int i = 1; i < argc; i++)
+			if (strcmp(argv[i], "-v") != 0)
+				folder = argv[i];
+		n = learn_folder(s, folder, error);
+		/* from cron: quiet unless asked (-v) */
+		if (n >= 0 && verbose)
 			printf("%d learned\n", n);
 		return n < 0 ? -1 : 0;
 	}
@@ -156,9 +191,8 @@ dispatch(Stats *s, const MdirConfig *config, int argc, char **argv, GError **err
 		}
 		return report_print(s, day, month, format, error);
 	}
-	if (strcmp(cmd, "publish") == 0 && argc == 2 &&
-	    (strcmp(argv[1], "--daily") == 0 || strcmp(argv[1], "--monthly") == 0))
-		return report_publish(s, strcmp(argv[1], "--monthly") == 0, error);
+	if (strcmp(cmd, "publish") == 0)
+		return cmd_publish(s, argc, argv, verbose, error);
 	if (strcmp(cmd, "import") == 0 && argc == 1) {
 		n = stats_import(s, error);
 		return n < 0 ? -1 : 0;
@@ -180,15 +214,28 @@ main(int argc, char **argv)
 	g_autoptr(MdirStore) store = NULL;
 	g_autoptr(Stats) s = NULL;
 	g_autoptr(GError) e = NULL;
+	gboolean verbose = FALSE, quiet;
 	int i = 1;
 	int rc;
 
 	g_set_prgname("smtp-stats");
-	mdir_log_open(MDIR_LOG_STDERR | MDIR_LOG_SYSLOG);
 	if (argc > 2 && strcmp(argv[1], "-c") == 0) {
 		conf = argv[2];
 		i = 3;
 	}
+	if (i < argc && strcmp(argv[i], "-v") == 0) {
+		verbose = TRUE;
+		i++;
+	}
+	/* "learn -v", "publish -v": the flag after the command too */
+	for (int j = i + 1; j < argc && (strcmp(argv[i], "learn") == 0 ||
+	    strcmp(argv[i], "publish") == 0); j++)
+		verbose |= strcmp(argv[j], "-v") == 0;
+	/* what cron runs says nothing when all went well: syslog only,
+	 * and its failure on stderr (below) */
+	quiet = !verbose && i < argc && (strcmp(argv[i], "learn") == 0 ||
+	    strcmp(argv[i], "publish") == 0 || strcmp(argv[i], "import") == 0);
+	mdir_log_open(MDIR_LOG_SYSLOG | (quiet ? 0 : MDIR_LOG_STDERR));
 	if (i >= argc || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 		return usage(i >= argc ? stderr : stdout);
 	if (strcmp(argv[i], "--version") == 0) {
@@ -201,13 +248,12 @@ main(int argc, char **argv)
 		    "log_level")));
 	store = config ? mdir_store_open_config(config, &e) : NULL;
 	s = store ? stats_open(config, store, &e) : NULL;
-	if (s == NULL) {
+	if (s != NULL)
+		rc = dispatch(s, config, argc - i, argv + i, verbose, &e);
+	if (s == NULL || rc < 0) {
 		mdir_log(LOG_ERR, "%s", e->message);
-		return mdir_exit_code(e, MDIR_EXIT_TOOL);
-	}
-	rc = dispatch(s, config, argc - i, argv + i, &e);
-	if (rc < 0) {
-		mdir_log(LOG_ERR, "%s", e->message);
+		if (quiet)
+			fprintf(stderr, "smtp-stats: %s\n", e->message);
 		return mdir_exit_code(e, MDIR_EXIT_TOOL);
 	}
 	return rc;

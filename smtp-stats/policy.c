@@ -75,10 +75,12 @@ unknown_recipient(Stats *s, const char *ip, const char *rcpt, gint64 now)
 		gint64 until = now + mdir_config_get_duration_ms(s->config, "stats",
 		    "blacklist_time") / 1000;
 
+		g_autofree char *iso = stats_iso_time(until);
+
 		run2(s, "INSERT OR REPLACE INTO blacklist (ip, reason, until) VALUES (?, ?, ?)", ip,
 		    "unknown recipients, no valid mail", until);
-		mdir_log(LOG_NOTICE, "blacklisted %s: %" G_GINT64_FORMAT
-		    " unknown recipients and no valid mail", ip, unknown);
+		mdir_log(LOG_NOTICE, "policy: client=%s decision=" POLICY_BLACKLISTED
+		    " unknown_recipients=%" G_GINT64_FORMAT " valid=0 until=%s", ip, unknown, iso);
 	}
 	return TRUE;
 }
@@ -184,7 +186,7 @@ spammer(Stats *s, const char *ip)
 }
 
 char *
-policy_decide(Stats *s, GHashTable *attrs, gint64 now)
+policy_decide(Stats *s, GHashTable *attrs, gint64 now, const char **decision)
 {
 	const char *state = g_hash_table_lookup(attrs, "protocol_state");
 	const char *ip = g_hash_table_lookup(attrs, "client_address");
@@ -195,8 +197,11 @@ policy_decide(Stats *s, GHashTable *attrs, gint64 now)
 	g_autofree char *lrcpt = rcpt ? g_ascii_strdown(rcpt, -1) : NULL;
 	const char *at = strrchr(sender, '@');
 	g_autofree char *raw_lower = sender_raw ? g_ascii_strdown(sender_raw, -1) : NULL;
+	const char *dummy;
 	char *action;
 
+	decision = decision ? decision : &dummy;
+	*decision = POLICY_IGNORED;
 	if (state && g_ascii_strcasecmp(state, "RCPT") != 0)
 		return g_strdup("DUNNO");
 	if (rcpt == NULL || *rcpt == '\0')
@@ -207,19 +212,28 @@ policy_decide(Stats *s, GHashTable *attrs, gint64 now)
 
 		sqlite3_bind_text(st, 1, ip ? ip : "", -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 2, now);
-		if (sqlite3_step(st) == SQLITE_ROW)
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			*decision = POLICY_BLACKLISTED;
 			return g_strdup_printf("REJECT 5.7.1 %s is blacklisted: %s", ip,
 			    (const char *)sqlite3_column_text(st, 0));
+		}
 	}
-	if (unknown_recipient(s, ip, rcpt, now))
+	if (unknown_recipient(s, ip, rcpt, now)) {
+		*decision = POLICY_UNKNOWN_RECIPIENT;
 		/* "550", not "REJECT" (554 by Postfix's default): a missing
 		 * mailbox is 550 5.1.1 everywhere */
 		return g_strdup_printf("550 5.1.1 <%s>: no such mailbox here", rcpt);
-	if (ip && (action = spammer(s, ip)) != NULL)
+	}
+	if (ip && (action = spammer(s, ip)) != NULL) {
+		*decision = POLICY_SPAM_RATIO;
 		return action;
-	if (net == NULL || whitelisted(s, net, raw_lower, at ? at + 1 : NULL))
+	}
+	if (net == NULL || whitelisted(s, net, raw_lower, at ? at + 1 : NULL)) {
+		*decision = POLICY_WHITELISTED;
 		return g_strdup("DUNNO");
+	}
 	action = greylist(s, net, sender, lrcpt, at ? at + 1 : NULL, now);
+	*decision = action ? POLICY_GREYLISTED : POLICY_PASSED;
 	return action ? action : g_strdup("DUNNO");
 }
 
@@ -237,16 +251,14 @@ policy_expire(Stats *s, gint64 now, guint max)
 }
 
 void
-policy_count(Stats *s, const char *action, const char *ip, gint64 now)
+policy_count(Stats *s, const char *decision, const char *ip, gint64 now)
 {
 	sqlite3_stmt *st = stats_stmt(s, "INSERT INTO decisions (ts, ip, action) VALUES (?, ?, ?)");
-	const char *sp = strchr(action, ' ');
-	g_autofree char *word = sp ? g_strndup(action, sp - action) : g_strdup(action);
 
 	if (st == NULL)
 		return;
 	sqlite3_bind_int64(st, 1, now);
 	sqlite3_bind_text(st, 2, ip, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 3, word, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, decision, -1, SQLITE_TRANSIENT);
 	sqlite3_step(st);
 }

@@ -11,7 +11,7 @@
 
 /* db.c ---------------------------------------------------------------------- */
 
-#define STATS_SCHEMA_VERSION 1
+#define STATS_SCHEMA_VERSION 2
 
 typedef struct {
 	sqlite3 *db;
@@ -37,6 +37,10 @@ gint stats_import(Stats *s, GError **error);
 void stats_begin(Stats *s);
 void stats_commit(Stats *s);
 
+/* A Message-ID as the database keys it: no <>, no blanks; NULL if empty. */
+char *stats_message_key(const char *message_id);
+/* @t (seconds) as "2026-12-03T10:00:00Z".  Transfer full. */
+char *stats_iso_time(gint64 t);
 /* "192.0.2.0/24", "2001:db8:1:2::/64"; NULL if @ip is not an address. */
 char *stats_network(const char *ip);
 /* The sender as greylisting keys it: lower case, no +extension, no BATV or
@@ -47,21 +51,67 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Stats, stats_close)
 
 /* policy.c ------------------------------------------------------------------ */
 
+/* What a request was decided for: one name in logs, reports and the database. */
+#define POLICY_BLACKLISTED "blacklisted"
+#define POLICY_UNKNOWN_RECIPIENT "unknown-recipient"
+#define POLICY_SPAM_RATIO "spam-ratio"
+#define POLICY_WHITELISTED "whitelisted"
+#define POLICY_GREYLISTED "greylisted"
+#define POLICY_PASSED "passed-greylisting"
+#define POLICY_IGNORED "not-checked" /* another stage, no recipient */
+
 /*
  * The action for one policy request (@attrs: name -> value), with the
- * reason in its text, at time @now (seconds).  Never "OK".
+ * reason in its text, at time @now (seconds).  Never "OK".  @decision
+ * (may be NULL) gets one of the POLICY_* names.
  */
-char *policy_decide(Stats *s, GHashTable *attrs, gint64 now);
-/* Records a decision (its first word) for the reports. */
-void policy_count(Stats *s, const char *action, const char *ip, gint64 now);
+char *policy_decide(Stats *s, GHashTable *attrs, gint64 now, const char **decision);
+/* Records a decision (a POLICY_* name) for the reports. */
+void policy_count(Stats *s, const char *decision, const char *ip, gint64 now);
 /* Expires up to @max old greylist entries; the number removed. */
 guint policy_expire(Stats *s, gint64 now, guint max);
 int policy_serve(Stats *s, GError **error);
 
-/* report.c */
+/* report.c ------------------------------------------------------------------ */
+
+typedef struct Section Section;
+
+/* One section of a report: its rows, each a GStrv of its columns' text. */
+typedef struct {
+	const Section *section;
+	GPtrArray *rows;
+} Table;
+
+/* The period of @day (YYYY-MM-DD), else @month (YYYY-MM), else today (UTC),
+ * as [start, end) in seconds and a label; FALSE if a date is malformed. */
+gboolean report_period(const char *day, const char *month, gint64 *start, gint64 *end,
+    char **label);
+/* The report's tables for [start, end).  Transfer full. */
+GPtrArray *report_collect(Stats *s, gint64 start, gint64 end);
+/* The tables as "text", "csv" or "json".  Transfer full. */
+char *report_render(GPtrArray *tables, const char *format, const char *label, gint64 start,
+    gint64 end);
 int report_print(Stats *s, const char *day, const char *month, const char *format,
     GError **error);
-int report_publish(Stats *s, gboolean monthly, GError **error);
+
+/* chart.c: the period's chart, drawn once, as SVG and PNG (transfer full). */
+typedef struct {
+	guint n;	    /* buckets: 24 hours, or the days of the month */
+	gint64 *received;   /* messages that arrived in each */
+	gint64 *spam;	    /* of those, learned as spam since */
+	gint64 *greylisted; /* requests deferred by greylisting */
+} ChartData;
+
+ChartData *chart_data(Stats *s, gint64 start, gint64 end, gboolean monthly);
+void chart_data_free(ChartData *d);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ChartData, chart_data_free)
+/* Draws @d; @png and @svg get the bytes.  FALSE if cairo failed. */
+gboolean chart_render(const ChartData *d, gboolean monthly, const char *label, GBytes **svg,
+    GBytes **png);
+/* Publishes the report of @day or @month (NULL: the day or month just
+ * ended); prints its Message-ID when @verbose. */
+int report_publish(Stats *s, gboolean monthly, const char *day, const char *month,
+    gboolean verbose, GError **error);
 
 /* learn.c */
 int learn_folder(Stats *s, const char *folder, GError **error);

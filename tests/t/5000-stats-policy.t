@@ -15,14 +15,14 @@ sql() { /usr/bin/python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]);
 
 # the schema: made, versioned, and a newer one refused
 expect_code 0 "smtp-stats import on a fresh root" -- smtp-stats -c "$C" import
-is "$(sql 'select max(version) from schema_version')" 1 "schema version 1"
+is "$(sql 'select max(version) from schema_version')" 2 "schema version 2"
 is "$(sql "select count(*) from sqlite_master where type='table'")" 11 "its tables"
 is "$(sql 'pragma journal_mode')" wal "WAL mode"
 cp "$DB" "$T/newer.db"
 /usr/bin/python3 -c 'import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute("insert into schema_version values (99)"); c.commit()' "$T/newer.db"
 printf '[stats]\ndatabase = %s\n' "$T/newer.db" >>"$T/newer.conf"
 expect_code 78 "a database from a newer smtp-stats is refused" -- smtp-stats -c "$T/newer.conf" import
-like "$err" "schema version 99 is newer than this smtp-stats knows \(1\)" "saying so"
+like "$err" "schema version 99 is newer than this smtp-stats knows \(2\)" "saying so"
 
 smtp-stats -c "$C" policy 2>"$T/policy.log" &
 spid=$!
@@ -109,7 +109,7 @@ dpid=$!
 wait_for 10 sh -c "[ \$(ls '$MDIR_ROOT/SMTP/Spam' | wc -l) -ge 16 ] && [ -z \"\$(ls '$MDIR_ROOT/.mdird/queue')\" ]"
 kill $dpid; wait $dpid 2>/dev/null
 cp "$T/copy.eml" "$MDIR_ROOT/SMTP/Spam/copy.eml"
-is "$(smtp-stats -c "$C" learn)" "4 learned" "learn: four messages, the copy not again"
+is "$(smtp-stats -c "$C" learn -v)" "4 learned" "learn: four messages, the copy not again"
 is "$(ls "$MDIR_ROOT/SMTP/Spam")" "" "the spam folder is empty"
 is "$(mstore -c "$C" version SMTP/Spam)" "$(grep -c . "$MDIR_ROOT/SMTP/Spam/.changes")" "its version agrees with its change log"
 is "$(sql "select value, count from spam where kind='net'")" "10.66.0.0/24	4" "counted against the /24"

@@ -60,7 +60,7 @@ ask(Fx *fx, const char *ip, const char *sender, const char *rcpt, gint64 now)
 	g_hash_table_insert(a, "client_address", (gpointer)(guintptr)ip);
 	g_hash_table_insert(a, "sender", (gpointer)(guintptr)sender);
 	g_hash_table_insert(a, "recipient", (gpointer)(guintptr)rcpt);
-	action = policy_decide(fx->stats, a, now);
+	action = policy_decide(fx->stats, a, now, NULL);
 	g_assert_false(g_str_has_prefix(action, "OK")); /* never */
 	return action;
 }
@@ -180,11 +180,11 @@ test_other_requests(Fx *fx, gconstpointer data)
 	(void)data;
 	g_hash_table_insert(a, "protocol_state", "DATA");
 	g_hash_table_insert(a, "recipient", "jo@example.test");
-	x = policy_decide(fx->stats, a, T0);
+	x = policy_decide(fx->stats, a, T0, NULL);
 	g_assert_cmpstr(x, ==, "DUNNO");
 	g_hash_table_remove_all(a);
 	g_hash_table_insert(a, "protocol_state", "RCPT");
-	y = policy_decide(fx->stats, a, T0); /* no recipient, no client */
+	y = policy_decide(fx->stats, a, T0, NULL); /* no recipient, no client */
 	g_assert_cmpstr(y, ==, "DUNNO");
 }
 
@@ -202,6 +202,62 @@ test_expire(Fx *fx, gconstpointer data)
 	g_assert_cmpuint(policy_expire(fx->stats, T0 + 86401, 100), ==, 100);
 	g_assert_cmpuint(policy_expire(fx->stats, T0 + 86401, 100), ==, 50);
 	g_assert_cmpuint(policy_expire(fx->stats, T0 + 86401, 100), ==, 0);
+}
+
+/* Decisions are named one way, whatever the action's text. */
+static void
+test_decision_names(Fx *fx, gconstpointer data)
+{
+	g_autoptr(GHashTable) a = g_hash_table_new(g_str_hash, g_str_equal);
+	const char *decision = NULL;
+	g_autofree char *x = NULL, *y = NULL;
+
+	(void)data;
+	g_hash_table_insert(a, "protocol_state", "RCPT");
+	g_hash_table_insert(a, "client_address", "192.0.2.1");
+	g_hash_table_insert(a, "sender", "a@b.test");
+	g_hash_table_insert(a, "recipient", "jo@example.test");
+	x = policy_decide(fx->stats, a, T0, &decision);
+	g_assert_cmpstr(decision, ==, POLICY_GREYLISTED);
+	g_hash_table_insert(a, "recipient", "nobody@example.test");
+	y = policy_decide(fx->stats, a, T0, &decision);
+	g_assert_cmpstr(decision, ==, POLICY_UNKNOWN_RECIPIENT);
+}
+
+/*
+ * The chart counts spam at the hour the message arrived: one learned two
+ * days later is still in its hour of arrival, and a message delivered to
+ * two accounts is one message.
+ */
+static void
+test_chart_data(Fx *fx, gconstpointer data)
+{
+	g_autoptr(ChartData) d = NULL;
+	g_autoptr(GBytes) svg = NULL;
+	g_autoptr(GBytes) png = NULL;
+	const gint64 day = T0 - T0 % 86400;
+
+	(void)data;
+	g_assert_true(stats_exec(fx->stats, "INSERT INTO events (ts, kind, account, ip, message_id)"
+					    " VALUES (1799971200 + 3 * 3600 + 5, 'delivered', 'a', '10.1.1.1', 's1'),"
+					    " (1799971200 + 3 * 3600 + 5, 'delivered', 'b', '10.1.1.1', 's1'),"
+					    " (1799971200 + 3 * 3600 + 9, 'delivered', 'a', '10.1.1.2', 'v1'),"
+					    " (1799971200 + 23 * 3600, 'delivered', 'a', '10.1.1.2', 'v2');"
+					    " INSERT INTO learned VALUES ('s1', 1799971200 + 2 * 86400);"
+					    " INSERT INTO decisions (ts, action) VALUES"
+					    " (1799971200 + 5 * 3600, 'greylisted'), (1799971200 + 5 * 3600, 'blacklisted')",
+	    NULL));
+	g_assert_cmpint(day, ==, 1799971200);
+	d = chart_data(fx->stats, day, day + 86400, FALSE);
+	g_assert_cmpuint(d->n, ==, 24);
+	g_assert_cmpint(d->received[3], ==, 2);
+	g_assert_cmpint(d->spam[3], ==, 1);
+	g_assert_cmpint(d->received[23], ==, 1);
+	g_assert_cmpint(d->spam[23], ==, 0);
+	g_assert_cmpint(d->greylisted[5], ==, 1);
+	g_assert_true(chart_render(d, FALSE, "2027-01-15", &svg, &png));
+	g_assert_cmpmem(g_bytes_get_data(png, NULL), 8, "\x89PNG\r\n\x1a\n", 8);
+	g_assert_nonnull(g_strstr_len(g_bytes_get_data(svg, NULL), 400, "<svg"));
 }
 
 static void
@@ -253,6 +309,8 @@ main(int argc, char **argv)
 	ADD("/stats/policy/spam-reject", test_spam, "spam_action = reject\n");
 	ADD("/stats/policy/other-requests", test_other_requests, NULL);
 	ADD("/stats/policy/expire", test_expire, NULL);
+	ADD("/stats/policy/decision-names", test_decision_names, NULL);
+	ADD("/stats/chart/data", test_chart_data, NULL);
 	g_test_add_func("/stats/normalise", test_normalise);
 	return g_test_run();
 }
