@@ -594,12 +594,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirFolder, mdir_folder_free)
 /* Accounts ----------------------------------------------------------------- */
 
 /*
- * The account folder of @recipient (DESIGN §2): the address lower-cased,
- * its +extension (any character of [receive] recipient_delimiter starts
- * one) cut off into @extension (may be NULL; transfer full, NULL if
- * none), then
- * SMTP/Accounts/<address>, an alias (a link) to another account, or the
- * domain's catch-all SMTP/Accounts/@<domain>.  MDIR_ERROR_NO_ACCOUNT if
+ * The account folder of @recipient (DESIGN §2): the address normalised
+ * (mdir_address_normalize()), its +extension (any character of [receive]
+ * recipient_delimiter starts one) cut off into @extension (may be NULL;
+ * transfer full, NULL if none), then SMTP/Accounts/<address>, an alias (a link) to another account, or the
+ * domain's catch-all SMTP/Accounts/@<domain>; a folder whose domain is
+ * spelt with A-labels ("xn--...") serves too.  MDIR_ERROR_NO_ACCOUNT if
  * none exists, the domain is not one of [receive] local_domains, or the
  * folder holds a .disabled file.  Transfer full: mdir_folder_free().
  */
@@ -607,8 +607,18 @@ MDIR_API MdirFolder *mdir_account_open(MdirStore *store, const MdirConfig *confi
     const char *recipient, char **extension, GError **error);
 
 /*
- * Whether mail for @domain is ours: one of [receive] local_domains, or any
- * domain when none is configured (Postfix decides what it hands us).
+ * The form an address is matched and recorded on (SMTPUTF8, RFC 6531):
+ * UTF-8 in NFC, the local part in lower case, the domain in U-labels
+ * (an A-label "xn--..." decoded) in lower case: "Jo@XN--BCHER-KVA.example"
+ * is "jo@bücher.example".  NULL if @address is not valid UTF-8.
+ * Transfer full: g_free().
+ */
+MDIR_API char *mdir_address_normalize(const char *address);
+
+/*
+ * Whether mail for @domain is ours: one of [receive] local_domains (both
+ * normalised, so A-labels and U-labels agree), or any domain when none is
+ * configured (Postfix decides what it hands us).
  */
 MDIR_API gboolean mdir_domain_is_local(const MdirConfig *config, const char *domain);
 
