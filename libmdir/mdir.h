@@ -145,8 +145,12 @@ MDIR_API MdirOptions *mdir_options_new_command(MdirOptions *parent, const char *
  */
 MDIR_API void mdir_options_add(MdirOptions *o, const GOptionEntry *entries);
 
-/* Text shown by --help after the options (e.g. a list of commands). */
+/* Text shown by --help after the options (and the commands). */
 MDIR_API void mdir_options_set_description(MdirOptions *o, const char *description);
+
+/* A subcommand, listed by --help after the options. */
+MDIR_API void mdir_options_add_command(MdirOptions *o, const char *name,
+    const char *summary);
 
 /*
  * Parses and removes the options from @argc/@argv (argv[0] is kept; with

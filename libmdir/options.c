@@ -27,6 +27,8 @@ struct MdirOptions {
 	GOptionContext *ctx;
 	MdirOptions *parent;
 	MdirOptionsFlags flags;
+	GString *commands; /* "  name  summary" lines, for --help */
+	char *description;
 	char *config;
 	gboolean help;
 	gboolean version;
@@ -124,7 +126,17 @@ void
 mdir_options_set_description(MdirOptions *o, const char *description)
 {
 	g_return_if_fail(o != NULL);
-	g_option_context_set_description(o->ctx, description);
+	g_free(o->description);
+	o->description = g_strdup(description);
+}
+
+void
+mdir_options_add_command(MdirOptions *o, const char *name, const char *summary)
+{
+	g_return_if_fail(o != NULL && name != NULL);
+	if (o->commands == NULL)
+		o->commands = g_string_new("Commands:\n");
+	g_string_append_printf(o->commands, "  %-10s %s\n", name, summary ? summary : "");
 }
 
 /* @text with each byte that is not UTF-8 shown as \xNN. */
@@ -225,7 +237,15 @@ mdir_options_config(const MdirOptions *o)
 char *
 mdir_options_help(const MdirOptions *o)
 {
+	g_autoptr(GString) text = g_string_new(NULL);
+
 	g_return_val_if_fail(o != NULL, NULL);
+	if (o->commands)
+		g_string_append_printf(text, "%s\n'%s COMMAND --help' describes each.\n",
+		    o->commands->str, o->program);
+	if (o->description)
+		g_string_append_printf(text, "%s%s", text->len ? "\n" : "", o->description);
+	g_option_context_set_description(o->ctx, text->len ? text->str : NULL);
 	return g_option_context_get_help(o->ctx, TRUE, NULL);
 }
 
@@ -239,6 +259,9 @@ mdir_options_free(MdirOptions *o)
 	g_free(o->prefix);
 	g_free(o->version_name);
 	g_free(o->parameters);
+	if (o->commands)
+		g_string_free(o->commands, TRUE);
+	g_free(o->description);
 	g_free(o->config);
 	g_free(o);
 }
