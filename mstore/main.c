@@ -3,11 +3,12 @@
  * (DESIGN §4, mstore(1)).
  *
  * Each subcommand is a thin layer over libmdir, in a file of its own; this
- * file only finds the configuration and dispatches.  Output is line-oriented
- * and tab-separated so that cut, awk and xargs work on it.  mstore never
- * talks to mdird: what it changes, it changes through the same folder
- * functions, under the same locks, so versions and change logs stay right
- * whoever writes.
+ * file only reads the options before the command and dispatches (the
+ * command's own options, then the configuration, in common.c).  Output is
+ * line-oriented and tab-separated so that cut, awk and xargs work on it.
+ * mstore never talks to mdird: what it changes, it changes through the
+ * same folder functions, under the same locks, so versions and change logs
+ * stay right whoever writes.
  */
 #include <stdio.h>
 #include <string.h>
