@@ -4,7 +4,11 @@
 
 #include "testutil.h"
 
-/* A writable argv, as main() gets it; freed with g_strfreev(). */
+/*
+ * An argv as main() gets it; freed with g_strfreev().  GOption takes the
+ * options out of the array it parses without freeing them (they are
+ * main()'s), so parse a view(): a copy of the pointers, g_free() it.
+ */
 static char **
 args(const char *first, ...)
 {
@@ -17,6 +21,12 @@ args(const char *first, ...)
 	va_end(ap);
 	g_ptr_array_add(a, NULL);
 	return (char **)g_ptr_array_free(a, FALSE);
+}
+
+static char **
+view(char **argv)
+{
+	return g_memdup2(argv, (g_strv_length(argv) + 1) * sizeof(char *));
 }
 
 /* pipe(8)'s locale: GOption's own string options would refuse UTF-8. */
@@ -34,7 +44,8 @@ test_utf8_locale_c(void)
 	};
 	g_auto(GStrv) argv = args("prog", "-f", "x@bücher.example", "--", "дмитрий@пример.рф",
 	    "用户@例子.中国", "😀@example.org", NULL);
-	char **av = argv;
+	g_autofree char **v = view(argv);
+	char **av = v;
 	int ac = (int)g_strv_length(argv);
 
 	g_assert_nonnull(setlocale(LC_ALL, "C"));
@@ -55,7 +66,8 @@ test_invalid_utf8(void)
 	g_autoptr(MdirOptions) o = mdir_options_new("prog", "FILE", NULL, 0);
 	g_autoptr(GError) error = NULL;
 	g_auto(GStrv) argv = args("prog", "ok.txt", "a\377b.txt", NULL);
-	char **av = argv;
+	g_autofree char **v = view(argv);
+	char **av = v;
 	int ac = 3;
 
 	g_assert_cmpint(mdir_options_parse(o, &ac, &av, 0, -1, &error), ==, -1);
@@ -73,7 +85,8 @@ test_config_around_command(void)
 	g_autoptr(GError) error = NULL;
 	g_auto(GStrv) argv = args("tool", "-c", "a.conf", "ls", "-l", "--config=b.conf", "F",
 	    NULL);
-	char **av = argv;
+	g_autofree char **v = view(argv);
+	char **av = v;
 	int ac = (int)g_strv_length(argv);
 	gboolean lng = FALSE;
 	GOptionEntry entries[] = {
@@ -111,16 +124,19 @@ test_usage_errors(void)
 	g_auto(GStrv) a1 = args("put", NULL);
 	g_auto(GStrv) a2 = args("put", "a", "b", "c", NULL);
 	g_auto(GStrv) a3 = args("put", "--frob", "a", NULL);
+	g_autofree char **v1 = view(a1);
+	g_autofree char **v2 = view(a2);
+	g_autofree char **v3 = view(a3);
 	char **av;
 	int ac;
 
-	av = a1, ac = 1;
+	av = v1, ac = 1;
 	g_assert_cmpint(mdir_options_parse(cmd, &ac, &av, 1, 2, &e1), ==, -1);
 	g_assert_cmpstr(e1->message, ==, "put: too few arguments: expected FILE [FOLDER]");
-	av = a2, ac = 4;
+	av = v2, ac = 4;
 	g_assert_cmpint(mdir_options_parse(cmd, &ac, &av, 1, 2, &e2), ==, -1);
 	g_assert_cmpstr(e2->message, ==, "put: too many arguments: expected FILE [FOLDER]");
-	av = a3, ac = 3;
+	av = v3, ac = 3;
 	g_assert_cmpint(mdir_options_parse(cmd, &ac, &av, 1, 2, &e3), ==, -1);
 	g_assert_error(e3, MDIR_ERROR, MDIR_ERROR_USAGE);
 	g_assert_cmpstr(e3->message, ==, "put: Unknown option --frob");
@@ -136,16 +152,20 @@ test_help_version(void)
 		g_autoptr(MdirOptions) v = mdir_options_new("prog", NULL, NULL, 0);
 		g_auto(GStrv) a1 = args("prog", "--help", NULL);
 		g_auto(GStrv) a2 = args("prog", "-V", NULL);
-		char **av = a1;
+		char **av1 = view(a1);
+		char **av2 = view(a2);
+		char **av = av1;
 		int ac = 2;
 
 		setlocale(LC_ALL, "C");
 		mdir_options_add_command(o, "frob", "frob a thing");
 		if (mdir_options_parse(o, &ac, &av, 1, 1, NULL) != 0)
 			exit(1);
-		av = a2, ac = 2;
+		av = av2, ac = 2;
 		if (mdir_options_parse(v, &ac, &av, 1, 1, NULL) != 0)
 			exit(1);
+		g_free(av1);
+		g_free(av2);
 		exit(0);
 	}
 	g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
