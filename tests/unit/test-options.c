@@ -142,32 +142,34 @@ test_usage_errors(void)
 	g_assert_cmpstr(e3->message, ==, "put: Unknown option --frob");
 }
 
+/* In the child: --help then -V; 0 if both said "stop here". */
+static int
+help_version_child(void)
+{
+	g_autoptr(MdirOptions) o = mdir_options_new("prog", "THING", "Does things.",
+	    MDIR_OPTIONS_NO_SHORT_HELP);
+	g_autoptr(MdirOptions) v = mdir_options_new("prog", NULL, NULL, 0);
+	g_auto(GStrv) a1 = args("prog", "--help", NULL);
+	g_auto(GStrv) a2 = args("prog", "-V", NULL);
+	g_autofree char **v1 = view(a1);
+	g_autofree char **v2 = view(a2);
+	char **av = v1;
+	int ac = 2;
+
+	setlocale(LC_ALL, "C");
+	mdir_options_add_command(o, "frob", "frob a thing");
+	if (mdir_options_parse(o, &ac, &av, 1, 1, NULL) != 0)
+		return 1;
+	av = v2, ac = 2;
+	return mdir_options_parse(v, &ac, &av, 1, 1, NULL) != 0;
+}
+
 /* --help and --version answer on stdout and say "stop here" (0). */
 static void
 test_help_version(void)
 {
-	if (g_test_subprocess()) {
-		g_autoptr(MdirOptions) o = mdir_options_new("prog", "THING", "Does things.",
-		    MDIR_OPTIONS_NO_SHORT_HELP);
-		g_autoptr(MdirOptions) v = mdir_options_new("prog", NULL, NULL, 0);
-		g_auto(GStrv) a1 = args("prog", "--help", NULL);
-		g_auto(GStrv) a2 = args("prog", "-V", NULL);
-		char **av1 = view(a1);
-		char **av2 = view(a2);
-		char **av = av1;
-		int ac = 2;
-
-		setlocale(LC_ALL, "C");
-		mdir_options_add_command(o, "frob", "frob a thing");
-		if (mdir_options_parse(o, &ac, &av, 1, 1, NULL) != 0)
-			exit(1);
-		av = av2, ac = 2;
-		if (mdir_options_parse(v, &ac, &av, 1, 1, NULL) != 0)
-			exit(1);
-		g_free(av1);
-		g_free(av2);
-		exit(0);
-	}
+	if (g_test_subprocess())
+		exit(help_version_child());
 	g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
 	g_test_trap_assert_passed();
 	g_test_trap_assert_stdout("Usage:\n  * [OPTION\u2026] THING\n*Does things.*"
