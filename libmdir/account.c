@@ -2,7 +2,9 @@
  * account.c: from a recipient address to its account folder (DESIGN §2).
  * No folder, no account: the folder's existence is the whole user
  * database, an alias is a symbolic link, a catch-all is "@domain", and a
- * .disabled file refuses mail without deleting anything.
+ * .disabled file refuses mail without deleting anything.  Addresses are
+ * SMTPUTF8's (RFC 6531): UTF-8 local parts, U-labels or A-labels in the
+ * domain, matched on one normalised form and named by it.
  */
 #include <string.h>
 
@@ -18,16 +20,63 @@ no_account(GError **error, const char *recipient, const char *why)
 	return FALSE;
 }
 
+/*
+ * A domain as accounts are named: U-labels in lower case (RFC 5890), so
+ * that "xn--bcher-kva.example", "Bücher.example" and "bücher.example" are
+ * one domain.  GLib decodes an A-label keeping its letters' case, hence
+ * to ASCII (lower-cased) first.  A name IDNA refuses is only lower-cased.
+ */
+static char *
+normalize_domain(const char *domain)
+{
+	g_autofree char *nfc = g_utf8_normalize(domain, -1, G_NORMALIZE_NFC);
+	g_autofree char *ascii = nfc ? g_hostname_to_ascii(nfc) : NULL;
+	g_autofree char *lower = ascii ? g_ascii_strdown(ascii, -1) : NULL;
+	char *unicode = lower ? g_hostname_to_unicode(lower) : NULL;
+
+	if (unicode)
+		return unicode;
+	return nfc ? g_utf8_strdown(nfc, -1) : g_strdup(domain);
+}
+
+char *
+mdir_address_normalize(const char *address)
+{
+	g_autofree char *nfc = NULL;
+	g_autofree char *local = NULL;
+	g_autofree char *domain = NULL;
+	g_autofree char *lower = NULL;
+	const char *at;
+
+	g_return_val_if_fail(address != NULL, NULL);
+	if (!g_utf8_validate(address, -1, NULL))
+		return NULL;
+	nfc = g_utf8_normalize(address, -1, G_NORMALIZE_NFC);
+	at = strrchr(nfc, '@');
+	/* lower case may leave NFC ("İ" becomes "i" and a combining dot) */
+	lower = g_utf8_strdown(nfc, at ? at - nfc : -1);
+	local = g_utf8_normalize(lower, -1, G_NORMALIZE_NFC);
+	if (at == NULL)
+		return g_steal_pointer(&local);
+	domain = normalize_domain(at + 1);
+	return g_strconcat(local, "@", domain, NULL);
+}
+
 gboolean
 mdir_domain_is_local(const MdirConfig *config, const char *domain)
 {
 	g_auto(GStrv) domains = mdir_config_get_list(config, "receive", "local_domains");
+	g_autofree char *want = NULL;
 
 	if (domains[0] == NULL)
 		return TRUE; /* none configured: every domain Postfix hands us */
-	for (char **d = domains; *d; d++)
-		if (g_ascii_strcasecmp(*d, domain) == 0)
+	want = normalize_domain(domain);
+	for (char **d = domains; *d; d++) {
+		g_autofree char *have = normalize_domain(*d);
+
+		if (strcmp(have, want) == 0)
 			return TRUE;
+	}
 	return FALSE;
 }
 
@@ -46,24 +95,50 @@ open_if_exists(MdirStore *store, const char *name, GError **error)
 	return f;
 }
 
+/*
+ * @local@@domain's folder, the domain spelt as normalised (U-labels) or,
+ * for a folder an admin made with the A-label, "xn--" (the same domain).
+ */
+static MdirFolder *
+open_either(MdirStore *store, const char *local, const char *domain, GError **error)
+{
+	g_autofree char *name = g_strconcat(local, "@", domain, NULL);
+	g_autofree char *ascii = NULL;
+	g_autofree char *aname = NULL;
+	MdirFolder *f = open_if_exists(store, name, error);
+
+	if (f || (error && *error))
+		return f;
+	ascii = g_hostname_to_ascii(domain);
+	if (ascii == NULL || strcmp(ascii, domain) == 0)
+		return NULL;
+	aname = g_strconcat(local, "@", ascii, NULL);
+	return open_if_exists(store, aname, error);
+}
+
 MdirFolder *
 mdir_account_open(MdirStore *store, const MdirConfig *config, const char *recipient,
     char **extension, GError **error)
 {
-	g_autofree char *addr = g_ascii_strdown(recipient, -1);
+	g_autofree char *addr = NULL;
 	const char *delims = mdir_config_get(config, "receive", "recipient_delimiter");
 	g_autofree char *local = NULL;
 	g_autofree char *account = NULL;
-	g_autofree char *catchall = NULL;
 	g_autofree char *disabled = NULL;
-	const char *at = strrchr(addr, '@');
 	g_autofree char *found_ext = NULL;
+	const char *at;
 	char *ext;
 	MdirFolder *f;
 	GError *e = NULL;
 
 	if (extension)
 		*extension = NULL;
+	addr = mdir_address_normalize(recipient);
+	if (addr == NULL) {
+		no_account(error, recipient, "not valid UTF-8");
+		return NULL;
+	}
+	at = strrchr(addr, '@');
 	if (at == NULL || at == addr || at[1] == '\0') {
 		no_account(error, recipient, "not an address with a domain");
 		return NULL;
@@ -80,14 +155,13 @@ mdir_account_open(MdirStore *store, const MdirConfig *config, const char *recipi
 		*ext = '\0';
 	}
 	account = g_strconcat(local, at, NULL);
-	catchall = g_strconcat("@", at + 1, NULL);
 	if (!mdir_name_is_safe(account)) {
 		no_account(error, recipient, "not a valid account name");
 		return NULL;
 	}
-	f = open_if_exists(store, account, &e);
+	f = open_either(store, local, at + 1, &e);
 	if (f == NULL && e == NULL)
-		f = open_if_exists(store, catchall, &e);
+		f = open_either(store, "", at + 1, &e);
 	if (e) {
 		g_propagate_error(error, e);
 		return NULL;

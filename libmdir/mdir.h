@@ -124,6 +124,73 @@ MDIR_API int mdir_log_level_from_string(const char *name);
 /* One line, no final newline needed; @priority is a syslog(3) level. */
 MDIR_API void mdir_log(int priority, const char *format, ...) G_GNUC_PRINTF(2, 3);
 
+/* Options ---------------------------------------------------------------- */
+
+/*
+ * The command line of every program: GOption with -c FILE (--config=FILE),
+ * -h/--help and -V/--version added, arguments taken as UTF-8 whatever the
+ * locale (pipe(8) and cron run programs under locale C) and refused if
+ * they are not valid UTF-8.
+ */
+typedef struct MdirOptions MdirOptions;
+
+typedef enum {
+	MDIR_OPTIONS_DEFAULT = 0,
+	/* options stop at the first non-option, the subcommand, whose own
+	 * options go to mdir_options_new_command() */
+	MDIR_OPTIONS_COMMAND = 1 << 0,
+	/* -h is the program's own option: --help only */
+	MDIR_OPTIONS_NO_SHORT_HELP = 1 << 1,
+} MdirOptionsFlags;
+
+/*
+ * A program's options.  @parameters (as in "[OPTION...] PARAMETERS") and
+ * @summary are shown by --help.  Transfer full: mdir_options_free().
+ */
+MDIR_API MdirOptions *mdir_options_new(const char *program, const char *parameters,
+    const char *summary, MdirOptionsFlags flags);
+
+/*
+ * The options of @parent's subcommand @command; -c given to it replaces the
+ * one given before it, as mdir_options_config(@parent) then returns.
+ * @parent must outlive it.  Transfer full: mdir_options_free().
+ */
+MDIR_API MdirOptions *mdir_options_new_command(MdirOptions *parent, const char *command,
+    const char *parameters, const char *summary);
+
+/*
+ * Adds the program's own options (a GOptionEntry array ending with a NULL
+ * long name; copied).  G_OPTION_ARG_STRING values arrive as UTF-8 bytes.
+ */
+MDIR_API void mdir_options_add(MdirOptions *o, const GOptionEntry *entries);
+
+/* Text shown by --help after the options (and the commands). */
+MDIR_API void mdir_options_set_description(MdirOptions *o, const char *description);
+
+/* A subcommand, listed by --help after the options. */
+MDIR_API void mdir_options_add_command(MdirOptions *o, const char *name,
+    const char *summary);
+
+/*
+ * Parses and removes the options from @argc/@argv (argv[0] is kept; with
+ * MDIR_OPTIONS_COMMAND, argv[1] is then the subcommand), then checks that
+ * between @min_args and @max_args (-1: no bound) arguments are left.
+ * Returns 1 to go on; 0 when --help or --version was asked and answered on
+ * standard output (exit 0); -1 with MDIR_ERROR_USAGE, nothing printed.
+ */
+MDIR_API int mdir_options_parse(MdirOptions *o, int *argc, char ***argv, int min_args,
+    int max_args, GError **error);
+
+/* The -c FILE given (before or after a subcommand), or NULL.  Transfer none. */
+MDIR_API const char *mdir_options_config(const MdirOptions *o);
+
+/* What --help prints.  Transfer full: g_free(). */
+MDIR_API char *mdir_options_help(const MdirOptions *o);
+
+MDIR_API void mdir_options_free(MdirOptions *o);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirOptions, mdir_options_free)
+
 /* Configuration ---------------------------------------------------------- */
 
 typedef struct MdirConfig MdirConfig;
@@ -563,12 +630,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirFolder, mdir_folder_free)
 /* Accounts ----------------------------------------------------------------- */
 
 /*
- * The account folder of @recipient (DESIGN §2): the address lower-cased,
- * its +extension (any character of [receive] recipient_delimiter starts
- * one) cut off into @extension (may be NULL; transfer full, NULL if
- * none), then
- * SMTP/Accounts/<address>, an alias (a link) to another account, or the
- * domain's catch-all SMTP/Accounts/@<domain>.  MDIR_ERROR_NO_ACCOUNT if
+ * The account folder of @recipient (DESIGN §2): the address normalised
+ * (mdir_address_normalize()), its +extension (any character of [receive]
+ * recipient_delimiter starts one) cut off into @extension (may be NULL;
+ * transfer full, NULL if none), then SMTP/Accounts/<address>, an alias (a link) to another account, or the
+ * domain's catch-all SMTP/Accounts/@<domain>; a folder whose domain is
+ * spelt with A-labels ("xn--...") serves too.  MDIR_ERROR_NO_ACCOUNT if
  * none exists, the domain is not one of [receive] local_domains, or the
  * folder holds a .disabled file.  Transfer full: mdir_folder_free().
  */
@@ -576,8 +643,18 @@ MDIR_API MdirFolder *mdir_account_open(MdirStore *store, const MdirConfig *confi
     const char *recipient, char **extension, GError **error);
 
 /*
- * Whether mail for @domain is ours: one of [receive] local_domains, or any
- * domain when none is configured (Postfix decides what it hands us).
+ * The form an address is matched and recorded on (SMTPUTF8, RFC 6531):
+ * UTF-8 in NFC, the local part in lower case, the domain in U-labels
+ * (an A-label "xn--..." decoded) in lower case: "Jo@XN--BCHER-KVA.example"
+ * is "jo@bücher.example".  NULL if @address is not valid UTF-8.
+ * Transfer full: g_free().
+ */
+MDIR_API char *mdir_address_normalize(const char *address);
+
+/*
+ * Whether mail for @domain is ours: one of [receive] local_domains (both
+ * normalised, so A-labels and U-labels agree), or any domain when none is
+ * configured (Postfix decides what it hands us).
  */
 MDIR_API gboolean mdir_domain_is_local(const MdirConfig *config, const char *domain);
 

@@ -22,7 +22,8 @@ is_forbidden(gunichar c)
 	if (c == 0x200e || c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
 	    (c >= 0x2066 && c <= 0x2069))
 		return TRUE; /* bidi controls: "txt.exe" shown as "exe.txt" */
-	return strchr("/\\:*?\"<>|", (int)c) != NULL && c != 0;
+	/* strchr() compares a byte: only ASCII may be looked up there */
+	return c < 0x80 && c != 0 && strchr("/\\:*?\"<>|", (int)c) != NULL;
 }
 
 /* Valid UTF-8 with each invalid byte replaced by '_'. */

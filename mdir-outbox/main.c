@@ -24,44 +24,39 @@
 int
 main(int argc, char **argv)
 {
-	g_autofree char *conf = NULL;
-	gboolean version = FALSE;
 	gboolean record = FALSE;
 	gboolean dry_run = FALSE;
 	gboolean verbose = FALSE;
 	g_autoptr(MdirConfig) config = NULL;
 	g_autoptr(Outbox) outbox = NULL;
 	GOptionEntry entries[] = {
-		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &conf, "the configuration file", "FILE" },
 		{ "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run,
 		    "show what would be sent; send nothing, move nothing", NULL },
 		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "say what is done", NULL },
 		{ "dkim-record", 0, 0, G_OPTION_ARG_NONE, &record,
 		    "print the DNS records of the DKIM keys", NULL },
-		{ "version", 'V', 0, G_OPTION_ARG_NONE, &version, "print the version", NULL },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
-	g_autoptr(GOptionContext) ctx = g_option_context_new("[FOLDER] - send the outbox");
+	g_autoptr(MdirOptions) opts = NULL;
 	g_autoptr(GError) e = NULL;
 
 	g_set_prgname("mdir-outbox");
 	g_mime_init(); /* addresses are parsed, and 8-bit mail re-encoded, by GMime */
-	g_option_context_add_main_entries(ctx, entries, NULL);
-	g_option_context_set_description(ctx, "Without FOLDER: SMTP/Outbox and every account's "
-					      "Outbox.  See mdir-outbox(1).");
-	if (!g_option_context_parse(ctx, &argc, &argv, &e) || argc > 2) {
-		fprintf(stderr, "mdir-outbox: %s\n", e ? e->message : "one folder at most");
+	opts = mdir_options_new("mdir-outbox", "[FOLDER]", "Send the outbox (FOLDER, or "
+	    "SMTP/Outbox and every account's Outbox); see mdir-outbox(1).", 0);
+	mdir_options_add(opts, entries);
+	switch (mdir_options_parse(opts, &argc, &argv, 0, 1, &e)) {
+	case 0:
+		return EX_OK;
+	case -1:
+		fprintf(stderr, "mdir-outbox: %s\n", e->message);
 		return EX_USAGE;
-	}
-	if (version) {
-		printf("mdir-outbox %s\n", MDIR_VERSION_STRING);
-		return 0;
 	}
 	mdir_log_open(MDIR_LOG_SYSLOG | MDIR_LOG_STDERR);
 	/* cron mails what is printed: only problems on stderr, unless -v; the
 	 * log ([mdir] log_level, info) has every message either way */
 	mdir_log_set_stderr_level(verbose ? LOG_INFO : LOG_WARNING);
-	config = mdir_config_load(conf, &e);
+	config = mdir_config_load(mdir_options_config(opts), &e);
 	if (config == NULL)
 		goto out;
 	outbox = outbox_open(config, (dry_run ? OUTBOX_DRY_RUN : 0) | (verbose ? OUTBOX_VERBOSE : 0),

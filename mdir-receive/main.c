@@ -21,7 +21,10 @@
 
 #include "mdir.h"
 
-static const char deadline_line[] = "4.3.0 mdir-receive: deadline exceeded, try again later\n";
+/* Postfix quotes the output in its bounce and log, with any line end made
+ * a space: "(... no such account )".  A line end only for a person. */
+static const char deadline_line[] = "4.3.0 mdir-receive: deadline exceeded, try again later";
+static gboolean on_terminal;
 
 /* The hard deadline: give up before Postfix's command_time_limit bounces. */
 static void
@@ -29,6 +32,8 @@ on_deadline(int sig)
 {
 	(void)sig;
 	if (write(STDOUT_FILENO, deadline_line, sizeof(deadline_line) - 1) < 0)
+		_exit(EX_TEMPFAIL);
+	if (on_terminal && write(STDOUT_FILENO, "\n", 1) < 0)
 		_exit(EX_TEMPFAIL);
 	_exit(EX_TEMPFAIL);
 }
@@ -66,8 +71,8 @@ finish(const GError *error, const char *what)
 	int code = mdir_exit_code(error, MDIR_EXIT_MTA);
 
 	if (error) {
-		printf("%s mdir-receive: %s%s\n", mdir_enhanced_status(error), what ? what : "",
-		    error->message);
+		printf("%s mdir-receive: %s%s%s", mdir_enhanced_status(error), what ? what : "",
+		    error->message, on_terminal ? "\n" : "");
 		fflush(stdout);
 	}
 	return code;
@@ -90,65 +95,64 @@ log_delivery(const char *queue_id, const char *sender, const MdirDelivery *d, gi
 	const char *const *unknown = mdir_delivery_unknown(d);
 	g_autofree char *refused = join(unknown);
 
+	/* a second recipient of one message finds it stored: shared, not
+	 * dropped (the store keeps one copy; each account gets its batch) */
 	mdir_log(LOG_INFO, "%s: message-id=<%s> from=<%s> to=%s%s%s size=%" G_GUINT64_FORMAT
-	    " parts=%u defects=%u outcome=%s ms=%" G_GINT64_FORMAT, queue_id ? queue_id : "-",
+	    " parts=%u defects=%u outcome=delivered stored=%s ms=%" G_GINT64_FORMAT,
+	    queue_id ? queue_id : "-",
 	    mdir_delivery_message_id(d) ? mdir_delivery_message_id(d) : "",
 	    sender ? sender : "", accounts, unknown[0] ? " no-account=" : "", refused,
 	    mdir_delivery_size(d), mdir_delivery_parts(d), mdir_delivery_defects(d),
-	    mdir_delivery_duplicate(d) ? "duplicate" : "delivered",
+	    mdir_delivery_duplicate(d) ? "shared" : "new",
 	    (g_get_monotonic_time() - start) / 1000);
 }
 
 int
 main(int argc, char **argv)
 {
-	g_autofree char *conf = NULL, *queue_id = NULL, *sender = NULL;
+	g_autofree char *queue_id = NULL, *sender = NULL;
 	g_autofree char *client = NULL, *helo = NULL;
 	g_auto(GStrv) recipients = NULL;
-	gboolean help = FALSE, version = FALSE;
 	GOptionEntry entries[] = {
-		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &conf, "configuration file", "FILE" },
 		{ "queue-id", 'q', 0, G_OPTION_ARG_STRING, &queue_id, "the MTA's queue id", "ID" },
 		{ "sender", 'f', 0, G_OPTION_ARG_STRING, &sender, "envelope sender", "ADDR" },
 		{ "client-address", 'a', 0, G_OPTION_ARG_STRING, &client, "client IP", "IP" },
 		{ "helo", 'h', 0, G_OPTION_ARG_STRING, &helo, "client HELO name", "NAME" },
-		{ "help", 0, 0, G_OPTION_ARG_NONE, &help, "show this help", NULL },
-		{ "version", 0, 0, G_OPTION_ARG_NONE, &version, "show the version", NULL },
 		{ G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &recipients, NULL, NULL },
-		{ NULL },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
-	g_autoptr(GOptionContext) ctx = g_option_context_new("[--] RECIPIENT...");
+	g_autoptr(MdirOptions) opts = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(MdirConfig) config = NULL;
 	g_autoptr(MdirStore) store = NULL;
 	g_autoptr(MdirDelivery) d = NULL;
 	gint64 start = g_get_monotonic_time();
 	MdirEnvelope env;
+	int go;
 
 	g_set_prgname("mdir-receive");
+	on_terminal = isatty(STDOUT_FILENO);
 	/* run by the MTA, stdout and stderr become Postfix's status text: only
 	 * the status line goes there, the log goes to syslog */
 	mdir_log_open(MDIR_LOG_SYSLOG | (isatty(STDERR_FILENO) ? MDIR_LOG_STDERR : 0));
-	g_option_context_set_help_enabled(ctx, FALSE); /* -h is the HELO name */
-	g_option_context_add_main_entries(ctx, entries, NULL);
-	g_option_context_set_summary(ctx, "Receive one message on standard input for the "
-	    "recipients; see mdir-receive(1).");
-	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+	/* -h is the HELO name */
+	opts = mdir_options_new("mdir-receive", "[--] RECIPIENT...", "Receive one message on "
+	    "standard input for the recipients; see mdir-receive(1).",
+	    MDIR_OPTIONS_NO_SHORT_HELP);
+	mdir_options_add(opts, entries);
+	go = mdir_options_parse(opts, &argc, &argv, 0, -1, &error);
+	if (go < 0) {
 		mdir_log(LOG_CRIT, "bad arguments (check master.cf): %s", error->message);
 		return finish(error, "bad arguments: ");
 	}
-	if (help || version) {
-		g_autofree char *text = g_option_context_get_help(ctx, TRUE, NULL);
-
-		fputs(help ? text : "mdir-receive " MDIR_VERSION_STRING "\n", stdout);
+	if (go == 0)
 		return EX_OK;
-	}
 	if (recipients == NULL || recipients[0] == NULL) {
 		g_set_error(&error, MDIR_ERROR, MDIR_ERROR_USAGE, "no recipient given");
 		mdir_log(LOG_CRIT, "no recipient given (check master.cf: -- ${recipient})");
 		return finish(error, NULL);
 	}
-	config = mdir_config_load(conf, &error);
+	config = mdir_config_load(mdir_options_config(opts), &error);
 	if (config == NULL) {
 		mdir_log(LOG_CRIT, "%s", error->message);
 		return finish(error, "configuration: ");

@@ -255,41 +255,39 @@ serve(Daemon *d, gboolean foreground)
 int
 main(int argc, char **argv)
 {
-	g_autofree char *conf = NULL;
 	gboolean foreground = FALSE;
-	gboolean version = FALSE;
 	GOptionEntry entries[] = {
-		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &conf, "the configuration file", "FILE" },
 		{ "foreground", 'F', 0, G_OPTION_ARG_NONE, &foreground,
 		    "stay in the foreground, log to stderr too", NULL },
-		{ "version", 'V', 0, G_OPTION_ARG_NONE, &version, "print the version", NULL },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
-	g_autoptr(GOptionContext) ctx = g_option_context_new("- the mdir classifier daemon");
+	g_autoptr(MdirOptions) opts = NULL;
 	g_autoptr(GError) e = NULL;
 	Daemon d = { 0 };
 	int rc;
 
 	g_set_prgname("mdird");
-	g_option_context_add_main_entries(ctx, entries, NULL);
-	g_option_context_set_description(ctx, "See mdird(8).");
-	if (!g_option_context_parse(ctx, &argc, &argv, &e) || argc > 1) {
-		fprintf(stderr, "mdird: %s\n", e ? e->message : "no arguments are taken");
+	opts = mdir_options_new("mdird", "", "The mdir classifier daemon; see mdird(8).", 0);
+	mdir_options_add(opts, entries);
+	switch (mdir_options_parse(opts, &argc, &argv, 0, 0, &e)) {
+	case 0:
+		return EX_OK;
+	case -1:
+		fprintf(stderr, "mdird: %s\n", e->message);
 		return EX_USAGE;
 	}
-	if (version) {
-		printf("mdird %s\n", MDIR_VERSION_STRING);
-		return 0;
-	}
 	mdir_log_open(MDIR_LOG_SYSLOG | (foreground ? MDIR_LOG_STDERR : 0));
-	d.conf_path = conf;
-	d.config = mdir_config_load(conf, &e);
-	if (d.config == NULL)
+	d.conf_path = g_strdup(mdir_options_config(opts));
+	d.config = mdir_config_load(d.conf_path, &e);
+	if (d.config == NULL) {
+		g_free(d.conf_path);
 		return fail("", e);
+	}
 	apply_log_level(d.config);
 	for (const char *const *w = mdir_config_warnings(d.config); w && *w; w++)
 		mdir_log(LOG_WARNING, "%s", *w);
 	rc = serve(&d, foreground);
 	mdir_config_free(d.config);
+	g_free(d.conf_path);
 	return rc;
 }

@@ -9,9 +9,11 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -19,31 +21,56 @@
 #include "mdir.h"
 #include "mstore.h"
 
+/*
+ * The command being run: mstore_parse() has no Mstore argument (every
+ * command calls it first thing), and mstore runs one command per process.
+ */
+static Mstore *running;
+
+int
+mstore_run(Mstore *ms, MstoreCommand func, int argc, char **argv, GError **error)
+{
+	int rc;
+
+	running = ms;
+	rc = func(ms, argc, argv, error);
+	running = NULL;
+	return rc;
+}
+
+static gboolean
+open_store(Mstore *ms, GError **error)
+{
+	ms->config = mdir_config_load(mdir_options_config(ms->options), error);
+	if (ms->config == NULL)
+		return FALSE;
+	for (const char *const *w = mdir_config_warnings(ms->config); *w; w++)
+		mdir_log(LOG_WARNING, "%s", *w);
+	ms->store = mdir_store_open_config(ms->config, error);
+	if (ms->store == NULL)
+		return FALSE;
+	ms->lock_timeout_ms = mdir_config_get_duration_ms(ms->config, "mdir", "lock_timeout");
+	return TRUE;
+}
+
 gboolean
 mstore_parse(const char *cmd, const char *args, const char *summary, GOptionEntry *entries,
     int *argc, char ***argv, int min_args, int max_args, GError **error)
 {
-	g_autofree char *param = g_strdup_printf("%s %s", cmd, args);
-	g_autoptr(GOptionContext) ctx = g_option_context_new(param);
-	g_autofree char *help = NULL;
-	int left;
+	g_autoptr(MdirOptions) opts = NULL;
 
-	g_option_context_set_summary(ctx, summary);
+	g_return_val_if_fail(running != NULL, FALSE);
+	opts = mdir_options_new_command(running->options, cmd, args, summary);
 	if (entries)
-		g_option_context_add_main_entries(ctx, entries, NULL);
-	/* GOption wants argv[0]; ours is the subcommand's name, which is fine */
-	if (!g_option_context_parse(ctx, argc, argv, error)) {
-		g_prefix_error(error, "%s: ", cmd);
+		mdir_options_add(opts, entries);
+	/* argv[0] is the command's name, as GOption wants a program's */
+	switch (mdir_options_parse(opts, argc, argv, min_args, max_args, error)) {
+	case 0:
+		exit(EX_OK);
+	case -1:
 		return FALSE;
 	}
-	left = *argc - 1;
-	if (left < min_args || (max_args >= 0 && left > max_args)) {
-		help = g_option_context_get_help(ctx, TRUE, NULL);
-		fputs(help, stderr);
-		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE, "%s: expected %s", cmd, args);
-		return FALSE;
-	}
-	return TRUE;
+	return open_store(running, error);
 }
 
 MdirFolder *

@@ -3,11 +3,12 @@
  * (DESIGN §4, mstore(1)).
  *
  * Each subcommand is a thin layer over libmdir, in a file of its own; this
- * file only finds the configuration and dispatches.  Output is line-oriented
- * and tab-separated so that cut, awk and xargs work on it.  mstore never
- * talks to mdird: what it changes, it changes through the same folder
- * functions, under the same locks, so versions and change logs stay right
- * whoever writes.
+ * file only reads the options before the command and dispatches (the
+ * command's own options, then the configuration, in common.c).  Output is
+ * line-oriented and tab-separated so that cut, awk and xargs work on it.
+ * mstore never talks to mdird: what it changes, it changes through the
+ * same folder functions, under the same locks, so versions and change logs
+ * stay right whoever writes.
  */
 #include <stdio.h>
 #include <string.h>
@@ -40,81 +41,45 @@ static const struct {
 	{ "export", cmd_export, "export a folder's messages to Maildir or mbox" },
 };
 
-static void
-usage(FILE *out)
-{
-	fprintf(out, "usage: mstore [-c FILE] COMMAND [ARGS...]\n\ncommands:\n");
-	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\n'mstore COMMAND --help' describes each; see mstore(1).\n");
-}
-
-/* Global options stop at the first non-option: the subcommand. */
-static int
-global_options(int argc, char **argv, const char **conf)
-{
-	int i;
-
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-			*conf = argv[++i];
-		else if (g_str_has_prefix(argv[i], "--config="))
-			*conf = argv[i] + strlen("--config=");
-		else if (strcmp(argv[i], "--version") == 0) {
-			printf("mstore %s\n", MDIR_VERSION_STRING);
-			exit(EX_OK);
-		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			exit(EX_OK);
-		} else {
-			fprintf(stderr, "mstore: unknown option '%s'\n", argv[i]);
-			usage(stderr);
-			exit(EX_USAGE);
-		}
-	}
-	return i;
-}
-
+/*
+ * -c, --help and --version before the command; the command's own options
+ * (-c too) are parsed by mstore_parse(), which opens the configuration and
+ * the store only once they are right.
+ */
 int
 main(int argc, char **argv)
 {
 	g_autoptr(GError) error = NULL;
-	g_autoptr(MdirConfig) config = NULL;
-	g_autoptr(MdirStore) store = NULL;
-	const char *conf = NULL;
+	g_autoptr(MdirOptions) opts = NULL;
 	Mstore ms = { 0 };
-	int first;
 	int rc;
 
 	g_set_prgname("mstore");
 	mdir_log_open(MDIR_LOG_STDERR);
-	first = global_options(argc, argv, &conf);
-	if (first >= argc) {
-		usage(stderr);
-		return EX_USAGE;
+	opts = mdir_options_new("mstore", "COMMAND [ARGS...]", "The shell's way into the "
+	    "content store and the folders.", MDIR_OPTIONS_COMMAND);
+	mdir_options_set_description(opts, "See mstore(1).");
+	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
+		mdir_options_add_command(opts, commands[i].name, commands[i].summary);
+	switch (mdir_options_parse(opts, &argc, &argv, 1, -1, &error)) {
+	case 0:
+		return EX_OK;
+	case -1:
+		goto fail;
 	}
+	ms.options = opts;
 	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
-		if (strcmp(argv[first], commands[i].name) != 0)
+		if (strcmp(argv[1], commands[i].name) != 0)
 			continue;
-		config = mdir_config_load(conf, &error);
-		if (config == NULL)
-			goto fail;
-		for (const char *const *w = mdir_config_warnings(config); *w; w++)
-			mdir_log(LOG_WARNING, "%s", *w);
-		store = mdir_store_open_config(config, &error);
-		if (store == NULL)
-			goto fail;
-		ms.config = config;
-		ms.store = store;
-		ms.lock_timeout_ms = mdir_config_get_duration_ms(config, "mdir", "lock_timeout");
-		rc = commands[i].func(&ms, argc - first, argv + first, &error);
+		rc = mstore_run(&ms, commands[i].func, argc - 1, argv + 1, &error);
+		mdir_store_free(ms.store);
+		mdir_config_free(ms.config);
 		if (error)
 			goto fail;
 		return rc;
 	}
-	fprintf(stderr, "mstore: unknown command '%s'\n", argv[first]);
-	usage(stderr);
-	return EX_USAGE;
+	g_set_error(&error, MDIR_ERROR, MDIR_ERROR_USAGE, "unknown command '%s' (see mstore "
+	    "--help)", argv[1]);
 fail:
 	mdir_log(LOG_ERR, "%s", error->message);
 	return mdir_exit_code(error, MDIR_EXIT_TOOL);

@@ -9,8 +9,9 @@
 #include "mdir.h"
 
 typedef struct {
-	MdirConfig *config;
-	MdirStore *store;
+	MdirOptions *options; /* the program's: -c before the command */
+	MdirConfig *config;   /* NULL until mstore_parse() succeeds */
+	MdirStore *store;     /* NULL until mstore_parse() succeeds */
 	guint lock_timeout_ms;
 } Mstore;
 
@@ -31,10 +32,15 @@ int cmd_fsck(Mstore *, int, char **, GError **);
 int cmd_gc(Mstore *, int, char **, GError **);
 int cmd_export(Mstore *, int, char **, GError **);
 
+/* Runs @func, the command mstore_parse() is then about. */
+int mstore_run(Mstore *ms, MstoreCommand func, int argc, char **argv, GError **error);
+
 /*
- * Parses a subcommand's options; on --help prints and exits 0.  Returns
- * FALSE with a usage error.  @min_args/@max_args bound what is left
- * (max -1: no bound).
+ * Parses a subcommand's options (its own, -c, --help, --version); on
+ * --help or --version prints and exits 0.  Returns FALSE with a usage
+ * error.  @min_args/@max_args bound what is left (max -1: no bound).
+ * Only then opens the configuration and the store (ms->config, ms->store):
+ * nothing is created before the command line is known to be right.
  */
 gboolean mstore_parse(const char *cmd, const char *args, const char *summary,
     GOptionEntry *entries, int *argc, char ***argv, int min_args, int max_args,

@@ -16,33 +16,35 @@
 
 #include "stats.h"
 
-static int
-usage(FILE *out)
+/* What the command line said, all checked before the database is opened. */
+typedef struct {
+	char *day;
+	char *month;
+	char *format;
+	gboolean daily;
+	gboolean monthly;
+	gboolean verbose;
+} Args;
+
+typedef int (*StatsCommand)(Stats *s, const MdirConfig *config, Args *a, int argc,
+    char **argv, GError **error);
+
+static gboolean
+usage_error(GError **error, const char *cmd, const char *what)
 {
-	fprintf(out, "usage: smtp-stats [-c FILE] [-v] COMMAND [ARGS...]\n\n"
-		     "  policy                       serve Postfix's check_policy_service\n"
-		     "  learn [-v] [FOLDER]          learn SMTP/Spam (or FOLDER), then empty it\n"
-		     "  import                       read the events the programs recorded\n"
-		     "  report [--day D | --month M] [--format text|csv|json]\n"
-		     "  publish [-v] --daily|--monthly|--day D|--month M\n"
-		     "                               the report, into SMTP/Statistics\n"
-		     "  query IP                     what is known of IP\n"
-		     "  whitelist add|del|list [net|domain VALUE]\n"
-		     "  blacklist add|del|list [IP [DURATION]]\n\n"
-		     "See smtp-stats(1).\n");
-	return out == stdout ? 0 : EX_USAGE;
+	g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE, "%s: %s (see smtp-stats %s --help)",
+	    cmd, what, cmd);
+	return FALSE;
 }
 
 static int
-cmd_query(Stats *s, const char *ip)
+cmd_query(Stats *s, const MdirConfig *config, Args *a, int argc, char **argv, GError **error)
 {
+	const char *ip = argv[1];
 	g_autofree char *net = stats_network(ip);
 	sqlite3_stmt *st;
 
-	if (net == NULL) {
-		fprintf(stderr, "smtp-stats: %s: not an IP address\n", ip);
-		return EX_USAGE;
-	}
+	(void)config, (void)a, (void)argc, (void)error;
 	stats_import(s, NULL);
 	st = stats_stmt(s, "SELECT unknown, valid, spam FROM ips WHERE ip = ?");
 	sqlite3_bind_text(st, 1, ip, -1, SQLITE_TRANSIENT);
@@ -79,182 +81,319 @@ list(Stats *s, const char *sql)
 	return 0;
 }
 
+static gboolean
+check_whitelist(Args *a, int argc, char **argv, GError **error)
+{
+	(void)a;
+	if (strcmp(argv[1], "list") == 0)
+		return argc == 2 || usage_error(error, "whitelist", "list takes no more");
+	if (strcmp(argv[1], "add") != 0 && strcmp(argv[1], "del") != 0)
+		return usage_error(error, "whitelist", "add, del or list");
+	if (argc != 4 || (strcmp(argv[2], "net") != 0 && strcmp(argv[2], "domain") != 0))
+		return usage_error(error, "whitelist", "net or domain, and a value");
+	return TRUE;
+}
+
 /* whitelist add|del|list [net|domain VALUE] */
 static int
-cmd_whitelist(Stats *s, int argc, char **argv)
+cmd_whitelist(Stats *s, const MdirConfig *config, Args *a, int argc, char **argv,
+    GError **error)
 {
 	sqlite3_stmt *st;
 
-	if (argc == 2 && strcmp(argv[1], "list") == 0)
+	(void)config, (void)a, (void)argc, (void)error;
+	if (strcmp(argv[1], "list") == 0)
 		return list(s, "SELECT kind, value, reason FROM whitelist ORDER BY kind, value");
-	if (argc != 4 || (strcmp(argv[2], "net") != 0 && strcmp(argv[2], "domain") != 0))
-		return usage(stderr);
 	if (strcmp(argv[1], "add") == 0) {
 		st = stats_stmt(s, "INSERT OR REPLACE INTO whitelist VALUES (?, ?, 'by hand', ?)");
 		sqlite3_bind_int64(st, 3, g_get_real_time() / G_USEC_PER_SEC);
-	} else if (strcmp(argv[1], "del") == 0) {
-		st = stats_stmt(s, "DELETE FROM whitelist WHERE kind = ? AND value = ?");
 	} else {
-		return usage(stderr);
+		st = stats_stmt(s, "DELETE FROM whitelist WHERE kind = ? AND value = ?");
 	}
 	sqlite3_bind_text(st, 1, argv[2], -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, argv[3], -1, SQLITE_STATIC);
 	return sqlite3_step(st) == SQLITE_DONE ? 0 : EX_SOFTWARE;
 }
 
+static gboolean
+check_blacklist(Args *a, int argc, char **argv, GError **error)
+{
+	g_autofree char *net = argc > 2 ? stats_network(argv[2]) : NULL;
+
+	(void)a;
+	if (strcmp(argv[1], "list") == 0)
+		return argc == 2 || usage_error(error, "blacklist", "list takes no more");
+	if (strcmp(argv[1], "add") != 0 && strcmp(argv[1], "del") != 0)
+		return usage_error(error, "blacklist", "add, del or list");
+	if (net == NULL)
+		return usage_error(error, "blacklist", "an IP address is needed");
+	if (strcmp(argv[1], "del") == 0 && argc > 3)
+		return usage_error(error, "blacklist", "del takes an IP address only");
+	if (argc > 3 && mdir_parse_duration_ms(argv[3], NULL) < 0)
+		return usage_error(error, "blacklist", "a duration is like 90s, 5m, 2h or 5d");
+	return TRUE;
+}
+
 /* blacklist add|del|list [IP [DURATION]] */
 static int
-cmd_blacklist(Stats *s, const MdirConfig *config, int argc, char **argv)
+cmd_blacklist(Stats *s, const MdirConfig *config, Args *a, int argc, char **argv,
+    GError **error)
 {
 	sqlite3_stmt *st;
 	gint64 ms;
 
-	if (argc == 2 && strcmp(argv[1], "list") == 0)
+	(void)a, (void)error;
+	if (strcmp(argv[1], "list") == 0)
 		return list(s, "SELECT ip, strftime('%Y-%m-%dT%H:%M:%SZ', until, 'unixepoch'), reason"
 			       " FROM blacklist ORDER BY ip");
-	if (argc < 3 || stats_network(argv[2]) == NULL)
-		return usage(stderr);
 	if (strcmp(argv[1], "del") == 0) {
 		st = stats_stmt(s, "DELETE FROM blacklist WHERE ip = ?");
 		sqlite3_bind_text(st, 1, argv[2], -1, SQLITE_STATIC);
 		return sqlite3_step(st) == SQLITE_DONE ? 0 : EX_SOFTWARE;
 	}
-	if (strcmp(argv[1], "add") != 0)
-		return usage(stderr);
 	ms = argc > 3 ? mdir_parse_duration_ms(argv[3], NULL) :
 	    mdir_config_get_duration_ms(config, "stats", "blacklist_time");
-	if (ms < 0)
-		return usage(stderr);
 	st = stats_stmt(s, "INSERT OR REPLACE INTO blacklist VALUES (?, 'by hand', ?)");
 	sqlite3_bind_text(st, 1, argv[2], -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, g_get_real_time() / G_USEC_PER_SEC + ms / 1000);
 	return sqlite3_step(st) == SQLITE_DONE ? 0 : EX_SOFTWARE;
 }
 
-/* publish [-v] --daily|--monthly|--day D|--month M */
 static int
-cmd_publish(Stats *s, int argc, char **argv, gboolean verbose, GError **error)
+cmd_policy(Stats *s, const MdirConfig *config, Args *a, int argc, char **argv, GError **error)
 {
-	const char *day = NULL, *month = NULL;
-	gboolean daily = FALSE, monthly = FALSE;
-
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--daily") == 0)
-			daily = TRUE;
-		else if (strcmp(argv[i], "--monthly") == 0)
-			monthly = TRUE;
-		else if (strcmp(argv[i], "--day") == 0 && i + 1 < argc)
-			day = argv[++i];
-		else if (strcmp(argv[i], "--month") == 0 && i + 1 < argc)
-			month = argv[++i];
-		else if (strcmp(argv[i], "-v") != 0)
-			return usage(stderr);
-	}
-	if (daily + monthly + (day != NULL) + (month != NULL) != 1)
-		return usage(stderr);
-	return report_publish(s, monthly || month, day, month, verbose, error);
+	(void)config, (void)a, (void)argc, (void)argv;
+	return policy_serve(s, error) < 0 ? -1 : 0;
 }
 
 static int
-dispatch(Stats *s, const MdirConfig *config, int argc, char **argv, gboolean verbose,
+cmd_learn(Stats *s, const MdirConfig *config, Args *a, int argc, char **argv, GError **error)
+{
+	gint n = learn_folder(s, argc == 2 ? argv[1] : "SMTP/Spam", error);
+
+	(void)config;
+	/* from cron: quiet unless asked (-v) */
+	if (n >= 0 && a->verbose)
+		printf("%d learned\n", n);
+	return n < 0 ? -1 : 0;
+}
+
+static int
+cmd_import(Stats *s, const MdirConfig *config, Args *a, int argc, char **argv, GError **error)
+{
+	(void)config, (void)a, (void)argc, (void)argv;
+	return stats_import(s, error) < 0 ? -1 : 0;
+}
+
+/* YYYY-MM-DD (@month FALSE) or YYYY-MM, a real date. */
+static gboolean
+is_date(const char *text, gboolean month)
+{
+	unsigned y, m, d = 1;
+	char end;
+	int want = month ? 2 : 3;
+	int n = month ? sscanf(text, "%4u-%2u%c", &y, &m, &end) :
+	    sscanf(text, "%4u-%2u-%2u%c", &y, &m, &d, &end);
+
+	return n == want && strlen(text) == (month ? 7u : 10u) &&
+	    g_date_valid_dmy((GDateDay)d, (GDateMonth)m, (GDateYear)y);
+}
+
+static gboolean
+check_report(Args *a, int argc, char **argv, GError **error)
+{
+	(void)argc, (void)argv;
+	if (a->day && a->month)
+		return usage_error(error, "report", "--day or --month, not both");
+	if ((a->day && !is_date(a->day, FALSE)) || (a->month && !is_date(a->month, TRUE)))
+		return usage_error(error, "report", "--day YYYY-MM-DD or --month YYYY-MM");
+	if (a->format && strcmp(a->format, "text") != 0 && strcmp(a->format, "csv") != 0 &&
+	    strcmp(a->format, "json") != 0)
+		return usage_error(error, "report", "--format text, csv or json");
+	return TRUE;
+}
+
+static int
+cmd_report(Stats *s, const MdirConfig *config, Args *a, int argc, char **argv, GError **error)
+{
+	(void)config, (void)argc, (void)argv;
+	return report_print(s, a->day, a->month, a->format ? a->format : "text", error);
+}
+
+static gboolean
+check_publish(Args *a, int argc, char **argv, GError **error)
+{
+	(void)argc, (void)argv;
+	if (a->daily + a->monthly + (a->day != NULL) + (a->month != NULL) != 1)
+		return usage_error(error, "publish", "one of --daily, --monthly, --day and --month");
+	if ((a->day && !is_date(a->day, FALSE)) || (a->month && !is_date(a->month, TRUE)))
+		return usage_error(error, "publish", "--day YYYY-MM-DD or --month YYYY-MM");
+	return TRUE;
+}
+
+static int
+cmd_publish(Stats *s, const MdirConfig *config, Args *a, int argc, char **argv,
     GError **error)
 {
-	const char *cmd = argv[0];
-	gint n;
+	(void)config, (void)argc, (void)argv;
+	return report_publish(s, a->monthly || a->month, a->day, a->month, a->verbose, error);
+}
 
-	if (strcmp(cmd, "policy") == 0 && argc == 1)
-		return policy_serve(s, error) < 0 ? -1 : 0;
-	if (strcmp(cmd, "learn") == 0 && argc <= 3) {
-		const char *folder = "SMTP/Spam";
+static gboolean
+check_query(Args *a, int argc, char **argv, GError **error)
+{
+	g_autofree char *net = stats_network(argv[1]);
 
-		for (int i = 1; i < argc; i++)
-			if (strcmp(argv[i], "-v") != 0)
-				folder = argv[i];
-		n = learn_folder(s, folder, error);
-		/* from cron: quiet unless asked (-v) */
-		if (n >= 0 && verbose)
-			printf("%d learned\n", n);
-		return n < 0 ? -1 : 0;
-	}
-	if (strcmp(cmd, "report") == 0) {
-		const char *day = NULL, *month = NULL, *format = "text";
+	(void)a, (void)argc;
+	if (net == NULL) {
+		g_autofree char *what = g_strdup_printf("%s: not an IP address", argv[1]);
 
-		for (int i = 1; i < argc; i++) {
-			if (strcmp(argv[i], "--day") == 0 && i + 1 < argc)
-				day = argv[++i];
-			else if (strcmp(argv[i], "--month") == 0 && i + 1 < argc)
-				month = argv[++i];
-			else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
-				format = argv[++i];
-			else
-				return usage(stderr);
-		}
-		return report_print(s, day, month, format, error);
+		return usage_error(error, "query", what);
 	}
-	if (strcmp(cmd, "publish") == 0)
-		return cmd_publish(s, argc, argv, verbose, error);
-	if (strcmp(cmd, "import") == 0 && argc == 1) {
-		n = stats_import(s, error);
-		return n < 0 ? -1 : 0;
+	return TRUE;
+}
+
+static const struct {
+	const char *name;
+	const char *params;
+	const char *summary;
+	int min_args;
+	int max_args;
+	gboolean (*check)(Args *a, int argc, char **argv, GError **error);
+	StatsCommand run;
+} commands[] = {
+	{ "policy", "", "serve Postfix's check_policy_service", 0, 0, NULL, cmd_policy },
+	{ "learn", "[FOLDER]", "learn SMTP/Spam (or FOLDER), then empty it", 0, 1, NULL,
+	    cmd_learn },
+	{ "import", "", "read the events the programs recorded", 0, 0, NULL, cmd_import },
+	{ "report", "", "print a report (--day, --month, --format)", 0, 0, check_report,
+	    cmd_report },
+	{ "publish", "--daily|--monthly|--day D|--month M", "the report, into SMTP/Statistics", 0, 0,
+	    check_publish, cmd_publish },
+	{ "query", "IP", "what is known of IP", 1, 1, check_query, cmd_query },
+	{ "whitelist", "add|del|list [net|domain VALUE]", "networks and domains never "
+	    "greylisted", 1, 3, check_whitelist, cmd_whitelist },
+	{ "blacklist", "add|del|list [IP [DURATION]]", "IPs refused", 1, 3, check_blacklist,
+	    cmd_blacklist },
+};
+
+/* Each command's own options; GOption copies them. */
+static void
+add_entries(MdirOptions *o, const char *cmd, Args *a)
+{
+	GOptionEntry report[] = {
+		{ "day", 0, 0, G_OPTION_ARG_STRING, &a->day, "that day's report", "YYYY-MM-DD" },
+		{ "month", 0, 0, G_OPTION_ARG_STRING, &a->month, "that month's report",
+		    "YYYY-MM" },
+		{ "format", 0, 0, G_OPTION_ARG_STRING, &a->format, "text (default), csv or json",
+		    "FORMAT" },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
+	GOptionEntry publish[] = {
+		{ "daily", 0, 0, G_OPTION_ARG_NONE, &a->daily, "yesterday's report", NULL },
+		{ "monthly", 0, 0, G_OPTION_ARG_NONE, &a->monthly, "last month's report", NULL },
+		{ "day", 0, 0, G_OPTION_ARG_STRING, &a->day, "that day's report", "YYYY-MM-DD" },
+		{ "month", 0, 0, G_OPTION_ARG_STRING, &a->month, "that month's report",
+		    "YYYY-MM" },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
+	GOptionEntry verbose[] = {
+		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &a->verbose, "say what was done", NULL },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
+
+	if (strcmp(cmd, "report") == 0)
+		mdir_options_add(o, report);
+	else if (strcmp(cmd, "publish") == 0)
+		mdir_options_add(o, publish);
+	if (strcmp(cmd, "learn") == 0 || strcmp(cmd, "publish") == 0 ||
+	    strcmp(cmd, "import") == 0)
+		mdir_options_add(o, verbose);
+}
+
+/*
+ * The command's options and arguments (-c allowed after it too), checked;
+ * only then the configuration, the store and the database are opened.
+ */
+static int
+run_command(MdirOptions *top, gsize i, int argc, char **argv, gboolean verbose, GError **error)
+{
+	g_autoptr(MdirOptions) opts = mdir_options_new_command(top, commands[i].name,
+	    commands[i].params, commands[i].summary);
+	g_autoptr(MdirConfig) config = NULL;
+	g_autoptr(MdirStore) store = NULL;
+	g_autoptr(Stats) s = NULL;
+	Args a = { .verbose = verbose };
+	int rc = -1;
+
+	add_entries(opts, commands[i].name, &a);
+	switch (mdir_options_parse(opts, &argc, &argv, commands[i].min_args,
+	    commands[i].max_args, error)) {
+	case 0:
+		rc = 0;
+		goto out;
+	case -1:
+		goto out;
 	}
-	if (strcmp(cmd, "query") == 0 && argc == 2)
-		return cmd_query(s, argv[1]);
-	if (strcmp(cmd, "whitelist") == 0 && argc >= 2)
-		return cmd_whitelist(s, argc, argv);
-	if (strcmp(cmd, "blacklist") == 0 && argc >= 2)
-		return cmd_blacklist(s, config, argc, argv);
-	return usage(stderr);
+	if (commands[i].check && !commands[i].check(&a, argc, argv, error))
+		goto out;
+	/* what cron runs (learn, publish, import) prints only its problems
+	 * unless -v; the log has every line either way */
+	if (!a.verbose && commands[i].run != cmd_report && commands[i].run != cmd_query)
+		mdir_log_set_stderr_level(LOG_WARNING);
+	config = mdir_config_load(mdir_options_config(top), error);
+	if (config == NULL)
+		goto out;
+	mdir_log_set_level(mdir_log_level_from_string(mdir_config_get(config, "mdir",
+	    "log_level")));
+	store = mdir_store_open_config(config, error);
+	s = store ? stats_open(config, store, error) : NULL;
+	if (s)
+		rc = commands[i].run(s, config, &a, argc, argv, error);
+out:
+	g_free(a.day);
+	g_free(a.month);
+	g_free(a.format);
+	return rc;
 }
 
 int
 main(int argc, char **argv)
 {
-	const char *conf = NULL;
-	g_autoptr(MdirConfig) config = NULL;
-	g_autoptr(MdirStore) store = NULL;
-	g_autoptr(Stats) s = NULL;
+	g_autoptr(MdirOptions) opts = NULL;
 	g_autoptr(GError) e = NULL;
-	gboolean verbose = FALSE, quiet;
-	int i = 1;
+	gboolean verbose = FALSE;
+	GOptionEntry entries[] = {
+		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "say what was done", NULL },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
 	int rc;
 
 	g_set_prgname("smtp-stats");
-	if (argc > 2 && strcmp(argv[1], "-c") == 0) {
-		conf = argv[2];
-		i = 3;
+	mdir_log_open(MDIR_LOG_STDERR | MDIR_LOG_SYSLOG);
+	opts = mdir_options_new("smtp-stats", "COMMAND [ARGS...]", "The SMTP side's memory: "
+	    "events, spam learned, Postfix's policy service, reports.", MDIR_OPTIONS_COMMAND);
+	mdir_options_set_description(opts, "See smtp-stats(1).");
+	mdir_options_add(opts, entries);
+	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++)
+		mdir_options_add_command(opts, commands[i].name, commands[i].summary);
+	switch (mdir_options_parse(opts, &argc, &argv, 1, -1, &e)) {
+	case 0:
+		return EX_OK;
+	case -1:
+		goto fail;
 	}
-	if (i < argc && strcmp(argv[i], "-v") == 0) {
-		verbose = TRUE;
-		i++;
+	for (gsize i = 0; i < G_N_ELEMENTS(commands); i++) {
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		rc = run_command(opts, i, argc - 1, argv + 1, verbose, &e);
+		if (rc < 0)
+			goto fail;
+		return rc;
 	}
-	/* "learn -v", "publish -v": the flag after the command too */
-	for (int j = i + 1; j < argc && (strcmp(argv[i], "learn") == 0 ||
-	    strcmp(argv[i], "publish") == 0); j++)
-		verbose |= strcmp(argv[j], "-v") == 0;
-	/* what cron runs says nothing when all went well: syslog only,
-	 * and its failure on stderr (below) */
-	quiet = !verbose && i < argc && (strcmp(argv[i], "learn") == 0 ||
-	    strcmp(argv[i], "publish") == 0 || strcmp(argv[i], "import") == 0);
-	mdir_log_open(MDIR_LOG_SYSLOG | (quiet ? 0 : MDIR_LOG_STDERR));
-	if (i >= argc || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-		return usage(i >= argc ? stderr : stdout);
-	if (strcmp(argv[i], "--version") == 0) {
-		printf("smtp-stats %s\n", MDIR_VERSION_STRING);
-		return 0;
-	}
-	config = mdir_config_load(conf, &e);
-	if (config)
-		mdir_log_set_level(mdir_log_level_from_string(mdir_config_get(config, "mdir",
-		    "log_level")));
-	store = config ? mdir_store_open_config(config, &e) : NULL;
-	s = store ? stats_open(config, store, &e) : NULL;
-	if (s != NULL)
-		rc = dispatch(s, config, argc - i, argv + i, verbose, &e);
-	if (s == NULL || rc < 0) {
-		mdir_log(LOG_ERR, "%s", e->message);
-		if (quiet)
-			fprintf(stderr, "smtp-stats: %s\n", e->message);
-		return mdir_exit_code(e, MDIR_EXIT_TOOL);
-	}
-	return rc;
+	g_set_error(&e, MDIR_ERROR, MDIR_ERROR_USAGE, "unknown command '%s' (see smtp-stats "
+	    "--help)", argv[1]);
+fail:
+	mdir_log(LOG_ERR, "%s", e->message);
+	return mdir_exit_code(e, MDIR_EXIT_TOOL);
 }

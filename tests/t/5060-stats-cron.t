@@ -40,7 +40,7 @@ is "$(smtp-stats -c "$C" learn -v 2>/dev/null)" "1 learned" "learn -v says how m
 like "$(smtp-stats -c "$C" publish -v --day 2026-11-20 2>/dev/null)" '^stats-2026-11-20\.[0-9]+@mdir$' "publish -v prints the Message-ID"
 # a problem goes to stderr, and the exit code says it
 expect_code 64 "publish --day with a bad date" -- smtp-stats -c "$C" publish --day 2026-13
-like "$err" 'usage|not a' "says so on stderr"
+like "$err" 'usage|not a|--day YYYY-MM-DD' "says so on stderr"
 
 # --day and --month
 txt=$(smtp-stats -c "$C" report --day 2026-11-20 2>/dev/null)

@@ -6,7 +6,7 @@
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/postfix.sh"
 pf_require
-plan 22
+plan 23
 
 # the root on a small file system of its own, to fill it later
 mkdir -p "$T/disk"
@@ -51,6 +51,7 @@ pf_wait "$PF_QID" nobody@example.test
 is "$PF_STATUS" bounced "an unknown account bounces"
 is "$PF_DSN" 5.1.1 "with 5.1.1"
 like "$PF_LINE" "no such account" "Postfix logs why"
+like "$PF_LINE" "no such account\)" "without a line end made a space before its ')'"
 
 # fill the disk: the delivery is deferred, then delivered once
 dd if=/dev/zero of="$T/disk/filler" bs=1M count=64 2>/dev/null

@@ -79,10 +79,78 @@ test_accounts(void)
 	g_assert_true(mdir_domain_is_local(c, "anything.test")); /* none configured */
 }
 
+static void
+normalized(const char *address, const char *want)
+{
+	g_autofree char *got = mdir_address_normalize(address);
+
+	g_assert_cmpstr(got, ==, want);
+}
+
+/* SMTPUTF8: one form per address, whatever spelling the envelope used. */
+static void
+test_normalize(void)
+{
+	normalized("Jo@Example.ORG", "jo@example.org");
+	normalized("x@xn--bcher-kva.example", "x@bücher.example");
+	normalized("x@XN--BCHER-KVA.EXAMPLE", "x@bücher.example");
+	normalized("x@BÜCHER.example", "x@bücher.example");
+	/* NFD (u and a combining diaeresis) is NFC after */
+	normalized("J\u00f6rg@bu\xcc\x88" "cher.example", "j\u00f6rg@bücher.example");
+	normalized("Jo\xcc\x88rg@example.org", "j\u00f6rg@example.org");
+	normalized("Дмитрий@Пример.РФ", "дмитрий@пример.рф");
+	normalized("dmitry@xn--e1afmkfd.xn--p1ai", "dmitry@пример.рф");
+	normalized("用户@例子.广告", "用户@例子.广告");
+	normalized("أحمد@مثال.إختبار", "أحمد@مثال.إختبار");
+	normalized("😀@xn--e28h.example", "😀@😀.example");
+	normalized("nodomain", "nodomain");
+	normalized("a@example.org.", "a@example.org");
+	/* not IDNA: lower-cased, kept */
+	normalized("a@XN--ZZ.example", "a@xn--zz.example");
+	g_assert_null(mdir_address_normalize("x@b\xfcr.example"));
+}
+
+static void
+test_accounts_utf8(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirConfig) c = config("[receive]\nrecipient_delimiter = +\n");
+	g_autoptr(MdirConfig) ace = config("[receive]\nlocal_domains = xn--bcher-kva.example\n");
+	g_autoptr(MdirConfig) uni = config("[receive]\nlocal_domains = Bücher.example\n");
+
+	mdir_folder_free(mdir_folder_open(s, "SMTP/Accounts/jörg@bücher.example",
+	    MDIR_FOLDER_CREATE, NULL));
+	mdir_folder_free(mdir_folder_open(s, "SMTP/Accounts/дмитрий@пример.рф",
+	    MDIR_FOLDER_CREATE, NULL));
+	mdir_folder_free(mdir_folder_open(s, "SMTP/Accounts/@xn--r8jz45g.example",
+	    MDIR_FOLDER_CREATE, NULL));
+	mdir_folder_free(mdir_folder_open(s, "SMTP/Accounts/jo@xn--e28h.example",
+	    MDIR_FOLDER_CREATE, NULL));
+
+	expect(s, c, "JÖRG@BÜCHER.EXAMPLE", "SMTP/Accounts/jörg@bücher.example", NULL);
+	expect(s, c, "jörg+news@xn--bcher-kva.example", "SMTP/Accounts/jörg@bücher.example",
+	    "news");
+	expect(s, c, "Jo\xcc\x88rg@bu\xcc\x88" "cher.example", "SMTP/Accounts/jörg@bücher.example",
+	    NULL);
+	expect(s, c, "Дмитрий+спам@ПРИМЕР.РФ", "SMTP/Accounts/дмитрий@пример.рф", "спам");
+	expect(s, c, "ДМИТРИЙ@xn--e1afmkfd.xn--p1ai", "SMTP/Accounts/дмитрий@пример.рф", NULL);
+	/* a folder made with the A-label serves the U-label's mail */
+	expect(s, c, "誰か@例え.example", "SMTP/Accounts/@xn--r8jz45g.example", NULL);
+	expect(s, c, "jo@😀.example", "SMTP/Accounts/jo@xn--e28h.example", NULL);
+	refused(s, c, "jörg@bücher.example\xff", "not valid UTF-8");
+	expect(s, ace, "jörg@bücher.example", "SMTP/Accounts/jörg@bücher.example", NULL);
+	expect(s, uni, "jörg@xn--bcher-kva.example", "SMTP/Accounts/jörg@bücher.example", NULL);
+	g_assert_true(mdir_domain_is_local(ace, "BÜCHER.example"));
+	g_assert_true(mdir_domain_is_local(uni, "xn--bcher-kva.EXAMPLE"));
+	g_assert_false(mdir_domain_is_local(uni, "bucher.example"));
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 	g_test_add_func("/account/resolve", test_accounts);
+	g_test_add_func("/account/normalize", test_normalize);
+	g_test_add_func("/account/resolve-utf8", test_accounts_utf8);
 	return g_test_run();
 }
