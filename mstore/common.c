@@ -53,8 +53,8 @@ open_store(Mstore *ms, GError **error)
 	return TRUE;
 }
 
-gboolean
-mstore_parse(const char *cmd, const char *args, const char *summary, GOptionEntry *entries,
+static gboolean
+parse_args(const char *cmd, const char *args, const char *summary, GOptionEntry *entries,
     int *argc, char ***argv, int min_args, int max_args, GError **error)
 {
 	g_autoptr(MdirOptions) opts = NULL;
@@ -70,7 +70,25 @@ mstore_parse(const char *cmd, const char *args, const char *summary, GOptionEntr
 	case -1:
 		return FALSE;
 	}
-	return open_store(running, error);
+	return TRUE;
+}
+
+gboolean
+mstore_parse(const char *cmd, const char *args, const char *summary, GOptionEntry *entries,
+    int *argc, char ***argv, int min_args, int max_args, GError **error)
+{
+	return parse_args(cmd, args, summary, entries, argc, argv, min_args, max_args, error) &&
+	    open_store(running, error);
+}
+
+gboolean
+mstore_parse_config(const char *cmd, const char *args, const char *summary,
+    GOptionEntry *entries, int *argc, char ***argv, GError **error)
+{
+	if (!parse_args(cmd, args, summary, entries, argc, argv, 0, 0, error))
+		return FALSE;
+	running->config = mdir_config_load(mdir_options_config(running->options), error);
+	return running->config != NULL;
 }
 
 MdirFolder *

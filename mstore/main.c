@@ -39,6 +39,7 @@ static const struct {
 	{ "fsck", cmd_fsck, "check (and repair) the store and the folders" },
 	{ "gc", cmd_gc, "drop stored messages no folder refers to" },
 	{ "export", cmd_export, "export a folder's messages to Maildir or mbox" },
+	{ "config", cmd_config, "print the configuration in effect (-n: what the file sets)" },
 };
 
 /*

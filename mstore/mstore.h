@@ -31,6 +31,7 @@ int cmd_init(Mstore *, int, char **, GError **);
 int cmd_fsck(Mstore *, int, char **, GError **);
 int cmd_gc(Mstore *, int, char **, GError **);
 int cmd_export(Mstore *, int, char **, GError **);
+int cmd_config(Mstore *, int, char **, GError **);
 
 /* Runs @func, the command mstore_parse() is then about. */
 int mstore_run(Mstore *ms, MstoreCommand func, int argc, char **argv, GError **error);
@@ -45,6 +46,13 @@ int mstore_run(Mstore *ms, MstoreCommand func, int argc, char **argv, GError **e
 gboolean mstore_parse(const char *cmd, const char *args, const char *summary,
     GOptionEntry *entries, int *argc, char ***argv, int min_args, int max_args,
     GError **error);
+
+/*
+ * As mstore_parse(), for a command that takes no arguments and needs the
+ * configuration only: the store is not opened (nor made).
+ */
+gboolean mstore_parse_config(const char *cmd, const char *args, const char *summary,
+    GOptionEntry *entries, int *argc, char ***argv, GError **error);
 
 /* Opens a folder, with the configured lock time-out.  Transfer full. */
 MdirFolder *mstore_folder(Mstore *ms, const char *path, gboolean create, GError **error);
