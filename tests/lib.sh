@@ -16,13 +16,19 @@ set -u
 : "${MDIR_SHARED:=$(cd "$MDIR_SRC/.." && pwd)/shared}"
 BIN=$MDIR_BUILD/bin
 DATA=$MDIR_SRC/tests/data
-PATH=$BIN:$PATH
+# the sbin directories too: Postfix, useradd and mount live there, and a
+# user's PATH often lacks them (a test must not skip for that)
+PATH=$BIN:$PATH:/usr/sbin:/sbin
 export PATH MDIR_SRC MDIR_BUILD MDIR_SHARED
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/mdir-t.XXXXXX")
 MDIR_ROOT=$T/root
-unset MDIR_CONF
-export MDIR_ROOT T
+# A program started without -c reads $MDIR_CONF, else /etc/mdir/mdir.conf:
+# point it at an empty file of our own, so that no test ever reads the
+# machine's configuration (an installed mdir must not change the results).
+MDIR_CONF=$T/empty.conf
+: >"$MDIR_CONF"
+export MDIR_ROOT MDIR_CONF T
 _n=0
 _cleanups=""
 _cleanup() {
