@@ -27,22 +27,9 @@ pf_require() {
 		skip_all "smtp-sink is not installed"
 }
 
-_pf_port_free() {
-	! ss -Htln "( sport = :$1 )" 2>/dev/null | grep -q .
-}
-
-# Three consecutive free ports in 20000-59999, tried a bounded number of times.
+# Three consecutive free ports (tests/lib.sh)
 _pf_pick_ports() {
-	tries=0
-	while [ $tries -lt 50 ]; do
-		p=$((20000 + ($$ * 7 + tries * 101 + $(od -An -N2 -tu2 /dev/urandom)) % 40000))
-		if _pf_port_free $p && _pf_port_free $((p + 1)) && _pf_port_free $((p + 2)); then
-			PF_PORT=$p
-			return 0
-		fi
-		tries=$((tries + 1))
-	done
-	return 1
+	free_ports 3 && PF_PORT=$PORT
 }
 
 _pf_user() {

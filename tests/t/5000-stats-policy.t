@@ -5,7 +5,8 @@
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 plan 32
 
-port=$((30000 + $$ % 20000))
+free_ports 1 # checked free, not guessed from the PID
+port=$PORT
 C=$T/c.conf
 printf '[mdir]\nroot = %s\n[receive]\nlocal_domains = example.test\n[stats]\npolicy_listen = inet:127.0.0.1:%s\ngreylist_delay = 2s\nblacklist_threshold = 3\nwhitelist_after = 2\nspam_min_messages = 2\nspam_ratio_threshold = 0.5\n' \
 	"$MDIR_ROOT" "$port" >"$C"

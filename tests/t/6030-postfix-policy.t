@@ -11,11 +11,14 @@ pf_require
 clock_require
 plan 8
 
-sport=$((30000 + ($$ * 3) % 20000))
 mstore mkdir SMTP/Accounts/jo@example.test >/dev/null
+free_ports 1 # the policy service's, checked free
+sport=$PORT
 pf_start "pf_policy_restrictions = check_policy_service { inet:127.0.0.1:$sport, default_action=DUNNO }, permit_mynetworks" ||
 	{ echo "Bail out! the private Postfix did not start"; exit 1; }
 chown -R "$PF_USER" "$MDIR_ROOT"
+[ $sport -lt $PF_PORT ] || [ $sport -gt $((PF_PORT + 2)) ] ||
+	{ echo "Bail out! Postfix took the policy service's port $sport"; exit 1; }
 printf '[stats]\npolicy_listen = inet:127.0.0.1:%s\ngreylist_delay = 2s\nblacklist_threshold = 2\n' "$sport" >>"$PF/mdir.conf"
 printf '[receive]\nlocal_domains = example.test\n' >>"$PF/mdir.conf"
 t0=$(date +%s)
