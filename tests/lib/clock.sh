@@ -5,6 +5,8 @@
 #   clock_require         skip the whole file unless libfaketime is installed
 #   clock_set EPOCH       the clock stands still at EPOCH (seconds) until set again
 #   clock_run CMD...      CMD (and its children) read the clock
+#   clock_exec CMD... &   the same in the background: the subshell becomes
+#                         CMD, so $! is CMD's PID (to kill it at exit)
 #
 # Only the wall clock is faked: timers and time-outs (CLOCK_MONOTONIC) run.
 
@@ -23,9 +25,11 @@ clock_set() {
 		chmod 644 "$CLOCK_FILE.new" && mv "$CLOCK_FILE.new" "$CLOCK_FILE"
 }
 
-clock_run() {
+clock_run() { (clock_exec "$@"); }
+
+clock_exec() {
 	[ -f "$CLOCK_FILE" ] || clock_set "$(date +%s)"
-	env TZ=UTC LD_PRELOAD="$CLOCK_LIB" FAKETIME_TIMESTAMP_FILE="$CLOCK_FILE" \
+	exec env TZ=UTC LD_PRELOAD="$CLOCK_LIB" FAKETIME_TIMESTAMP_FILE="$CLOCK_FILE" \
 		FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
 		ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" "$@"
 }

@@ -12,11 +12,14 @@
 #   pf_stop               (at exit by itself)
 #
 # The mdir root is $MDIR_ROOT, owned by $PF_USER; mdir-receive runs with
-# -c $PF/mdir.conf.  Ports: $PF_PORT (plain smtpd), $PF_PORT+1 (the sink for
+# -c $PF/mdir.conf.  $PF_USER is a system user made for this test file and
+# removed at its end; the programs it runs are copies of the build's in
+# $PF_BIN (with their library), so that no directory outside $T is opened
+# to it.  Ports: $PF_PORT (plain smtpd), $PF_PORT+1 (the sink for
 # everything that is not example.test, bounces included), $PF_PORT+2
 # (an smtpd that asks the policy service, for the stats tests).
 
-PF_USER=mdir-test
+PF_USER=mdir-test-$$
 PF_DOMAIN=example.test
 
 pf_require() {
@@ -33,16 +36,28 @@ _pf_pick_ports() {
 }
 
 _pf_user() {
-	id "$PF_USER" >/dev/null 2>&1 ||
-		useradd --system --no-create-home --shell /usr/sbin/nologin "$PF_USER" ||
-		return 1
-	# pipe(8) runs mdir-receive as this user: every directory on the way
-	# to the program and the root must let it through
-	d=$MDIR_BUILD/bin
-	while [ "$d" != / ]; do
-		chmod o+x "$d" 2>/dev/null || true
-		d=$(dirname "$d")
-	done
+	if ! id "$PF_USER" >/dev/null 2>&1; then
+		# useradd fails while another holds the lock on /etc/passwd: retry
+		wait_for 10 useradd --system --no-create-home --shell /usr/sbin/nologin \
+			"$PF_USER" || return 1
+		at_exit _pf_userdel
+	fi
+	# pipe(8) runs mdir-receive as this user: copies of the programs in
+	# $T, the one directory opened to it (rpath $ORIGIN/../lib holds)
+	mkdir -p "$T/pf"
+	cp -R "$MDIR_BUILD/bin" "$MDIR_BUILD/lib" "$T/pf/" || return 1
+	chmod -R go+rX "$T/pf"
+	chmod 755 "$T"
+	PF_BIN=$T/pf/bin
+}
+
+_pf_user_idle() { ! pgrep -u "$PF_USER" >/dev/null 2>&1; }
+
+_pf_userdel() {
+	# the user's processes (ours: Postfix's pipe, the tests' runuser) end
+	# with Postfix; userdel refuses a user still running
+	wait_for 10 _pf_user_idle || diag "$PF_USER still runs: $(pgrep -u "$PF_USER" | tr '\n' ' ')"
+	userdel "$PF_USER" 2>/dev/null || diag "cannot remove user $PF_USER"
 }
 
 pf_start() {
@@ -50,7 +65,7 @@ pf_start() {
 	_pf_pick_ports || { diag "no free ports"; return 1; }
 	PF=$T/postfix
 	mkdir -p "$PF/etc" "$PF/spool"
-	chmod 755 "$T" "$PF"
+	chmod 755 "$PF"
 	mkdir -p "$MDIR_ROOT"
 	printf '[mdir]\nroot = %s\nsocket = %s/.mdird/mdird.sock\n' "$MDIR_ROOT" "$MDIR_ROOT" \
 		>"$PF/mdir.conf"
@@ -115,7 +130,7 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 mdir      unix  -       n       n       -       -       pipe
-  flags=XRq null_sender= user=$PF_USER argv=$MDIR_BUILD/bin/mdir-receive -c $PF/mdir.conf -q \${queue_id} -f \${sender} -a \${client_address} -h \${client_helo} -- \${recipient}
+  flags=XRq null_sender= user=$PF_USER argv=$PF_BIN/mdir-receive -c $PF/mdir.conf -q \${queue_id} -f \${sender} -a \${client_address} -h \${client_helo} -- \${recipient}
 EOF
 	grep -q '^pf_policy_restrictions' "$PF/etc/main.cf" ||
 		echo "pf_policy_restrictions = permit_mynetworks" >>"$PF/etc/main.cf"

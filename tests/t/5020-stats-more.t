@@ -51,7 +51,7 @@ expect_code 64 "query of something not an IP is a usage error" -- smtp-stats -c 
 # the policy service, on the test's clock
 t0=$(date +%s)
 clock_set "$t0"
-clock_run smtp-stats -c "$C" policy 2>"$T/policy.log" &
+clock_exec smtp-stats -c "$C" policy 2>"$T/policy.log" &
 spid=$!
 stop_policy() { kill "$spid" 2>/dev/null; }
 at_exit stop_policy

@@ -23,7 +23,7 @@ printf '[stats]\npolicy_listen = inet:127.0.0.1:%s\ngreylist_delay = 2s\nblackli
 printf '[receive]\nlocal_domains = example.test\n' >>"$PF/mdir.conf"
 t0=$(date +%s)
 clock_set $t0
-clock_run runuser -u "$PF_USER" -- "$MDIR_BUILD/bin/smtp-stats" -c "$PF/mdir.conf" policy 2>"$T/policy.log" &
+clock_exec runuser -u "$PF_USER" -- "$PF_BIN/smtp-stats" -c "$PF/mdir.conf" policy 2>"$T/policy.log" &
 SP=$!
 stop_sp() { kill "$SP" 2>/dev/null; }
 at_exit stop_sp
