@@ -29,7 +29,7 @@ clock_run() { (clock_exec "$@"); }
 
 clock_exec() {
 	[ -f "$CLOCK_FILE" ] || clock_set "$(date +%s)"
-	exec env TZ=UTC LD_PRELOAD="$CLOCK_LIB" FAKETIME_TIMESTAMP_FILE="$CLOCK_FILE" \
+	exec env -u FAKETIME TZ=UTC LD_PRELOAD="$CLOCK_LIB" FAKETIME_TIMESTAMP_FILE="$CLOCK_FILE" \
 		FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
 		ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" "$@"
 }
