@@ -8,7 +8,8 @@
 #   clock_exec CMD... &   the same in the background: the subshell becomes
 #                         CMD, so $! is CMD's PID (to kill it at exit)
 #
-# Only the wall clock is faked: timers and time-outs (CLOCK_MONOTONIC) run.
+# Only the wall clock is faked: timers and time-outs (CLOCK_MONOTONIC) run,
+# and files keep their true times (NO_FAKE_STAT).
 
 CLOCK_LIB=
 for _l in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do
@@ -30,6 +31,6 @@ clock_run() { (clock_exec "$@"); }
 clock_exec() {
 	[ -f "$CLOCK_FILE" ] || clock_set "$(date +%s)"
 	exec env -u FAKETIME TZ=UTC LD_PRELOAD="$CLOCK_LIB" FAKETIME_TIMESTAMP_FILE="$CLOCK_FILE" \
-		FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
+		FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 NO_FAKE_STAT=1 \
 		ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" "$@"
 }

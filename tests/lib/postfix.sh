@@ -62,6 +62,21 @@ _pf_userdel() {
 
 pf_start() {
 	_pf_user || { diag "cannot make user $PF_USER"; return 1; }
+	at_exit pf_stop
+	# ports checked free can be taken before Postfix binds them (by
+	# another run on the machine): then again, on other ports
+	for _try in 1 2 3; do
+		_pf_start_once "$@" && return 0
+		grep -q 'Address already in use' "$T/postfix/maillog" 2>/dev/null || break
+		diag "a port was taken meanwhile; again on others"
+		pf_stop
+		rm -rf "$T/postfix"
+	done
+	diag "postfix did not start:" "$(tail -n 5 "$T/postfix/maillog" 2>/dev/null)"
+	return 1
+}
+
+_pf_start_once() {
 	_pf_pick_ports || { diag "no free ports"; return 1; }
 	PF=$T/postfix
 	mkdir -p "$PF/etc" "$PF/spool"
@@ -140,11 +155,7 @@ EOF
 	"$smtp_sink" -u nobody -d "$PF/sink/%Y%m%d%H%M%S." 127.0.0.1:$((PF_PORT + 1)) 20 \
 		>/dev/null 2>&1 &
 	PF_SINK=$!
-	at_exit pf_stop
-	if ! postfix -c "$PF/etc" start >/dev/null 2>&1; then
-		diag "postfix did not start:" "$(tail -n 5 "$PF/maillog" 2>/dev/null)"
-		return 1
-	fi
+	postfix -c "$PF/etc" start >/dev/null 2>&1 || return 1
 	wait_for 10 _pf_banner || { diag "no 220 banner on $PF_PORT"; return 1; }
 }
 
@@ -159,7 +170,7 @@ pf_stop() {
 	pid=$(head -n 1 "$PF/spool/pid/master.pid" 2>/dev/null | tr -d ' ')
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null
 	[ -n "${PF_SINK:-}" ] && kill "$PF_SINK" 2>/dev/null
-	PF=
+	PF= PF_SINK=
 }
 
 # pf_send SWAKS-ARGS...: sends to the plain listener; $PF_QID is the queue id.
