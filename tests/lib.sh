@@ -25,10 +25,13 @@ export PATH MDIR_SRC MDIR_BUILD MDIR_SHARED
 T=$(mktemp -d "${TMPDIR:-/tmp}/mdir-t.XXXXXX")
 MDIR_ROOT=$T/root
 # A program started without -c reads $MDIR_CONF, else /etc/mdir/mdir.conf:
-# point it at an empty file of our own, so that no test ever reads the
-# machine's configuration (an installed mdir must not change the results).
-MDIR_CONF=$T/empty.conf
-: >"$MDIR_CONF"
+# point it at a file of our own, so that no test ever reads the machine's
+# configuration (an installed mdir must not change the results).  The
+# built-in defaults, but for the two that reach out of the test: the
+# system's sendmail (a system Postfix) and the policy service's port.
+MDIR_CONF=$T/test.conf
+printf '[outbox]\nsendmail = /bin/false\n[stats]\npolicy_listen = unix:%s/policy.sock\n' \
+	"$T" >"$MDIR_CONF"
 export MDIR_ROOT MDIR_CONF T
 _n=0
 _cleanups=""
