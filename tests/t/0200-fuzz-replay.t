@@ -7,7 +7,7 @@
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 F=$MDIR_SRC/tests/fuzz
 R=$DATA/fuzz
-names=$(cd "$F/seeds" && ls)
+names=$(cd "$F" && ls fuzz-*.c | sed 's/^fuzz-//; s/\.c$//')
 todo() { grep -v '^#' "$R/TODO" 2>/dev/null | cut -f1; }
 n=0
 for name in $names; do n=$((n + 1)); done
@@ -21,15 +21,19 @@ replay() {
 }
 
 for name in $names; do
-	# every input of the harness but the TODO ones
-	set -- "$F/seeds/$name"
+	# every input of the harness but the TODO ones; the test messages
+	# for the MIME splitter
+	set --
+	[ -d "$F/seeds/$name" ] && set -- "$F/seeds/$name"
+	[ "$name" = mime ] && set -- "$@" "$DATA"/*.eml
+	_seeds=$#
 	for f in "$R/$name"/*; do
 		[ -f "$f" ] || continue
 		todo | grep -qxF "$name/${f##*/}" || set -- "$@" "$f"
 	done
 	replay "$name" "$@"
 	rc=$?
-	ok $rc "$name: $(($# - 1)) regression input(s) and the seeds replayed"
+	ok $rc "$name: $(($# - _seeds)) regression input(s) and the seeds replayed"
 	[ $rc = 0 ] || diag "$(tail -n 20 "$T/replay.out")"
 done
 
