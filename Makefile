@@ -26,7 +26,13 @@ smtp-stats_PKGS := cairo fontconfig json-glib-1.0
 PROG_PKGS := $(smtp-stats_PKGS)
 DEPS_OK := $(shell pkg-config --exists $(PKGS) $(PROG_PKGS) 2>/dev/null && echo yes)
 
-ifeq ($(SANITIZE),1)
+ifeq ($(FUZZ),1)
+# "make fuzz" builds here with clang: libFuzzer, ASan and UBSan
+B ?= build-fuzz
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+CFLAGS ?= -O1 -g
+else ifeq ($(SANITIZE),1)
 B ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
@@ -42,6 +48,10 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
 	-Wpointer-arith -Wcast-qual
+# clang warns of other things than gcc: the fuzz build is not the gate
+ifeq ($(FUZZ),1)
+WARN := $(filter-out -Werror,$(WARN))
+endif
 MDIR_CFLAGS := -std=gnu11 $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
 	-MMD -MP -Ilibmdir $(PKG_CFLAGS) $(SANFLAGS) \
 	-DGLIB_VERSION_MIN_REQUIRED=GLIB_VERSION_2_74 \
@@ -133,11 +143,44 @@ $(B)/tests/test-outbox: $(B)/obj/tests/unit/test-outbox.o $(LIB_OBJ) $(OUTBOX_TE
 	$(say) LD $@
 	$(Q)$(CC) -o $@ $^ $(MDIR_LDFLAGS) $(PKG_LIBS)
 
+# ---------------------------------------------------------------- fuzzing
+# tests/fuzz/fuzz-NAME.c: a harness a parser.  Linked with replay.c (a
+# main() that runs files through it), every build replays the inputs of
+# tests/data/fuzz/NAME in "make check" (t/0200); "make fuzz" links them
+# with libFuzzer (clang, in build-fuzz/) and runs each for FUZZ_SECONDS.
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c))
+FUZZ_SECONDS ?= 60
+FUZZ_COMMON := $(B)/obj/tests/fuzz/common.o
+REPLAY_BIN := $(FUZZ_NAMES:%=$(B)/fuzz/replay-%)
+FUZZ_BIN := $(FUZZ_NAMES:%=$(B)/fuzz/fuzz-%)
+# a harness of a program's parser includes its source; what else it needs
+FUZZ_OBJ_policy := $(B)/obj/smtp-stats/db.o $(B)/obj/smtp-stats/policy.o
+
+$(B)/obj/tests/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(@D)
+	$(say) CC $@
+	$(Q)$(CC) $(CFLAGS) $(MDIR_CFLAGS) -DMDIR_COMPILATION -Itests/fuzz -Imdird -Ismtp-stats \
+		-c -o $@ $<
+
+define fuzz_rules
+$$(B)/fuzz/replay-$(1): $$(B)/obj/tests/fuzz/fuzz-$(1).o $$(B)/obj/tests/fuzz/replay.o \
+		$$(FUZZ_COMMON) $$(FUZZ_OBJ_$(1)) $$(LIB_OBJ)
+	@mkdir -p $$(@D)
+	$$(say) LD $$@
+	$$(Q)$$(CC) -o $$@ $$^ $$(MDIR_LDFLAGS) $$(PKG_LIBS)
+$$(B)/fuzz/fuzz-$(1): $$(B)/obj/tests/fuzz/fuzz-$(1).o $$(FUZZ_COMMON) $$(FUZZ_OBJ_$(1)) \
+		$$(LIB_OBJ)
+	@mkdir -p $$(@D)
+	$$(say) LD $$@
+	$$(Q)$$(CC) -fsanitize=fuzzer -o $$@ $$^ $$(MDIR_LDFLAGS) $$(PKG_LIBS)
+endef
+$(foreach n,$(FUZZ_NAMES),$(eval $(call fuzz_rules,$(n))))
+
 # ---------------------------------------------------------------- targets
 # keep the test objects: they are intermediate only to make
 .SECONDARY:
 
-.PHONY: all check check-build test deps demo install uninstall clean lint help
+.PHONY: all check check-build test deps demo install uninstall clean lint help fuzz fuzz-build
 
 all: $(LIB_REAL) $(BIN)
 
@@ -157,7 +200,16 @@ check:
 	@$(MAKE) --no-print-directory check-build
 	@tests/run --build $(B)
 
-check-build: all $(UNIT_BIN)
+check-build: all $(UNIT_BIN) $(REPLAY_BIN)
+
+# each harness for FUZZ_SECONDS (60) with libFuzzer; a crash fails it and
+# is left in build-fuzz/fuzz/ (tests/fuzz/run says how to keep it)
+fuzz:
+	@command -v clang >/dev/null || { echo "fuzz: clang is not installed (make deps)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory FUZZ=1 CC=clang fuzz-build
+	@tests/fuzz/run --build build-fuzz --seconds $(FUZZ_SECONDS)
+
+fuzz-build: $(FUZZ_BIN)
 
 test: check
 
@@ -170,8 +222,8 @@ demo:
 	@scripts/demo $(B)
 
 help:
-	@echo "targets: all check demo deps install uninstall clean lint"
-	@echo "variables: PREFIX DESTDIR SANITIZE=1 B (build directory)"
+	@echo "targets: all check demo deps install uninstall clean lint fuzz"
+	@echo "variables: PREFIX DESTDIR SANITIZE=1 B (build directory) FUZZ_SECONDS"
 
 mdir.pc: mdir.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
@@ -224,6 +276,6 @@ uninstall:
 	fi
 
 clean:
-	rm -rf build build-san mdir.pc
+	rm -rf build build-san build-fuzz mdir.pc
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

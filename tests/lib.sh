@@ -6,6 +6,7 @@
 #   is "$got" "$want" "description"
 #   expect_code 66 "description" -- mstore cat nothing
 #   skip_all "reason"             (before plan: the whole file is skipped)
+#   free_ports N                  sets $PORT: N consecutive free TCP ports
 #
 # Each test file gets a fresh temporary root in $MDIR_ROOT, removed at exit,
 # and $BIN with the programs of the build under test on $PATH.
@@ -16,13 +17,22 @@ set -u
 : "${MDIR_SHARED:=$(cd "$MDIR_SRC/.." && pwd)/shared}"
 BIN=$MDIR_BUILD/bin
 DATA=$MDIR_SRC/tests/data
-PATH=$BIN:$PATH
+# the sbin directories too: Postfix, useradd and mount live there, and a
+# user's PATH often lacks them (a test must not skip for that)
+PATH=$BIN:$PATH:/usr/sbin:/sbin
 export PATH MDIR_SRC MDIR_BUILD MDIR_SHARED
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/mdir-t.XXXXXX")
 MDIR_ROOT=$T/root
-unset MDIR_CONF
-export MDIR_ROOT T
+# A program started without -c reads $MDIR_CONF, else /etc/mdir/mdir.conf:
+# point it at a file of our own, so that no test ever reads the machine's
+# configuration (an installed mdir must not change the results).  The
+# built-in defaults, but for the two that reach out of the test: the
+# system's sendmail (a system Postfix) and the policy service's port.
+MDIR_CONF=$T/test.conf
+printf '[outbox]\nsendmail = /bin/false\n[stats]\npolicy_listen = unix:%s/policy.sock\n' \
+	"$T" >"$MDIR_CONF"
+export MDIR_ROOT MDIR_CONF T
 _n=0
 _cleanups=""
 _cleanup() {
@@ -101,4 +111,27 @@ wait_for() {
 		sleep 0.02
 	done
 	return 0
+}
+
+# port_free PORT: nothing listens on PORT (ss(8), any address)
+port_free() {
+	! ss -Htln "( sport = :$1 )" 2>/dev/null | grep -q .
+}
+
+# free_ports N: $PORT, $PORT+1 ... $PORT+N-1 are free, in 20000-59999,
+# found in a bounded number of random tries (never a port from the PID
+# alone: two runs, or a service of the machine, would collide)
+free_ports() {
+	_tries=0
+	while [ $_tries -lt 50 ]; do
+		PORT=$((20000 + ($$ * 7 + _tries * 101 + $(od -An -N2 -tu2 /dev/urandom)) % 40000))
+		_i=0
+		while [ $_i -lt "$1" ] && port_free $((PORT + _i)); do
+			_i=$((_i + 1))
+		done
+		[ $_i -eq "$1" ] && return 0
+		_tries=$((_tries + 1))
+	done
+	echo "Bail out! no $1 free ports found"
+	exit 1
 }

@@ -5,6 +5,8 @@
 #   dk_records            the TXT records, from mdir-outbox --dkim-record
 #   dk_opendkim FILE      opendkim -t with a TestPublicKeys file; status 0 if
 #                         every signature verifies, $DK_OUT has what it said
+#   dk_opendkim_fails FILE  status 0 only if opendkim read FILE and found
+#                         both signatures false (not on any other error)
 #   dk_python FILE        python3-dkim, dnsfunc from the records; prints one
 #                         True/False a signature
 
@@ -34,6 +36,14 @@ PY
 dk_opendkim() {
 	DK_OUT=$(opendkim -x "$T/opendkim.conf" -vvv -t "$1" 2>&1)
 	[ "$(printf '%s\n' "$DK_OUT" | grep -c 'dkim=pass')" = 2 ]
+}
+
+# the tampering tests: a missing file or a broken key is not "fail"
+dk_opendkim_fails() {
+	DK_OUT=$(opendkim -x "$T/opendkim.conf" -vvv -t "$1" 2>&1)
+	[ "$(printf '%s\n' "$DK_OUT" |
+	    grep -c 'dkim=fail reason="signature verification failed"')" = 2 ] &&
+		! printf '%s\n' "$DK_OUT" | grep -q 'dkim=pass'
 }
 
 dk_python() {

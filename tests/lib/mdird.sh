@@ -6,7 +6,10 @@
 #   md_ask LINES...      sends LINES (and QUIT) with socat; the reply, with
 #                        CRs removed, on stdout
 #   md_stop [SIGNAL]     signals mdird (TERM) and waits for it; sets $MD_RC
-#   md_idle              polls until the queue is empty (10 s at most)
+#   md_idle [SECONDS]    polls until the queue is empty (10 s at most)
+#   md_drain [SECONDS]   polls until the queue is empty, failing only when
+#                        no batch was filed for SECONDS (30): as slow as the
+#                        build is (the sanitizer's), as long as it moves
 #
 # $MD_CONF is $T/mdird.conf: the socket at $T/mdird.sock, logs at debug
 # level in $T/mdird.log.  Append to it before md_start.
@@ -43,3 +46,19 @@ _md_queue_empty() {
 		[ -z "$(ls "$MDIR_ROOT/.mdird/work" 2>/dev/null)" ]
 }
 md_idle() { wait_for "${1:-10}" _md_queue_empty; }
+
+_md_batches() {
+	{ ls -1 "$MDIR_ROOT/.mdird/queue"; ls -1 "$MDIR_ROOT/.mdird/work"; } 2>/dev/null | wc -l
+}
+
+_md_fewer() { [ "$(_md_batches)" -lt "$_left" ]; }
+
+md_drain() {
+	_stall=${1:-30}
+	_left=$(_md_batches)
+	while [ "$_left" -gt 0 ]; do
+		wait_for "$_stall" _md_fewer || return 1
+		_left=$(_md_batches)
+	done
+	return 0
+}

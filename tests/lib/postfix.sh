@@ -12,11 +12,14 @@
 #   pf_stop               (at exit by itself)
 #
 # The mdir root is $MDIR_ROOT, owned by $PF_USER; mdir-receive runs with
-# -c $PF/mdir.conf.  Ports: $PF_PORT (plain smtpd), $PF_PORT+1 (the sink for
+# -c $PF/mdir.conf.  $PF_USER is a system user made for this test file and
+# removed at its end; the programs it runs are copies of the build's in
+# $PF_BIN (with their library), so that no directory outside $T is opened
+# to it.  Ports: $PF_PORT (plain smtpd), $PF_PORT+1 (the sink for
 # everything that is not example.test, bounces included), $PF_PORT+2
 # (an smtpd that asks the policy service, for the stats tests).
 
-PF_USER=mdir-test
+PF_USER=mdir-test-$$
 PF_DOMAIN=example.test
 
 pf_require() {
@@ -27,43 +30,57 @@ pf_require() {
 		skip_all "smtp-sink is not installed"
 }
 
-_pf_port_free() {
-	! ss -Htln "( sport = :$1 )" 2>/dev/null | grep -q .
-}
-
-# Three consecutive free ports in 20000-59999, tried a bounded number of times.
+# Three consecutive free ports (tests/lib.sh)
 _pf_pick_ports() {
-	tries=0
-	while [ $tries -lt 50 ]; do
-		p=$((20000 + ($$ * 7 + tries * 101 + $(od -An -N2 -tu2 /dev/urandom)) % 40000))
-		if _pf_port_free $p && _pf_port_free $((p + 1)) && _pf_port_free $((p + 2)); then
-			PF_PORT=$p
-			return 0
-		fi
-		tries=$((tries + 1))
-	done
-	return 1
+	free_ports 3 && PF_PORT=$PORT
 }
 
 _pf_user() {
-	id "$PF_USER" >/dev/null 2>&1 ||
-		useradd --system --no-create-home --shell /usr/sbin/nologin "$PF_USER" ||
-		return 1
-	# pipe(8) runs mdir-receive as this user: every directory on the way
-	# to the program and the root must let it through
-	d=$MDIR_BUILD/bin
-	while [ "$d" != / ]; do
-		chmod o+x "$d" 2>/dev/null || true
-		d=$(dirname "$d")
-	done
+	if ! id "$PF_USER" >/dev/null 2>&1; then
+		# useradd fails while another holds the lock on /etc/passwd: retry
+		wait_for 10 useradd --system --no-create-home --shell /usr/sbin/nologin \
+			"$PF_USER" || return 1
+		at_exit _pf_userdel
+	fi
+	# pipe(8) runs mdir-receive as this user: copies of the programs in
+	# $T, the one directory opened to it (rpath $ORIGIN/../lib holds)
+	mkdir -p "$T/pf"
+	cp -R "$MDIR_BUILD/bin" "$MDIR_BUILD/lib" "$T/pf/" || return 1
+	chmod -R go+rX "$T/pf"
+	chmod 755 "$T"
+	PF_BIN=$T/pf/bin
+}
+
+_pf_user_idle() { ! pgrep -u "$PF_USER" >/dev/null 2>&1; }
+
+_pf_userdel() {
+	# the user's processes (ours: Postfix's pipe, the tests' runuser) end
+	# with Postfix; userdel refuses a user still running
+	wait_for 10 _pf_user_idle || diag "$PF_USER still runs: $(pgrep -u "$PF_USER" | tr '\n' ' ')"
+	userdel "$PF_USER" 2>/dev/null || diag "cannot remove user $PF_USER"
 }
 
 pf_start() {
 	_pf_user || { diag "cannot make user $PF_USER"; return 1; }
+	at_exit pf_stop
+	# ports checked free can be taken before Postfix binds them (by
+	# another run on the machine): then again, on other ports
+	for _try in 1 2 3; do
+		_pf_start_once "$@" && return 0
+		grep -q 'Address already in use' "$T/postfix/maillog" 2>/dev/null || break
+		diag "a port was taken meanwhile; again on others"
+		pf_stop
+		rm -rf "$T/postfix"
+	done
+	diag "postfix did not start:" "$(tail -n 5 "$T/postfix/maillog" 2>/dev/null)"
+	return 1
+}
+
+_pf_start_once() {
 	_pf_pick_ports || { diag "no free ports"; return 1; }
 	PF=$T/postfix
 	mkdir -p "$PF/etc" "$PF/spool"
-	chmod 755 "$T" "$PF"
+	chmod 755 "$PF"
 	mkdir -p "$MDIR_ROOT"
 	printf '[mdir]\nroot = %s\nsocket = %s/.mdird/mdird.sock\n' "$MDIR_ROOT" "$MDIR_ROOT" \
 		>"$PF/mdir.conf"
@@ -128,7 +145,7 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 mdir      unix  -       n       n       -       -       pipe
-  flags=XRq null_sender= user=$PF_USER argv=$MDIR_BUILD/bin/mdir-receive -c $PF/mdir.conf -q \${queue_id} -f \${sender} -a \${client_address} -h \${client_helo} -- \${recipient}
+  flags=XRq null_sender= user=$PF_USER argv=$PF_BIN/mdir-receive -c $PF/mdir.conf -q \${queue_id} -f \${sender} -a \${client_address} -h \${client_helo} -- \${recipient}
 EOF
 	grep -q '^pf_policy_restrictions' "$PF/etc/main.cf" ||
 		echo "pf_policy_restrictions = permit_mynetworks" >>"$PF/etc/main.cf"
@@ -138,11 +155,7 @@ EOF
 	"$smtp_sink" -u nobody -d "$PF/sink/%Y%m%d%H%M%S." 127.0.0.1:$((PF_PORT + 1)) 20 \
 		>/dev/null 2>&1 &
 	PF_SINK=$!
-	at_exit pf_stop
-	if ! postfix -c "$PF/etc" start >/dev/null 2>&1; then
-		diag "postfix did not start:" "$(tail -n 5 "$PF/maillog" 2>/dev/null)"
-		return 1
-	fi
+	postfix -c "$PF/etc" start >/dev/null 2>&1 || return 1
 	wait_for 10 _pf_banner || { diag "no 220 banner on $PF_PORT"; return 1; }
 }
 
@@ -157,7 +170,7 @@ pf_stop() {
 	pid=$(head -n 1 "$PF/spool/pid/master.pid" 2>/dev/null | tr -d ' ')
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null
 	[ -n "${PF_SINK:-}" ] && kill "$PF_SINK" 2>/dev/null
-	PF=
+	PF= PF_SINK=
 }
 
 # pf_send SWAKS-ARGS...: sends to the plain listener; $PF_QID is the queue id.

@@ -78,7 +78,15 @@ expect_code 67 "every recipient unknown: 67" -- mdir-receive -- x@example.org y@
 	<"$DATA/multipart-signed.eml"
 
 # a full disk: 75, nothing half-written visible, delivered once later
-if [ "$(id -u)" = 0 ] && mkdir -p "$T/small" && mount -t tmpfs -o size=512k tmpfs "$T/small" 2>/dev/null; then
+why=
+if [ "$(id -u)" != 0 ]; then
+	why="needs root to mount a small tmpfs"
+else
+	mkdir -p "$T/small"
+	why=$(mount -t tmpfs -o size=512k tmpfs "$T/small" 2>&1) ||
+		why="cannot mount a tmpfs: ${why:-mount failed}"
+fi
+if [ -z "$why" ]; then
 	umount_small() { umount "$T/small" 2>/dev/null; }
 	at_exit umount_small
 	export MDIR_ROOT="$T/small/root"
@@ -95,5 +103,5 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$T/small" && mount -t tmpfs -o size=512k tmpf
 	expect_code 0 "a second retry is a duplicate" -- mdir-receive -- jo@example.org <"$T/full.eml"
 	is "$(find "$MDIR_ROOT/.mstore/msg" -mindepth 2 -maxdepth 2 -type d | wc -l)" 1 "stored once"
 else
-	for i in 1 2 3 4 5 6 7 8; do skip "needs root and tmpfs" "full disk $i"; done
+	for i in 1 2 3 4 5 6 7 8; do skip "$why" "full disk $i"; done
 fi

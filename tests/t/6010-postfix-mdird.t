@@ -16,7 +16,7 @@ RULES
 pf_start || { echo "Bail out! the private Postfix did not start"; exit 1; }
 chown -R "$PF_USER" "$MDIR_ROOT"
 SOCK=$MDIR_ROOT/.mdird/mdird.sock
-runuser -u "$PF_USER" -- "$MDIR_BUILD/bin/mdird" -F -c "$PF/mdir.conf" >"$T/mdird.log" 2>&1 &
+runuser -u "$PF_USER" -- "$PF_BIN/mdird" -F -c "$PF/mdir.conf" >"$T/mdird.log" 2>&1 &
 MD=$!
 stop_md() { kill "$MD" 2>/dev/null; wait "$MD" 2>/dev/null; }
 at_exit stop_md

@@ -1,21 +1,29 @@
 #!/bin/sh
 # The policy service asked by a real Postfix (check_policy_service on the
-# private instance's second smtpd): swaks sees 450 on the first try and 250
-# after the greylisting delay, 550 for an unknown recipient, and a
-# rejection once the IP is blacklisted.
+# private instance's second smtpd): swaks sees 450 on the first try, 450
+# one second short of the greylisting delay and 250 at it (the service's
+# clock set by the test, tests/lib/clock.sh), 550 for an unknown
+# recipient, and a rejection once the IP is blacklisted.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/postfix.sh"
+. "$MDIR_SRC/tests/lib/clock.sh"
 pf_require
-plan 7
+clock_require
+plan 8
 
-sport=$((30000 + ($$ * 3) % 20000))
 mstore mkdir SMTP/Accounts/jo@example.test >/dev/null
+free_ports 1 # the policy service's, checked free
+sport=$PORT
 pf_start "pf_policy_restrictions = check_policy_service { inet:127.0.0.1:$sport, default_action=DUNNO }, permit_mynetworks" ||
 	{ echo "Bail out! the private Postfix did not start"; exit 1; }
 chown -R "$PF_USER" "$MDIR_ROOT"
+[ $sport -lt $PF_PORT ] || [ $sport -gt $((PF_PORT + 2)) ] ||
+	{ echo "Bail out! Postfix took the policy service's port $sport"; exit 1; }
 printf '[stats]\npolicy_listen = inet:127.0.0.1:%s\ngreylist_delay = 2s\nblacklist_threshold = 2\n' "$sport" >>"$PF/mdir.conf"
 printf '[receive]\nlocal_domains = example.test\n' >>"$PF/mdir.conf"
-runuser -u "$PF_USER" -- "$MDIR_BUILD/bin/smtp-stats" -c "$PF/mdir.conf" policy 2>"$T/policy.log" &
+t0=$(date +%s)
+clock_set $t0
+clock_exec runuser -u "$PF_USER" -- "$PF_BIN/smtp-stats" -c "$PF/mdir.conf" policy 2>"$T/policy.log" &
 SP=$!
 stop_sp() { kill "$SP" 2>/dev/null; }
 at_exit stop_sp
@@ -32,9 +40,13 @@ try() {
 try ann@sender.test jo@example.test
 is "$code" 450 "first try: 450 (greylisted)"
 like "$(grep -m1 'greylisted' "$T/swaks.out")" "4\.7\.1 .*greylisted: first time" "with the reason"
-sleep 2.1 # the greylisting delay itself is what is tested
+# the delay is 2 s: one second short is still too soon, the delay itself passes
+clock_set $((t0 + 1))
 try ann@sender.test jo@example.test
-is "$code" 250 "after the delay: 250"
+is "$code" 450 "one second before the delay: still 450"
+clock_set $((t0 + 2))
+try ann@sender.test jo@example.test
+is "$code" 250 "at the delay: 250"
 try ann@sender.test nobody@example.test
 is "$code" 550 "an unknown recipient: 550"
 like "$(grep -m1 '5\.1\.1' "$T/swaks.out")" "no such mailbox" "5.1.1 and why"

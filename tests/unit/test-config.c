@@ -16,16 +16,23 @@ test_defaults(void)
 	g_autoptr(MdirConfig) c = NULL;
 	g_autofree char *root = test_root();
 	g_autofree char *sock = NULL;
+	g_autofree char *empty = write_conf("");
+	g_autoptr(MdirConfig) d = NULL;
 
-	g_unsetenv("MDIR_CONF");
+	/*
+	 * An empty file gives the built-in defaults.  Never MDIR_CONF unset:
+	 * that would read the machine's own /etc/mdir/mdir.conf (issue 15.9).
+	 */
+	g_setenv("MDIR_CONF", empty, TRUE);
 	g_unsetenv("MDIR_ROOT");
 	c = mdir_config_load(NULL, &error);
 	g_assert_no_error(error);
-	/* no /etc/mdir/mdir.conf on a test machine: the built-in defaults */
-	if (mdir_config_file(c) != NULL) {
-		g_test_skip("/etc/mdir/mdir.conf exists here");
-		return;
-	}
+	g_assert_cmpstr(mdir_config_file(c), ==, empty);
+	g_unsetenv("MDIR_CONF");
+	d = mdir_config_new_default(NULL);
+	g_assert_cmpstr(mdir_config_root(d), ==, root);
+	g_assert_cmpstr(mdir_config_get(d, "mdir", "socket"), ==,
+	    mdir_config_get(c, "mdir", "socket"));
 	g_assert_cmpstr(mdir_config_root(c), ==, root);
 	sock = g_build_filename(root, ".mdird", "mdird.sock", NULL);
 	g_assert_cmpstr(mdir_config_get(c, "mdir", "socket"), ==, sock);
