@@ -569,6 +569,15 @@ MDIR_API GPtrArray *mdir_queue_list(MdirStore *store, GError **error);
 /* The queue directory.  Transfer full. */
 MDIR_API char *mdir_queue_dir(const MdirStore *store);
 
+/*
+ * Removes the delivery keys (mdir(5) DELIVERY KEYS) older than @max_age
+ * seconds: after that, the same bytes to the same recipient are a new
+ * delivery.  Keep them longer than the MTA retries (Postfix's
+ * maximal_queue_lifetime).  @removed gets how many went (may be NULL).
+ */
+MDIR_API gboolean mdir_queue_expire_keys(MdirStore *store, gint64 max_age, guint *removed,
+    GError **error);
+
 /* Rules (mdir-rules(5)) ----------------------------------------------------- */
 
 typedef struct MdirRules MdirRules;

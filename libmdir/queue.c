@@ -6,10 +6,16 @@
  * never reads half a batch; its name sorts in arrival order.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -44,14 +50,10 @@ write_then_syncfs(const char *dir, const char *path, GString *text, GError **err
 	return mdir_syncfs(dir, error);
 }
 
-gboolean
-mdir_queue_write(MdirStore *store, GPtrArray *records, char **name, GError **error)
+static GString *
+batch_text(GPtrArray *records)
 {
-	g_autoptr(GString) text = g_string_sized_new(4096);
-	g_autofree char *dir = mdir_queue_dir(store);
-	g_autofree char *unique = mdir_unique_name();
-	g_autofree char *path = NULL;
-	gint64 now = g_get_real_time();
+	GString *text = g_string_sized_new(4096);
 
 	for (guint i = 0; i < records->len; i++) {
 		gsize len;
@@ -61,8 +63,26 @@ mdir_queue_write(MdirStore *store, GPtrArray *records, char **name, GError **err
 			g_string_append_c(text, '\n');
 		g_string_append_len(text, r, len);
 	}
-	/* microseconds first: names sort in the order batches came */
-	*name = g_strdup_printf("%016" G_GINT64_MODIFIER "x.%s", now, unique);
+	return text;
+}
+
+/* microseconds first: names sort in the order batches came */
+static char *
+batch_name(void)
+{
+	g_autofree char *unique = mdir_unique_name();
+
+	return g_strdup_printf("%016" G_GINT64_MODIFIER "x.%s", g_get_real_time(), unique);
+}
+
+gboolean
+mdir_queue_write(MdirStore *store, GPtrArray *records, char **name, GError **error)
+{
+	g_autoptr(GString) text = batch_text(records);
+	g_autofree char *dir = mdir_queue_dir(store);
+	g_autofree char *path = NULL;
+
+	*name = batch_name();
 	path = g_build_filename(dir, *name, NULL);
 	if (!(mdir_store_whole_sync(store) ? write_then_syncfs(dir, path, text, error) :
 	    mdir_file_write_durable(path, text->str, text->len, error))) {
@@ -70,6 +90,227 @@ mdir_queue_write(MdirStore *store, GPtrArray *records, char **name, GError **err
 		return FALSE;
 	}
 	return TRUE;
+}
+
+/* Fault points for the tests (MDIR_TEST_FAULT=NAME): a kill -9 just there. */
+void
+mdir_test_fault(const char *point)
+{
+	const char *want = g_getenv("MDIR_TEST_FAULT");
+
+	if (want != NULL && strcmp(want, point) == 0)
+		kill(getpid(), SIGKILL);
+}
+
+/* Delivery keys ---------------------------------------------------------- */
+
+static char *
+keys_dir(const MdirStore *store)
+{
+	return g_build_filename(mdir_store_root(store), ".mdird", "keys", NULL);
+}
+
+/* .mdird/keys/<first two digits>/<key> */
+static char *
+key_path(const MdirStore *store, const char *key)
+{
+	g_autofree char *dir = keys_dir(store);
+	char shard[3] = { key[0], key[1], '\0' };
+
+	return g_build_filename(dir, shard, key, NULL);
+}
+
+/* The key of a pending batch ".KEY" (64 hex digits), or NULL. */
+static const char *
+pending_key(const char *name)
+{
+	if (name[0] != '.' || strlen(name + 1) != 64)
+		return NULL;
+	for (const char *p = name + 1; *p; p++)
+		if (!g_ascii_isxdigit(*p))
+			return NULL;
+	return name + 1;
+}
+
+/*
+ * Opens and locks @tmp, the pending batch of a delivery key; @fresh says
+ * whether this call made it.  A second delivery of the same key waits
+ * here for the first (mdir-receive's deadline bounds the wait).
+ */
+static int
+lock_pending(const char *tmp, gboolean *fresh, GError **error)
+{
+	for (guint tries = 0; tries < 100; tries++) {
+		struct stat held, now;
+		int fd;
+
+		*fresh = TRUE;
+		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, MDIR_FILE_MODE);
+		if (fd < 0 && errno == EEXIST) {
+			*fresh = FALSE;
+			fd = open(tmp, O_RDWR | O_CLOEXEC);
+		}
+		if (fd < 0 && errno == ENOENT)
+			continue; /* renamed away between the two opens */
+		if (fd < 0) {
+			mdir_set_errno(error, errno, tmp);
+			return -1;
+		}
+		while (flock(fd, LOCK_EX) < 0) {
+			if (errno != EINTR) {
+				mdir_set_errno(error, errno, tmp);
+				close(fd);
+				return -1;
+			}
+		}
+		/* still the pending batch, not one renamed into place or removed
+		 * while this waited for it */
+		if (fstat(fd, &held) == 0 && lstat(tmp, &now) == 0 &&
+		    held.st_dev == now.st_dev && held.st_ino == now.st_ino)
+			return fd;
+		close(fd);
+	}
+	g_set_error(error, MDIR_ERROR, MDIR_ERROR_TEMPFAIL, "%s: busy", tmp);
+	return -1;
+}
+
+/* The key's file: empty, only its name counts. */
+static gboolean
+make_key(const char *path, gboolean whole, GError **error)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+	int fd;
+
+	if (!mdir_mkdir_durable(dir, error))
+		return FALSE;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, MDIR_FILE_MODE);
+	if (fd < 0)
+		return mdir_set_errno(error, errno, path);
+	close(fd);
+	return whole || mdir_fsync_dir(dir, error);
+}
+
+/* Removes a pending batch, unless its key exists: then a retry needs it. */
+static void
+drop_pending(const char *tmp, const char *kpath)
+{
+	if (access(kpath, F_OK) < 0)
+		unlink(tmp);
+}
+
+static gboolean
+sync_queue(const char *dir, gboolean whole, GError **error)
+{
+	return whole ? mdir_syncfs(dir, error) : mdir_fsync_dir(dir, error);
+}
+
+/*
+ * The steps, each safe to be killed after (mdir(5) DELIVERY KEYS):
+ *   1. .mdird/queue/.KEY made (or found) and locked;
+ *   2. if .KEY was made just now and the key exists, an earlier delivery
+ *      of the same bytes to the same recipient made its batch visible:
+ *      sync what it did, and queue nothing;
+ *   3. the batch written into .KEY;
+ *   4. the key made (after the batch's bytes, before they are visible);
+ *   5. .KEY renamed to the batch's name, one sync for all.
+ * A .KEY found with its key is a delivery killed between 4 and 5: its
+ * batch never became visible, so this one writes it.  Program order is
+ * enough against a kill; against a machine crash the journal keeps the
+ * key's creation (metadata) before the rename that follows it.
+ */
+gboolean
+mdir_queue_write_once(MdirStore *store, GPtrArray *records, const char *key, char **name,
+    GError **error)
+{
+	g_autofree char *dir = mdir_queue_dir(store);
+	g_autofree char *pending = g_strconcat(".", key, NULL);
+	g_autofree char *tmp = g_build_filename(dir, pending, NULL);
+	g_autofree char *kpath = NULL;
+	g_autofree char *path = NULL;
+	g_autoptr(GString) text = NULL;
+	gboolean whole = mdir_store_whole_sync(store);
+	gboolean fresh, ok = FALSE;
+	int fd;
+
+	g_return_val_if_fail(pending_key(pending) != NULL, FALSE);
+	*name = NULL;
+	kpath = key_path(store, key);
+	fd = lock_pending(tmp, &fresh, error);
+	if (fd < 0)
+		return FALSE;
+	if (fresh && access(kpath, F_OK) == 0) {
+		unlink(tmp);
+		ok = sync_queue(dir, whole, error);
+		goto out;
+	}
+	text = batch_text(records);
+	if (!mdir_write_file(tmp, text->str, text->len, error) ||
+	    (!whole && !mdir_fsync_path(tmp, error))) {
+		drop_pending(tmp, kpath);
+		goto out;
+	}
+	mdir_test_fault("queue-before-key");
+	if (!make_key(kpath, whole, error)) {
+		drop_pending(tmp, kpath);
+		goto out;
+	}
+	mdir_test_fault("queue-before-rename");
+	*name = batch_name();
+	path = g_build_filename(dir, *name, NULL);
+	/* on failure .KEY stays with its key: the retry finishes it */
+	if (rename(tmp, path) < 0)
+		mdir_set_errno(error, errno, path);
+	else
+		ok = sync_queue(dir, whole, error);
+	if (!ok)
+		g_clear_pointer(name, g_free);
+out:
+	close(fd);
+	return ok;
+}
+
+/* Removes the keys in @shard older than @before (a time_t). */
+static gboolean
+expire_shard(const char *shard, time_t before, guint *removed, GError **error)
+{
+	g_autoptr(GDir) d = g_dir_open(shard, 0, NULL);
+	const char *n;
+
+	if (d == NULL)
+		return errno == ENOENT || mdir_set_errno(error, errno ? errno : EIO, shard);
+	while ((n = g_dir_read_name(d)) != NULL) {
+		g_autofree char *p = g_build_filename(shard, n, NULL);
+		struct stat st;
+
+		if (lstat(p, &st) < 0 || st.st_mtime >= before)
+			continue;
+		if (unlink(p) < 0 && errno != ENOENT)
+			return mdir_set_errno(error, errno, p);
+		(*removed)++;
+	}
+	return TRUE;
+}
+
+gboolean
+mdir_queue_expire_keys(MdirStore *store, gint64 max_age, guint *removed, GError **error)
+{
+	g_autofree char *dir = keys_dir(store);
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	time_t before = time(NULL) - (time_t)max_age;
+	guint n_removed = 0;
+	const char *n;
+	gboolean ok = TRUE;
+
+	if (d == NULL && errno != ENOENT)
+		return mdir_set_errno(error, errno ? errno : EIO, dir);
+	while (ok && d && (n = g_dir_read_name(d)) != NULL) {
+		g_autofree char *shard = g_build_filename(dir, n, NULL);
+
+		ok = expire_shard(shard, before, &n_removed, error);
+	}
+	if (removed)
+		*removed = n_removed;
+	return ok;
 }
 
 GPtrArray *

@@ -98,14 +98,17 @@ cmd_gc(Mstore *ms, int argc, char **argv, GError **error)
 {
 	gboolean dry_run = FALSE;
 	g_autofree char *min_age = NULL;
+	g_autofree char *key_age = NULL;
 	GOptionEntry entries[] = {
 		{ "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run, "only print what would go", NULL },
 		{ "min-age", 'a', 0, G_OPTION_ARG_STRING, &min_age,
 		    "keep messages younger than this (default 1d)", "DURATION" },
+		{ "key-age", 0, 0, G_OPTION_ARG_STRING, &key_age,
+		    "keep delivery keys this long (default 7d)", "DURATION" },
 		{ NULL },
 	};
 	Gc gc = { .ms = ms };
-	gint64 ms_age;
+	gint64 ms_age, ms_keys;
 
 	if (!mstore_parse("gc", "", "Drop stored messages that no folder refers to; print "
 	    "the URL of each.", entries, &argc, &argv, 0, 0, error))
@@ -113,8 +116,14 @@ cmd_gc(Mstore *ms, int argc, char **argv, GError **error)
 	ms_age = mdir_parse_duration_ms(min_age ? min_age : "1d", error);
 	if (ms_age < 0)
 		return 1;
+	ms_keys = mdir_parse_duration_ms(key_age ? key_age : "7d", error);
+	if (ms_keys < 0)
+		return 1;
 	gc.min_age = ms_age / 1000;
 	gc.dry_run = dry_run;
+	/* the keys' window: Postfix's retries must end inside it (mdir(5)) */
+	if (!dry_run && !mdir_queue_expire_keys(ms->store, ms_keys / 1000, NULL, error))
+		return 1;
 	load_queue(&gc);
 	mdir_store_foreach(ms->store, collect, &gc, error);
 	g_string_free(gc.queued, TRUE);

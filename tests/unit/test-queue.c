@@ -5,6 +5,63 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "private.h"
+
+#define KEY "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static GPtrArray *
+one_batch(const char *anchor)
+{
+	GPtrArray *recs = g_ptr_array_new_with_free_func((GDestroyNotify)mdir_record_free);
+	MdirRecord *r = mdir_record_new();
+
+	mdir_record_add(r, "anchor", anchor);
+	g_ptr_array_add(recs, r);
+	return recs;
+}
+
+static guint
+n_queued(MdirStore *s)
+{
+	g_autoptr(GPtrArray) names = mdir_queue_list(s, NULL);
+
+	return names->len;
+}
+
+static void
+test_write_once(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(GPtrArray) recs = one_batch("mstore:once@test/0");
+	g_autoptr(GError) error = NULL;
+	g_autofree char *n1 = NULL, *n2 = NULL, *n3 = NULL, *p1 = NULL;
+	g_autofree char *dir = mdir_queue_dir(s);
+	g_autofree char *pending = g_build_filename(dir, "." KEY, NULL);
+	g_autofree char *key = g_build_filename(mdir_store_root(s), ".mdird", "keys", "01", KEY,
+	    NULL);
+
+	g_assert_true(mdir_queue_write_once(s, recs, KEY, &n1, &error));
+	g_assert_no_error(error);
+	g_assert_nonnull(n1);
+	g_assert_true(g_file_test(key, G_FILE_TEST_EXISTS));
+	g_assert_false(g_file_test(pending, G_FILE_TEST_EXISTS));
+	/* the same key again: nothing queued, no error */
+	g_assert_true(mdir_queue_write_once(s, recs, KEY, &n2, &error));
+	g_assert_null(n2);
+	g_assert_cmpuint(n_queued(s), ==, 1);
+	/* gone from the queue (mdird filed it): still nothing queued */
+	p1 = g_build_filename(dir, n1, NULL);
+	g_assert_cmpint(g_unlink(p1), ==, 0);
+	g_assert_true(mdir_queue_write_once(s, recs, KEY, &n2, &error));
+	g_assert_null(n2);
+	g_assert_cmpuint(n_queued(s), ==, 0);
+	/* a delivery killed after its key, before the rename: the retry queues */
+	g_assert_true(g_file_set_contents(pending, "half", -1, NULL));
+	g_assert_true(mdir_queue_write_once(s, recs, KEY, &n3, &error));
+	g_assert_nonnull(n3);
+	g_assert_cmpuint(n_queued(s), ==, 1);
+	g_assert_false(g_file_test(pending, G_FILE_TEST_EXISTS));
+}
 
 static void
 test_roundtrip(void)
@@ -87,5 +144,6 @@ main(int argc, char **argv)
 	g_test_add_func("/queue/roundtrip", test_roundtrip);
 	g_test_add_func("/queue/read-errors", test_read_errors);
 	g_test_add_func("/queue/poke", test_poke);
+	g_test_add_func("/queue/write-once", test_write_once);
 	return g_test_run();
 }
