@@ -570,6 +570,33 @@ MDIR_API GPtrArray *mdir_queue_list(MdirStore *store, GError **error);
 MDIR_API char *mdir_queue_dir(const MdirStore *store);
 
 /*
+ * Files under a dot name in .mdird/queue older than this many seconds
+ * are litter: batches a killed writer never finished (no delivery lives
+ * an hour: mdir-receive's deadline ends it before).
+ */
+#define MDIR_QUEUE_STALE 3600
+
+/*
+ * Removes the litter from .mdird/queue: files under a dot name older
+ * than @min_age seconds (MDIR_QUEUE_STALE), each with the delivery key
+ * that names it, so that the retry of that delivery queues its batch.
+ * A pending batch a live writer holds is left.  mdird calls it at start,
+ * mstore fsck too.  @removed gets how many went (may be NULL).
+ */
+MDIR_API gboolean mdir_queue_clean(MdirStore *store, gint64 min_age, guint *removed,
+    GError **error);
+
+/*
+ * Whether any queue state names a message: the anchors (part 0 URLs) named
+ * by the batches queued, being written (dot names younger than
+ * MDIR_QUEUE_STALE), claimed by mdird (.mdird/work) or set aside
+ * (.mdird/failed).  A message in it must stay in the store (mstore gc).
+ * Transfer full: g_hash_table_unref(); look up with
+ * g_hash_table_contains().
+ */
+MDIR_API GHashTable *mdir_queue_anchors(MdirStore *store, GError **error);
+
+/*
  * Removes the delivery keys (mdir(5) DELIVERY KEYS) older than @max_age
  * seconds: after that, the same bytes to the same recipient are a new
  * delivery.  Keep them longer than the MTA retries (Postfix's

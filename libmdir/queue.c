@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -311,6 +312,156 @@ mdir_queue_expire_keys(MdirStore *store, gint64 max_age, guint *removed, GError 
 	if (removed)
 		*removed = n_removed;
 	return ok;
+}
+
+/* Litter and what pins messages -------------------------------------------- */
+
+static gboolean
+older_than(const char *path, time_t before)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime < before;
+}
+
+/*
+ * Removes a pending batch a killed delivery left, and its key first: a
+ * key without its pending file would say the batch was queued.  One a
+ * live writer holds (its lock) is left.
+ */
+static gboolean
+remove_pending(MdirStore *store, const char *path, const char *key, gboolean *removed,
+    GError **error)
+{
+	g_autofree char *kpath = key_path(store, key);
+	g_autofree char *shard = g_path_get_dirname(kpath);
+	struct stat held, now;
+	gboolean ok = TRUE;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ENOENT || mdir_set_errno(error, errno, path);
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &held) == 0 &&
+	    lstat(path, &now) == 0 && held.st_ino == now.st_ino && held.st_dev == now.st_dev) {
+		if (unlink(kpath) == 0)
+			ok = sync_queue(shard, mdir_store_whole_sync(store), error);
+		else if (errno != ENOENT)
+			ok = mdir_set_errno(error, errno, kpath);
+		if (ok && unlink(path) < 0 && errno != ENOENT)
+			ok = mdir_set_errno(error, errno, path);
+		*removed = ok;
+	}
+	close(fd);
+	return ok;
+}
+
+gboolean
+mdir_queue_clean(MdirStore *store, gint64 min_age, guint *removed, GError **error)
+{
+	g_autofree char *dir = mdir_queue_dir(store);
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	time_t before = time(NULL) - (time_t)min_age;
+	guint n_removed = 0;
+	const char *n;
+	gboolean ok = TRUE;
+
+	if (d == NULL && errno != ENOENT)
+		return mdir_set_errno(error, errno ? errno : EIO, dir);
+	while (ok && d && (n = g_dir_read_name(d)) != NULL) {
+		g_autofree char *p = g_build_filename(dir, n, NULL);
+		gboolean gone = FALSE;
+
+		if (n[0] != '.' || !older_than(p, before))
+			continue;
+		if (pending_key(n) != NULL)
+			ok = remove_pending(store, p, pending_key(n), &gone, error);
+		else if (unlink(p) == 0)
+			gone = TRUE;
+		else if (errno != ENOENT)
+			ok = mdir_set_errno(error, errno, p);
+		if (gone) {
+			mdir_log(LOG_NOTICE, "removed %s, a batch a crash left half-written", p);
+			n_removed++;
+		}
+	}
+	if (removed)
+		*removed = n_removed;
+	return ok;
+}
+
+/* Adds the "anchor" values of the batch at @path to @set. */
+static gboolean
+add_anchors(GHashTable *set, const char *path, GError **error)
+{
+	GError *e = NULL;
+	gsize len;
+	g_autofree char *text = mdir_read_small_file(path, &len, &e);
+	const char *end;
+
+	if (text == NULL) {
+		/* moved on (queue to work to gone, or failed): seen there */
+		if (g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+			g_error_free(e);
+			return TRUE;
+		}
+		g_propagate_error(error, e);
+		return FALSE;
+	}
+	end = text + len;
+	for (const char *p = text; p < end;) {
+		const char *nl = memchr(p, '\n', end - p);
+		const char *eol = nl ? nl : end;
+
+		if (g_str_has_prefix(p, "anchor: ") && eol - p > 8)
+			g_hash_table_add(set, g_strndup(p + 8, eol - p - 8));
+		p = nl ? nl + 1 : end;
+	}
+	return TRUE;
+}
+
+/* The anchors of the batches in .mdird/@sub; @seen: names read already. */
+static gboolean
+collect_anchors(MdirStore *store, const char *sub, GHashTable *set, GHashTable *seen,
+    GError **error)
+{
+	g_autofree char *dir = g_build_filename(mdir_store_root(store), ".mdird", sub, NULL);
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	time_t stale = time(NULL) - MDIR_QUEUE_STALE;
+	const char *n;
+
+	if (d == NULL)
+		return errno == ENOENT || mdir_set_errno(error, errno ? errno : EIO, dir);
+	while ((n = g_dir_read_name(d)) != NULL) {
+		g_autofree char *p = g_build_filename(dir, n, NULL);
+		g_autofree char *where = g_build_filename(sub, n, NULL);
+
+		if (!g_hash_table_add(seen, g_steal_pointer(&where)))
+			continue;
+		if (n[0] == '.' && older_than(p, stale))
+			continue; /* litter: mdird and fsck remove it */
+		if (!add_anchors(set, p, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/*
+ * A batch moves from a dot name to the queue, to work, then is gone or
+ * in failed: read in that order, and the queue once more, a batch that
+ * moves while it is read is seen where it went.
+ */
+GHashTable *
+mdir_queue_anchors(MdirStore *store, GError **error)
+{
+	g_autoptr(GHashTable) set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    NULL);
+	static const char *const order[] = { "queue", "work", "failed", "queue" };
+
+	for (guint i = 0; i < G_N_ELEMENTS(order); i++)
+		if (!collect_anchors(store, order[i], set, seen, error))
+			return NULL;
+	return g_steal_pointer(&set);
 }
 
 GPtrArray *
