@@ -184,14 +184,20 @@ MDIR_API void mdir_record_free(MdirRecord *record);
 /*
  * Parses @len bytes of @text (-1: NUL-terminated).  Blank lines are
  * skipped; a line without ':' or with an empty name is MDIR_ERROR_CORRUPT
- * naming the line.  Transfer full.
+ * naming the line.  A value starts after the blanks that follow the
+ * colon, less one backslash (the escape mdir_record_to_string() puts
+ * before a value starting with a blank or a backslash).  Transfer full.
  */
 MDIR_API MdirRecord *mdir_record_parse(const char *text, gssize len, GError **error);
 
 /* mdir_record_parse() of a file; the path is in every error.  Transfer full. */
 MDIR_API MdirRecord *mdir_record_load(const char *path, GError **error);
 
-/* The record as text, one field a line.  Transfer full: g_free(). */
+/*
+ * The record as text, one field a line, a value that starts with a space,
+ * a tab or a backslash escaped by a backslash (mdir(5)).  Transfer full:
+ * g_free().
+ */
 MDIR_API char *mdir_record_to_string(const MdirRecord *record, gsize *length);
 
 /* Writes the record durably (mdir_file_write_durable()). */
