@@ -120,7 +120,7 @@ $(B)/tests/test-stats: $(B)/obj/tests/unit/test-stats.o $(LIB_OBJ) $(STATS_TEST_
 # keep the test objects: they are intermediate only to make
 .SECONDARY:
 
-.PHONY: all check check-build test deps demo install uninstall clean lint help
+.PHONY: all check check-build test stress deps demo install uninstall clean lint help
 
 all: $(LIB_REAL) $(BIN)
 
@@ -142,6 +142,13 @@ check:
 
 check-build: all $(UNIT_BIN)
 
+# the stress suite in full (tests/stress; make check runs a short version):
+# kill -9, a full disk, mdird down, concurrent senders; prints its figures
+stress:
+	@scripts/deps --if-missing
+	@$(MAKE) --no-print-directory check-build
+	@tests/stress/run --build $(B)
+
 test: check
 
 lint:
@@ -153,7 +160,7 @@ demo:
 	@scripts/demo $(B)
 
 help:
-	@echo "targets: all check demo deps install uninstall clean lint"
+	@echo "targets: all check stress demo deps install uninstall clean lint"
 	@echo "variables: PREFIX DESTDIR SANITIZE=1 B (build directory)"
 
 mdir.pc: mdir.pc.in Makefile
