@@ -134,45 +134,38 @@ pending_key(const char *name)
 }
 
 /*
- * Opens and locks @tmp, the pending batch of a delivery key; @fresh says
- * whether this call made it.  A second delivery of the same key waits
- * here for the first (mdir-receive's deadline bounds the wait).
+ * Locks the shard of the key at @kpath (its directory's .lock): the
+ * deliveries of keys in one shard take turns, so that each sees the
+ * others' steps whole.  With @wait FALSE, -1 with errno EWOULDBLOCK and no
+ * error if another holds it.
  */
 static int
-lock_pending(const char *tmp, gboolean *fresh, GError **error)
+lock_shard(const char *kpath, gboolean wait, GError **error)
 {
-	for (guint tries = 0; tries < 100; tries++) {
-		struct stat held, now;
-		int fd;
+	g_autofree char *shard = g_path_get_dirname(kpath);
+	g_autofree char *lock = g_build_filename(shard, ".lock", NULL);
+	int fd;
 
-		*fresh = TRUE;
-		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, MDIR_FILE_MODE);
-		if (fd < 0 && errno == EEXIST) {
-			*fresh = FALSE;
-			fd = open(tmp, O_RDWR | O_CLOEXEC);
-		}
-		if (fd < 0 && errno == ENOENT)
-			continue; /* renamed away between the two opens */
-		if (fd < 0) {
-			mdir_set_errno(error, errno, tmp);
-			return -1;
-		}
-		while (flock(fd, LOCK_EX) < 0) {
-			if (errno != EINTR) {
-				mdir_set_errno(error, errno, tmp);
-				close(fd);
-				return -1;
-			}
-		}
-		/* still the pending batch, not one renamed into place or removed
-		 * while this waited for it */
-		if (fstat(fd, &held) == 0 && lstat(tmp, &now) == 0 &&
-		    held.st_dev == now.st_dev && held.st_ino == now.st_ino)
-			return fd;
-		close(fd);
+	if (!mdir_mkdir_durable(shard, error))
+		return -1;
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, MDIR_FILE_MODE);
+	if (fd < 0) {
+		mdir_set_errno(error, errno, lock);
+		return -1;
 	}
-	g_set_error(error, MDIR_ERROR, MDIR_ERROR_TEMPFAIL, "%s: busy", tmp);
-	return -1;
+	/* mdir-receive's deadline bounds the wait */
+	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+		int errsv = errno;
+
+		if (errsv == EINTR)
+			continue;
+		close(fd);
+		if (errsv != EWOULDBLOCK)
+			mdir_set_errno(error, errsv, lock);
+		errno = errsv;
+		return -1;
+	}
+	return fd;
 }
 
 /* The key's file: empty, only its name counts. */
@@ -182,8 +175,6 @@ make_key(const char *path, gboolean whole, GError **error)
 	g_autofree char *dir = g_path_get_dirname(path);
 	int fd;
 
-	if (!mdir_mkdir_durable(dir, error))
-		return FALSE;
 	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, MDIR_FILE_MODE);
 	if (fd < 0)
 		return mdir_set_errno(error, errno, path);
@@ -206,15 +197,16 @@ sync_queue(const char *dir, gboolean whole, GError **error)
 }
 
 /*
- * The steps, each safe to be killed after (mdir(5) DELIVERY KEYS):
- *   1. .mdird/queue/.KEY made (or found) and locked;
- *   2. if .KEY was made just now and the key exists, an earlier delivery
- *      of the same bytes to the same recipient made its batch visible:
- *      sync what it did, and queue nothing;
- *   3. the batch written into .KEY;
- *   4. the key made (after the batch's bytes, before they are visible);
- *   5. .KEY renamed to the batch's name, one sync for all.
- * A .KEY found with its key is a delivery killed between 4 and 5: its
+ * The steps, each safe to be killed after (mdir(5) DELIVERY KEYS), under
+ * the lock of the key's shard:
+ *   1. if the key exists and no pending batch .mdird/queue/.KEY does, an
+ *      earlier delivery of the same bytes to the same recipient made its
+ *      batch visible: sync what it did (it may have been killed before
+ *      its sync), and queue nothing;
+ *   2. the batch written into .KEY;
+ *   3. the key made (after the batch's bytes, before they are visible);
+ *   4. .KEY renamed to the batch's name, one sync for all.
+ * A .KEY found with its key is a delivery killed between 3 and 4: its
  * batch never became visible, so this one writes it.  Program order is
  * enough against a kill; against a machine crash the journal keeps the
  * key's creation (metadata) before the rename that follows it.
@@ -230,17 +222,16 @@ mdir_queue_write_once(MdirStore *store, GPtrArray *records, const char *key, cha
 	g_autofree char *path = NULL;
 	g_autoptr(GString) text = NULL;
 	gboolean whole = mdir_store_whole_sync(store);
-	gboolean fresh, ok = FALSE;
+	gboolean ok = FALSE;
 	int fd;
 
 	g_return_val_if_fail(pending_key(pending) != NULL, FALSE);
 	*name = NULL;
 	kpath = key_path(store, key);
-	fd = lock_pending(tmp, &fresh, error);
+	fd = lock_shard(kpath, TRUE, error);
 	if (fd < 0)
 		return FALSE;
-	if (fresh && access(kpath, F_OK) == 0) {
-		unlink(tmp);
+	if (access(kpath, F_OK) == 0 && access(tmp, F_OK) < 0) {
 		ok = sync_queue(dir, whole, error);
 		goto out;
 	}
@@ -283,7 +274,7 @@ expire_shard(const char *shard, time_t before, guint *removed, GError **error)
 		g_autofree char *p = g_build_filename(shard, n, NULL);
 		struct stat st;
 
-		if (lstat(p, &st) < 0 || st.st_mtime >= before)
+		if (n[0] == '.' || lstat(p, &st) < 0 || st.st_mtime >= before)
 			continue;
 		if (unlink(p) < 0 && errno != ENOENT)
 			return mdir_set_errno(error, errno, p);
@@ -326,31 +317,32 @@ older_than(const char *path, time_t before)
 
 /*
  * Removes a pending batch a killed delivery left, and its key first: a
- * key without its pending file would say the batch was queued.  One a
- * live writer holds (its lock) is left.
+ * key without its pending file would say the batch was queued.  Left if
+ * a delivery of that shard holds its lock (it may be this one's retry).
  */
 static gboolean
-remove_pending(MdirStore *store, const char *path, const char *key, gboolean *removed,
-    GError **error)
+remove_pending(MdirStore *store, const char *path, const char *key, time_t before,
+    gboolean *removed, GError **error)
 {
 	g_autofree char *kpath = key_path(store, key);
 	g_autofree char *shard = g_path_get_dirname(kpath);
-	struct stat held, now;
 	gboolean ok = TRUE;
-	int fd = open(path, O_RDWR | O_CLOEXEC);
+	int fd = lock_shard(kpath, FALSE, error);
 
 	if (fd < 0)
-		return errno == ENOENT || mdir_set_errno(error, errno, path);
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &held) == 0 &&
-	    lstat(path, &now) == 0 && held.st_ino == now.st_ino && held.st_dev == now.st_dev) {
-		if (unlink(kpath) == 0)
-			ok = sync_queue(shard, mdir_store_whole_sync(store), error);
-		else if (errno != ENOENT)
-			ok = mdir_set_errno(error, errno, kpath);
-		if (ok && unlink(path) < 0 && errno != ENOENT)
-			ok = mdir_set_errno(error, errno, path);
-		*removed = ok;
+		return errno == EWOULDBLOCK;
+	/* a retry may have finished it while this waited: then its key stays */
+	if (!older_than(path, before)) {
+		close(fd);
+		return TRUE;
 	}
+	if (unlink(kpath) == 0)
+		ok = sync_queue(shard, mdir_store_whole_sync(store), error);
+	else if (errno != ENOENT)
+		ok = mdir_set_errno(error, errno, kpath);
+	if (ok && unlink(path) < 0 && errno != ENOENT)
+		ok = mdir_set_errno(error, errno, path);
+	*removed = ok;
 	close(fd);
 	return ok;
 }
@@ -374,7 +366,7 @@ mdir_queue_clean(MdirStore *store, gint64 min_age, guint *removed, GError **erro
 		if (n[0] != '.' || !older_than(p, before))
 			continue;
 		if (pending_key(n) != NULL)
-			ok = remove_pending(store, p, pending_key(n), &gone, error);
+			ok = remove_pending(store, p, pending_key(n), before, &gone, error);
 		else if (unlink(p) == 0)
 			gone = TRUE;
 		else if (errno != ENOENT)

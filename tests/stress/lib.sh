@@ -5,8 +5,10 @@
 #                       on a tmpfs when it can, unless $ST_OWN_ROOT is set)
 #   st_scale FULL SHORT echoes the number for the scale
 #   st_setup            accounts jo and ann; jo's PDFs move to Docs
-#   st_messages N       N messages $T/msg/I.eml, Message-ID <I@stress.test>,
-#                       [filler bytes appended, different in each]
+#   st_messages N [F]   N messages $T/msg/I.eml, Message-ID <I@stress.test>,
+#                       subject and file names their own (thousands of
+#                       entries of one name are issue 15.1's case, not
+#                       this suite's), F random bytes appended
 #   st_deliver PAR PCT LIST [N]  delivers "RECIPIENT FILE" lines of LIST,
 #                       N files a sender, PAR senders at a time, each try
 #                       killed with chance PCT% (deliver.sh); results in
@@ -62,6 +64,10 @@ st_messages() {
 					l = line[j]
 					if (l ~ /^Message-ID: /)
 						l = "Message-ID: <" i "@" tag ">"
+					if (l ~ /^Subject: /)
+						l = l " " i
+					gsub(/report\.pdf/, "report-" i ".pdf", l)
+					gsub(/chart\.png/, "chart-" i ".png", l)
 					print l >f
 				}
 				close(f)

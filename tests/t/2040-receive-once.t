@@ -68,11 +68,11 @@ is "$(mstore version "$JO")" "$v" "and files nothing"
 is "$(filed SMTP/Accounts/ann@example.org a)" "$((parts + 1))" "ann has hers once"
 
 # the window: mstore gc removes the keys older than --key-age (7 days)
-keys() { find "$MDIR_ROOT/.mdird/keys" -type f | wc -l; }
+keys() { find "$MDIR_ROOT/.mdird/keys" -type f ! -name '.*' | wc -l; }
 n=$(keys)
 mstore gc >/dev/null
 is "$(keys)" "$n" "gc keeps keys younger than seven days"
-find "$MDIR_ROOT/.mdird/keys" -type f -exec touch -d '8 days ago' {} +
+find "$MDIR_ROOT/.mdird/keys" -type f ! -name '.*' -exec touch -d '8 days ago' {} +
 mstore gc >/dev/null
 is "$(keys)" 0 "and removes older ones"
 md_stop
