@@ -140,13 +140,18 @@ pending_key(const char *name)
  * error if another holds it.
  */
 static int
-lock_shard(const char *kpath, gboolean wait, GError **error)
+lock_shard(const char *kpath, gboolean whole, gboolean wait, GError **error)
 {
 	g_autofree char *shard = g_path_get_dirname(kpath);
 	g_autofree char *lock = g_build_filename(shard, ".lock", NULL);
 	int fd;
 
-	if (!mdir_mkdir_durable(shard, error))
+	/* synced whole, the delivery's one syncfs covers a new shard too */
+	if (whole && g_mkdir_with_parents(shard, MDIR_DIR_MODE) < 0) {
+		mdir_set_errno(error, errno, shard);
+		return -1;
+	}
+	if (!whole && !mdir_mkdir_durable(shard, error))
 		return -1;
 	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, MDIR_FILE_MODE);
 	if (fd < 0) {
@@ -228,7 +233,7 @@ mdir_queue_write_once(MdirStore *store, GPtrArray *records, const char *key, cha
 	g_return_val_if_fail(pending_key(pending) != NULL, FALSE);
 	*name = NULL;
 	kpath = key_path(store, key);
-	fd = lock_shard(kpath, TRUE, error);
+	fd = lock_shard(kpath, whole, TRUE, error);
 	if (fd < 0)
 		return FALSE;
 	if (access(kpath, F_OK) == 0 && access(tmp, F_OK) < 0) {
@@ -327,7 +332,7 @@ remove_pending(MdirStore *store, const char *path, const char *key, time_t befor
 	g_autofree char *kpath = key_path(store, key);
 	g_autofree char *shard = g_path_get_dirname(kpath);
 	gboolean ok = TRUE;
-	int fd = lock_shard(kpath, FALSE, error);
+	int fd = lock_shard(kpath, mdir_store_whole_sync(store), FALSE, error);
 
 	if (fd < 0)
 		return errno == EWOULDBLOCK;
