@@ -180,7 +180,7 @@ $(foreach n,$(FUZZ_NAMES),$(eval $(call fuzz_rules,$(n))))
 # keep the test objects: they are intermediate only to make
 .SECONDARY:
 
-.PHONY: all check check-build test deps demo install uninstall clean lint help fuzz fuzz-build
+.PHONY: all check check-build test stress deps demo install uninstall clean lint help fuzz fuzz-build
 
 all: $(LIB_REAL) $(BIN)
 
@@ -211,6 +211,13 @@ fuzz:
 
 fuzz-build: $(FUZZ_BIN)
 
+# the stress suite in full (tests/stress; make check runs a short version):
+# kill -9, a full disk, mdird down, concurrent senders; prints its figures
+stress:
+	@scripts/deps --if-missing
+	@$(MAKE) --no-print-directory check-build
+	@tests/stress/run --build $(B)
+
 test: check
 
 lint:
@@ -222,7 +229,7 @@ demo:
 	@scripts/demo $(B)
 
 help:
-	@echo "targets: all check demo deps install uninstall clean lint fuzz"
+	@echo "targets: all check stress fuzz demo deps install uninstall clean lint"
 	@echo "variables: PREFIX DESTDIR SANITIZE=1 B (build directory) FUZZ_SECONDS"
 
 mdir.pc: mdir.pc.in Makefile

@@ -283,14 +283,20 @@ MDIR_API void mdir_record_free(MdirRecord *record);
 /*
  * Parses @len bytes of @text (-1: NUL-terminated).  Blank lines are
  * skipped; a line without ':' or with an empty name is MDIR_ERROR_CORRUPT
- * naming the line.  Transfer full.
+ * naming the line.  A value starts after the blanks that follow the
+ * colon, less one backslash (the escape mdir_record_to_string() puts
+ * before a value starting with a blank or a backslash).  Transfer full.
  */
 MDIR_API MdirRecord *mdir_record_parse(const char *text, gssize len, GError **error);
 
 /* mdir_record_parse() of a file; the path is in every error.  Transfer full. */
 MDIR_API MdirRecord *mdir_record_load(const char *path, GError **error);
 
-/* The record as text, one field a line.  Transfer full: g_free(). */
+/*
+ * The record as text, one field a line, a value that starts with a space,
+ * a tab or a backslash escaped by a backslash (mdir(5)).  Transfer full:
+ * g_free().
+ */
 MDIR_API char *mdir_record_to_string(const MdirRecord *record, gsize *length);
 
 /* Writes the record durably (mdir_file_write_durable()). */
@@ -677,6 +683,42 @@ MDIR_API GPtrArray *mdir_queue_list(MdirStore *store, GError **error);
 
 /* The queue directory.  Transfer full. */
 MDIR_API char *mdir_queue_dir(const MdirStore *store);
+
+/*
+ * Files under a dot name in .mdird/queue older than this many seconds
+ * are litter: batches a killed writer never finished (no delivery lives
+ * an hour: mdir-receive's deadline ends it before).
+ */
+#define MDIR_QUEUE_STALE 3600
+
+/*
+ * Removes the litter from .mdird/queue: files under a dot name older
+ * than @min_age seconds (MDIR_QUEUE_STALE), each with the delivery key
+ * that names it, so that the retry of that delivery queues its batch.
+ * A pending batch a live writer holds is left.  mdird calls it at start,
+ * mstore fsck too.  @removed gets how many went (may be NULL).
+ */
+MDIR_API gboolean mdir_queue_clean(MdirStore *store, gint64 min_age, guint *removed,
+    GError **error);
+
+/*
+ * Whether any queue state names a message: the anchors (part 0 URLs) named
+ * by the batches queued, being written (dot names younger than
+ * MDIR_QUEUE_STALE), claimed by mdird (.mdird/work) or set aside
+ * (.mdird/failed).  A message in it must stay in the store (mstore gc).
+ * Transfer full: g_hash_table_unref(); look up with
+ * g_hash_table_contains().
+ */
+MDIR_API GHashTable *mdir_queue_anchors(MdirStore *store, GError **error);
+
+/*
+ * Removes the delivery keys (mdir(5) DELIVERY KEYS) older than @max_age
+ * seconds: after that, the same bytes to the same recipient are a new
+ * delivery.  Keep them longer than the MTA retries (Postfix's
+ * maximal_queue_lifetime).  @removed gets how many went (may be NULL).
+ */
+MDIR_API gboolean mdir_queue_expire_keys(MdirStore *store, gint64 max_age, guint *removed,
+    GError **error);
 
 /* Rules (mdir-rules(5)) ----------------------------------------------------- */
 

@@ -51,6 +51,18 @@ gboolean mdir_write_file(const char *path, const void *data, gsize length, GErro
  */
 gboolean mdir_folder_adopt(MdirFolder *folder, GPtrArray *names, GError **error);
 
+/*
+ * mdir_queue_write() for a delivery known by @key (64 hex digits: the
+ * SHA-256 of its bytes and its recipient), at most once while the key is
+ * kept (mdir(5) DELIVERY KEYS): if a batch with that key was queued
+ * before, nothing is written and @name is set to NULL.
+ */
+gboolean mdir_queue_write_once(MdirStore *store, GPtrArray *records, const char *key,
+    char **name, GError **error);
+
+/* A fault point for the tests: kill -9 here when $MDIR_TEST_FAULT is @point. */
+void mdir_test_fault(const char *point);
+
 /* GMime's one initialisation, for every module that uses it. */
 void mdir_mime_init(void);
 

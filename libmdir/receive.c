@@ -188,6 +188,32 @@ store_message(MdirStore *store, const MdirConfig *config, int fd, const MdirEnve
 	return ok;
 }
 
+/*
+ * A delivery is its bytes and its recipient (DESIGN §5): the key of both
+ * lets Postfix's retry after a kill queue nothing twice (mdir(5) DELIVERY
+ * KEYS).  @records: the batch, whose second record is part 0's.
+ */
+static gboolean
+queue_once(MdirStore *store, GPtrArray *records, const char *recipient, GError **error)
+{
+	const char *sha = mdir_record_get(records->pdata[1], "sha256");
+	g_autofree char *both = g_strconcat(sha ? sha : "", "\n", recipient, NULL);
+	g_autofree char *key = mdir_sha256_hex(both, strlen(both));
+	g_autofree char *name = NULL;
+
+	if (sha == NULL) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_CORRUPT, "%s: no sha256",
+		    mdir_record_get(records->pdata[1], "url"));
+		return FALSE;
+	}
+	if (!mdir_queue_write_once(store, records, key, &name, error))
+		return FALSE;
+	if (name == NULL)
+		mdir_log(LOG_INFO, "%s: delivered before (key %.16s): nothing queued again",
+		    recipient, key);
+	return TRUE;
+}
+
 /* The batch for one account: a header, then every part's record. */
 static gboolean
 queue_batch(MdirStore *store, const MdirEnvelope *env, const Target *t,
@@ -196,7 +222,6 @@ queue_batch(MdirStore *store, const MdirEnvelope *env, const Target *t,
 	g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func(
 	    (GDestroyNotify)mdir_record_free);
 	g_autofree char *anchor = mdir_url_build(d->stored_id, 0);
-	g_autofree char *name = NULL;
 	MdirRecord *head = mdir_record_new();
 
 	g_ptr_array_add(records, head);
@@ -221,7 +246,7 @@ queue_batch(MdirStore *store, const MdirEnvelope *env, const Target *t,
 		mdir_record_set(r, "queue-id", env->queue_id);
 		g_ptr_array_add(records, r);
 	}
-	return mdir_queue_write(store, records, &name, error);
+	return queue_once(store, records, t->recipient, error);
 }
 
 MdirDelivery *
@@ -261,6 +286,7 @@ mdir_receive(MdirStore *store, const MdirConfig *config, int fd, const MdirEnvel
 			return NULL;
 		g_ptr_array_add(d->accounts, g_strdup(mdir_folder_name(t->folder)));
 	}
+	mdir_test_fault("receive-before-poke");
 	if (!mdir_daemon_poke(mdir_config_get(config, "mdir", "socket"), &e)) {
 		mdir_log(LOG_DEBUG, "mdird not poked (the batch waits): %s", e->message);
 		g_error_free(e);

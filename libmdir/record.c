@@ -2,7 +2,8 @@
  * record.c: header records (DESIGN §3, mdir(5)).  One field a line,
  * "name: value", names in lower case, values one line of UTF-8.  The same
  * text is on disk in .meta/ and on mdird's socket, so the writer guarantees
- * what the reader assumes: no CR or LF inside a value, valid UTF-8.
+ * what the reader assumes: no CR or LF inside a value, valid UTF-8, and a
+ * backslash before a value that starts with a blank or a backslash.
  */
 #include <string.h>
 
@@ -214,7 +215,14 @@ mdir_record_to_string(const MdirRecord *record, gsize *length)
 	for (guint i = 0; i < record->fields->len; i++) {
 		Field *f = &g_array_index(record->fields, Field, i);
 
-		g_string_append_printf(s, "%s: %s\n", f->name, f->value);
+		g_string_append(s, f->name);
+		g_string_append(s, ": ");
+		/* a reader skips the blanks after the colon: a value that starts
+		 * with one (or with the escape itself) gets a backslash first */
+		if (f->value[0] == ' ' || f->value[0] == '\t' || f->value[0] == '\\')
+			g_string_append_c(s, '\\');
+		g_string_append(s, f->value);
+		g_string_append_c(s, '\n');
 	}
 	if (length)
 		*length = s->len;
@@ -251,6 +259,8 @@ mdir_record_parse(const char *text, gssize len, GError **error)
 		name = g_strndup(p, colon - p);
 		colon++;
 		while (colon < eol && (*colon == ' ' || *colon == '\t'))
+			colon++;
+		if (colon < eol && *colon == '\\') /* the writer's escape */
 			colon++;
 		value = g_strndup(colon, eol - colon);
 		mdir_record_add(r, g_strstrip(name), value);

@@ -210,10 +210,28 @@ run_effect(Daemon *d, const MdirEffect *e)
 	start_next(d);
 }
 
+/*
+ * At start, before the first round: the litter of writers killed while
+ * they wrote a batch (mdir(5) STATES AND INVARIANTS), which would
+ * otherwise stay, and pin its message in the store, forever.
+ */
+static void
+clean_queue(Daemon *d)
+{
+	g_autoptr(GError) e = NULL;
+	guint n = 0;
+
+	if (!mdir_queue_clean(d->store, MDIR_QUEUE_STALE, &n, &e))
+		mdir_log(LOG_WARNING, "cleaning the queue: %s", e->message);
+	else if (n > 0)
+		mdir_log(LOG_NOTICE, "removed %u half-written batches from the queue", n);
+}
+
 void
 run_init(Daemon *d)
 {
 	d->waiting = g_queue_new();
+	clean_queue(d);
 }
 
 void

@@ -73,6 +73,41 @@ check_tmp(Fsck *fs)
 	}
 }
 
+/*
+ * Batches a killed writer left half-written in .mdird/queue (dot names
+ * older than MDIR_QUEUE_STALE); --repair removes them with their delivery
+ * keys, as mdird does when it starts (mdir_queue_clean()).
+ */
+static void
+check_queue(Fsck *fs)
+{
+	g_autofree char *dir = mdir_queue_dir(fs->ms->store);
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	g_autoptr(GPtrArray) litter = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GError) e = NULL;
+	const char *n;
+	struct stat st;
+
+	while (d && (n = g_dir_read_name(d)) != NULL) {
+		char *p = g_build_filename(dir, n, NULL);
+
+		if (n[0] == '.' && lstat(p, &st) == 0 &&
+		    time(NULL) - st.st_mtime > MDIR_QUEUE_STALE)
+			g_ptr_array_add(litter, p);
+		else
+			g_free(p);
+	}
+	if (fs->repair && litter->len > 0 &&
+	    !mdir_queue_clean(fs->ms->store, MDIR_QUEUE_STALE, NULL, &e))
+		g_printerr("mstore: fsck: %s\n", e->message);
+	for (guint i = 0; i < litter->len; i++) {
+		const char *p = g_ptr_array_index(litter, i);
+
+		report(fs, "queue-litter", p, "a batch a killed writer left half-written",
+		    fs->repair && lstat(p, &st) < 0 && errno == ENOENT);
+	}
+}
+
 /* A record for stored part @num of @dir rebuilt from the message's others. */
 static MdirRecord *
 rebuild_store_record(const char *dir, const char *num, const char *part_path)
@@ -314,6 +349,7 @@ cmd_fsck(Mstore *ms, int argc, char **argv, GError **error)
 	fs.repair = repair;
 	fs.inodes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	check_tmp(&fs);
+	check_queue(&fs);
 	if (!mdir_store_foreach(ms->store, check_message, &fs, error)) {
 		g_hash_table_unref(fs.inodes);
 		return 1;

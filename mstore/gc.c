@@ -2,8 +2,9 @@
  * gc.c: "mstore gc": drop stored messages that no folder refers to.  A
  * folder entry is a hard link to a stored part, so a message none of whose
  * files has a second link is referred to by no folder.  Young messages and
- * those a queued batch still names are kept: mdird may not have filed them
- * yet.  A message leaves the store by one rename into .mstore/tmp before
+ * those a batch still names, in whatever state (queued, being written,
+ * claimed by mdird, set aside: mdir_queue_anchors()), are kept: mdird may
+ * not have filed them yet.  A message leaves the store by one rename into .mstore/tmp before
  * it is deleted, so no reader ever sees half of one.
  */
 #include <errno.h>
@@ -22,28 +23,10 @@ typedef struct {
 	Mstore *ms;
 	gboolean dry_run;
 	gint64 min_age;
-	GString *queued; /* the text of every queued batch */
+	GHashTable *named; /* anchors some batch names, in any state */
 	guint kept, dropped;
 	GError *error;
 } Gc;
-
-static void
-load_queue(Gc *gc)
-{
-	g_autofree char *q = g_build_filename(mdir_store_root(gc->ms->store), ".mdird", "queue",
-	    NULL);
-	g_autoptr(GDir) d = g_dir_open(q, 0, NULL);
-	const char *n;
-
-	gc->queued = g_string_new(NULL);
-	while (d && (n = g_dir_read_name(d)) != NULL) {
-		g_autofree char *p = g_build_filename(q, n, NULL);
-		g_autofree char *text = NULL;
-
-		if (g_file_get_contents(p, &text, NULL, NULL))
-			g_string_append(gc->queued, text);
-	}
-}
 
 /* Whether some file of the message is linked elsewhere, or it is too young. */
 static gboolean
@@ -74,7 +57,7 @@ collect(const char *dir, gpointer data)
 	g_autofree char *unique = NULL;
 	g_autofree char *grave = NULL;
 
-	if (in_use(gc, dir) || anchor == NULL || strstr(gc->queued->str, anchor) != NULL) {
+	if (in_use(gc, dir) || anchor == NULL || g_hash_table_contains(gc->named, anchor)) {
 		gc->kept++;
 		return TRUE;
 	}
@@ -98,14 +81,18 @@ cmd_gc(Mstore *ms, int argc, char **argv, GError **error)
 {
 	gboolean dry_run = FALSE;
 	g_autofree char *min_age = NULL;
+	g_autofree char *key_age = NULL;
 	GOptionEntry entries[] = {
 		{ "dry-run", 'n', 0, G_OPTION_ARG_NONE, &dry_run, "only print what would go", NULL },
 		{ "min-age", 'a', 0, G_OPTION_ARG_STRING, &min_age,
 		    "keep messages younger than this (default 1d)", "DURATION" },
+		{ "key-age", 0, 0, G_OPTION_ARG_STRING, &key_age,
+		    "keep delivery keys this long (default 7d)", "DURATION" },
 		{ NULL },
 	};
 	Gc gc = { .ms = ms };
-	gint64 ms_age;
+	gint64 ms_age, ms_keys;
+	gboolean ok;
 
 	if (!mstore_parse("gc", "", "Drop stored messages that no folder refers to; print "
 	    "the URL of each.", entries, &argc, &argv, 0, 0, error))
@@ -113,11 +100,21 @@ cmd_gc(Mstore *ms, int argc, char **argv, GError **error)
 	ms_age = mdir_parse_duration_ms(min_age ? min_age : "1d", error);
 	if (ms_age < 0)
 		return 1;
+	ms_keys = mdir_parse_duration_ms(key_age ? key_age : "7d", error);
+	if (ms_keys < 0)
+		return 1;
 	gc.min_age = ms_age / 1000;
 	gc.dry_run = dry_run;
-	load_queue(&gc);
-	mdir_store_foreach(ms->store, collect, &gc, error);
-	g_string_free(gc.queued, TRUE);
+	/* the keys' window: Postfix's retries must end inside it (mdir(5)) */
+	if (!dry_run && !mdir_queue_expire_keys(ms->store, ms_keys / 1000, NULL, error))
+		return 1;
+	gc.named = mdir_queue_anchors(ms->store, error);
+	if (gc.named == NULL)
+		return 1;
+	ok = mdir_store_foreach(ms->store, collect, &gc, error);
+	g_hash_table_unref(gc.named);
+	if (!ok)
+		return 1;
 	if (gc.error) {
 		g_propagate_error(error, gc.error);
 		return 1;

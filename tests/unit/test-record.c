@@ -123,6 +123,34 @@ test_parse_errors(void)
 	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_CORRUPT);
 }
 
+/* Issue 15.8: a value's leading blanks survive the round trip. */
+static void
+test_leading_blanks(void)
+{
+	static const char *const values[] = { " one space", "\ttab", "  two", " ", "\\back",
+		"\\ both", "trailing ", "plain", "", "a\\b" };
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autoptr(MdirRecord) back = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autofree char *text = NULL;
+
+	for (guint i = 0; i < G_N_ELEMENTS(values); i++)
+		mdir_record_add(r, "v", values[i]);
+	text = mdir_record_to_string(r, NULL);
+	back = mdir_record_parse(text, -1, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(mdir_record_length(back), ==, G_N_ELEMENTS(values));
+	for (guint i = 0; i < G_N_ELEMENTS(values); i++) {
+		const char *v;
+
+		mdir_record_nth(back, i, NULL, &v);
+		g_assert_cmpstr(v, ==, values[i]);
+	}
+	/* only what needs it is escaped: plain values read as before */
+	g_assert_nonnull(strstr(text, "v: \\ one space\n"));
+	g_assert_nonnull(strstr(text, "v: plain\nv: \nv: a\\b\n"));
+}
+
 static void
 test_save_load(void)
 {
@@ -154,5 +182,6 @@ main(int argc, char **argv)
 	g_test_add_func("/record/parse-tolerant", test_parse_tolerant);
 	g_test_add_func("/record/parse-errors", test_parse_errors);
 	g_test_add_func("/record/save-load", test_save_load);
+	g_test_add_func("/record/leading-blanks", test_leading_blanks);
 	return g_test_run();
 }
