@@ -48,3 +48,21 @@ open('undeclared-8bit.eml','wb').write(b"From: Ren\xe9 <rene@sender.test>\nTo: j
 open('mislabelled-utf8.eml','wb').write(b"From: a@sender.test\nTo: jo@example.org\nSubject: =?us-ascii?Q?ok?=\nMessage-ID: <mislabel@sender.test>\nContent-Type: text/plain; charset=us-ascii\n\nStra\xc3\x9fe \xe2\x82\xac 5\n")
 w('broken-rfc2047.eml', "From: =?utf-8?Q?M=C3=BCller?=<m@sender.test>\nTo: jo@example.org\nSubject: =?utf-8?B?w4Rw?==?utf-8?B?ZmVs?= =?unknown-8bit?Q?caf=E9?= =?utf-8?Q?broken\nMessage-ID: <b2047@sender.test>\n\nbody\n")
 w('from-line.eml', "From alice@sender.test Sun Nov 22 10:00:00 2026\n" + H('fromline@sender.test','With a From_ line') + "\nBody.\n")
+# issue 14: fidelity of the splitter, one message per defect
+w('b64-unpadded.eml', H('unpadded@sender.test','Unpadded','Content-Type: multipart/mixed; boundary="u"\n') +
+  "\n--u\nContent-Type: text/plain\n\nTwo files.\n--u\nContent-Type: application/octet-stream; name=hello.bin\nContent-Transfer-Encoding: base64\n\naGVsbG8\n--u\nContent-Type: application/octet-stream; name=two.bin\nContent-Transfer-Encoding: base64\n\naGVsbG8s\nIHdvcmxk\n--u--\n")
+open('boundary-line-ends.eml','wb').write(H('ends@sender.test','Line ends','Content-Type: multipart/mixed; boundary="e"\n').encode() +
+  b"\n--e\r\nContent-Type: text/plain\r\n\r\nfirst\r\n--e\nContent-Type: application/octet-stream; name=raw.txt\n\nZWg=\n--e\nContent-Type: text/plain; name=lines.txt\n\none\ntwo\r\n\r\n--e\r\nContent-Type: application/octet-stream; name=cr.bin\nContent-Transfer-Encoding: base64\n\nZWg=\r\n--e--\r\n")
+w('from-line-body.eml', "From alice@sender.test Mon Jan  1 00:00:00 2024\n" + H('frombody@sender.test','A patch','Content-Type: multipart/mixed; boundary="p"\n') +
+  "\n--p\nContent-Type: text/plain\n\nThe patch below.\nFrom here on, the patch:\nthanks\n--p\nContent-Type: text/x-patch; name=fix.patch\nContent-Disposition: attachment; filename=fix.patch\n\n--- a/x\n+++ b/x\nFrom the top\n--p--\n")
+w('leading-blank.eml', "   \n\t\n" + H('blank@sender.test','Leading blanks','Content-Type: multipart/mixed; boundary="l"\n') +
+  "\n--l\nContent-Type: text/plain\n\nHello.\n--l\nContent-Type: application/pdf; name=a.pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--l--\n")
+w('two-content-types.eml', H('twoct@sender.test','Two types','Content-Type: multipart/mixed; boundary="real"\nX-Mailer: odd\nContent-Type: multipart/mixed; boundary="nowhere"\n') +
+  "\nA preamble.\n--real\nContent-Type: text/plain\n\nThe visible text.\n--real\nContent-Type: application/pdf; name=b.pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--real--\n")
+w('part-no-blank.eml', H('noblank@sender.test','Zip','Content-Type: multipart/mixed; boundary="z"\n') +
+  "\n--z\nContent-Type: text/plain\n\nThe zip.\n--z\nContent-Type: application/zip; name=a.zip\nContent-Transfer-Encoding: base64\nUEsDBAoAAAAAAA==\nUEsFBgAAAAA=\n--z--\n")
+w('type-no-subtype.eml', H('nosub@sender.test','No subtype','Content-Type: multipart/mixed; boundary="s"\n') +
+  "\n--s\nContent-Type: text/plain\n\nA PDF.\n--s\nContent-Type: application; name=\"x.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--s--\n")
+open('attachment-charset.eml','wb').write(H('attcs@sender.test','Attachments as sent','Content-Type: multipart/mixed; boundary="a"\n').encode() +
+  b"\n--a\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: 8bit\n\nCr\xe8me.\n--a\nContent-Type: text/plain; charset=iso-8859-1; name=notes.txt\nContent-Transfer-Encoding: 8bit\n\nNot\xe9s.\n--a\nContent-Type: text/rtf\nContent-Disposition: attachment; filename=chart.png\nContent-Transfer-Encoding: base64\n\n" + b64(png).encode() +
+  b"--a\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n" + b64(b"\xff\xfe\x00a\x00b\x00").encode() + b"--a--\n")

@@ -441,6 +441,136 @@ test_big_attachment(void)
 	split_clear(&s);
 }
 
+/* Issue 14: the splitter keeps what was sent -------------------------------- */
+
+#define assert_bytes(s, part, want, wlen) \
+	do { \
+		gsize l_; \
+		g_autofree char *c_ = content((s), (part), &l_); \
+		g_assert_cmpmem(c_, l_, (want), (wlen)); \
+	} while (0)
+
+static void
+test_base64_unpadded(void)
+{
+	Split s;
+
+	split_fixture(&s, "b64-unpadded.eml");
+	g_assert_cmpuint(s.parts, ==, 3);
+	assert_content(&s, 2, "hello"); /* a final partial quantum, as Python decodes it */
+	assert_content(&s, 3, "hello, world");
+	split_clear(&s);
+}
+
+static void
+test_boundary_line_ends(void)
+{
+	Split s;
+
+	split_fixture(&s, "boundary-line-ends.eml");
+	g_assert_cmpuint(s.parts, ==, 4);
+	assert_content(&s, 1, "first"); /* CRLF before the boundary: both go */
+	assert_content(&s, 2, "ZWg="); /* LF alone: only it goes */
+	assert_content(&s, 3, "one\ntwo\r\n");
+	assert_content(&s, 4, "eh");
+	split_clear(&s);
+}
+
+static void
+test_envelope_and_blank_lines(void)
+{
+	Split s;
+
+	split_fixture(&s, "from-line-body.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_field(&s, 0, "subject", "A patch");
+	assert_content(&s, 1, "The patch below.\nFrom here on, the patch:\nthanks");
+	assert_field(&s, 2, "suggested-name", "fix.patch");
+	assert_content(&s, 2, "--- a/x\n+++ b/x\nFrom the top");
+	{
+		/* the raw message keeps its envelope line */
+		g_autofree char *raw = content(&s, 0, NULL);
+
+		g_assert_true(g_str_has_prefix(raw, "From alice@sender.test Mon"));
+	}
+	split_clear(&s);
+	split_fixture(&s, "leading-blank.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_field(&s, 0, "subject", "Leading blanks");
+	assert_content(&s, 1, "Hello.");
+	assert_field(&s, 2, "suggested-name", "a.pdf");
+	assert_content(&s, 2, "%PDF-1.4\n");
+	split_clear(&s);
+}
+
+static void
+test_two_content_types(void)
+{
+	Split s;
+	g_autoptr(MdirRecord) r = NULL;
+
+	split_fixture(&s, "two-content-types.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_content(&s, 1, "The visible text.");
+	assert_field(&s, 2, "suggested-name", "b.pdf");
+	r = rec(&s, 0);
+	g_assert_nonnull(strstr(mdir_record_get(r, "defects"), "content-type"));
+	split_clear(&s);
+}
+
+static void
+test_part_without_blank_line(void)
+{
+	Split s;
+
+	split_fixture(&s, "part-no-blank.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_field(&s, 2, "suggested-name", "a.zip");
+	assert_field(&s, 2, "content-type", "application/zip");
+	assert_bytes(&s, 2, "PK\x03\x04\x0a\0\0\0\0\0PK\x05\x06\0\0\0\0", 18);
+	split_clear(&s);
+}
+
+static void
+test_type_without_subtype(void)
+{
+	Split s;
+
+	split_fixture(&s, "type-no-subtype.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_field(&s, 2, "suggested-name", "x.pdf");
+	assert_field(&s, 2, "content-type", "application/octet-stream");
+	assert_content(&s, 2, "%PDF-1.4\n");
+	split_clear(&s);
+}
+
+static void
+test_attachments_as_sent(void)
+{
+	static const guchar png[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+	Split s;
+
+	split_fixture(&s, "attachment-charset.eml");
+	g_assert_cmpuint(s.parts, ==, 4);
+	/* the message's own text is converted... */
+	assert_content(&s, 1, "Crème.");
+	assert_field(&s, 1, "charset", "utf-8");
+	assert_field(&s, 1, "original-charset", "iso-8859-1");
+	/* ...a file is stored as it was sent */
+	assert_bytes(&s, 2, "Not\xe9s.", 6);
+	assert_field(&s, 2, "charset", "iso-8859-1");
+	{
+		gsize len;
+		g_autofree char *c = content(&s, 3, &len);
+
+		g_assert_cmpuint(len, ==, 70);
+		g_assert_cmpmem(c, 8, png, 8);
+	}
+	/* text that is no text in its charset, with NULs: bytes */
+	assert_bytes(&s, 4, "\xff\xfe\0a\0b\0", 7);
+	split_clear(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -457,5 +587,12 @@ main(int argc, char **argv)
 	g_test_add_func("/mime/odd-shapes", test_odd_shapes);
 	g_test_add_func("/mime/deep-nesting", test_deep_nesting);
 	g_test_add_func("/mime/big-attachment", test_big_attachment);
+	g_test_add_func("/mime/base64-unpadded", test_base64_unpadded);
+	g_test_add_func("/mime/boundary-line-ends", test_boundary_line_ends);
+	g_test_add_func("/mime/envelope-and-blank-lines", test_envelope_and_blank_lines);
+	g_test_add_func("/mime/two-content-types", test_two_content_types);
+	g_test_add_func("/mime/part-without-blank-line", test_part_without_blank_line);
+	g_test_add_func("/mime/type-without-subtype", test_type_without_subtype);
+	g_test_add_func("/mime/attachments-as-sent", test_attachments_as_sent);
 	return g_test_run();
 }
