@@ -246,13 +246,13 @@ txn_stream_new(MdirStoreTxn *txn, const char *charset)
 	if (charset == NULL)
 		return s;
 	s->text = TRUE;
-	if (*charset && g_ascii_strcasecmp(charset, "utf-8") != 0 &&
-	    g_ascii_strcasecmp(charset, "us-ascii") != 0) {
+	/* declared UTF-8 is taken at its word: a bad byte is U+FFFD */
+	if (*charset && g_ascii_strcasecmp(charset, "us-ascii") != 0) {
 		s->cd = g_iconv_open("UTF-8", g_mime_charset_iconv_name(charset));
 		if (s->cd != (GIConv)-1)
 			return s;
 	}
-	/* none declared, ASCII, UTF-8 (often wrongly) or unknown: look */
+	/* none declared, ASCII (often wrongly) or unknown: look */
 	s->sniffing = TRUE;
 	return s;
 }
@@ -952,6 +952,7 @@ split_multipart(Splitter *sp, const MimeHeader *h, GMimeContentType *ct, guint d
 	const char *fallback = sub && g_ascii_strcasecmp(sub, "digest") == 0 ?
 	    "message/rfc822" : "text/plain";
 	g_autoptr(GArray) parts = NULL;
+	const char *preamble_end;
 	gboolean closed;
 
 	if (boundary == NULL || *boundary == '\0') {
@@ -959,7 +960,13 @@ split_multipart(Splitter *sp, const MimeHeader *h, GMimeContentType *ct, guint d
 		split_prologue(sp, h->body, h->end, container);
 		return;
 	}
-	parts = mime_split_body(h->body, h->end, boundary, &closed);
+	parts = mime_split_body(h->body, h->end, boundary, &closed, &preamble_end);
+	if (parts->len == 0 && closed) {
+		/* only a close delimiter: what is before it is all there is */
+		add_defect(sp, g_strdup_printf("multipart \"%s\" without parts", boundary));
+		split_prologue(sp, h->body, preamble_end, container);
+		return;
+	}
 	if (parts->len == 0) {
 		add_defect(sp, g_strdup_printf("boundary \"%s\" never found", boundary));
 		split_prologue(sp, h->body, h->end, container);
@@ -989,7 +996,12 @@ parse_content_type(Splitter *sp, const char *value, GPtrArray *defects)
 	g_autofree char *fixed = NULL;
 
 	if (memchr(value, '/', tlen) == NULL) {
-		fixed = g_strconcat("application/octet-stream", semi ? semi : "", NULL);
+		/* "text" alone is text/plain (RFC 2045 5.2); anything else, bytes */
+		gboolean text = tlen >= 4 && g_ascii_strncasecmp(value, "text", 4) == 0 &&
+		    strspn(value + 4, " \t") == tlen - 4;
+
+		fixed = g_strconcat(text ? "text/plain" : "application/octet-stream",
+		    semi ? semi : "", NULL);
 		g_ptr_array_add(defects, g_strdup_printf("content-type without subtype: %.*s",
 		    (int)MIN(tlen, 40), value));
 		value = fixed;
@@ -1059,6 +1071,10 @@ split_entity(Splitter *sp, const char *p, const char *end, guint depth, guint co
 		split_multipart(sp, &h, ct, depth, container);
 	} else if (strcmp(type, "message/rfc822") == 0 || strcmp(type, "message/global") == 0) {
 		split_forwarded(sp, &h, depth, container);
+	} else if (strcmp(type, "message/external-body") == 0) {
+		/* RFC 2046 5.2.3: the body is the header (and body) of the
+		 * entity kept elsewhere; what it holds is that entity's */
+		split_entity(sp, h.body, h.end, depth + 1, container, "text/plain", FALSE);
 	} else {
 		/* a report (delivery, read) or message/partial is a leaf */
 		split_leaf(sp, &h, ct, type, container, defects);

@@ -46,8 +46,8 @@ mime_skip_envelope(const char *p, const char *end)
 }
 
 /*
- * A header field's start: a name of printable ASCII but ':' (RFC 5322
- * 2.2), blanks before the colon tolerated (obs-optional).  Returns the
+ * A header field's start: a name of printable characters but ':' (RFC
+ * 5322 2.2), blanks before the colon tolerated (obs-optional).  Returns the
  * colon, or NULL if the line cannot be a field.
  */
 static const char *
@@ -55,7 +55,8 @@ field_colon(const char *p, const char *eol)
 {
 	const char *q = p;
 
-	while (q < eol && *q > 32 && *q < 127 && *q != ':')
+	/* 8-bit bytes too: broken mailers put them there */
+	while (q < eol && (guchar)*q > 32 && *q != 127 && *q != ':')
 		q++;
 	if (q == p)
 		return NULL;
@@ -168,9 +169,11 @@ mime_header_get(const MimeHeader *h, const char *name, guint nth)
 }
 
 /*
- * Whether the line [@p, @eol) is a delimiter of @b: "--b" then blanks
- * (transport padding), or the close delimiter "--b--" (RFC 2046 5.1.1).
- * The boundary is matched exactly, blanks at its end included.
+ * Whether the line [@p, @eol) is a delimiter of @b: "--b", or the close
+ * delimiter "--b--".  The boundary is matched exactly, blanks at its end
+ * included, at the start of the line: what follows it on the line is
+ * ignored (RFC 2046 5.1.1: "an exact match of the entire candidate line
+ * is not required") unless it would continue the boundary.
  */
 static gboolean
 delimiter(const char *p, const char *eol, const char *b, gsize bl, gboolean *close)
@@ -179,22 +182,34 @@ delimiter(const char *p, const char *eol, const char *b, gsize bl, gboolean *clo
 
 	if ((gsize)(eol - p) < 2 + bl || p[0] != '-' || p[1] != '-' || memcmp(p + 2, b, bl) != 0)
 		return FALSE;
-	if (eol - q >= 2 && q[0] == '-' && q[1] == '-') {
-		*close = TRUE;
-		return TRUE;
+	*close = eol - q >= 2 && q[0] == '-' && q[1] == '-';
+	/* a character that could go on a boundary: a longer one ("b1", "b10") */
+	return *close || q == eol || strchr(" \t\r", *q) != NULL ||
+	    !(g_ascii_isalnum(*q) || strchr("'()+_,-./:=?", *q) != NULL);
+}
+
+/* @end less the line end just before it, not before @start. */
+static const char *
+before_line_end(const char *start, const char *end)
+{
+	if (end > start && end[-1] == '\n') {
+		end--;
+		if (end > start && end[-1] == '\r')
+			end--;
 	}
-	*close = FALSE;
-	return blank_line(q, eol);
+	return end;
 }
 
 GArray *
-mime_split_body(const char *body, const char *end, const char *boundary, gboolean *closed)
+mime_split_body(const char *body, const char *end, const char *boundary, gboolean *closed,
+    const char **preamble_end)
 {
 	GArray *parts = g_array_new(FALSE, FALSE, sizeof(MimeRange));
 	gsize bl = strlen(boundary);
 	const char *start = NULL;
 
 	*closed = FALSE;
+	*preamble_end = end;
 	for (const char *p = body, *next, *eol; p < end; p = next) {
 		gboolean close;
 
@@ -203,14 +218,11 @@ mime_split_body(const char *body, const char *end, const char *boundary, gboolea
 			continue;
 		if (start) {
 			/* the line end before the delimiter is the delimiter's */
-			MimeRange r = { start, p };
+			MimeRange r = { start, before_line_end(start, p) };
 
-			if (r.end > start && r.end[-1] == '\n') {
-				r.end--;
-				if (r.end > start && r.end[-1] == '\r')
-					r.end--;
-			}
 			g_array_append_val(parts, r);
+		} else {
+			*preamble_end = before_line_end(body, p);
 		}
 		if (close) {
 			*closed = TRUE;

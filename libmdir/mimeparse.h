@@ -51,10 +51,11 @@ typedef struct {
  * The body parts of a multipart body delimited by @boundary (RFC 2046:
  * "--boundary" at a line's start, the line end before it belonging to it).
  * Returns the parts (MimeRange) found; @closed tells whether the close
- * delimiter was seen.  Transfer full.
+ * delimiter was seen, @preamble_end where the text before the first
+ * delimiter ends (@end if there is none).  Transfer full.
  */
 GArray *mime_split_body(const char *body, const char *end, const char *boundary,
-    gboolean *closed);
+    gboolean *closed, const char **preamble_end);
 
 /* Whether a delimiter line of @boundary occurs in the body. */
 gboolean mime_boundary_occurs(const char *body, const char *end, const char *boundary);
