@@ -158,6 +158,13 @@ def mime4j_expected(corpus, file):
 
 
 def compare(corpus, root, batch, file, diffs, stats):
+    """The differences of one message, against Python, then mime4j."""
+    m4 = []
+    compare_one(corpus, root, batch, file, diffs, m4, stats)
+    diffs.extend(m4)
+
+
+def compare_one(corpus, root, batch, file, diffs, m4diffs, stats):
     with open(os.path.join(corpus, file), "rb") as f:
         raw = f.read()
     ours = [r for r in our_leaves(root, read_batch(batch)) if r["_bytes"]]
@@ -167,7 +174,7 @@ def compare(corpus, root, batch, file, diffs, stats):
                   if p.get_content_type() in REPORTS or not empty(p)]
     except Exception as e:
         diffs.append((file, "python", type(e).__name__))
-        return
+        return False
     stats["messages"] += 1
     if len(ours) != len(theirs):
         diffs.append((file, "count", "%d %d" % (len(ours), len(theirs))))
@@ -194,14 +201,15 @@ def compare(corpus, root, batch, file, diffs, stats):
         stats["same"] += 1
     expected = mime4j_expected(corpus, file)
     if expected is None:
-        return
+        return False
+    diffs = m4diffs
     expected = [e for e in expected if os.path.getsize(e[1]) > 0]
     # the text of a multipart that no delimiter splits: mime4j drops it,
     # we keep it (as Python does): nothing is compared with mime4j there
     ours = [o for o in ours if field(o, "unsplit") != "multipart without parts"]
     if len(expected) != len(ours):
         diffs.append((file, "mime4j", "count %d %d" % (len(ours), len(expected))))
-        return
+        return True
     for i, ((_, path, kind), o) in enumerate(zip(expected, ours)):
         with open(path, "rb") as f:
             want = f.read()
@@ -217,6 +225,7 @@ def compare(corpus, root, batch, file, diffs, stats):
                 norm_text(o["_bytes"].decode("utf-8", "replace"))
         if not ok:
             diffs.append((file, "mime4j", "%d %s" % (i + 1, os.path.basename(path))))
+    return True
 
 
 def main():
