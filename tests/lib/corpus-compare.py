@@ -118,7 +118,8 @@ def is_file(rec):
 
 def python_text(part):
     try:
-        return part.get_content()
+        t = part.get_content()
+        return t.decode("utf-8", "replace") if isinstance(t, bytes) else t
     except Exception:
         data = python_bytes(part)
         return data.decode("utf-8", "replace") if data is not None else None
@@ -159,9 +160,12 @@ def mime4j_expected(corpus, file):
 
 def compare(corpus, root, batch, file, diffs, stats):
     """The differences of one message, against Python, then mime4j."""
-    m4 = []
-    compare_one(corpus, root, batch, file, diffs, m4, stats)
-    diffs.extend(m4)
+    py, m4 = [], []
+    has_m4 = compare_one(corpus, root, batch, file, py, m4, stats)
+    stats["python_full"] += not py
+    stats["mime4j"] += has_m4
+    stats["mime4j_full"] += has_m4 and not m4
+    diffs.extend(py + m4)
 
 
 def compare_one(corpus, root, batch, file, diffs, m4diffs, stats):
@@ -231,17 +235,19 @@ def compare_one(corpus, root, batch, file, diffs, m4diffs, stats):
 def main():
     corpus, root, batches, listing = sys.argv[1:5]
     diffs = []
-    stats = dict(messages=0, count=0, leaves=0, same=0)
+    stats = dict(messages=0, count=0, leaves=0, same=0, python_full=0, mime4j=0, mime4j_full=0)
     with open(listing) as f:
         for line in f:
             file, batch = line.rstrip("\n").split("\t")
             compare(corpus, root, os.path.join(batches, batch), file, diffs, stats)
     for d in diffs:
         print("\t".join(d))
-    print("agreement with Python: %d of %d messages have the same leaves, "
-          "%d of %d compared leaves the same name and bytes"
-          % (stats["count"], stats["messages"], stats["same"], stats["leaves"]),
-          file=sys.stderr)
+    print("agreement with Python: %d of %d messages in full; %d the same number of "
+          "leaves; %d of %d compared leaves the same name and bytes"
+          % (stats["python_full"], stats["messages"], stats["count"], stats["same"],
+             stats["leaves"]), file=sys.stderr)
+    print("agreement with mime4j: %d of %d messages in full"
+          % (stats["mime4j_full"], stats["mime4j"]), file=sys.stderr)
 
 
 main()
