@@ -33,16 +33,24 @@ fixture(const char *name)
 	return g_build_filename(src ? src : ".", "tests", "data", name, NULL);
 }
 
+static void split_path_parts(Split *s, const char *path, guint max_depth, guint max_parts);
+
 /* Splits the file at @path into a fresh store. */
 static void
 split_path(Split *s, const char *path, guint max_depth)
+{
+	split_path_parts(s, path, max_depth, 0);
+}
+
+static void
+split_path_parts(Split *s, const char *path, guint max_depth, guint max_parts)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(MdirStoreTxn) txn = NULL;
 	g_autofree char *raw = NULL;
 	g_autoptr(MdirRecord) r0 = NULL;
 	g_autofree char *url = NULL;
-	MdirSplitOptions opts = { .max_depth = max_depth, .max_size = 0 };
+	MdirSplitOptions opts = { .max_depth = max_depth, .max_size = 0, .max_parts = max_parts };
 	char buf[65536];
 	ssize_t n;
 	int fd = open(path, O_RDONLY);
@@ -571,6 +579,39 @@ test_attachments_as_sent(void)
 	split_clear(&s);
 }
 
+/* Issue 15.1: what one message can cost ------------------------------------- */
+
+static void
+test_max_parts(void)
+{
+	g_autofree char *path = g_build_filename(test_dir(), "many.eml", NULL);
+	g_autoptr(GString) m = g_string_new("From: a@sender.test\nSubject: ");
+	g_autoptr(MdirRecord) r0 = NULL;
+	g_autoptr(MdirRecord) r1 = NULL;
+	Split s;
+
+	for (int i = 0; i < 500; i++)
+		g_string_append(m, "long subject ");
+	g_string_append(m, "\nMessage-ID: <many@sender.test>\nMIME-Version: 1.0\n"
+	    "Content-Type: multipart/mixed; boundary=\"m\"\n\n");
+	for (int i = 0; i < 5; i++)
+		g_string_append_printf(m, "--m\nContent-Type: text/plain; name=p%d.txt\n\npart %d\n",
+		    i, i);
+	g_string_append(m, "--m--\n");
+	g_assert_true(g_file_set_contents(path, m->str, m->len, NULL));
+	split_path_parts(&s, path, 64, 3);
+	g_assert_cmpuint(s.parts, ==, 3);
+	assert_content(&s, 3, "part 2");
+	r0 = rec(&s, 0);
+	g_assert_nonnull(strstr(mdir_record_get(r0, "unsplit"), "max_parts"));
+	/* the whole subject in part 0, a cut one in the others */
+	g_assert_cmpuint(strlen(mdir_record_get(r0, "subject")), ==, 500 * 13 - 1);
+	r1 = rec(&s, 1);
+	g_assert_cmpuint(strlen(mdir_record_get(r1, "subject")), <=, 1024);
+	g_assert_cmpstr(mdir_record_get(r1, "truncated"), ==, "subject");
+	split_clear(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -594,5 +635,6 @@ main(int argc, char **argv)
 	g_test_add_func("/mime/part-without-blank-line", test_part_without_blank_line);
 	g_test_add_func("/mime/type-without-subtype", test_type_without_subtype);
 	g_test_add_func("/mime/attachments-as-sent", test_attachments_as_sent);
+	g_test_add_func("/mime/max-parts", test_max_parts);
 	return g_test_run();
 }
