@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <gmime/gmime.h>
@@ -260,6 +261,14 @@ txn_stream_new(MdirStoreTxn *txn, const char *charset)
 /* The splitter ------------------------------------------------------------- */
 
 #define COMMON_VALUE_MAX 1024 /* bytes of a message field copied into each part's record */
+/*
+ * What the parts of one message may take, records included: three times
+ * its size and 256 KiB.  Real mail stays far below (decoding shrinks);
+ * 100,000 parts of 7 bytes would take 126 times.
+ */
+#define BUDGET_FACTOR 3
+#define BUDGET_FLOOR (256 * 1024)
+#define RECORD_LATER 160 /* bytes receive.c adds to each record (envelope) */
 #define CHUNK (64 * 1024)
 
 typedef struct {
@@ -268,7 +277,11 @@ typedef struct {
 	guint next;	   /* the next part number */
 	guint max_depth;
 	guint max_parts;   /* 0: no limit */
-	gboolean capped;   /* parts were left in the raw message */
+	gint64 budget;	   /* bytes the parts may take, records included */
+	gint64 cost;	   /* bytes they take so far */
+	const char *capped; /* why parts were left in the raw message */
+	const char *map;   /* the raw message, mapped */
+	const char *map_end;
 	MdirRecord *common; /* the message's own fields, added to every part */
 	char *base_name;   /* made from the subject */
 	GPtrArray *defects;
@@ -505,14 +518,31 @@ begin_part(Splitter *sp, MdirRecord **rec)
 
 	if (sp->error)
 		return 0;
-	if (sp->max_parts > 0 && sp->next > sp->max_parts) {
-		sp->capped = TRUE;
+	if (sp->max_parts > 0 && sp->next > sp->max_parts)
+		sp->capped = "more than max_parts parts";
+	else if (sp->cost > sp->budget)
+		sp->capped = "parts would take over 3 times the message";
+	if (sp->capped)
 		return 0;
-	}
 	n = sp->next++;
 	if (!mdir_store_txn_open_part(sp->txn, n, &sp->error))
 		return 0;
 	*rec = mdir_store_txn_record(sp->txn, n);
+	return n;
+}
+
+/* The bytes a closed part takes: its file and its record. */
+static gint64
+record_cost(MdirRecord *r)
+{
+	gint64 n = mdir_record_get_int(r, "size", 0) + RECORD_LATER;
+
+	for (guint i = 0; i < mdir_record_length(r); i++) {
+		const char *f, *v;
+
+		mdir_record_nth(r, i, &f, &v);
+		n += strlen(f) + strlen(v) + 3;
+	}
 	return n;
 }
 
@@ -531,15 +561,42 @@ end_part(Splitter *sp, TxnStream *s)
 		g_clear_error(&ignore);
 		return FALSE;
 	}
-	return mdir_store_txn_close_part(sp->txn, &sp->error);
+	if (!mdir_store_txn_close_part(sp->txn, &sp->error))
+		return FALSE;
+	sp->cost += record_cost(mdir_store_txn_record(sp->txn, sp->next - 1));
+	return TRUE;
+}
+
+/*
+ * Drops the pages of the mapped raw message before @done from memory: the
+ * file is read once, in order, and its pages count as ours while mapped.
+ * They come back from the page cache if read again.  Only the mapping:
+ * decoded copies live on the heap.
+ */
+static void
+release(const char *done, gpointer data)
+{
+	Splitter *sp = data;
+	guintptr page = (guintptr)sysconf(_SC_PAGESIZE);
+	guintptr from = (guintptr)sp->map;
+	guintptr to;
+
+	if (sp->map == NULL || done <= sp->map || done > sp->map_end)
+		return;
+	to = (guintptr)done & ~(page - 1);
+	if (to > from)
+		madvise((void *)from, to - from, MADV_DONTNEED);
 }
 
 /* Writes bytes as they are into the open part. */
 static void
 write_bytes(Splitter *sp, const char *p, gsize len)
 {
-	if (sp->error == NULL && len > 0)
-		mdir_store_txn_write(sp->txn, p, len, &sp->error);
+	for (gsize n; sp->error == NULL && len > 0; p += n, len -= n) {
+		n = MIN(len, MIME_RELEASE_STEP);
+		mdir_store_txn_write(sp->txn, p, n, &sp->error);
+		release(p, sp);
+	}
 }
 
 /* Stores bytes (a forwarded message, a part too deep) whole as one part. */
@@ -683,16 +740,18 @@ put(GMimeStream *out, const void *buf, gsize len)
  * is GMime's.
  */
 static void
-decode_body(const char *p, const char *end, Cte cte, GMimeStream *out)
+decode_body(Splitter *sp, const char *p, const char *end, Cte cte, GMimeStream *out)
 {
 	g_autofree char *buf = NULL;
 	GMimeEncoding enc;
 	MimeBase64 b64 = { 0 };
 
 	if (cte == CTE_NONE) {
-		for (; p < end; p += MIN(CHUNK, end - p))
+		for (; p < end; p += MIN(CHUNK, end - p)) {
 			if (!put(out, p, MIN(CHUNK, end - p)))
 				return;
+			release(p, sp);
+		}
 		return;
 	}
 	if (cte != CTE_BASE64)
@@ -706,6 +765,7 @@ decode_body(const char *p, const char *end, Cte cte, GMimeStream *out)
 
 		if (!put(out, buf, n))
 			return;
+		release(p, sp);
 	}
 	put(out, buf, cte == CTE_BASE64 ? mime_base64_flush(&b64, (guchar *)buf) :
 	    g_mime_encoding_flush(&enc, NULL, 0, buf));
@@ -807,7 +867,7 @@ store_text(Splitter *sp, MdirRecord *r, const char *body, const char *end, Cte c
 	const char *cs = declared ? declared : "";
 	TxnStream *s;
 
-	decode_body(body, end, cte, mem);
+	decode_body(sp, body, end, cte, mem);
 	if (bytes->len > 0 && memchr(bytes->data, 0, bytes->len) && !valid_in(cs, bytes->data, bytes->len)) {
 		s = txn_stream_new(sp->txn, NULL);
 		mdir_record_add(r, "charset", declared);
@@ -846,7 +906,7 @@ split_leaf(Splitter *sp, const MimeHeader *h, GMimeContentType *ct, const char *
 	} else {
 		/* a file: the bytes that were sent, decoded, never converted */
 		s = txn_stream_new(sp->txn, NULL);
-		decode_body(h->body, h->end, cte, GMIME_STREAM(s));
+		decode_body(sp, h->body, h->end, cte, GMIME_STREAM(s));
 		mdir_record_add(r, "charset", declared);
 	}
 	for (guint i = 0; i < defects->len; i++)
@@ -885,7 +945,7 @@ split_forwarded(Splitter *sp, const MimeHeader *h, guint depth, guint container)
 		GByteArray *bytes;
 
 		mem = g_mime_stream_mem_new();
-		decode_body(p, end, cte, mem);
+		decode_body(sp, p, end, cte, mem);
 		bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
 		p = (const char *)bytes->data;
 		end = p + bytes->len;
@@ -1131,12 +1191,18 @@ split_raw(Splitter *sp, const MdirSplitOptions *opts, MdirSplitResult *result, G
 	len = g_mapped_file_get_length(map);
 	if (data == NULL)
 		len = 0;
+	sp->budget = BUDGET_FACTOR * (gint64)len + BUDGET_FLOOR;
+	sp->map = data;
+	sp->map_end = data + len;
+	mime_set_progress(release, sp);
 	read_fields(sp, data, len, result);
 	sp->base_name = make_base_name(mdir_record_get(sp->common, "subject"));
 	if (opts->max_size > 0 && (gint64)len > opts->max_size)
 		add_defect(sp, g_strdup("larger than max_size: kept whole, unsplit"));
 	else if (len > 0)
 		split_entity(sp, data, data + len, 0, 0, "text/plain", TRUE);
+	mime_set_progress(NULL, NULL);
+	sp->map = sp->map_end = NULL;
 	g_mapped_file_unref(map);
 }
 
@@ -1171,8 +1237,8 @@ mdir_mime_split(MdirStoreTxn *txn, const MdirSplitOptions *opts, MdirSplitResult
 	}
 	mdir_record_add(r0, "disposition", "inline");
 	if (sp.capped) {
-		g_autofree char *why = g_strdup_printf("more than max_parts (%u) parts: the rest "
-		    "is only in the raw message", sp.max_parts);
+		g_autofree char *why = g_strdup_printf("%s: parts from %u on are only in the "
+		    "raw message", sp.capped, sp.next);
 
 		mdir_record_add(r0, "unsplit", why);
 	}

@@ -200,6 +200,27 @@ before_line_end(const char *start, const char *end)
 	return end;
 }
 
+/* per thread: LMTP mode may split in several */
+static __thread MimeProgress progress_fn;
+static __thread gpointer progress_data;
+
+void
+mime_set_progress(MimeProgress fn, gpointer data)
+{
+	progress_fn = fn;
+	progress_data = data;
+}
+
+/* Reports progress at @p when a step from @last is made. */
+static void
+progress(const char *p, const char **last)
+{
+	if (progress_fn && p - *last >= MIME_RELEASE_STEP) {
+		progress_fn(p, progress_data);
+		*last = p;
+	}
+}
+
 GArray *
 mime_split_body(const char *body, const char *end, const char *boundary, gboolean *closed,
     const char **preamble_end)
@@ -207,6 +228,7 @@ mime_split_body(const char *body, const char *end, const char *boundary, gboolea
 	GArray *parts = g_array_new(FALSE, FALSE, sizeof(MimeRange));
 	gsize bl = strlen(boundary);
 	const char *start = NULL;
+	const char *last = body;
 
 	*closed = FALSE;
 	*preamble_end = end;
@@ -214,6 +236,7 @@ mime_split_body(const char *body, const char *end, const char *boundary, gboolea
 		gboolean close;
 
 		next = next_line(p, end, &eol);
+		progress(p, &last);
 		if (*p != '-' || !delimiter(p, eol, boundary, bl, &close))
 			continue;
 		if (start) {
@@ -242,32 +265,38 @@ gboolean
 mime_boundary_occurs(const char *body, const char *end, const char *boundary)
 {
 	gsize bl = strlen(boundary);
+	const char *last = body;
 
 	for (const char *p = body, *next, *eol; p < end; p = next) {
 		gboolean close;
 
 		next = next_line(p, end, &eol);
+		progress(p, &last);
 		if (*p == '-' && delimiter(p, eol, boundary, bl, &close))
 			return TRUE;
 	}
 	return FALSE;
 }
 
-static int
-base64_value(guchar c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
+/* The value of a base64 symbol; -1 for anything else. */
+static const gint8 base64_values[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
 
 gsize
 mime_base64_step(MimeBase64 *st, const char *in, gsize len, guchar *out)
@@ -275,7 +304,7 @@ mime_base64_step(MimeBase64 *st, const char *in, gsize len, guchar *out)
 	gsize n = 0;
 
 	for (gsize i = 0; i < len; i++) {
-		int v = base64_value((guchar)in[i]);
+		int v = base64_values[(guchar)in[i]];
 
 		if (v < 0) {
 			/* padding ends a quantum; anything else is skipped */

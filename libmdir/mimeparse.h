@@ -57,6 +57,15 @@ typedef struct {
 GArray *mime_split_body(const char *body, const char *end, const char *boundary,
     gboolean *closed, const char **preamble_end);
 
+/*
+ * Called by the scans above every MIME_RELEASE_STEP bytes with how far
+ * they got: mime.c drops the pages of the mapped message behind them, so
+ * that a 50 MB attachment does not make 50 MB of resident memory.
+ */
+#define MIME_RELEASE_STEP (1024 * 1024)
+typedef void (*MimeProgress)(const char *done, gpointer data);
+void mime_set_progress(MimeProgress fn, gpointer data);
+
 /* Whether a delimiter line of @boundary occurs in the body. */
 gboolean mime_boundary_occurs(const char *body, const char *end, const char *boundary);
 

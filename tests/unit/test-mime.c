@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
+
 #include "private.h"
 #include "testutil.h"
 
@@ -612,6 +614,43 @@ test_max_parts(void)
 	split_clear(&s);
 }
 
+static void
+test_part_budget(void)
+{
+	g_autofree char *path = g_build_filename(test_dir(), "tiny.eml", NULL);
+	g_autoptr(GString) m = g_string_new("From: a@sender.test\nSubject: tiny\n"
+	    "Message-ID: <tiny@sender.test>\nMIME-Version: 1.0\n"
+	    "Content-Type: multipart/mixed; boundary=\"b\"\n\n");
+	g_autoptr(MdirRecord) r0 = NULL;
+	gint64 stored = 0;
+	Split s;
+
+	for (int i = 0; i < 20000; i++)
+		g_string_append(m, "--b\n\nx\n");
+	g_string_append(m, "--b--\n");
+	g_assert_true(g_file_set_contents(path, m->str, m->len, NULL));
+	split_path_parts(&s, path, 64, 10000);
+	/* 140 KB of message may not become 9 MB of parts and records */
+	g_assert_cmpuint(s.parts, >, 100);
+	g_assert_cmpuint(s.parts, <, 10000);
+	r0 = rec(&s, 0);
+	g_assert_nonnull(strstr(mdir_record_get(r0, "unsplit"), "3 times"));
+	for (guint i = 1; i <= s.parts; i++) {
+		g_autofree char *url = mdir_url_build(s.id, i);
+		g_autofree char *p = mdir_store_part_path(s.store, url, NULL);
+		g_autofree char *dir = g_path_get_dirname(p);
+		g_autofree char *meta = g_build_filename(dir, ".meta", strrchr(url, '/') + 1, NULL);
+		GStatBuf st;
+
+		g_assert_cmpint(g_stat(p, &st), ==, 0);
+		stored += st.st_size;
+		g_assert_cmpint(g_stat(meta, &st), ==, 0);
+		stored += st.st_size;
+	}
+	g_assert_cmpint(stored, <, 3 * (gint64)m->len + 256 * 1024);
+	split_clear(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -636,5 +675,6 @@ main(int argc, char **argv)
 	g_test_add_func("/mime/type-without-subtype", test_type_without_subtype);
 	g_test_add_func("/mime/attachments-as-sent", test_attachments_as_sent);
 	g_test_add_func("/mime/max-parts", test_max_parts);
+	g_test_add_func("/mime/part-budget", test_part_budget);
 	return g_test_run();
 }
