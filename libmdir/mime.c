@@ -1112,6 +1112,7 @@ split_entity(Splitter *sp, const char *p, const char *end, guint depth, guint co
 {
 	g_autoptr(GPtrArray) defects = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GMimeContentType) ct = NULL;
+	g_autofree char *full = NULL;
 	g_autofree char *type = NULL;
 	MimeHeader h = { 0 };
 
@@ -1122,7 +1123,8 @@ split_entity(Splitter *sp, const char *p, const char *end, guint depth, guint co
 	if (h.no_separator && h.fields->len > 0)
 		g_ptr_array_add(defects, g_strdup("header block not ended by a blank line"));
 	ct = entity_type(sp, &h, fallback, defects);
-	type = g_ascii_strdown(g_mime_content_type_get_mime_type(ct), -1);
+	full = g_mime_content_type_get_mime_type(ct);
+	type = g_ascii_strdown(full, -1);
 	if (depth > sp->max_depth) {
 		g_autofree char *name = part_name(sp, NULL, "message/rfc822");
 
