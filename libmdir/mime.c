@@ -859,16 +859,13 @@ leaf_record(Splitter *sp, const MimeHeader *h, const LeafName *ln, MdirRecord *r
  * into memory first: such texts are small, and the test needs all of it.
  */
 static TxnStream *
-store_text(Splitter *sp, MdirRecord *r, const char *body, const char *end, Cte cte,
-    const char *declared)
+store_text(Splitter *sp, MdirRecord *r, GByteArray *bytes, const char *declared)
 {
-	g_autoptr(GMimeStream) mem = g_mime_stream_mem_new();
-	GByteArray *bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
 	const char *cs = declared ? declared : "";
 	TxnStream *s;
 
-	decode_body(sp, body, end, cte, mem);
-	if (bytes->len > 0 && memchr(bytes->data, 0, bytes->len) && !valid_in(cs, bytes->data, bytes->len)) {
+	if (bytes->len > 0 && memchr(bytes->data, 0, bytes->len) &&
+	    !valid_in(cs, bytes->data, bytes->len)) {
 		s = txn_stream_new(sp->txn, NULL);
 		mdir_record_add(r, "charset", declared);
 		mdir_record_add(r, "defects", "not text in its charset, with NUL bytes: kept as bytes");
@@ -885,6 +882,52 @@ store_text(Splitter *sp, MdirRecord *r, const char *body, const char *end, Cte c
 	return s;
 }
 
+/* Whether a part of this type is a file encoded in its text. */
+static gboolean
+holds_blocks(const char *mime_type)
+{
+	static const char *const types[] = {
+		"application/x-yenc", "application/yenc", "application/mac-binhex40",
+		"application/mac-binhex", "application/x-binhex40",
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(types); i++)
+		if (strcmp(mime_type, types[i]) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+/*
+ * The files encoded in the decoded body of part @container (yEnc, BinHex
+ * 4.0): each a part of its own, the container keeping its text.
+ */
+static void
+split_blocks(Splitter *sp, guint container, GByteArray *bytes)
+{
+	g_autoptr(GArray) blocks = mime_find_blocks((const char *)bytes->data,
+	    (const char *)bytes->data + bytes->len);
+
+	for (guint i = 0; i < blocks->len && !sp->error; i++) {
+		MimeBlock *b = &g_array_index(blocks, MimeBlock, i);
+		g_autofree char *name = part_name(sp, b->name, "application/octet-stream");
+		g_autofree char *type = g_content_type_guess(name, NULL, 0, NULL);
+		g_autofree char *mime = g_content_type_get_mime_type(type);
+		MdirRecord *r = NULL;
+
+		if (begin_part(sp, &r) == 0)
+			return;
+		write_bytes(sp, (const char *)b->data->data, b->data->len);
+		mdir_record_add(r, "content-type", mime ? mime : "application/octet-stream");
+		mdir_record_add(r, "suggested-name", name);
+		mdir_record_add(r, "disposition", "attachment");
+		mdir_record_add(r, "transfer-encoding", b->encoding);
+		mdir_record_set_int(r, "container", container);
+		mdir_record_add(r, "defects", b->defect);
+		add_common(sp, r, FALSE);
+		end_part(sp, NULL);
+	}
+}
+
 static void
 split_leaf(Splitter *sp, const MimeHeader *h, GMimeContentType *ct, const char *mime_type,
     guint container, GPtrArray *defects)
@@ -894,19 +937,33 @@ split_leaf(Splitter *sp, const MimeHeader *h, GMimeContentType *ct, const char *
 	Cte cte = cte_of(h, &cte_name);
 	LeafName ln = { 0 };
 	g_autoptr(TxnStream) s = NULL;
+	g_autoptr(GMimeStream) mem = NULL;
+	GByteArray *bytes = NULL;
 	MdirRecord *r = NULL;
 	guint n = begin_part(sp, &r);
+	gboolean text;
 
 	if (n == 0)
 		return;
 	leaf_name(sp, h, ct, &ln);
 	leaf_record(sp, h, &ln, r, mime_type, cte_name, container);
-	if (g_str_has_prefix(mime_type, "text/") && !self_declaring(mime_type) && !ln.attachment) {
-		s = store_text(sp, r, h->body, h->end, cte, declared);
+	text = g_str_has_prefix(mime_type, "text/") && !self_declaring(mime_type) &&
+	    !ln.attachment;
+	if (text || holds_blocks(mime_type)) {
+		/* looked at whole: small texts, or files inside */
+		mem = g_mime_stream_mem_new();
+		decode_body(sp, h->body, h->end, cte, mem);
+		bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	}
+	if (text) {
+		s = store_text(sp, r, bytes, declared);
 	} else {
 		/* a file: the bytes that were sent, decoded, never converted */
 		s = txn_stream_new(sp->txn, NULL);
-		decode_body(sp, h->body, h->end, cte, GMIME_STREAM(s));
+		if (bytes)
+			put(GMIME_STREAM(s), bytes->data, bytes->len);
+		else
+			decode_body(sp, h->body, h->end, cte, GMIME_STREAM(s));
 		mdir_record_add(r, "charset", declared);
 	}
 	for (guint i = 0; i < defects->len; i++)
@@ -918,6 +975,8 @@ split_leaf(Splitter *sp, const MimeHeader *h, GMimeContentType *ct, const char *
 		return;
 	if (g_ascii_strcasecmp(mime_type, "text/plain") == 0)
 		split_uuencode(sp, n);
+	if (bytes)
+		split_blocks(sp, n, bytes);
 }
 
 /* Containers ----------------------------------------------------------------- */

@@ -81,4 +81,18 @@ gsize mime_base64_step(MimeBase64 *st, const char *in, gsize len, guchar *out);
 /* The final partial quantum, if any (at most 2 bytes). */
 gsize mime_base64_flush(MimeBase64 *st, guchar *out);
 
+/* A file found encoded inside a body (mimeblocks.c). */
+typedef struct {
+	char *name;	     /* its name, NULL if none */
+	GByteArray *data;    /* its bytes */
+	const char *encoding; /* "x-yenc", "x-binhex" */
+	char *defect;	     /* what was wrong (a CRC, a cut), NULL if nothing */
+} MimeBlock;
+
+/*
+ * The yEnc blocks ("=ybegin" ... "=yend") and BinHex 4.0 files (their data
+ * fork) in [@p, @end), in order.  Transfer full: the array frees them.
+ */
+GArray *mime_find_blocks(const char *p, const char *end);
+
 #endif

@@ -94,7 +94,7 @@ def our_leaves(root, recs):
             continue
         if field(r, "content-type") in ("message/rfc822", "message/global"):
             continue
-        if field(r, "transfer-encoding") == "x-uuencode":
+        if field(r, "transfer-encoding") in ("x-uuencode", "x-yenc", "x-binhex"):
             continue
         # the id it is stored under (a reused Message-ID gets "~hash")
         mid = urllib.parse.unquote(field(r, "url")[len("mstore:"):].rpartition("/")[0])

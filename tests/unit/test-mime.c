@@ -651,6 +651,54 @@ test_part_budget(void)
 	split_clear(&s);
 }
 
+/* Files encoded inside a body: yEnc, BinHex 4.0 ------------------------------ */
+
+static void
+test_yenc(void)
+{
+	guchar all[512];
+	Split s;
+
+	for (int i = 0; i < 512; i++)
+		all[i] = (guchar)i;
+	split_fixture(&s, "yenc-in-text.eml");
+	g_assert_cmpuint(s.parts, ==, 3);
+	assert_field(&s, 2, "suggested-name", "all bytes.bin");
+	assert_field(&s, 2, "container", "1");
+	assert_field(&s, 2, "transfer-encoding", "x-yenc");
+	assert_bytes(&s, 2, all, sizeof(all));
+	{
+		g_autoptr(MdirRecord) r = rec(&s, 2);
+
+		g_assert_null(mdir_record_get(r, "defects"));
+	}
+	/* a CRC32 that does not match: kept, and said */
+	assert_field(&s, 3, "suggested-name", "bad.bin");
+	assert_content(&s, 3, "damaged");
+	{
+		g_autoptr(MdirRecord) r = rec(&s, 3);
+
+		g_assert_nonnull(strstr(mdir_record_get(r, "defects"), "CRC32"));
+	}
+	split_clear(&s);
+}
+
+static void
+test_binhex(void)
+{
+	static const char notes[] = "Notes from a Mac\r\x90\x90\x90 aaaaaaaa and more\r";
+	Split s;
+
+	split_fixture(&s, "binhex.eml");
+	g_assert_cmpuint(s.parts, ==, 3);
+	assert_field(&s, 2, "suggested-name", "notes.hqx");
+	assert_field(&s, 3, "suggested-name", "notes.txt");
+	assert_field(&s, 3, "container", "2");
+	assert_field(&s, 3, "transfer-encoding", "x-binhex");
+	assert_bytes(&s, 3, notes, sizeof(notes) - 1);
+	split_clear(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -676,5 +724,7 @@ main(int argc, char **argv)
 	g_test_add_func("/mime/attachments-as-sent", test_attachments_as_sent);
 	g_test_add_func("/mime/max-parts", test_max_parts);
 	g_test_add_func("/mime/part-budget", test_part_budget);
+	g_test_add_func("/mime/yenc", test_yenc);
+	g_test_add_func("/mime/binhex", test_binhex);
 	return g_test_run();
 }
