@@ -354,11 +354,12 @@ release(const char *done, gpointer data)
 {
 	Splitter *sp = data;
 	guintptr page = (guintptr)sysconf(_SC_PAGESIZE);
-	guintptr from = (guintptr)sp->map;
-	guintptr to;
+	guintptr from, to;
 
 	if (sp->map == NULL || done <= sp->map || done > sp->map_end)
 		return;
+	/* the last few steps behind: what is further back went before */
+	from = (guintptr)MAX(sp->map, done - 4 * MIME_RELEASE_STEP) & ~(page - 1);
 	to = (guintptr)done & ~(page - 1);
 	if (to > from)
 		madvise((void *)from, to - from, MADV_DONTNEED);
