@@ -821,7 +821,7 @@ split_prologue(Splitter *sp, const char *p, const char *end, guint container)
 	g_autofree char *name = NULL;
 	MdirRecord *r = NULL;
 
-	if (mime_skip_envelope(p, end) == end || begin_part(sp, &r) == 0)
+	if (mime_is_blank(p, end) || begin_part(sp, &r) == 0)
 		return;
 	s = txn_stream_new(sp->txn, "");
 	g_mime_stream_write(GMIME_STREAM(s), p, end - p);

@@ -28,6 +28,14 @@ blank_line(const char *p, const char *eol)
 	return p == eol;
 }
 
+gboolean
+mime_is_blank(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	return p == end;
+}
+
 const char *
 mime_skip_envelope(const char *p, const char *end)
 {

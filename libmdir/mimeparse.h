@@ -28,6 +28,9 @@ typedef struct {
  */
 const char *mime_skip_envelope(const char *p, const char *end);
 
+/* Whether [@p, @end) holds nothing but blanks and line ends. */
+gboolean mime_is_blank(const char *p, const char *end);
+
 /* Reads the header block at @p; mime_header_clear() frees it. */
 void mime_header_parse(MimeHeader *h, const char *p, const char *end);
 void mime_header_clear(MimeHeader *h);

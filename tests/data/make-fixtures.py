@@ -105,3 +105,5 @@ def binhex(name, data):
 w('binhex.eml', H('binhex@sender.test','From a Mac','Content-Type: multipart/mixed; boundary="h"\n') +
   "\n--h\nContent-Type: text/plain\n\nA file.\n--h\nContent-Type: application/mac-binhex40; name=\"notes.hqx\"\n\n" +
   binhex('notes.txt', b'Notes from a Mac\r\x90\x90\x90 aaaaaaaa and more\r') + "--h--\n")
+w('missing-boundary-from.eml', H('nobound@sender.test','No boundary','Content-Type: multipart/mixed; boundary="gone"\n') +
+  "\nFrom here on, no part.\n")

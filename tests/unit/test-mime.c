@@ -320,6 +320,11 @@ test_malformed(void)
 		g_assert_cmpstr(kept, ==, orig);
 	}
 	split_clear(&s);
+	/* a body that starts "From " is text, not an envelope line */
+	split_fixture(&s, "missing-boundary-from.eml");
+	g_assert_cmpuint(s.parts, ==, 1);
+	assert_content(&s, 1, "From here on, no part.\n");
+	split_clear(&s);
 	split_fixture(&s, "truncated-multipart.eml");
 	g_assert_cmpuint(s.parts, ==, 2);
 	assert_content(&s, 1, "first part");
