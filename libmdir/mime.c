@@ -27,6 +27,7 @@
 
 #define NAME_FROM_SUBJECT_MAX 80
 #define MAX_DEFECTS 20
+#define MAX_DEPTH 1000 /* max_depth's ceiling */
 
 /* GMime 3.2 declares no autoptr cleanups */
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeStream, g_object_unref)
@@ -1056,7 +1057,8 @@ mdir_mime_split(MdirStoreTxn *txn, const MdirSplitOptions *opts, MdirSplitResult
 	mdir_mime_init();
 	sp.defects = defects;
 	sp.options = parser_options(&sp);
-	sp.max_depth = opts->max_depth;
+	/* whatever the configuration: the recursion must fit the stack */
+	sp.max_depth = MIN(opts->max_depth, MAX_DEPTH);
 	sp.max_parts = opts->max_parts;
 	sp.common = mdir_record_new();
 	split_raw(&sp, opts, result, &e);

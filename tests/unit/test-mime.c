@@ -395,10 +395,19 @@ test_deep_nesting(void)
 	g_autoptr(MdirRecord) r = NULL;
 	Split s;
 
-	/* GMime stops at its own limit; the raw message is kept regardless */
+	/* the raw message is kept regardless; a max_depth too large for the
+	 * stack is held to 1000 */
 	split_path(&s, path, 64);
 	r = rec(&s, 0);
 	g_assert_cmpint(mdir_record_get_int(r, "size", 0), >, 20000);
+	split_clear(&s);
+	g_clear_pointer(&r, mdir_record_free);
+	g_free(path);
+	path = make_deep(20000);
+	split_path(&s, path, G_MAXUINT);
+	g_assert_cmpuint(s.parts, ==, 1);
+	r = rec(&s, 1);
+	g_assert_cmpstr(mdir_record_get(r, "unsplit"), ==, "nested deeper than max_depth");
 	split_clear(&s);
 	g_clear_pointer(&r, mdir_record_free);
 	/* below GMime's limit, over ours: the rest is kept whole, unsplit */
