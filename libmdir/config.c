@@ -52,6 +52,7 @@ static const KeyDef keys[] = {
 	{ "receive", "recipient_delimiter", T_STRING, "+" },
 	{ "receive", "max_size", T_SIZE, "0" },
 	{ "receive", "max_depth", T_INT, "64" },
+	{ "receive", "max_parts", T_INT, "10000" },
 	{ "receive", "deadline", T_DURATION, "300s" },
 	{ "outbox", "sendmail", T_PATH, "/usr/sbin/sendmail" },
 	{ "outbox", "sender", T_STRING, NULL },

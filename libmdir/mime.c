@@ -2,18 +2,19 @@
  * mime.c: splitting a spooled message into the store's parts (DESIGN §3,
  * §4 mdir-receive).
  *
- * GMime parses the raw message from its file with a persistent stream, so
- * part contents stay on disk as substreams and memory stays small whatever
- * the size.  Each leaf is decoded (base64, quoted-printable, uuencode)
- * straight into the store transaction through TxnStream below; text is
- * converted to UTF-8 on the way.  A forwarded message is kept whole as an
- * .eml part and its own leaves are split too.  Malformed MIME is never a
- * reason to refuse: what GMime can read is split, the raw message is
- * always part 0, and GMime's warnings go into the record as "defects".
+ * The raw message is mapped from its file and its structure read by
+ * mimeparse.c, tolerant of what real mail does (doc/VIOLATIONS); GMime
+ * parses header values (addresses, RFC 2047 words, RFC 2231 parameters)
+ * and decodes quoted-printable.  Each leaf is decoded straight into the
+ * store transaction through TxnStream below; the message's own inline text
+ * is converted to UTF-8 on the way, files are stored as the bytes that
+ * were sent.  A forwarded message is kept whole as an .eml part and its
+ * own leaves are split too.  Malformed MIME is never a reason to refuse:
+ * what can be read is split, the raw message is always part 0, and what
+ * was wrong goes into the records as "defects".
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <gmime/gmime.h>
@@ -21,244 +22,46 @@
 
 #include "mdir.h"
 #include "private.h"
+#include "mimeparse.h"
+#include "txnstream.h"
 
-#define SNIFF_MAX (256 * 1024) /* bytes looked at to guess an undeclared charset */
 #define NAME_FROM_SUBJECT_MAX 80
 #define MAX_DEFECTS 20
+#define MAX_DEPTH 1000 /* max_depth's ceiling */
 
-/* TxnStream: a write-only GMimeStream into the part being written ------- */
-
-typedef struct {
-	GMimeStream parent;
-	MdirStoreTxn *txn;
-	GError *error;
-	GIConv cd;	   /* (GIConv)-1 until decided; then to UTF-8 */
-	gboolean text;	   /* convert to UTF-8 */
-	gboolean sniffing; /* charset undeclared or UTF-8: look first */
-	GByteArray *pending;
-	char *detected; /* the charset used, when we chose it */
-} TxnStream;
-
-typedef struct {
-	GMimeStreamClass parent_class;
-} TxnStreamClass;
-
-GType txn_stream_get_type(void);
-G_DEFINE_TYPE(TxnStream, txn_stream, GMIME_TYPE_STREAM)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(TxnStream, g_object_unref)
-
-static gboolean
-sink(TxnStream *s, const void *data, gsize len)
-{
-	if (s->error == NULL && len > 0)
-		mdir_store_txn_write(s->txn, data, len, &s->error);
-	return s->error == NULL;
-}
-
-/*
- * Converts s->pending to UTF-8 as far as it is complete.  An invalid byte
- * becomes U+FFFD and is skipped: a stored text is always valid UTF-8, and
- * one bad byte never costs the rest.
- */
-static void
-convert_pending(TxnStream *s, gboolean final)
-{
-	static const char replacement[] = "\xef\xbf\xbd";
-	char out[16384];
-	gchar *in = (gchar *)s->pending->data;
-	gsize left = s->pending->len;
-
-	while (left > 0 && s->error == NULL) {
-		gchar *op = out;
-		gsize oleft = sizeof(out);
-		gsize r = g_iconv(s->cd, &in, &left, &op, &oleft);
-		int errsv = errno;
-
-		sink(s, out, op - out);
-		if (r != (gsize)-1 || errsv == E2BIG)
-			continue;
-		if (errsv == EINVAL && !final)
-			break; /* an incomplete sequence: wait for the rest */
-		sink(s, replacement, 3);
-		in++;
-		left--;
-	}
-	if (final) {
-		gchar *op = out;
-		gsize oleft = sizeof(out);
-
-		g_iconv(s->cd, NULL, NULL, &op, &oleft);
-		sink(s, out, op - out);
-	}
-	g_byte_array_remove_range(s->pending, 0, s->pending->len - left);
-}
-
-/* Chooses the charset of an undeclared (or UTF-8) text from its start. */
-static void
-decide(TxnStream *s, gboolean final)
-{
-	const char *end = NULL;
-	const char *data = (const char *)s->pending->data;
-	gboolean valid = g_utf8_validate(data, s->pending->len, &end);
-
-	/* a sequence cut at the window's end is not evidence against UTF-8 */
-	if (!valid && !final && s->pending->len - (end - data) < 4 &&
-	    g_utf8_get_char_validated(end, s->pending->len - (end - data)) == (gunichar)-2)
-		valid = TRUE;
-	s->detected = g_strdup(valid ? "utf-8" : "windows-1252");
-	s->cd = g_iconv_open("UTF-8", valid ? "UTF-8" : "WINDOWS-1252");
-	s->sniffing = FALSE;
-}
-
-static ssize_t
-txn_stream_write(GMimeStream *stream, const char *buf, size_t len)
-{
-	TxnStream *s = (TxnStream *)stream;
-
-	if (!s->text) {
-		if (!sink(s, buf, len))
-			return -1;
-		stream->position += len;
-		return len;
-	}
-	g_byte_array_append(s->pending, (const guint8 *)buf, len);
-	if (s->sniffing && s->pending->len >= SNIFF_MAX)
-		decide(s, FALSE);
-	if (!s->sniffing)
-		convert_pending(s, FALSE);
-	stream->position += len;
-	return s->error ? -1 : (ssize_t)len;
-}
-
-/* Ends the text: decides if still undecided, converts what is left. */
-static void
-txn_stream_finish(TxnStream *s)
-{
-	if (!s->text)
-		return;
-	if (s->sniffing)
-		decide(s, TRUE);
-	convert_pending(s, TRUE);
-}
-
-static ssize_t
-txn_stream_read(GMimeStream *stream, char *buf, size_t len)
-{
-	(void)stream;
-	(void)buf;
-	(void)len;
-	return -1;
-}
-
-static int
-txn_stream_noop(GMimeStream *stream)
-{
-	(void)stream;
-	return 0;
-}
-
-static gboolean
-txn_stream_eos(GMimeStream *stream)
-{
-	(void)stream;
-	return TRUE;
-}
-
-static gint64
-txn_stream_tell(GMimeStream *stream)
-{
-	return stream->position;
-}
-
-static gint64
-txn_stream_seek(GMimeStream *stream, gint64 offset, GMimeSeekWhence whence)
-{
-	(void)stream;
-	(void)offset;
-	(void)whence;
-	return -1;
-}
-
-static gint64
-txn_stream_length(GMimeStream *stream)
-{
-	(void)stream;
-	return -1;
-}
-
-static void
-txn_stream_finalize(GObject *object)
-{
-	TxnStream *s = (TxnStream *)object;
-
-	if (s->cd != (GIConv)-1)
-		g_iconv_close(s->cd);
-	g_byte_array_unref(s->pending);
-	g_clear_error(&s->error);
-	g_free(s->detected);
-	G_OBJECT_CLASS(txn_stream_parent_class)->finalize(object);
-}
-
-static void
-txn_stream_class_init(TxnStreamClass *klass)
-{
-	GMimeStreamClass *sc = GMIME_STREAM_CLASS(klass);
-
-	G_OBJECT_CLASS(klass)->finalize = txn_stream_finalize;
-	sc->read = txn_stream_read;
-	sc->write = txn_stream_write;
-	sc->flush = txn_stream_noop;
-	sc->close = txn_stream_noop;
-	sc->reset = txn_stream_noop;
-	sc->eos = txn_stream_eos;
-	sc->seek = txn_stream_seek;
-	sc->tell = txn_stream_tell;
-	sc->length = txn_stream_length;
-}
-
-static void
-txn_stream_init(TxnStream *s)
-{
-	s->cd = (GIConv)-1;
-	s->pending = g_byte_array_new();
-}
-
-/*
- * A stream into the open part.  @charset: NULL for bytes as they are;
- * otherwise the declared charset ("" if none) of a text to store as UTF-8.
- */
-static TxnStream *
-txn_stream_new(MdirStoreTxn *txn, const char *charset)
-{
-	TxnStream *s = g_object_new(txn_stream_get_type(), NULL);
-
-	g_mime_stream_construct(GMIME_STREAM(s), 0, -1);
-	s->txn = txn;
-	if (charset == NULL)
-		return s;
-	s->text = TRUE;
-	if (*charset && g_ascii_strcasecmp(charset, "utf-8") != 0 &&
-	    g_ascii_strcasecmp(charset, "us-ascii") != 0) {
-		s->cd = g_iconv_open("UTF-8", g_mime_charset_iconv_name(charset));
-		if (s->cd != (GIConv)-1)
-			return s;
-	}
-	/* none declared, ASCII, UTF-8 (often wrongly) or unknown: look */
-	s->sniffing = TRUE;
-	return s;
-}
+/* GMime 3.2 declares no autoptr cleanups */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeStream, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeParser, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeMessage, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeContentType, g_object_unref)
 
 /* The splitter ------------------------------------------------------------- */
+
+#define COMMON_VALUE_MAX 1024 /* bytes of a message field copied into each part's record */
+/*
+ * What the parts of one message may take, records included: three times
+ * its size and 256 KiB.  Real mail stays far below (decoding shrinks);
+ * 100,000 parts of 7 bytes would take 126 times.
+ */
+#define BUDGET_FACTOR 3
+#define BUDGET_FLOOR (256 * 1024)
+#define RECORD_LATER 160 /* bytes receive.c adds to each record (envelope) */
+#define CHUNK (64 * 1024)
 
 typedef struct {
 	MdirStoreTxn *txn;
 	GMimeParserOptions *options;
 	guint next;	   /* the next part number */
 	guint max_depth;
+	guint max_parts;   /* 0: no limit */
+	gint64 budget;	   /* bytes the parts may take, records included */
+	gint64 cost;	   /* bytes they take so far */
+	const char *capped; /* why parts were left in the raw message */
+	const char *map;   /* the raw message, mapped */
+	const char *map_end;
 	MdirRecord *common; /* the message's own fields, added to every part */
 	char *base_name;   /* made from the subject */
 	GPtrArray *defects;
-	gboolean bad_header; /* GMime met a line that is no header */
 	GError *error;
 } Splitter;
 
@@ -299,16 +102,20 @@ warning_name(GMimeParserWarning code)
 }
 
 static void
+add_defect(Splitter *sp, char *text)
+{
+	if (sp->defects->len < MAX_DEFECTS)
+		g_ptr_array_add(sp->defects, text);
+	else
+		g_free(text);
+}
+
+static void
 on_warning(gint64 offset, GMimeParserWarning code, const gchar *item, gpointer data)
 {
 	Splitter *sp = data;
-	GPtrArray *defects = sp->defects;
 
-	if (code == GMIME_CRIT_INVALID_HEADER_NAME)
-		sp->bad_header = TRUE;
-	if (defects->len >= MAX_DEFECTS)
-		return;
-	g_ptr_array_add(defects, item && *item ?
+	add_defect(sp, item && *item ?
 	    g_strdup_printf("%s at %" G_GINT64_FORMAT " (%s)", warning_name(code), offset, item) :
 	    g_strdup_printf("%s at %" G_GINT64_FORMAT, warning_name(code), offset));
 }
@@ -377,15 +184,27 @@ make_base_name(const char *subject)
 	return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
-/* Copies the common fields into @r. */
+/*
+ * Copies the common fields into @r.  A part's record gets each value cut
+ * at COMMON_VALUE_MAX bytes (at a character): a 100 KB subject is not
+ * repeated in every part; part 0 keeps the whole.
+ */
 static void
-add_common(Splitter *sp, MdirRecord *r)
+add_common(Splitter *sp, MdirRecord *r, gboolean whole)
 {
 	for (guint i = 0; i < mdir_record_length(sp->common); i++) {
 		const char *n, *v;
 
 		mdir_record_nth(sp->common, i, &n, &v);
-		mdir_record_add(r, n, v);
+		if (whole || strlen(v) <= COMMON_VALUE_MAX) {
+			mdir_record_add(r, n, v);
+		} else {
+			const char *cut = g_utf8_find_prev_char(v, v + COMMON_VALUE_MAX + 1);
+			g_autofree char *s = g_strndup(v, cut ? cut - v : COMMON_VALUE_MAX);
+
+			mdir_record_add(r, n, s);
+			mdir_record_add(r, "truncated", n);
+		}
 	}
 }
 
@@ -439,14 +258,68 @@ message_fields(Splitter *sp, GMimeMessage *msg, MdirRecord *r)
 	add_header(sp, r, GMIME_OBJECT(msg), "X-Spam-Flag", "x-spam-flag");
 }
 
+/*
+ * The message's header block as GMime reads it, for the fields above: the
+ * structure is ours (mimeparse.c), so the Content-* fields are left out.
+ * Transfer full.
+ */
+static GMimeMessage *
+header_message(Splitter *sp, const MimeHeader *h)
+{
+	g_autoptr(GByteArray) bytes = g_byte_array_new();
+	g_autoptr(GMimeStream) stream = NULL;
+	g_autoptr(GMimeParser) parser = NULL;
+
+	for (guint i = 0; i < h->fields->len; i++) {
+		const MimeField *f = &g_array_index(h->fields, MimeField, i);
+
+		if (f->name_len >= 8 && g_ascii_strncasecmp(f->name, "Content-", 8) == 0)
+			continue;
+		g_byte_array_append(bytes, (const guint8 *)f->name, f->name_len);
+		g_byte_array_append(bytes, (const guint8 *)":", 1);
+		g_byte_array_append(bytes, (const guint8 *)f->value, f->value_len);
+		g_byte_array_append(bytes, (const guint8 *)"\n", 1);
+	}
+	g_byte_array_append(bytes, (const guint8 *)"\n", 1);
+	stream = g_mime_stream_mem_new_with_byte_array(g_steal_pointer(&bytes));
+	parser = g_mime_parser_new_with_stream(stream);
+	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	return g_mime_parser_construct_message(parser, sp->options);
+}
+
+/* Opens the next part; 0 on an error, or when max_parts is reached. */
 static guint
 begin_part(Splitter *sp, MdirRecord **rec)
 {
-	guint n = sp->next++;
+	guint n;
 
+	if (sp->error)
+		return 0;
+	if (sp->max_parts > 0 && sp->next > sp->max_parts)
+		sp->capped = "more than max_parts parts";
+	else if (sp->cost > sp->budget)
+		sp->capped = "parts would take over 3 times the message";
+	if (sp->capped)
+		return 0;
+	n = sp->next++;
 	if (!mdir_store_txn_open_part(sp->txn, n, &sp->error))
 		return 0;
 	*rec = mdir_store_txn_record(sp->txn, n);
+	return n;
+}
+
+/* The bytes a closed part takes: its file and its record. */
+static gint64
+record_cost(MdirRecord *r)
+{
+	gint64 n = mdir_record_get_int(r, "size", 0) + RECORD_LATER;
+
+	for (guint i = 0; i < mdir_record_length(r); i++) {
+		const char *f, *v;
+
+		mdir_record_nth(r, i, &f, &v);
+		n += strlen(f) + strlen(v) + 3;
+	}
 	return n;
 }
 
@@ -465,34 +338,65 @@ end_part(Splitter *sp, TxnStream *s)
 		g_clear_error(&ignore);
 		return FALSE;
 	}
-	return mdir_store_txn_close_part(sp->txn, &sp->error);
+	if (!mdir_store_txn_close_part(sp->txn, &sp->error))
+		return FALSE;
+	sp->cost += record_cost(mdir_store_txn_record(sp->txn, sp->next - 1));
+	return TRUE;
 }
 
-/* Writes a whole object (a forwarded message, a part too deep) as one part. */
+/*
+ * Drops the pages of the mapped raw message before @done from memory: the
+ * file is read once, in order, and its pages count as ours while mapped.
+ * They come back from the page cache if read again.  Only the mapping:
+ * decoded copies live on the heap.
+ */
+static void
+release(const char *done, gpointer data)
+{
+	Splitter *sp = data;
+	guintptr page = (guintptr)sysconf(_SC_PAGESIZE);
+	guintptr from, to;
+
+	if (sp->map == NULL || done <= sp->map || done > sp->map_end)
+		return;
+	/* the last few steps behind: what is further back went before */
+	from = (guintptr)MAX(sp->map, done - 4 * MIME_RELEASE_STEP) & ~(page - 1);
+	to = (guintptr)done & ~(page - 1);
+	if (to > from)
+		madvise((void *)from, to - from, MADV_DONTNEED);
+}
+
+/* Writes bytes as they are into the open part. */
+static void
+write_bytes(Splitter *sp, const char *p, gsize len)
+{
+	for (gsize n; sp->error == NULL && len > 0; p += n, len -= n) {
+		n = MIN(len, MIME_RELEASE_STEP);
+		mdir_store_txn_write(sp->txn, p, n, &sp->error);
+		release(p, sp);
+	}
+}
+
+/* Stores bytes (a forwarded message, a part too deep) whole as one part. */
 static guint
-whole_part(Splitter *sp, GMimeObject *obj, const char *mime_type, const char *name,
-    guint container, const char *why)
+whole_part(Splitter *sp, const char *p, const char *end, const char *mime_type,
+    const char *name, guint container, const char *why)
 {
 	MdirRecord *r = NULL;
-	g_autoptr(TxnStream) s = NULL;
 	guint n = begin_part(sp, &r);
 
-	if (sp->error)
+	if (n == 0)
 		return 0;
-	s = txn_stream_new(sp->txn, NULL);
-	if (g_mime_object_write_to_stream(obj, NULL, GMIME_STREAM(s)) < 0 && s->error == NULL)
-		g_set_error(&sp->error, MDIR_ERROR, MDIR_ERROR_FAILED, "part %u: cannot write", n);
+	write_bytes(sp, p, end - p);
 	mdir_record_add(r, "content-type", mime_type);
 	mdir_record_add(r, "suggested-name", name);
 	mdir_record_add(r, "disposition", "attachment");
 	if (container)
 		mdir_record_set_int(r, "container", container);
 	mdir_record_add(r, "unsplit", why); /* NULL adds nothing */
-	add_common(sp, r);
-	return end_part(sp, s) ? n : 0;
+	add_common(sp, r, FALSE);
+	return end_part(sp, NULL) ? n : 0;
 }
-
-static void split_object(Splitter *sp, GMimeObject *obj, guint depth, guint container);
 
 /* uuencode blocks inside a plain text ("begin 644 name" ... "end") --------- */
 
@@ -549,8 +453,7 @@ split_uuencode(Splitter *sp, guint text)
 			g_autofree char *mime = g_content_type_get_mime_type(type);
 			MdirRecord *r = NULL;
 
-			begin_part(sp, &r);
-			if (sp->error)
+			if (begin_part(sp, &r) == 0)
 				break;
 			in = TRUE;
 			mdir_record_add(r, "content-type", mime ? mime : "application/octet-stream");
@@ -558,7 +461,7 @@ split_uuencode(Splitter *sp, guint text)
 			mdir_record_add(r, "disposition", "attachment");
 			mdir_record_add(r, "transfer-encoding", "x-uuencode");
 			mdir_record_set_int(r, "container", text);
-			add_common(sp, r);
+			add_common(sp, r, FALSE);
 		} else if (in && (strcmp(line, "end") == 0 || strcmp(line, "`") == 0 ||
 		    line[0] == '\0')) {
 			if (strcmp(line, "end") == 0) {
@@ -579,16 +482,74 @@ split_uuencode(Splitter *sp, guint text)
 		fclose(fp);
 }
 
-/* Leaves ----------------------------------------------------------------- */
+/* Transfer encodings -------------------------------------------------------- */
 
-/* "type/subtype" in lower case.  Transfer full. */
-static char *
-mime_type_of(GMimeObject *obj)
+typedef enum { CTE_NONE, CTE_BASE64, CTE_QP, CTE_UUENCODE } Cte;
+
+static Cte
+cte_of(const MimeHeader *h, char **name)
 {
-	g_autofree char *t = g_mime_content_type_get_mime_type(g_mime_object_get_content_type(obj));
+	g_autofree char *v = mime_header_get(h, "Content-Transfer-Encoding", 0);
+	Cte cte = CTE_NONE;
 
-	return g_ascii_strdown(t, -1);
+	if (v == NULL)
+		return CTE_NONE;
+	*name = g_ascii_strdown(v, -1);
+	if (strcmp(*name, "base64") == 0)
+		cte = CTE_BASE64;
+	else if (strcmp(*name, "quoted-printable") == 0)
+		cte = CTE_QP;
+	else if (strcmp(*name, "x-uuencode") == 0 || strcmp(*name, "uuencode") == 0 ||
+	    strcmp(*name, "x-uue") == 0)
+		cte = CTE_UUENCODE;
+	return cte;
 }
+
+/* Writes @len bytes to @out; nothing is no write (GMime wants a buffer). */
+static gboolean
+put(GMimeStream *out, const void *buf, gsize len)
+{
+	return len == 0 || g_mime_stream_write(out, buf, len) >= 0;
+}
+
+/*
+ * Decodes the body [@p, @end) into @out, a chunk at a time.  Base64 is
+ * ours (an unpadded tail is decoded, as every mail client does); the rest
+ * is GMime's.
+ */
+static void
+decode_body(Splitter *sp, const char *p, const char *end, Cte cte, GMimeStream *out)
+{
+	g_autofree char *buf = NULL;
+	GMimeEncoding enc;
+	MimeBase64 b64 = { 0 };
+
+	if (cte == CTE_NONE) {
+		for (; p < end; p += MIN(CHUNK, end - p)) {
+			if (!put(out, p, MIN(CHUNK, end - p)))
+				return;
+			release(p, sp);
+		}
+		return;
+	}
+	if (cte != CTE_BASE64)
+		g_mime_encoding_init_decode(&enc, cte == CTE_QP ?
+		    GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE : GMIME_CONTENT_ENCODING_UUENCODE);
+	buf = g_malloc(2 * CHUNK + 16);
+	for (; p < end; p += MIN(CHUNK, end - p)) {
+		gsize len = MIN(CHUNK, end - p);
+		gsize n = cte == CTE_BASE64 ? mime_base64_step(&b64, p, len, (guchar *)buf) :
+		    g_mime_encoding_step(&enc, p, len, buf);
+
+		if (!put(out, buf, n))
+			return;
+		release(p, sp);
+	}
+	put(out, buf, cte == CTE_BASE64 ? mime_base64_flush(&b64, (guchar *)buf) :
+	    g_mime_encoding_flush(&enc, NULL, 0, buf));
+}
+
+/* Leaves ----------------------------------------------------------------- */
 
 /* Whether a text type carries its charset inside (HTML's meta, XML's prolog). */
 static gboolean
@@ -598,127 +559,273 @@ self_declaring(const char *mime_type)
 	    g_ascii_strcasecmp(mime_type, "text/xml") == 0;
 }
 
-static void
-leaf_record(Splitter *sp, GMimePart *part, MdirRecord *r, const char *mime_type,
-    guint container)
+/* Whether @data is valid in @charset ("" for none: UTF-8), NULs allowed. */
+static gboolean
+valid_in(const char *charset, const guint8 *data, gsize len)
 {
-	GMimeObject *obj = GMIME_OBJECT(part);
-	GMimeContentDisposition *disp = g_mime_object_get_content_disposition(obj);
-	const char *filename = g_mime_part_get_filename(part);
-	const char *cte = g_mime_object_get_header(obj, "Content-Transfer-Encoding");
-	const char *cid = g_mime_object_get_content_id(obj);
-	g_autofree char *name = part_name(sp, filename, mime_type);
-	g_autofree char *cte_clean = cte ? g_ascii_strdown(cte, -1) : NULL;
-	const char *d = disp ? g_mime_content_disposition_get_disposition(disp) : NULL;
+	g_autoptr(GError) e = NULL;
+	g_autofree char *out = NULL;
+
+	if (*charset == '\0' || g_ascii_strcasecmp(charset, "utf-8") == 0 ||
+	    g_ascii_strcasecmp(charset, "us-ascii") == 0) {
+		const guint8 *p = data, *end = data + len;
+
+		while (p < end) {
+			const guint8 *nul = memchr(p, 0, end - p);
+			const guint8 *stop = nul ? nul : end;
+
+			if (!g_utf8_validate((const char *)p, stop - p, NULL))
+				return FALSE;
+			p = nul ? nul + 1 : end;
+		}
+		return TRUE;
+	}
+	out = g_convert((const char *)data, len, "UTF-8", g_mime_charset_iconv_name(charset),
+	    NULL, NULL, &e);
+	return out != NULL;
+}
+
+/* A leaf's name and disposition, from its header. */
+typedef struct {
+	GMimeContentDisposition *disp;
+	char *filename;
+	gboolean attachment; /* a file: named, or said to be an attachment */
+} LeafName;
+
+static void
+leaf_name(Splitter *sp, const MimeHeader *h, GMimeContentType *ct, LeafName *ln)
+{
+	g_autofree char *d = mime_header_get(h, "Content-Disposition", 0);
+	const char *fn = NULL;
+	const char *kind;
+
+	ln->disp = d ? g_mime_content_disposition_parse(sp->options, d) : NULL;
+	if (ln->disp)
+		fn = g_mime_content_disposition_get_parameter(ln->disp, "filename");
+	if (fn == NULL || *fn == '\0')
+		fn = g_mime_content_type_get_parameter(ct, "name");
+	ln->filename = fn && *fn ? g_strdup(fn) : NULL;
+	kind = ln->disp ? g_mime_content_disposition_get_disposition(ln->disp) : NULL;
+	ln->attachment = ln->filename != NULL ||
+	    (kind && g_ascii_strcasecmp(kind, "attachment") == 0);
+}
+
+static void
+leaf_record(Splitter *sp, const MimeHeader *h, const LeafName *ln, MdirRecord *r,
+    const char *mime_type, const char *cte, guint container)
+{
+	g_autofree char *name = part_name(sp, ln->filename, mime_type);
+	g_autofree char *cid_raw = mime_header_get(h, "Content-ID", 0);
+	g_autofree char *cid = cid_raw ? g_mime_utils_decode_message_id(cid_raw) : NULL;
+	const char *d = ln->disp ? g_mime_content_disposition_get_disposition(ln->disp) : NULL;
 
 	mdir_record_add(r, "content-type", mime_type);
 	mdir_record_add(r, "suggested-name", name);
 	if (d == NULL || *d == '\0')
-		d = filename ? "attachment" : "inline";
+		d = ln->filename ? "attachment" : "inline";
 	mdir_record_add(r, "disposition", g_ascii_strcasecmp(d, "attachment") == 0 ?
 	    "attachment" : "inline");
-	mdir_record_add(r, "transfer-encoding", cte_clean ? g_strstrip(cte_clean) : "7bit");
-	mdir_record_add(r, "content-id", cid);
+	mdir_record_add(r, "transfer-encoding", cte ? cte : "7bit");
+	mdir_record_add(r, "content-id", cid && *cid ? cid : NULL);
 	if (container)
 		mdir_record_set_int(r, "container", container);
 }
 
-static void
-split_leaf(Splitter *sp, GMimePart *part, guint container)
+/*
+ * Stores the message's own text (inline, unnamed) as UTF-8; text that is
+ * no text in its charset and holds NULs stays bytes.  The body is decoded
+ * into memory first: such texts are small, and the test needs all of it.
+ */
+static TxnStream *
+store_text(Splitter *sp, MdirRecord *r, GByteArray *bytes, const char *declared)
 {
-	GMimeObject *obj = GMIME_OBJECT(part);
-	GMimeContentType *ct = g_mime_object_get_content_type(obj);
-	g_autofree char *mime_type = mime_type_of(obj);
+	const char *cs = declared ? declared : "";
+	TxnStream *s;
+
+	if (bytes->len > 0 && memchr(bytes->data, 0, bytes->len) &&
+	    !valid_in(cs, bytes->data, bytes->len)) {
+		s = txn_stream_new(sp->txn, NULL);
+		mdir_record_add(r, "charset", declared);
+		mdir_record_add(r, "defects", "not text in its charset, with NUL bytes: kept as bytes");
+		put(GMIME_STREAM(s), bytes->data, bytes->len);
+		return s;
+	}
+	s = txn_stream_new(sp->txn, cs);
+	put(GMIME_STREAM(s), bytes->data, bytes->len);
+	txn_stream_finish(s);
+	mdir_record_add(r, "charset", "utf-8");
+	mdir_record_add(r, "original-charset", declared);
+	if (s->detected)
+		mdir_record_add(r, "detected-charset", s->detected);
+	return s;
+}
+
+/* Whether a part of this type is a file encoded in its text. */
+static gboolean
+holds_blocks(const char *mime_type)
+{
+	static const char *const types[] = {
+		"application/x-yenc", "application/yenc", "application/mac-binhex40",
+		"application/mac-binhex", "application/x-binhex40",
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(types); i++)
+		if (strcmp(mime_type, types[i]) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+/*
+ * The files encoded in the decoded body of part @container (yEnc, BinHex
+ * 4.0): each a part of its own, the container keeping its text.
+ */
+static void
+split_blocks(Splitter *sp, guint container, GByteArray *bytes)
+{
+	g_autoptr(GArray) blocks = mime_find_blocks((const char *)bytes->data,
+	    (const char *)bytes->data + bytes->len);
+
+	for (guint i = 0; i < blocks->len && !sp->error; i++) {
+		MimeBlock *b = &g_array_index(blocks, MimeBlock, i);
+		g_autofree char *name = part_name(sp, b->name, "application/octet-stream");
+		g_autofree char *type = g_content_type_guess(name, NULL, 0, NULL);
+		g_autofree char *mime = g_content_type_get_mime_type(type);
+		MdirRecord *r = NULL;
+
+		if (begin_part(sp, &r) == 0)
+			return;
+		write_bytes(sp, (const char *)b->data->data, b->data->len);
+		mdir_record_add(r, "content-type", mime ? mime : "application/octet-stream");
+		mdir_record_add(r, "suggested-name", name);
+		mdir_record_add(r, "disposition", "attachment");
+		mdir_record_add(r, "transfer-encoding", b->encoding);
+		mdir_record_set_int(r, "container", container);
+		mdir_record_add(r, "defects", b->defect);
+		add_common(sp, r, FALSE);
+		end_part(sp, NULL);
+	}
+}
+
+static void
+split_leaf(Splitter *sp, const MimeHeader *h, GMimeContentType *ct, const char *mime_type,
+    guint container, GPtrArray *defects)
+{
 	const char *declared = g_mime_content_type_get_parameter(ct, "charset");
-	gboolean text = g_str_has_prefix(mime_type, "text/") && !self_declaring(mime_type);
-	GMimeDataWrapper *content = g_mime_part_get_content(part);
+	g_autofree char *cte_name = NULL;
+	Cte cte = cte_of(h, &cte_name);
+	LeafName ln = { 0 };
 	g_autoptr(TxnStream) s = NULL;
+	g_autoptr(GMimeStream) mem = NULL;
+	GByteArray *bytes = NULL;
 	MdirRecord *r = NULL;
 	guint n = begin_part(sp, &r);
+	gboolean text;
 
-	if (sp->error)
+	if (n == 0)
 		return;
-	leaf_record(sp, part, r, mime_type, container);
-	s = txn_stream_new(sp->txn, text ? (declared ? declared : "") : NULL);
-	if (content && g_mime_data_wrapper_write_to_stream(content, GMIME_STREAM(s)) < 0 &&
-	    s->error == NULL)
-		mdir_record_add(r, "defects", "content could not be decoded in full");
-	txn_stream_finish(s);
+	leaf_name(sp, h, ct, &ln);
+	leaf_record(sp, h, &ln, r, mime_type, cte_name, container);
+	text = g_str_has_prefix(mime_type, "text/") && !self_declaring(mime_type) &&
+	    !ln.attachment;
+	if (text || holds_blocks(mime_type)) {
+		/* looked at whole: small texts, or files inside */
+		mem = g_mime_stream_mem_new();
+		decode_body(sp, h->body, h->end, cte, mem);
+		bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	}
 	if (text) {
-		mdir_record_add(r, "charset", "utf-8");
-		mdir_record_add(r, "original-charset", declared);
-		if (s->detected)
-			mdir_record_add(r, "detected-charset", s->detected);
-	} else if (declared) {
+		s = store_text(sp, r, bytes, declared);
+	} else {
+		/* a file: the bytes that were sent, decoded, never converted */
+		s = txn_stream_new(sp->txn, NULL);
+		if (bytes)
+			put(GMIME_STREAM(s), bytes->data, bytes->len);
+		else
+			decode_body(sp, h->body, h->end, cte, GMIME_STREAM(s));
 		mdir_record_add(r, "charset", declared);
 	}
-	add_common(sp, r);
+	for (guint i = 0; i < defects->len; i++)
+		mdir_record_add(r, "defects", defects->pdata[i]);
+	add_common(sp, r, FALSE);
+	g_clear_object(&ln.disp);
+	g_free(ln.filename);
 	if (!end_part(sp, s))
 		return;
 	if (g_ascii_strcasecmp(mime_type, "text/plain") == 0)
 		split_uuencode(sp, n);
+	if (bytes)
+		split_blocks(sp, n, bytes);
 }
 
+/* Containers ----------------------------------------------------------------- */
+
+static void split_entity(Splitter *sp, const char *p, const char *end, guint depth,
+    guint container, const char *fallback, gboolean message);
+
 static void
-split_forwarded(Splitter *sp, GMimeMessagePart *mp, guint depth, guint container)
+split_forwarded(Splitter *sp, const MimeHeader *h, guint depth, guint container)
 {
-	g_autofree char *type = mime_type_of(GMIME_OBJECT(mp));
-	GMimeMessage *msg = g_mime_message_part_get_message(mp);
-	const char *subject = msg ? g_mime_message_get_subject(msg) : NULL;
-	g_autofree char *safe = subject ? mdir_sanitize_name(subject, -1) : NULL;
+	g_autofree char *cte_name = NULL;
+	Cte cte = cte_of(h, &cte_name);
+	g_autoptr(GMimeStream) mem = NULL;
+	const char *p = h->body, *end = h->end;
+	MimeHeader inner = { 0 };
+	g_autofree char *subject_raw = NULL;
+	g_autofree char *subject = NULL;
+	g_autofree char *safe = NULL;
 	g_autofree char *name = NULL;
+	char *outer;
 	guint n;
 
-	/* a delivery or read report is a leaf: its "headers" are its text */
-	if (strcmp(type, "message/rfc822") != 0 && strcmp(type, "message/global") != 0) {
-		g_autofree char *report = part_name(sp, NULL, type);
+	if (cte != CTE_NONE) {
+		/* RFC 2046 5.2.1 allows no encoding here; real mail has it */
+		GByteArray *bytes;
 
-		whole_part(sp, msg ? GMIME_OBJECT(msg) : GMIME_OBJECT(mp), type, report,
-		    container, NULL);
-		return;
+		mem = g_mime_stream_mem_new();
+		decode_body(sp, p, end, cte, mem);
+		bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+		p = (const char *)bytes->data;
+		end = p + bytes->len;
+		add_defect(sp, g_strdup_printf("message/rfc822 in %s", cte_name));
 	}
+	mime_header_parse(&inner, mime_skip_envelope(p, end), end);
+	subject_raw = mime_header_get(&inner, "Subject", 0);
+	mime_header_clear(&inner);
+	subject = subject_raw ? g_mime_utils_header_decode_text(sp->options, subject_raw) : NULL;
+	safe = subject ? mdir_sanitize_name(subject, -1) : NULL;
 	name = safe ? g_strconcat(safe, ".eml", NULL) : part_name(sp, NULL, "message/rfc822");
-	if (msg == NULL) {
-		whole_part(sp, GMIME_OBJECT(mp), "message/rfc822", name, container, "empty");
+	if (mime_skip_envelope(p, end) == end) {
+		whole_part(sp, p, end, "message/rfc822", name, container, "empty");
 		return;
 	}
-	n = whole_part(sp, GMIME_OBJECT(msg), "message/rfc822", name, container, "forwarded");
+	n = whole_part(sp, p, end, "message/rfc822", name, container, NULL);
 	if (n == 0)
 		return;
 	/* a forwarded message is a message: its record says so */
-	mdir_record_remove(mdir_store_txn_record(sp->txn, n), "unsplit");
 	mdir_record_add(mdir_store_txn_record(sp->txn, n), "forwarded-subject", subject);
-	if (g_mime_message_get_mime_part(msg)) {
-		/* its parts are named after its own subject, not the outer one */
-		char *outer = sp->base_name;
-
-		sp->base_name = make_base_name(subject);
-		split_object(sp, g_mime_message_get_mime_part(msg), depth + 1, n);
-		g_free(sp->base_name);
-		sp->base_name = outer;
-	}
+	/* its parts are named after its own subject, not the outer one */
+	outer = sp->base_name;
+	sp->base_name = make_base_name(subject);
+	split_entity(sp, p, end, depth + 1, n, "text/plain", TRUE);
+	g_free(sp->base_name);
+	sp->base_name = outer;
 }
 
 /*
- * A multipart with no parts: its boundary is missing or never appears
- * (real mail does this).  GMime keeps the body as the prologue; it is the
- * only readable text there is, so it becomes a part.
+ * A multipart whose boundary is missing or never appears (real mail does
+ * this): its body is the only readable text there is, so it becomes a part.
  */
 static void
-split_prologue(Splitter *sp, GMimeMultipart *mp, guint container)
+split_prologue(Splitter *sp, const char *p, const char *end, guint container)
 {
-	const char *text = g_mime_multipart_get_prologue(mp);
 	g_autoptr(TxnStream) s = NULL;
 	g_autofree char *name = NULL;
 	MdirRecord *r = NULL;
 
-	if (text == NULL || strspn(text, " \t\r\n") == strlen(text))
-		return;
-	begin_part(sp, &r);
-	if (sp->error)
+	if (mime_is_blank(p, end) || begin_part(sp, &r) == 0)
 		return;
 	s = txn_stream_new(sp->txn, "");
-	g_mime_stream_write_string(GMIME_STREAM(s), text);
+	g_mime_stream_write(GMIME_STREAM(s), p, end - p);
 	txn_stream_finish(s);
 	name = part_name(sp, NULL, "text/plain");
 	mdir_record_add(r, "content-type", "text/plain");
@@ -729,76 +836,152 @@ split_prologue(Splitter *sp, GMimeMultipart *mp, guint container)
 	mdir_record_add(r, "unsplit", "multipart without parts");
 	if (container)
 		mdir_record_set_int(r, "container", container);
-	add_common(sp, r);
+	add_common(sp, r, FALSE);
 	end_part(sp, s);
 }
 
-/* Depth-first over the MIME tree: the order of DESIGN §3. */
 static void
-split_object(Splitter *sp, GMimeObject *obj, guint depth, guint container)
+split_multipart(Splitter *sp, const MimeHeader *h, GMimeContentType *ct, guint depth,
+    guint container)
 {
-	if (sp->error)
-		return;
-	if (depth > sp->max_depth) {
-		g_autofree char *type = mime_type_of(obj);
-		g_autofree char *name = part_name(sp, NULL, "message/rfc822");
+	const char *boundary = g_mime_content_type_get_parameter(ct, "boundary");
+	const char *sub = g_mime_content_type_get_media_subtype(ct);
+	const char *fallback = sub && g_ascii_strcasecmp(sub, "digest") == 0 ?
+	    "message/rfc822" : "text/plain";
+	g_autoptr(GArray) parts = NULL;
+	const char *preamble_end;
+	gboolean closed;
 
-		whole_part(sp, obj, type, name, container, "nested deeper than max_depth");
+	if (boundary == NULL || *boundary == '\0') {
+		add_defect(sp, g_strdup("multipart without boundary"));
+		split_prologue(sp, h->body, h->end, container);
 		return;
 	}
-	if (GMIME_IS_MULTIPART(obj)) {
-		GMimeMultipart *mp = GMIME_MULTIPART(obj);
-		int count = g_mime_multipart_get_count(mp);
+	parts = mime_split_body(h->body, h->end, boundary, &closed, &preamble_end);
+	if (parts->len == 0 && closed) {
+		/* only a close delimiter: what is before it is all there is */
+		add_defect(sp, g_strdup_printf("multipart \"%s\" without parts", boundary));
+		split_prologue(sp, h->body, preamble_end, container);
+		return;
+	}
+	if (parts->len == 0) {
+		add_defect(sp, g_strdup_printf("boundary \"%s\" never found", boundary));
+		split_prologue(sp, h->body, h->end, container);
+		return;
+	}
+	if (!closed)
+		add_defect(sp, g_strdup_printf("multipart \"%s\" not closed", boundary));
+	for (guint i = 0; i < parts->len && !sp->error && !sp->capped; i++) {
+		MimeRange *r = &g_array_index(parts, MimeRange, i);
 
-		for (int i = 0; i < count && !sp->error; i++)
-			split_object(sp, g_mime_multipart_get_part(mp, i), depth + 1, container);
-		if (count == 0)
-			split_prologue(sp, mp, container);
-	} else if (GMIME_IS_MESSAGE_PART(obj)) {
-		split_forwarded(sp, GMIME_MESSAGE_PART(obj), depth, container);
-	} else if (GMIME_IS_PART(obj)) {
-		split_leaf(sp, GMIME_PART(obj), container);
+		/* "--b" right after "--b": no octets, no part (RFC 2046 5.1.1) */
+		if (r->start == r->end)
+			continue;
+		split_entity(sp, r->start, r->end, depth + 1, container, fallback, FALSE);
 	}
 }
 
 /*
- * No body found because the "headers" ran into text (a digest or a note
- * without a blank line after its headers): the readable text is the raw
- * message itself, so it becomes a text part too.
+ * Parses a Content-Type value.  One without a subtype ("application;
+ * name=x.pdf") keeps its parameters as application/octet-stream.
+ */
+static GMimeContentType *
+parse_content_type(Splitter *sp, const char *value, GPtrArray *defects)
+{
+	const char *semi = strchr(value, ';');
+	gsize tlen = semi ? (gsize)(semi - value) : strlen(value);
+	g_autofree char *fixed = NULL;
+
+	if (memchr(value, '/', tlen) == NULL) {
+		/* "text" alone is text/plain (RFC 2045 5.2); anything else, bytes */
+		gboolean text = tlen >= 4 && g_ascii_strncasecmp(value, "text", 4) == 0 &&
+		    strspn(value + 4, " \t") == tlen - 4;
+
+		fixed = g_strconcat(text ? "text/plain" : "application/octet-stream",
+		    semi ? semi : "", NULL);
+		g_ptr_array_add(defects, g_strdup_printf("content-type without subtype: %.*s",
+		    (int)MIN(tlen, 40), value));
+		value = fixed;
+	}
+	return g_mime_content_type_parse(sp->options, value);
+}
+
+/*
+ * The content type of the entity of header @h.  Of two or more
+ * Content-Type fields, the first whose boundary occurs in the body wins,
+ * else the first (as Python and most clients do).  Transfer full.
+ */
+static GMimeContentType *
+entity_type(Splitter *sp, const MimeHeader *h, const char *fallback, GPtrArray *defects)
+{
+	guint count = mime_header_count(h, "Content-Type");
+	guint pick = 0;
+	g_autofree char *value = NULL;
+
+	if (count == 0)
+		return g_mime_content_type_parse(sp->options, fallback);
+	for (guint i = 0; count > 1 && i < count; i++) {
+		g_autofree char *v = mime_header_get(h, "Content-Type", i);
+		g_autoptr(GMimeContentType) ct = g_mime_content_type_parse(sp->options, v);
+		const char *b = g_mime_content_type_get_parameter(ct, "boundary");
+
+		if (b && *b && mime_boundary_occurs(h->body, h->end, b)) {
+			pick = i;
+			break;
+		}
+	}
+	if (count > 1)
+		g_ptr_array_add(defects, g_strdup_printf("%u content-type headers: number %u used",
+		    count, pick + 1));
+	value = mime_header_get(h, "Content-Type", pick);
+	return parse_content_type(sp, value, defects);
+}
+
+/*
+ * Splits the entity [@p, @end): its header, then by its type.  Depth-first
+ * over the MIME tree: the order of DESIGN §3.  @message: the entity is a
+ * message (what may precede its header is skipped); @fallback: the type
+ * without a Content-Type (RFC 2046 5.1.5: message/rfc822 in a digest).
  */
 static void
-split_headless(Splitter *sp)
+split_entity(Splitter *sp, const char *p, const char *end, guint depth, guint container,
+    const char *fallback, gboolean message)
 {
-	g_autofree char *path = mdir_store_txn_part_path(sp->txn, 0);
-	g_autoptr(TxnStream) s = NULL;
-	g_autofree char *name = part_name(sp, NULL, "text/plain");
-	char buf[65536];
-	MdirRecord *r = NULL;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	g_autoptr(GPtrArray) defects = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GMimeContentType) ct = NULL;
+	g_autofree char *full = NULL;
+	g_autofree char *type = NULL;
+	MimeHeader h = { 0 };
 
-	if (fd < 0) {
-		mdir_set_errno(&sp->error, errno, path);
+	if (sp->error || sp->capped)
 		return;
+	mime_header_parse(&h, message ? mime_skip_envelope(p, end) : p, end);
+	h.end = end;
+	if (h.no_separator && h.fields->len > 0)
+		g_ptr_array_add(defects, g_strdup("header block not ended by a blank line"));
+	ct = entity_type(sp, &h, fallback, defects);
+	full = g_mime_content_type_get_mime_type(ct);
+	type = g_ascii_strdown(full, -1);
+	if (depth > sp->max_depth) {
+		g_autofree char *name = part_name(sp, NULL, "message/rfc822");
+
+		whole_part(sp, p, end, type, name, container, "nested deeper than max_depth");
+	} else if (g_str_has_prefix(type, "multipart/")) {
+		split_multipart(sp, &h, ct, depth, container);
+	} else if (strcmp(type, "message/rfc822") == 0 || strcmp(type, "message/global") == 0) {
+		split_forwarded(sp, &h, depth, container);
+	} else if (strcmp(type, "message/external-body") == 0) {
+		/* RFC 2046 5.2.3: the body is the header (and body) of the
+		 * entity kept elsewhere; what it holds is that entity's */
+		split_entity(sp, h.body, h.end, depth + 1, container, "text/plain", FALSE);
+	} else {
+		/* a report (delivery, read) or message/partial is a leaf */
+		split_leaf(sp, &h, ct, type, container, defects);
+		g_ptr_array_set_size(defects, 0);
 	}
-	begin_part(sp, &r);
-	if (sp->error) {
-		close(fd);
-		return;
-	}
-	s = txn_stream_new(sp->txn, "");
-	while (!sp->error && (n = read(fd, buf, sizeof(buf))) > 0)
-		g_mime_stream_write(GMIME_STREAM(s), buf, n);
-	close(fd);
-	txn_stream_finish(s);
-	mdir_record_add(r, "content-type", "text/plain");
-	mdir_record_add(r, "suggested-name", name);
-	mdir_record_add(r, "disposition", "inline");
-	mdir_record_add(r, "charset", "utf-8");
-	mdir_record_add(r, "detected-charset", s->detected);
-	mdir_record_add(r, "unsplit", "no header/body separator");
-	add_common(sp, r);
-	end_part(sp, s);
+	for (guint i = 0; i < defects->len; i++)
+		add_defect(sp, g_strdup(defects->pdata[i]));
+	mime_header_clear(&h);
 }
 
 static GMimeParserOptions *
@@ -816,36 +999,50 @@ parser_options(Splitter *sp)
 	return o;
 }
 
-/*
- * Parses the raw message of @txn (part 0, closed).  NULL with @error unset
- * if it is no message GMime can read.  Transfer full.
- */
-static GMimeMessage *
-parse_raw(MdirStoreTxn *txn, GMimeParserOptions *options, GError **error)
+/* The message's own fields, from its header block. */
+static void
+read_fields(Splitter *sp, const char *data, gsize len, MdirSplitResult *result)
 {
-	g_autofree char *path = mdir_store_txn_part_path(txn, 0);
-	GMimeStream *stream;
-	GMimeParser *parser;
-	GMimeMessage *msg;
-	char head[5] = { 0 };
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	MimeHeader h = { 0 };
+	g_autoptr(GMimeMessage) msg = NULL;
 
-	if (fd < 0) {
-		mdir_set_errno(error, errno, path);
-		return NULL;
-	}
-	if (pread(fd, head, 5, 0) < 0)
-		head[0] = '\0';
-	stream = g_mime_stream_fs_new(fd);
-	parser = g_mime_parser_new_with_stream(stream);
-	/* a leading mbox "From " line (some MTAs and tools add it) */
-	g_mime_parser_set_format(parser, memcmp(head, "From ", 5) == 0 ? GMIME_FORMAT_MBOX :
-	    GMIME_FORMAT_MESSAGE);
-	g_mime_parser_set_persist_stream(parser, TRUE);
-	msg = g_mime_parser_construct_message(parser, options);
-	g_object_unref(parser);
-	g_object_unref(stream);
-	return msg;
+	mime_header_parse(&h, mime_skip_envelope(data, data + len), data + len);
+	msg = header_message(sp, &h);
+	mime_header_clear(&h);
+	if (msg == NULL)
+		return;
+	message_fields(sp, msg, sp->common);
+	result->message_id = g_strdup(g_mime_message_get_message_id(msg));
+}
+
+/* Splits the raw message, mapped. */
+static void
+split_raw(Splitter *sp, const MdirSplitOptions *opts, MdirSplitResult *result, GError **error)
+{
+	g_autofree char *path = mdir_store_txn_part_path(sp->txn, 0);
+	GMappedFile *map = g_mapped_file_new(path, FALSE, error);
+	const char *data;
+	gsize len;
+
+	if (map == NULL)
+		return;
+	data = g_mapped_file_get_contents(map);
+	len = g_mapped_file_get_length(map);
+	if (data == NULL)
+		len = 0;
+	sp->budget = BUDGET_FACTOR * (gint64)len + BUDGET_FLOOR;
+	sp->map = data;
+	sp->map_end = data + len;
+	mime_set_progress(release, sp);
+	read_fields(sp, data, len, result);
+	sp->base_name = make_base_name(mdir_record_get(sp->common, "subject"));
+	if (opts->max_size > 0 && (gint64)len > opts->max_size)
+		add_defect(sp, g_strdup("larger than max_size: kept whole, unsplit"));
+	else if (len > 0)
+		split_entity(sp, data, data + len, 0, 0, "text/plain", TRUE);
+	mime_set_progress(NULL, NULL);
+	sp->map = sp->map_end = NULL;
+	g_mapped_file_unref(map);
 }
 
 gboolean
@@ -854,40 +1051,24 @@ mdir_mime_split(MdirStoreTxn *txn, const MdirSplitOptions *opts, MdirSplitResult
 {
 	Splitter sp = { .txn = txn, .next = 1 };
 	g_autoptr(GPtrArray) defects = g_ptr_array_new_with_free_func(g_free);
-	GMimeParserOptions *options;
-	GMimeMessage *msg;
-	GError *e = NULL;
 	MdirRecord *r0 = mdir_store_txn_record(txn, 0);
-	gint64 size = mdir_record_get_int(r0, "size", 0);
+	GError *e = NULL;
 
 	mdir_mime_init();
 	sp.defects = defects;
-	options = parser_options(&sp);
-	sp.options = options;
-	sp.max_depth = opts->max_depth;
+	sp.options = parser_options(&sp);
+	/* whatever the configuration: the recursion must fit the stack */
+	sp.max_depth = MIN(opts->max_depth, MAX_DEPTH);
+	sp.max_parts = opts->max_parts;
 	sp.common = mdir_record_new();
-	msg = parse_raw(txn, options, &e);
+	split_raw(&sp, opts, result, &e);
 	if (e) {
 		g_propagate_error(error, e);
-		g_mime_parser_options_free(options);
+		g_mime_parser_options_free(sp.options);
 		mdir_record_free(sp.common);
+		g_free(sp.base_name);
 		return FALSE;
 	}
-	if (msg) {
-		message_fields(&sp, msg, sp.common);
-		result->message_id = g_strdup(g_mime_message_get_message_id(msg));
-	}
-	sp.base_name = make_base_name(mdir_record_get(sp.common, "subject"));
-	if (msg == NULL) {
-		g_ptr_array_add(defects, g_strdup("no message structure: kept as text"));
-		if (size > 0)
-			split_headless(&sp);
-	} else if (opts->max_size > 0 && size > opts->max_size)
-		g_ptr_array_add(defects, g_strdup("larger than max_size: kept whole, unsplit"));
-	else if (g_mime_message_get_mime_part(msg))
-		split_object(&sp, g_mime_message_get_mime_part(msg), 0, 0);
-	else if (sp.bad_header)
-		split_headless(&sp);
 	mdir_record_add(r0, "content-type", "message/rfc822");
 	{
 		g_autofree char *name = g_strconcat(sp.base_name, ".eml", NULL);
@@ -895,7 +1076,13 @@ mdir_mime_split(MdirStoreTxn *txn, const MdirSplitOptions *opts, MdirSplitResult
 		mdir_record_add(r0, "suggested-name", name);
 	}
 	mdir_record_add(r0, "disposition", "inline");
-	add_common(&sp, r0);
+	if (sp.capped) {
+		g_autofree char *why = g_strdup_printf("%s: parts from %u on are only in the "
+		    "raw message", sp.capped, sp.next);
+
+		mdir_record_add(r0, "unsplit", why);
+	}
+	add_common(&sp, r0, TRUE);
 	for (guint i = 0; i < defects->len; i++)
 		mdir_record_add(r0, "defects", defects->pdata[i]);
 	result->defects = defects->len;
@@ -903,9 +1090,7 @@ mdir_mime_split(MdirStoreTxn *txn, const MdirSplitOptions *opts, MdirSplitResult
 	result->from = g_strdup(mdir_record_get(sp.common, "from"));
 	mdir_record_free(sp.common);
 	g_free(sp.base_name);
-	if (msg)
-		g_object_unref(msg);
-	g_mime_parser_options_free(options);
+	g_mime_parser_options_free(sp.options);
 	if (sp.error) {
 		g_propagate_error(error, sp.error);
 		return FALSE;

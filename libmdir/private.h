@@ -95,6 +95,7 @@ gboolean mdir_store_whole_sync(const MdirStore *store);
 typedef struct {
 	guint max_depth; /* containers deeper than this are kept whole */
 	gint64 max_size; /* messages larger than this are not split; 0: no limit */
+	guint max_parts; /* parts beyond this stay in the raw message; 0: no limit */
 } MdirSplitOptions;
 
 typedef struct {

@@ -164,6 +164,7 @@ store_message(MdirStore *store, const MdirConfig *config, int fd, const MdirEnve
 	MdirSplitOptions opts = {
 		.max_depth = (guint)mdir_config_get_int(config, "receive", "max_depth"),
 		.max_size = mdir_config_get_int(config, "receive", "max_size"),
+		.max_parts = (guint)MAX(mdir_config_get_int(config, "receive", "max_parts"), 0),
 	};
 	MdirSplitResult res = { 0 };
 	MdirStoreOutcome outcome;

@@ -48,3 +48,62 @@ open('undeclared-8bit.eml','wb').write(b"From: Ren\xe9 <rene@sender.test>\nTo: j
 open('mislabelled-utf8.eml','wb').write(b"From: a@sender.test\nTo: jo@example.org\nSubject: =?us-ascii?Q?ok?=\nMessage-ID: <mislabel@sender.test>\nContent-Type: text/plain; charset=us-ascii\n\nStra\xc3\x9fe \xe2\x82\xac 5\n")
 w('broken-rfc2047.eml', "From: =?utf-8?Q?M=C3=BCller?=<m@sender.test>\nTo: jo@example.org\nSubject: =?utf-8?B?w4Rw?==?utf-8?B?ZmVs?= =?unknown-8bit?Q?caf=E9?= =?utf-8?Q?broken\nMessage-ID: <b2047@sender.test>\n\nbody\n")
 w('from-line.eml', "From alice@sender.test Sun Nov 22 10:00:00 2026\n" + H('fromline@sender.test','With a From_ line') + "\nBody.\n")
+# issue 14: fidelity of the splitter, one message per defect
+w('b64-unpadded.eml', H('unpadded@sender.test','Unpadded','Content-Type: multipart/mixed; boundary="u"\n') +
+  "\n--u\nContent-Type: text/plain\n\nTwo files.\n--u\nContent-Type: application/octet-stream; name=hello.bin\nContent-Transfer-Encoding: base64\n\naGVsbG8\n--u\nContent-Type: application/octet-stream; name=two.bin\nContent-Transfer-Encoding: base64\n\naGVsbG8s\nIHdvcmxk\n--u--\n")
+open('boundary-line-ends.eml','wb').write(H('ends@sender.test','Line ends','Content-Type: multipart/mixed; boundary="e"\n').encode() +
+  b"\n--e\r\nContent-Type: text/plain\r\n\r\nfirst\r\n--e\nContent-Type: application/octet-stream; name=raw.txt\n\nZWg=\n--e\nContent-Type: text/plain; name=lines.txt\n\none\ntwo\r\n\r\n--e\r\nContent-Type: application/octet-stream; name=cr.bin\nContent-Transfer-Encoding: base64\n\nZWg=\r\n--e--\r\n")
+w('from-line-body.eml', "From alice@sender.test Mon Jan  1 00:00:00 2024\n" + H('frombody@sender.test','A patch','Content-Type: multipart/mixed; boundary="p"\n') +
+  "\n--p\nContent-Type: text/plain\n\nThe patch below.\nFrom here on, the patch:\nthanks\n--p\nContent-Type: text/x-patch; name=fix.patch\nContent-Disposition: attachment; filename=fix.patch\n\n--- a/x\n+++ b/x\nFrom the top\n--p--\n")
+w('leading-blank.eml', "   \n\t\n" + H('blank@sender.test','Leading blanks','Content-Type: multipart/mixed; boundary="l"\n') +
+  "\n--l\nContent-Type: text/plain\n\nHello.\n--l\nContent-Type: application/pdf; name=a.pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--l--\n")
+w('two-content-types.eml', H('twoct@sender.test','Two types','Content-Type: multipart/mixed; boundary="real"\nX-Mailer: odd\nContent-Type: multipart/mixed; boundary="nowhere"\n') +
+  "\nA preamble.\n--real\nContent-Type: text/plain\n\nThe visible text.\n--real\nContent-Type: application/pdf; name=b.pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--real--\n")
+w('part-no-blank.eml', H('noblank@sender.test','Zip','Content-Type: multipart/mixed; boundary="z"\n') +
+  "\n--z\nContent-Type: text/plain\n\nThe zip.\n--z\nContent-Type: application/zip; name=a.zip\nContent-Transfer-Encoding: base64\nUEsDBAoAAAAAAA==\nUEsFBgAAAAA=\n--z--\n")
+w('type-no-subtype.eml', H('nosub@sender.test','No subtype','Content-Type: multipart/mixed; boundary="s"\n') +
+  "\n--s\nContent-Type: text/plain\n\nA PDF.\n--s\nContent-Type: application; name=\"x.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--s--\n")
+open('attachment-charset.eml','wb').write(H('attcs@sender.test','Attachments as sent','Content-Type: multipart/mixed; boundary="a"\n').encode() +
+  b"\n--a\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: 8bit\n\nCr\xe8me.\n--a\nContent-Type: text/plain; charset=iso-8859-1; name=notes.txt\nContent-Transfer-Encoding: 8bit\n\nNot\xe9s.\n--a\nContent-Type: text/rtf\nContent-Disposition: attachment; filename=chart.png\nContent-Transfer-Encoding: base64\n\n" + b64(png).encode() +
+  b"--a\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n" + b64(b"\xff\xfe\x00a\x00b\x00").encode() + b"--a--\n")
+# yEnc blocks in a text and a BinHex 4.0 part (issue 14, beyond the anchors)
+import zlib
+def yenc(name, data, crc=None):
+    out, line = [], b''
+    for b in data:
+        c = (b + 42) % 256
+        line += bytes([61, (c + 64) % 256]) if c in (0, 9, 10, 13, 32, 46, 61) else bytes([c])
+        if len(line) >= 64: out.append(line); line = b''
+    if line: out.append(line)
+    crc = crc if crc is not None else zlib.crc32(data)
+    return (b'=ybegin line=64 size=%d name=%s\r\n' % (len(data), name.encode()) +
+            b'\r\n'.join(out) + b'\r\n=yend size=%d crc32=%08x\r\n' % (len(data), crc))
+yfile = bytes(range(256)) * 2
+open('yenc-in-text.eml','wb').write(H('yenc@sender.test','Binaries').encode() +
+  b'Content-Type: text/plain\nContent-Transfer-Encoding: 8bit\n\nTwo files:\n' +
+  yenc('all bytes.bin', yfile) + b'and a damaged one:\n' + yenc('bad.bin', b'damaged', crc=0x12345678) + b'Bye.\n')
+def crc16(data, crc=0):
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021 if crc & 0x8000 else crc << 1) & 0xffff
+    return crc
+def binhex(name, data):
+    import struct
+    hdr = bytes([len(name)]) + name.encode() + b'\0' + b'TEXTMDIR' + b'\0\0' + struct.pack('>II', len(data), 0)
+    body = hdr + struct.pack('>H', crc16(hdr + b'\0\0')) + data + struct.pack('>H', crc16(data + b'\0\0')) + b'\0\0'
+    rle = body.replace(b'\x90', b'\x90\x00').replace(b'aaaaaaaa', b'a\x90\x08')
+    alpha = "!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr"
+    bits, n, enc = 0, 0, ''
+    for b in rle:
+        bits = bits << 8 | b; n += 8
+        while n >= 6:
+            n -= 6; enc += alpha[(bits >> n) & 63]
+    if n: enc += alpha[(bits << (6 - n)) & 63]
+    enc = ':' + enc + ':'
+    return '(This file must be converted with BinHex 4.0)\n' + '\n'.join(enc[i:i+64] for i in range(0, len(enc), 64)) + '\n'
+w('binhex.eml', H('binhex@sender.test','From a Mac','Content-Type: multipart/mixed; boundary="h"\n') +
+  "\n--h\nContent-Type: text/plain\n\nA file.\n--h\nContent-Type: application/mac-binhex40; name=\"notes.hqx\"\n\n" +
+  binhex('notes.txt', b'Notes from a Mac\r\x90\x90\x90 aaaaaaaa and more\r') + "--h--\n")
+w('missing-boundary-from.eml', H('nobound@sender.test','No boundary','Content-Type: multipart/mixed; boundary="gone"\n') +
+  "\nFrom here on, no part.\n")

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <glib/gstdio.h>
+
 #include "private.h"
 #include "testutil.h"
 
@@ -33,16 +35,24 @@ fixture(const char *name)
 	return g_build_filename(src ? src : ".", "tests", "data", name, NULL);
 }
 
+static void split_path_parts(Split *s, const char *path, guint max_depth, guint max_parts);
+
 /* Splits the file at @path into a fresh store. */
 static void
 split_path(Split *s, const char *path, guint max_depth)
+{
+	split_path_parts(s, path, max_depth, 0);
+}
+
+static void
+split_path_parts(Split *s, const char *path, guint max_depth, guint max_parts)
 {
 	g_autoptr(GError) error = NULL;
 	g_autoptr(MdirStoreTxn) txn = NULL;
 	g_autofree char *raw = NULL;
 	g_autoptr(MdirRecord) r0 = NULL;
 	g_autofree char *url = NULL;
-	MdirSplitOptions opts = { .max_depth = max_depth, .max_size = 0 };
+	MdirSplitOptions opts = { .max_depth = max_depth, .max_size = 0, .max_parts = max_parts };
 	char buf[65536];
 	ssize_t n;
 	int fd = open(path, O_RDONLY);
@@ -310,6 +320,11 @@ test_malformed(void)
 		g_assert_cmpstr(kept, ==, orig);
 	}
 	split_clear(&s);
+	/* a body that starts "From " is text, not an envelope line */
+	split_fixture(&s, "missing-boundary-from.eml");
+	g_assert_cmpuint(s.parts, ==, 1);
+	assert_content(&s, 1, "From here on, no part.\n");
+	split_clear(&s);
 	split_fixture(&s, "truncated-multipart.eml");
 	g_assert_cmpuint(s.parts, ==, 2);
 	assert_content(&s, 1, "first part");
@@ -380,10 +395,19 @@ test_deep_nesting(void)
 	g_autoptr(MdirRecord) r = NULL;
 	Split s;
 
-	/* GMime stops at its own limit; the raw message is kept regardless */
+	/* the raw message is kept regardless; a max_depth too large for the
+	 * stack is held to 1000 */
 	split_path(&s, path, 64);
 	r = rec(&s, 0);
 	g_assert_cmpint(mdir_record_get_int(r, "size", 0), >, 20000);
+	split_clear(&s);
+	g_clear_pointer(&r, mdir_record_free);
+	g_free(path);
+	path = make_deep(20000);
+	split_path(&s, path, G_MAXUINT);
+	g_assert_cmpuint(s.parts, ==, 1);
+	r = rec(&s, 1);
+	g_assert_cmpstr(mdir_record_get(r, "unsplit"), ==, "nested deeper than max_depth");
 	split_clear(&s);
 	g_clear_pointer(&r, mdir_record_free);
 	/* below GMime's limit, over ours: the rest is kept whole, unsplit */
@@ -441,6 +465,254 @@ test_big_attachment(void)
 	split_clear(&s);
 }
 
+/* Issue 14: the splitter keeps what was sent -------------------------------- */
+
+#define assert_bytes(s, part, want, wlen) \
+	do { \
+		gsize l_; \
+		g_autofree char *c_ = content((s), (part), &l_); \
+		g_assert_cmpmem(c_, l_, (want), (wlen)); \
+	} while (0)
+
+static void
+test_base64_unpadded(void)
+{
+	Split s;
+
+	split_fixture(&s, "b64-unpadded.eml");
+	g_assert_cmpuint(s.parts, ==, 3);
+	assert_content(&s, 2, "hello"); /* a final partial quantum, as Python decodes it */
+	assert_content(&s, 3, "hello, world");
+	split_clear(&s);
+}
+
+static void
+test_boundary_line_ends(void)
+{
+	Split s;
+
+	split_fixture(&s, "boundary-line-ends.eml");
+	g_assert_cmpuint(s.parts, ==, 4);
+	assert_content(&s, 1, "first"); /* CRLF before the boundary: both go */
+	assert_content(&s, 2, "ZWg="); /* LF alone: only it goes */
+	assert_content(&s, 3, "one\ntwo\r\n");
+	assert_content(&s, 4, "eh");
+	split_clear(&s);
+}
+
+static void
+test_envelope_and_blank_lines(void)
+{
+	Split s;
+
+	split_fixture(&s, "from-line-body.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_field(&s, 0, "subject", "A patch");
+	assert_content(&s, 1, "The patch below.\nFrom here on, the patch:\nthanks");
+	assert_field(&s, 2, "suggested-name", "fix.patch");
+	assert_content(&s, 2, "--- a/x\n+++ b/x\nFrom the top");
+	{
+		/* the raw message keeps its envelope line */
+		g_autofree char *raw = content(&s, 0, NULL);
+
+		g_assert_true(g_str_has_prefix(raw, "From alice@sender.test Mon"));
+	}
+	split_clear(&s);
+	split_fixture(&s, "leading-blank.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_field(&s, 0, "subject", "Leading blanks");
+	assert_content(&s, 1, "Hello.");
+	assert_field(&s, 2, "suggested-name", "a.pdf");
+	assert_content(&s, 2, "%PDF-1.4\n");
+	split_clear(&s);
+}
+
+static void
+test_two_content_types(void)
+{
+	Split s;
+	g_autoptr(MdirRecord) r = NULL;
+
+	split_fixture(&s, "two-content-types.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_content(&s, 1, "The visible text.");
+	assert_field(&s, 2, "suggested-name", "b.pdf");
+	r = rec(&s, 0);
+	g_assert_nonnull(strstr(mdir_record_get(r, "defects"), "content-type"));
+	split_clear(&s);
+}
+
+static void
+test_part_without_blank_line(void)
+{
+	Split s;
+
+	split_fixture(&s, "part-no-blank.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_field(&s, 2, "suggested-name", "a.zip");
+	assert_field(&s, 2, "content-type", "application/zip");
+	assert_bytes(&s, 2, "PK\x03\x04\x0a\0\0\0\0\0PK\x05\x06\0\0\0\0", 18);
+	split_clear(&s);
+}
+
+static void
+test_type_without_subtype(void)
+{
+	Split s;
+
+	split_fixture(&s, "type-no-subtype.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_field(&s, 2, "suggested-name", "x.pdf");
+	assert_field(&s, 2, "content-type", "application/octet-stream");
+	assert_content(&s, 2, "%PDF-1.4\n");
+	split_clear(&s);
+}
+
+static void
+test_attachments_as_sent(void)
+{
+	static const guchar png[] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n' };
+	Split s;
+
+	split_fixture(&s, "attachment-charset.eml");
+	g_assert_cmpuint(s.parts, ==, 4);
+	/* the message's own text is converted... */
+	assert_content(&s, 1, "Crème.");
+	assert_field(&s, 1, "charset", "utf-8");
+	assert_field(&s, 1, "original-charset", "iso-8859-1");
+	/* ...a file is stored as it was sent */
+	assert_bytes(&s, 2, "Not\xe9s.", 6);
+	assert_field(&s, 2, "charset", "iso-8859-1");
+	{
+		gsize len;
+		g_autofree char *c = content(&s, 3, &len);
+
+		g_assert_cmpuint(len, ==, 70);
+		g_assert_cmpmem(c, 8, png, 8);
+	}
+	/* text that is no text in its charset, with NULs: bytes */
+	assert_bytes(&s, 4, "\xff\xfe\0a\0b\0", 7);
+	split_clear(&s);
+}
+
+/* Issue 15.1: what one message can cost ------------------------------------- */
+
+static void
+test_max_parts(void)
+{
+	g_autofree char *path = g_build_filename(test_dir(), "many.eml", NULL);
+	g_autoptr(GString) m = g_string_new("From: a@sender.test\nSubject: ");
+	g_autoptr(MdirRecord) r0 = NULL;
+	g_autoptr(MdirRecord) r1 = NULL;
+	Split s;
+
+	for (int i = 0; i < 500; i++)
+		g_string_append(m, "long subject ");
+	g_string_append(m, "\nMessage-ID: <many@sender.test>\nMIME-Version: 1.0\n"
+	    "Content-Type: multipart/mixed; boundary=\"m\"\n\n");
+	for (int i = 0; i < 5; i++)
+		g_string_append_printf(m, "--m\nContent-Type: text/plain; name=p%d.txt\n\npart %d\n",
+		    i, i);
+	g_string_append(m, "--m--\n");
+	g_assert_true(g_file_set_contents(path, m->str, m->len, NULL));
+	split_path_parts(&s, path, 64, 3);
+	g_assert_cmpuint(s.parts, ==, 3);
+	assert_content(&s, 3, "part 2");
+	r0 = rec(&s, 0);
+	g_assert_nonnull(strstr(mdir_record_get(r0, "unsplit"), "max_parts"));
+	/* the whole subject in part 0, a cut one in the others */
+	g_assert_cmpuint(strlen(mdir_record_get(r0, "subject")), ==, 500 * 13 - 1);
+	r1 = rec(&s, 1);
+	g_assert_cmpuint(strlen(mdir_record_get(r1, "subject")), <=, 1024);
+	g_assert_cmpstr(mdir_record_get(r1, "truncated"), ==, "subject");
+	split_clear(&s);
+}
+
+static void
+test_part_budget(void)
+{
+	g_autofree char *path = g_build_filename(test_dir(), "tiny.eml", NULL);
+	g_autoptr(GString) m = g_string_new("From: a@sender.test\nSubject: tiny\n"
+	    "Message-ID: <tiny@sender.test>\nMIME-Version: 1.0\n"
+	    "Content-Type: multipart/mixed; boundary=\"b\"\n\n");
+	g_autoptr(MdirRecord) r0 = NULL;
+	gint64 stored = 0;
+	Split s;
+
+	for (int i = 0; i < 20000; i++)
+		g_string_append(m, "--b\n\nx\n");
+	g_string_append(m, "--b--\n");
+	g_assert_true(g_file_set_contents(path, m->str, m->len, NULL));
+	split_path_parts(&s, path, 64, 10000);
+	/* 140 KB of message may not become 9 MB of parts and records */
+	g_assert_cmpuint(s.parts, >, 100);
+	g_assert_cmpuint(s.parts, <, 10000);
+	r0 = rec(&s, 0);
+	g_assert_nonnull(strstr(mdir_record_get(r0, "unsplit"), "3 times"));
+	for (guint i = 1; i <= s.parts; i++) {
+		g_autofree char *url = mdir_url_build(s.id, i);
+		g_autofree char *p = mdir_store_part_path(s.store, url, NULL);
+		g_autofree char *dir = g_path_get_dirname(p);
+		g_autofree char *meta = g_build_filename(dir, ".meta", strrchr(url, '/') + 1, NULL);
+		GStatBuf st;
+
+		g_assert_cmpint(g_stat(p, &st), ==, 0);
+		stored += st.st_size;
+		g_assert_cmpint(g_stat(meta, &st), ==, 0);
+		stored += st.st_size;
+	}
+	g_assert_cmpint(stored, <, 3 * (gint64)m->len + 256 * 1024);
+	split_clear(&s);
+}
+
+/* Files encoded inside a body: yEnc, BinHex 4.0 ------------------------------ */
+
+static void
+test_yenc(void)
+{
+	guchar all[512];
+	Split s;
+
+	for (int i = 0; i < 512; i++)
+		all[i] = (guchar)i;
+	split_fixture(&s, "yenc-in-text.eml");
+	g_assert_cmpuint(s.parts, ==, 3);
+	assert_field(&s, 2, "suggested-name", "all bytes.bin");
+	assert_field(&s, 2, "container", "1");
+	assert_field(&s, 2, "transfer-encoding", "x-yenc");
+	assert_bytes(&s, 2, all, sizeof(all));
+	{
+		g_autoptr(MdirRecord) r = rec(&s, 2);
+
+		g_assert_null(mdir_record_get(r, "defects"));
+	}
+	/* a CRC32 that does not match: kept, and said */
+	assert_field(&s, 3, "suggested-name", "bad.bin");
+	assert_content(&s, 3, "damaged");
+	{
+		g_autoptr(MdirRecord) r = rec(&s, 3);
+
+		g_assert_nonnull(strstr(mdir_record_get(r, "defects"), "CRC32"));
+	}
+	split_clear(&s);
+}
+
+static void
+test_binhex(void)
+{
+	static const char notes[] = "Notes from a Mac\r\x90\x90\x90 aaaaaaaa and more\r";
+	Split s;
+
+	split_fixture(&s, "binhex.eml");
+	g_assert_cmpuint(s.parts, ==, 3);
+	assert_field(&s, 2, "suggested-name", "notes.hqx");
+	assert_field(&s, 3, "suggested-name", "notes.txt");
+	assert_field(&s, 3, "container", "2");
+	assert_field(&s, 3, "transfer-encoding", "x-binhex");
+	assert_bytes(&s, 3, notes, sizeof(notes) - 1);
+	split_clear(&s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -457,5 +729,16 @@ main(int argc, char **argv)
 	g_test_add_func("/mime/odd-shapes", test_odd_shapes);
 	g_test_add_func("/mime/deep-nesting", test_deep_nesting);
 	g_test_add_func("/mime/big-attachment", test_big_attachment);
+	g_test_add_func("/mime/base64-unpadded", test_base64_unpadded);
+	g_test_add_func("/mime/boundary-line-ends", test_boundary_line_ends);
+	g_test_add_func("/mime/envelope-and-blank-lines", test_envelope_and_blank_lines);
+	g_test_add_func("/mime/two-content-types", test_two_content_types);
+	g_test_add_func("/mime/part-without-blank-line", test_part_without_blank_line);
+	g_test_add_func("/mime/type-without-subtype", test_type_without_subtype);
+	g_test_add_func("/mime/attachments-as-sent", test_attachments_as_sent);
+	g_test_add_func("/mime/max-parts", test_max_parts);
+	g_test_add_func("/mime/part-budget", test_part_budget);
+	g_test_add_func("/mime/yenc", test_yenc);
+	g_test_add_func("/mime/binhex", test_binhex);
 	return g_test_run();
 }
