@@ -13,16 +13,27 @@
 #include "mdir.h"
 #include "private.h"
 
-/* Characters Windows, macOS and the common sync clients refuse in names. */
+/*
+ * Code points refused in names (mdir(5) "Names").  A code point is never
+ * compared as a byte: strchr() would see only its low byte, and take
+ * U+043E for '>' and U+4E00 for the end of the string.
+ */
 static gboolean
 is_forbidden(gunichar c)
 {
 	if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0))
 		return TRUE; /* C0, DEL, C1 */
-	if (c == 0x200e || c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
+	/* bidi controls (Bidi_Control): "txt.exe" shown as "exe.txt" */
+	if (c == 0x061c || c == 0x200e || c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
 	    (c >= 0x2066 && c <= 0x2069))
-		return TRUE; /* bidi controls: "txt.exe" shown as "exe.txt" */
-	return strchr("/\\:*?\"<>|", (int)c) != NULL && c != 0;
+		return TRUE;
+	switch (c) {
+	case '/': case '\\': case ':': case '*': case '?': case '"': case '<': case '>':
+	case '|':
+		return TRUE; /* refused by Windows, macOS or the common sync clients */
+	default:
+		return FALSE;
+	}
 }
 
 /* Valid UTF-8 with each invalid byte replaced by '_'. */
