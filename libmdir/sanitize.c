@@ -73,24 +73,42 @@ truncate_utf8(GString *s, gsize max)
 	g_string_truncate(s, p - s->str);
 }
 
-/* Keeps the extension (up to 16 bytes) when the name is too long. */
+static gboolean
+is_blank_or_dot(char c)
+{
+	return c == '.' || g_ascii_isspace(c);
+}
+
+/* Drops trailing dots and blanks: Windows drops them, and "a." is not "a". */
+static void
+trim_end(GString *s)
+{
+	while (s->len > 0 && is_blank_or_dot(s->str[s->len - 1]))
+		g_string_truncate(s, s->len - 1);
+}
+
+/*
+ * Keeps the extension (up to 16 bytes) when the name is too long.  The
+ * cut part is trimmed again: a name cut after a blank would end in one,
+ * and the name check, which sanitises once more, would refuse it.
+ */
 static void
 bound_length(GString *s)
 {
 	const char *dot = strrchr(s->str, '.');
 	g_autofree char *ext = NULL;
-	gsize extlen;
 
 	if (s->len <= MDIR_NAME_MAX)
 		return;
 	if (dot == NULL || dot == s->str || strlen(dot) > 16) {
 		truncate_utf8(s, MDIR_NAME_MAX);
+		trim_end(s);
 		return;
 	}
 	ext = g_strdup(dot);
-	extlen = strlen(ext);
 	g_string_truncate(s, dot - s->str);
-	truncate_utf8(s, MDIR_NAME_MAX - extlen);
+	truncate_utf8(s, MDIR_NAME_MAX - strlen(ext));
+	trim_end(s);
 	g_string_append(s, ext);
 }
 
@@ -115,11 +133,9 @@ mdir_sanitize_name(const char *name, gssize length)
 			g_string_append_unichar(out, c);
 	}
 	/* no leading dots or blanks (hidden, reserved, "..") nor trailing ones */
-	while (out->len > 0 && (out->str[0] == '.' || g_ascii_isspace(out->str[0])))
+	while (out->len > 0 && is_blank_or_dot(out->str[0]))
 		g_string_erase(out, 0, 1);
-	while (out->len > 0 && (out->str[out->len - 1] == '.' ||
-	    g_ascii_isspace(out->str[out->len - 1])))
-		g_string_truncate(out, out->len - 1);
+	trim_end(out);
 	bound_length(out);
 	if (out->len == 0 || strspn(out->str, "_ ") == out->len) {
 		g_string_free(out, TRUE);

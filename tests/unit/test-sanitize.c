@@ -213,6 +213,85 @@ test_every_code_point(void)
 	}
 }
 
+/* Pieces names are made of in the property test: the hard cases. */
+static const char *const pieces[] = {
+	"a", "Z", "0", ".", ". ", " .", " ", "  ", "\t", "\n", "\r", "\x01", "\x7f", "/", "\\",
+	":", "*", "?", "\"", "<", ">", "|", "_", "-", "-2", ".pdf", ".tar.gz", "é", "e\xcc\x81",
+	"\xcc\x81", "\xcc\xb8", "\xc2\x85", "\xe2\x80\xae", "\xe2\x81\xa6", "\xef\xbb\xbf", "\xe4\xb8\x80",
+	"\xf0\x9f\x98\x80", "\xd0\xbe", "\xff", "\xc3", "\xe2\x80", "\xf0\x9f\x98", "\xed\xa0\x80",
+	"\xc0\xaf", "\xe3\x80\x80", "\xc2\xa0", "\xef\xbc\x8e",
+};
+
+/* A generated name: pieces, random bytes, sometimes long. */
+static GString *
+random_name(void)
+{
+	GString *s = g_string_new(NULL);
+	guint n = g_test_rand_int_range(0, 8) == 0 ? g_test_rand_int_range(100, 400) :
+	    g_test_rand_int_range(0, 30);
+
+	for (guint i = 0; i < n; i++) {
+		if (g_test_rand_int_range(0, 4) == 0)
+			g_string_append_c(s, (char)g_test_rand_int_range(1, 256));
+		else
+			g_string_append(s, pieces[g_test_rand_int_range(0,
+			    G_N_ELEMENTS(pieces))]);
+	}
+	return s;
+}
+
+/*
+ * sanitise(sanitise(x)) == sanitise(x), and what comes out is a name every
+ * check accepts (issue 15.5: a name cut after a blank ended in a blank,
+ * which the name check then refused).
+ */
+static void
+test_idempotent(void)
+{
+	for (guint i = 0; i < 50000; i++) {
+		g_autoptr(GString) s = random_name();
+		g_autofree char *once = mdir_sanitize_name(s->str, s->len);
+		g_autofree char *twice = NULL;
+
+		if (once == NULL)
+			continue;
+		twice = mdir_sanitize_name(once, -1);
+		if (g_strcmp0(once, twice) != 0) {
+			g_autofree char *in = g_strescape(s->str, NULL);
+			g_autofree char *a = g_strescape(once, NULL);
+			g_autofree char *b = g_strescape(twice ? twice : "(null)", NULL);
+
+			g_error("'%s' gives '%s', then '%s'", in, a, b);
+		}
+		assert_safe(once);
+		g_assert_false(g_ascii_isspace(once[strlen(once) - 1]));
+		g_assert_cmpint(once[strlen(once) - 1], !=, '.');
+	}
+}
+
+/* A name cut at the limit right after a blank does not end in one. */
+static void
+test_cut_after_blank(void)
+{
+	g_autoptr(GString) s = g_string_new(NULL);
+	g_autofree char *a = NULL;
+	g_autofree char *b = NULL;
+
+	g_string_append(s, "x");
+	while (s->len < MDIR_NAME_MAX - 1)
+		g_string_append_c(s, 'y');
+	g_string_append(s, "  and more words after the limit");
+	a = mdir_sanitize_name(s->str, -1);
+	assert_safe(a);
+	g_assert_cmpuint(strlen(a), ==, MDIR_NAME_MAX - 1);
+	/* with an extension: no blank left before the dot either */
+	g_string_append(s, ".pdf");
+	g_string_erase(s, MDIR_NAME_MAX - 6, 1);
+	b = mdir_sanitize_name(s->str, -1);
+	assert_safe(b);
+	g_assert_true(g_str_has_suffix(b, "y.pdf"));
+}
+
 static void
 test_is_safe(void)
 {
@@ -237,5 +316,7 @@ main(int argc, char **argv)
 	g_test_add_func("/sanitize/scripts", test_scripts);
 	g_test_add_func("/sanitize/bidi-controls", test_bidi_controls);
 	g_test_add_func("/sanitize/every-code-point", test_every_code_point);
+	g_test_add_func("/sanitize/idempotent", test_idempotent);
+	g_test_add_func("/sanitize/cut-after-blank", test_cut_after_blank);
 	return g_test_run();
 }
