@@ -316,6 +316,121 @@ test_lock_timeout(void)
 	mdir_folder_unlock(g);
 }
 
+/* Adds @name @n times; checks each name given is safe and within the limit. */
+static void
+add_many(MdirFolder *f, const char *src, const char *name, guint n)
+{
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    NULL);
+
+	for (guint i = 0; i < n; i++) {
+		g_autoptr(GError) error = NULL;
+		char *used = mdir_folder_add(f, src, r, name, NULL, &error);
+
+		g_assert_no_error(error);
+		g_assert_cmpuint(strlen(used), <=, MDIR_NAME_MAX);
+		g_assert_true(mdir_name_is_safe(used));
+		g_assert_false(g_hash_table_contains(seen, used));
+		g_hash_table_add(seen, used);
+	}
+}
+
+/*
+ * Issue 15.5: a 200-byte name delivered twice was given a 202-byte
+ * "NAME-2.pdf" that no verb accepted afterwards.  The suffix now fits
+ * inside the limit, whatever the extension and the characters at the cut.
+ */
+static void
+test_long_unique(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) f = open_folder(s, "Long");
+	g_autofree char *src = stored_part(s, "long");
+	g_autoptr(GString) ascii = g_string_new(NULL);
+	g_autoptr(GString) wide = g_string_new(NULL);
+	g_autoptr(GString) noext = g_string_new(NULL);
+	g_autoptr(GString) blank = g_string_new(NULL);
+	g_autoptr(GPtrArray) names = NULL;
+
+	while (ascii->len < MDIR_NAME_MAX - 4)
+		g_string_append_c(ascii, 'a');
+	g_string_append(ascii, ".pdf");
+	while (wide->len < MDIR_NAME_MAX - 8)
+		g_string_append(wide, "\xd0\xbe"); /* о */
+	g_string_append(wide, "\xe4\xb8\x80.txt"); /* 一 */
+	while (noext->len < MDIR_NAME_MAX)
+		g_string_append_c(noext, 'n');
+	/* a blank right where the suffix cuts */
+	while (blank->len < MDIR_NAME_MAX - 7)
+		g_string_append_c(blank, 'b');
+	g_string_append(blank, " x.doc");
+	for (guint i = 0; i < 2; i++) {
+		add_many(f, src, ascii->str, 12);
+		add_many(f, src, wide->str, 12);
+		add_many(f, src, noext->str, 12);
+		add_many(f, src, blank->str, 12);
+	}
+	/* every name given works with the other verbs */
+	names = mdir_folder_list(f, NULL);
+	g_assert_cmpuint(names->len, ==, 96);
+	for (guint i = 0; i < names->len; i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(MdirRecord) rec = mdir_folder_load_record(f, names->pdata[i], &error);
+
+		g_assert_no_error(error);
+		g_assert_true(mdir_folder_remove(f, names->pdata[i], NULL, &error));
+		g_assert_no_error(error);
+	}
+}
+
+/*
+ * Issue 15.1: 20,000 parts named alike were named by trying name-2,
+ * name-3, ... for each (quadratic: minutes).  They are named the same way,
+ * in n log n at worst: one batch, and one entry at a time.
+ */
+static void
+test_many_alike(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) f = open_folder(s, "Many");
+	g_autofree char *src = stored_part(s, "many");
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autoptr(GError) error = NULL;
+	const guint n = 20000;
+	g_autofree MdirFolderEntry *e = g_new0(MdirFolderEntry, n);
+	gint64 start = g_get_monotonic_time();
+	gdouble secs;
+	guint64 v = 0;
+
+	for (guint i = 0; i < n; i++)
+		e[i] = (MdirFolderEntry){ .src = src, .record = r, .name = "many.txt" };
+	g_assert_true(mdir_folder_add_entries(f, e, n, TRUE, &error));
+	g_assert_no_error(error);
+	/* and one at a time, as mstore put and the outbox add them */
+	for (guint i = 0; i < 1000; i++) {
+		g_autofree char *used = mdir_folder_add(f, src, r, "many.txt", &v, &error);
+
+		g_assert_no_error(error);
+		if (i == 999)
+			g_assert_cmpstr(used, ==, "many-21000.txt");
+	}
+	secs = (g_get_monotonic_time() - start) / 1e6;
+	g_test_message("21,000 entries named alike in %.2f s", secs);
+	g_assert_cmpfloat(secs, <, 30.0);
+	g_assert_cmpstr(e[0].used, ==, "many.txt");
+	g_assert_cmpstr(e[1].used, ==, "many-2.txt");
+	g_assert_cmpstr(e[2].used, ==, "many-3.txt");
+	for (guint i = 1; i < n; i++) {
+		g_autofree char *want = g_strdup_printf("many-%u.txt", i + 1);
+
+		g_assert_cmpstr(e[i].used, ==, want);
+	}
+	g_assert_cmpuint(v, ==, n + 1000);
+	for (guint i = 0; i < n; i++)
+		g_free(e[i].used);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -328,5 +443,7 @@ main(int argc, char **argv)
 	g_test_add_func("/folder/version/hand-edited", test_version_hand_edited);
 	g_test_add_func("/folder/links/outside-root", test_outside_root);
 	g_test_add_func("/folder/lock/timeout", test_lock_timeout);
+	g_test_add_func("/folder/names/long-unique", test_long_unique);
+	g_test_add_func("/folder/names/many-alike", test_many_alike);
 	return g_test_run();
 }
