@@ -195,6 +195,18 @@ meta_path(const MdirFolder *folder, const char *name)
 	return g_build_filename(folder->path, ".meta", name, NULL);
 }
 
+char *
+mdir_folder_meta_path(const MdirFolder *folder, const char *name)
+{
+	return meta_path(folder, name);
+}
+
+MdirStore *
+mdir_folder_store(const MdirFolder *folder)
+{
+	return folder->store;
+}
+
 /* Locking ------------------------------------------------------------------ */
 
 gboolean
@@ -245,8 +257,8 @@ mdir_folder_unlock(MdirFolder *folder)
 /* Versions ----------------------------------------------------------------- */
 
 /* The version of the last complete line of .changes, 0 if none. */
-static gboolean
-last_change_version(const MdirFolder *folder, guint64 *version, GError **error)
+gboolean
+mdir_folder_last_change(const MdirFolder *folder, guint64 *version, GError **error)
 {
 	g_autofree char *path = g_build_filename(folder->path, ".changes", NULL);
 	char buf[4096 + 1];
@@ -300,10 +312,31 @@ mdir_folder_version(MdirFolder *folder, guint64 *version, GError **error)
 		/* hand-edited: leading blanks, no newline, junk after the digits */
 		from_file = g_ascii_strtoull(g_strchug(text), NULL, 10);
 	}
-	if (!last_change_version(folder, &from_log, error))
+	if (!mdir_folder_last_change(folder, &from_log, error))
 		return FALSE;
 	*version = MAX(from_file, from_log);
 	return TRUE;
+}
+
+/*
+ * Whether @n more changes fit; @version gets the current one.  2^64-1 + 1
+ * is 0, and a sync client asking what changed since its version would be
+ * told nothing ever again (issue 16.12): refused before anything changes.
+ */
+static gboolean
+room_for(MdirFolder *folder, guint n, guint64 *version, GError **error)
+{
+	guint64 v;
+
+	if (!mdir_folder_version(folder, &v, error))
+		return FALSE;
+	if (version)
+		*version = v;
+	if (v <= G_MAXUINT64 - n)
+		return TRUE;
+	g_set_error(error, MDIR_ERROR, MDIR_ERROR_CORRUPT, "%s: version %" G_GUINT64_FORMAT
+	    " cannot grow (mstore fsck --repair mends it)", folder->name, v);
+	return FALSE;
 }
 
 /* Truncates @fd (of @size bytes) after its last newline, if it ends without one. */
@@ -345,7 +378,7 @@ write_changes(MdirFolder *folder, const Change *changes, guint n, gboolean per_f
 	struct stat st;
 	int fd;
 
-	if (!mdir_folder_version(folder, &v, error))
+	if (!room_for(folder, n, &v, error))
 		return FALSE;
 	*first = v + 1;
 	for (guint i = 0; i < n; i++) {
@@ -396,9 +429,9 @@ log_changes(MdirFolder *folder, const Change *changes, guint n, gboolean sync,
 	return per_file || !sync || mdir_syncfs(folder->path, error);
 }
 
-static gboolean
-log_change(MdirFolder *folder, const char *minus, const char *plus, guint64 *version,
-    GError **error)
+gboolean
+mdir_folder_log_change(MdirFolder *folder, const char *minus, const char *plus,
+    guint64 *version, GError **error)
 {
 	Change c = { minus, plus };
 	guint64 v;
@@ -546,6 +579,13 @@ found:
 	return NULL;
 }
 
+char *
+mdir_folder_link_unique(MdirFolder *folder, const char *src, const char *name,
+    GError **error)
+{
+	return link_unique(folder, src, name, NULL, error);
+}
+
 static gboolean
 ensure_meta_dir(MdirFolder *folder, GError **error)
 {
@@ -591,6 +631,10 @@ mdir_folder_add_entries(MdirFolder *folder, MdirFolderEntry *entries, guint n, g
 
 	if (!ensure_meta_dir(folder, error) || !mdir_folder_lock(folder, error))
 		return FALSE;
+	if (!room_for(folder, n, NULL, error)) {
+		mdir_folder_unlock(folder);
+		return FALSE;
+	}
 	for (; done < n; done++) {
 		if (!add_one(folder, &entries[done], per_file, hints, &failed))
 			break;
@@ -635,6 +679,8 @@ mdir_folder_remove(MdirFolder *folder, const char *name, guint64 *version, GErro
 
 	if (!check_entry_name(name, error) || !mdir_folder_lock(folder, error))
 		return FALSE;
+	if (!room_for(folder, 1, NULL, error))
+		goto out;
 	epath = mdir_folder_entry_path(folder, name);
 	mpath = meta_path(folder, name);
 	if (unlink(epath) < 0) {
@@ -649,7 +695,7 @@ mdir_folder_remove(MdirFolder *folder, const char *name, guint64 *version, GErro
 		mdir_set_errno(error, errno, mpath);
 		goto out;
 	}
-	ok = log_change(folder, name, NULL, version, error);
+	ok = mdir_folder_log_change(folder, name, NULL, version, error);
 out:
 	mdir_folder_unlock(folder);
 	return ok;
@@ -667,6 +713,8 @@ mdir_folder_rename(MdirFolder *folder, const char *from, const char *to, guint64
 	if (!check_entry_name(from, error) || !check_entry_name(to, error) ||
 	    !ensure_meta_dir(folder, error) || !mdir_folder_lock(folder, error))
 		return NULL;
+	if (!room_for(folder, 1, NULL, error))
+		goto fail;
 	src = mdir_folder_entry_path(folder, from);
 	if (!g_file_test(src, G_FILE_TEST_IS_REGULAR)) {
 		g_set_error(error, MDIR_ERROR, MDIR_ERROR_NOT_FOUND, "%s/%s: no such entry",
@@ -687,7 +735,7 @@ mdir_folder_rename(MdirFolder *folder, const char *from, const char *to, guint64
 		mdir_set_errno(error, errno, src);
 		goto fail;
 	}
-	if (!log_change(folder, from, used, version, error))
+	if (!mdir_folder_log_change(folder, from, used, version, error))
 		goto fail;
 	mdir_folder_unlock(folder);
 	return g_steal_pointer(&used);

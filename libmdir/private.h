@@ -51,6 +51,22 @@ gboolean mdir_write_file(const char *path, const void *data, gsize length, GErro
  */
 gboolean mdir_folder_adopt(MdirFolder *folder, GPtrArray *names, GError **error);
 
+/*
+ * Folder internals for folder-check.c, all to be called under the
+ * folder's lock: the store it belongs to; the path of entry @name's
+ * record; the version of the last whole line of .changes; one change
+ * logged (@minus, @plus may be NULL); @src linked under a free name made
+ * from @name (transfer full).
+ */
+MdirStore *mdir_folder_store(const MdirFolder *folder);
+char *mdir_folder_meta_path(const MdirFolder *folder, const char *name);
+gboolean mdir_folder_last_change(const MdirFolder *folder, guint64 *version,
+    GError **error);
+gboolean mdir_folder_log_change(MdirFolder *folder, const char *minus, const char *plus,
+    guint64 *version, GError **error);
+char *mdir_folder_link_unique(MdirFolder *folder, const char *src, const char *name,
+    GError **error);
+
 /* GMime's one initialisation, for every module that uses it. */
 void mdir_mime_init(void);
 
