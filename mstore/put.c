@@ -50,8 +50,10 @@ cmd_put(Mstore *ms, int argc, char **argv, GError **error)
 	GOptionEntry entries[] = {
 		{ "type", 't', 0, G_OPTION_ARG_STRING, &type, "content type (default: guessed)",
 		    "TYPE" },
-		{ "name", 'n', 0, G_OPTION_ARG_STRING, &name, "suggested name (default: the file's)",
-		    "NAME" },
+		/* bytes as given, whatever the locale: the sanitiser makes them a name
+		 * (a C locale made GOption refuse every non-ASCII name) */
+		{ "name", 'n', 0, G_OPTION_ARG_FILENAME, &name,
+		    "suggested name (default: the file's)", "NAME" },
 		{ NULL },
 	};
 	g_autoptr(MdirRecord) rec = mdir_record_new();
