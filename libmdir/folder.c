@@ -780,6 +780,36 @@ mdir_folder_list(MdirFolder *folder, GError **error)
 	return names;
 }
 
+GPtrArray *
+mdir_folder_list_folders(MdirFolder *folder, GError **error)
+{
+	g_autoptr(GDir) d = NULL;
+	GPtrArray *names;
+	const char *n;
+	GError *e = NULL;
+
+	d = g_dir_open(folder->path, 0, &e);
+	if (d == NULL) {
+		mdir_set_errno(error, errno ? errno : EIO, folder->path);
+		g_error_free(e);
+		return NULL;
+	}
+	names = g_ptr_array_new_with_free_func(g_free);
+	while ((n = g_dir_read_name(d)) != NULL) {
+		g_autofree char *p = NULL;
+		struct stat st;
+
+		if (n[0] == '.')
+			continue;
+		p = g_build_filename(folder->path, n, NULL);
+		/* a mount or an alias is a link to a folder: stat follows it */
+		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			g_ptr_array_add(names, g_strdup(n));
+	}
+	g_ptr_array_sort(names, compare_names);
+	return names;
+}
+
 MdirRecord *
 mdir_folder_load_record(MdirFolder *folder, const char *name, GError **error)
 {

@@ -501,6 +501,13 @@ MDIR_API char *mdir_folder_rename(MdirFolder *folder, const char *from, const ch
 /* The entry names, sorted.  Transfer full: g_ptr_array_unref(). */
 MDIR_API GPtrArray *mdir_folder_list(MdirFolder *folder, GError **error);
 
+/*
+ * The names of the folder's subfolders, sorted: directories, and links to
+ * directories (mounts, aliases), dot names left out.  Transfer full:
+ * g_ptr_array_unref().
+ */
+MDIR_API GPtrArray *mdir_folder_list_folders(MdirFolder *folder, GError **error);
+
 /* The path of entry @name (which may not exist).  Transfer full. */
 MDIR_API char *mdir_folder_entry_path(const MdirFolder *folder, const char *name);
 

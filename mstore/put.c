@@ -75,7 +75,8 @@ cmd_put(Mstore *ms, int argc, char **argv, GError **error)
 		safe = g_strdup("part");
 	if (type == NULL)
 		type = guess_type(argv[1], safe);
-	if (argc > 2 && (folder = mstore_folder(ms, argv[2], FALSE, error)) == NULL)
+	/* a missing folder is made, as a rule's move makes it */
+	if (argc > 2 && (folder = mstore_folder(ms, argv[2], TRUE, error)) == NULL)
 		return 1;
 	mdir_record_add(rec, "content-type", type);
 	mdir_record_add(rec, "suggested-name", safe);
