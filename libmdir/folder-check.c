@@ -34,6 +34,7 @@
 
 typedef struct {
 	MdirFolder *folder;
+	int fd;
 	const char *path;
 	gboolean repair;
 	MdirRecordFinder find;
@@ -54,11 +55,12 @@ problem(Check *c, const char *kind, const char *path, const char *detail, gboole
 }
 
 static gboolean
-is_stale(const char *path)
+is_stale(int dirfd, const char *name)
 {
 	struct stat st;
 
-	return lstat(path, &st) == 0 && time(NULL) - st.st_mtime > STALE_SECONDS;
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    time(NULL) - st.st_mtime > STALE_SECONDS;
 }
 
 /* Versions --------------------------------------------------------------- */
@@ -69,8 +71,6 @@ restart_changes(Check *c)
 {
 	g_autoptr(GPtrArray) names = mdir_folder_list(c->folder, NULL);
 	g_autoptr(GString) log = g_string_new(NULL);
-	g_autofree char *cpath = g_build_filename(c->path, ".changes", NULL);
-	g_autofree char *vpath = g_build_filename(c->path, ".version", NULL);
 	g_autofree char *v = NULL;
 
 	if (names == NULL)
@@ -78,8 +78,8 @@ restart_changes(Check *c)
 	for (guint i = 0; i < names->len; i++)
 		g_string_append_printf(log, "%u + %s\n", i + 1, (char *)names->pdata[i]);
 	v = g_strdup_printf("%u\n", names->len);
-	return mdir_file_write_durable(cpath, log->str, log->len, NULL) &&
-	    mdir_file_write_durable(vpath, v, strlen(v), NULL);
+	return mdir_write_at(c->fd, ".changes", log->str, log->len, TRUE, c->path, NULL) &&
+	    mdir_write_at(c->fd, ".version", v, strlen(v), TRUE, c->path, NULL);
 }
 
 /* A version too large to grow: set back to the change log's, or restarted. */
@@ -94,7 +94,8 @@ version_too_large(Check *c, const char *vpath, guint64 v, guint64 from_log)
 		detail = g_strdup_printf("%" G_GUINT64_FORMAT " too large to grow; set back to "
 		    "the last change's, %" G_GUINT64_FORMAT, v, from_log);
 		want = g_strdup_printf("%" G_GUINT64_FORMAT "\n", from_log);
-		fixed = c->repair && mdir_file_write_durable(vpath, want, strlen(want), NULL);
+		fixed = c->repair && mdir_write_at(c->fd, ".version", want, strlen(want), TRUE,
+		    vpath, NULL);
 	} else {
 		detail = g_strdup_printf("%" G_GUINT64_FORMAT " too large to grow, in .changes "
 		    "too; the log restarts from 1 (sync clients must list the folder again)", v);
@@ -107,7 +108,7 @@ static gboolean
 check_version(Check *c, GError **error)
 {
 	g_autofree char *vpath = g_build_filename(c->path, ".version", NULL);
-	g_autofree char *text = mdir_read_small_file(vpath, NULL, NULL);
+	g_autofree char *text = mdir_read_at(c->fd, ".version", vpath, NULL, NULL);
 	g_autofree char *want = NULL;
 	guint64 from_file = 0, from_log = 0, v;
 
@@ -124,8 +125,31 @@ check_version(Check *c, GError **error)
 	if ((text == NULL && v == 0) || g_strcmp0(text, want) == 0)
 		return TRUE;
 	problem(c, "version", vpath, "behind .changes, missing or not a number", c->repair &&
-	    mdir_file_write_durable(vpath, want, strlen(want), NULL));
+	    mdir_write_at(c->fd, ".version", want, strlen(want), TRUE, vpath, NULL));
 	return TRUE;
+}
+
+/* Dot files ------------------------------------------------------------- */
+
+/*
+ * FALSE if the folder's own file @name is there and is not a regular file
+ * (and stays so): a link there is how a group member would make mdir write
+ * elsewhere (issue 16.3).  The tools refuse it; the repair removes the
+ * link, which touches nothing it points to.
+ */
+static gboolean
+check_dot_file(Check *c, const char *name)
+{
+	g_autofree char *path = g_build_filename(c->path, name, NULL);
+	gboolean fixed;
+	struct stat st;
+
+	if (fstatat(c->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISREG(st.st_mode))
+		return TRUE;
+	fixed = c->repair && S_ISLNK(st.st_mode) && unlinkat(c->fd, name, 0) == 0;
+	problem(c, "not-regular", path, S_ISLNK(st.st_mode) ? "a symbolic link, never "
+	    "followed; the folder is refused until it goes" : "not a regular file", fixed);
+	return fixed;
 }
 
 /* .meta ------------------------------------------------------------------ */
@@ -138,11 +162,11 @@ check_meta_dir(Check *c)
 	gboolean fixed;
 	struct stat st;
 
-	if (lstat(meta, &st) < 0 || S_ISDIR(st.st_mode))
+	if (fstatat(c->fd, ".meta", &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode))
 		return TRUE;
 	/* a link is only a name: removing it touches nothing it points to */
-	fixed = c->repair && S_ISLNK(st.st_mode) && unlink(meta) == 0 &&
-	    mdir_mkdir_durable(meta, NULL);
+	fixed = c->repair && S_ISLNK(st.st_mode) && unlinkat(c->fd, ".meta", 0) == 0 &&
+	    mdir_folder_meta_fd(c->folder, TRUE, NULL) >= 0;
 	problem(c, "meta", meta, S_ISLNK(st.st_mode) ? "a symbolic link, not a directory" :
 	    "not a directory", fixed);
 	return fixed;
@@ -153,22 +177,22 @@ check_records(Check *c)
 {
 	g_autofree char *meta = g_build_filename(c->path, ".meta", NULL);
 	g_autoptr(GDir) d = g_dir_open(meta, 0, NULL);
+	int mfd = mdir_folder_meta_fd(c->folder, FALSE, NULL);
 	const char *n;
 
-	while (d && (n = g_dir_read_name(d)) != NULL) {
+	while (d && mfd >= 0 && (n = g_dir_read_name(d)) != NULL) {
 		g_autofree char *m = g_build_filename(meta, n, NULL);
-		g_autofree char *e = g_build_filename(c->path, n, NULL);
 		struct stat st;
 
 		if (n[0] == '.') {
-			if (g_str_has_prefix(n, ".tmp.") && is_stale(m))
+			if (g_str_has_prefix(n, ".tmp.") && is_stale(mfd, n))
 				problem(c, "orphan-tmp", m, "unfinished write left by a crash",
-				    c->repair && unlink(m) == 0);
+				    c->repair && unlinkat(mfd, n, 0) == 0);
 			continue;
 		}
-		if (lstat(e, &st) < 0 && errno == ENOENT)
+		if (fstatat(c->fd, n, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
 			problem(c, "orphan-record", m, "record without an entry",
-			    c->repair && unlink(m) == 0);
+			    c->repair && unlinkat(mfd, n, 0) == 0);
 	}
 }
 
@@ -185,9 +209,9 @@ check_tmp_files(Check *c)
 		if (!g_str_has_prefix(n, ".tmp.") && !g_str_has_prefix(n, ".fsck."))
 			continue;
 		p = g_build_filename(c->path, n, NULL);
-		if (is_stale(p))
+		if (is_stale(c->fd, n))
 			problem(c, "orphan-tmp", p, "unfinished write left by a crash",
-			    c->repair && unlink(p) == 0);
+			    c->repair && unlinkat(c->fd, n, 0) == 0);
 	}
 }
 
@@ -203,16 +227,16 @@ rename_bad(Check *c, char **name, GError **error)
 	g_autofree char *epath = mdir_folder_entry_path(c->folder, *name);
 	g_autofree char *safe = mdir_sanitize_name(*name, -1);
 	g_autofree char *used = NULL;
-	g_autofree char *mfrom = NULL;
-	g_autofree char *mto = NULL;
 	gboolean one_line = strpbrk(*name, "\r\n") == NULL;
+	int mfd = mdir_folder_meta_fd(c->folder, TRUE, error);
 
-	used = mdir_folder_link_unique(c->folder, epath, safe ? safe : "entry", error);
+	if (mfd < 0)
+		return FALSE;
+	used = mdir_folder_link_unique(c->folder, c->fd, *name, safe ? safe : "entry", error);
 	if (used == NULL)
 		return FALSE;
-	mfrom = mdir_folder_meta_path(c->folder, *name);
-	mto = mdir_folder_meta_path(c->folder, used);
-	if ((rename(mfrom, mto) < 0 && errno != ENOENT) || unlink(epath) < 0) {
+	if ((renameat(mfd, *name, mfd, used) < 0 && errno != ENOENT) ||
+	    unlinkat(c->fd, *name, 0) < 0) {
 		mdir_set_errno(error, errno, epath);
 		return FALSE;
 	}
@@ -264,17 +288,17 @@ describe_file(const char *path, const struct stat *st, const char *name)
 
 /* Replaces a copied entry by a link to the stored part with the same bytes. */
 static gboolean
-relink(Check *c, const char *entry, const char *stored)
+relink(Check *c, const char *name, const char *stored)
 {
-	g_autofree char *tmp = g_strdup_printf("%s/.fsck.%d", c->path, (int)getpid());
+	g_autofree char *tmp = g_strdup_printf(".fsck.%d", (int)getpid());
 
-	if (link(stored, tmp) < 0)
+	if (linkat(AT_FDCWD, stored, c->fd, tmp, 0) < 0)
 		return FALSE;
-	if (rename(tmp, entry) < 0) {
-		unlink(tmp);
+	if (renameat(c->fd, tmp, c->fd, name) < 0) {
+		unlinkat(c->fd, tmp, 0);
 		return FALSE;
 	}
-	return mdir_fsync_dir(c->path, NULL);
+	return fsync(c->fd) == 0 || errno == EINVAL;
 }
 
 /*
@@ -287,15 +311,15 @@ static void
 check_in_place(Check *c, const char *name, const char *path, const struct stat *st,
     const MdirRecord *rec)
 {
-	g_autofree char *mpath = mdir_folder_meta_path(c->folder, name);
 	g_autofree char *mine = NULL;
 	const char *sha = mdir_record_get(rec, "sha256");
+	int mfd = mdir_folder_meta_fd(c->folder, FALSE, NULL);
 	struct stat mst;
 
-	if (sha == NULL)
+	if (sha == NULL || mfd < 0)
 		return;
-	if (mdir_record_get_int(rec, "size", -1) == st->st_size && stat(mpath, &mst) == 0 &&
-	    st->st_mtime <= mst.st_mtime)
+	if (mdir_record_get_int(rec, "size", -1) == st->st_size &&
+	    fstatat(mfd, name, &mst, AT_SYMLINK_NOFOLLOW) == 0 && st->st_mtime <= mst.st_mtime)
 		return;
 	mine = mdir_sha256_file(path, NULL);
 	if (mine && strcmp(mine, sha) != 0)
@@ -332,7 +356,7 @@ check_link(Check *c, const char *name, const char *path, const struct stat *st,
 		return;
 	}
 	problem(c, "not-linked", path, "a copy of the stored part, not a link",
-	    c->repair && relink(c, path, stored));
+	    c->repair && relink(c, name, stored));
 }
 
 static void
@@ -341,12 +365,14 @@ check_entry(Check *c, const char *name)
 	g_autofree char *epath = mdir_folder_entry_path(c->folder, name);
 	g_autofree char *mpath = mdir_folder_meta_path(c->folder, name);
 	g_autoptr(MdirRecord) rec = NULL;
+	g_autofree char *text = NULL;
 	gboolean fixed = FALSE;
 	struct stat st;
+	gsize len;
 
-	if (lstat(epath, &st) < 0)
+	if (fstatat(c->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return;
-	rec = mdir_record_load(mpath, NULL);
+	rec = mdir_folder_load_record(c->folder, name, NULL);
 	if (rec) {
 		check_link(c, name, epath, &st, rec);
 		return;
@@ -355,7 +381,9 @@ check_entry(Check *c, const char *name)
 		rec = c->find ? c->find(c->folder, name, epath, c->data) : NULL;
 		if (rec == NULL)
 			rec = describe_file(epath, &st, name);
-		fixed = rec && mdir_record_save(rec, mpath, NULL);
+		text = rec ? mdir_record_to_string(rec, &len) : NULL;
+		fixed = text && mdir_write_at(mdir_folder_meta_fd(c->folder, TRUE, NULL), name,
+		    text, len, TRUE, mpath, NULL);
 	}
 	problem(c, "missing-record", epath, "entry without a record", fixed);
 }
@@ -364,16 +392,24 @@ gint
 mdir_folder_check(MdirFolder *folder, gboolean repair, MdirRecordFinder find,
     MdirProblemFunc report, gpointer user_data, GError **error)
 {
-	Check c = { folder, mdir_folder_path(folder), repair, find, report, user_data, 0 };
+	Check c = { folder, mdir_folder_fd(folder), mdir_folder_path(folder), repair, find,
+		report, user_data, 0 };
 	g_autoptr(GPtrArray) names = NULL;
+	gboolean dots_ok;
 	gboolean meta_ok;
 
 	g_return_val_if_fail(folder != NULL, -1);
+	/* a .lock that is a link cannot be locked: said, mended or not */
+	if (!check_dot_file(&c, ".lock"))
+		return c.left;
 	/* the lock even to look: a change half made is not damage */
 	if (!mdir_folder_lock(folder, error))
 		return -1;
+	dots_ok = check_dot_file(&c, ".changes");
+	dots_ok = check_dot_file(&c, ".version") && dots_ok;
 	/* the version first: the renames below are changes */
-	if (!check_version(&c, error) || (names = mdir_folder_list(folder, error)) == NULL) {
+	if ((dots_ok && !check_version(&c, error)) ||
+	    (names = mdir_folder_list(folder, error)) == NULL) {
 		mdir_folder_unlock(folder);
 		return -1;
 	}

@@ -545,7 +545,8 @@ typedef struct {
 	 * of its stored part; linked again), "missing-part" and "changed"
 	 * (content that is not its record's: never repaired), "version"
 	 * (.version behind .changes, garbled, or too large to grow: rewritten),
-	 * "meta" (.meta not a real directory).
+	 * "meta" (.meta not a real directory), "not-regular" (.lock, .changes
+	 * or .version a link or not a file; a link is removed).
 	 */
 	const char *kind;
 	const char *path;     /* the file concerned */

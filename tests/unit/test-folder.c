@@ -450,7 +450,8 @@ test_many_alike(void)
 	}
 	secs = (g_get_monotonic_time() - start) / 1e6;
 	g_test_message("20,200 entries named alike in %.2f s", secs);
-	g_assert_cmpfloat(secs, <, 30.0);
+	/* quadratic, this took minutes; n log n takes seconds even on a loaded machine */
+	g_assert_cmpfloat(secs, <, 60.0);
 	g_assert_cmpstr(e[0].used, ==, "many.txt");
 	g_assert_cmpstr(e[1].used, ==, "many-2.txt");
 	g_assert_cmpstr(e[2].used, ==, "many-3.txt");
@@ -559,6 +560,125 @@ test_check_repair(void)
 	assert_version(f, 3);
 }
 
+/* @name in folder @f made a symbolic link to @target. */
+static void
+plant_link(MdirFolder *f, const char *name, const char *target)
+{
+	g_autofree char *p = g_build_filename(mdir_folder_path(f), name, NULL);
+
+	g_unlink(p);
+	g_assert_cmpint(symlink(target, p), ==, 0);
+}
+
+static void
+assert_content(const char *path, const char *want)
+{
+	g_autofree char *text = NULL;
+
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	g_assert_cmpstr(text, ==, want);
+}
+
+/*
+ * Issue 16.3: a group member who can write the folder puts links where
+ * .changes, .version, .lock, .meta or a record will be.  No verb follows
+ * them: the folder is refused, the file they lead to stays as it was,
+ * and the check removes the links.
+ */
+static void
+test_dot_file_links(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) f = open_folder(s, "Sym");
+	g_autofree char *src = stored_part(s, "sym");
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autofree char *a = mdir_folder_add(f, src, r, "a.txt", NULL, NULL);
+	g_autofree char *victim = test_write_tmp("victim", "precious\n");
+	g_autofree char *nowhere = g_build_filename(test_dir(), "made-by-mdir", NULL);
+	g_autofree char *outdir = g_build_filename(test_dir(), "outdir", NULL);
+	g_autofree char *record = g_build_filename(".meta", "a.txt", NULL);
+	g_autofree char *mrec = g_build_filename(mdir_folder_path(f), ".meta", "a.txt", NULL);
+	static const char *const dot[] = { ".changes", ".version", ".lock" };
+	g_autoptr(GError) error = NULL;
+	guint64 v;
+
+	g_assert_cmpint(g_mkdir(outdir, 0700), ==, 0);
+	for (gsize i = 0; i < G_N_ELEMENTS(dot); i++) {
+		g_autoptr(GPtrArray) names = NULL;
+
+		plant_link(f, dot[i], victim);
+		g_assert_null(mdir_folder_add(f, src, r, "b.txt", NULL, &error));
+		g_assert_error(error, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT);
+		g_clear_error(&error);
+		g_assert_false(mdir_folder_remove(f, "a.txt", NULL, &error));
+		g_assert_nonnull(error);
+		g_clear_error(&error);
+		assert_content(victim, "precious\n");
+		names = mdir_folder_list(f, NULL);
+		g_assert_cmpuint(names->len, ==, 1);
+		/* a link to a file that does not exist is not made to exist */
+		plant_link(f, dot[i], nowhere);
+		g_assert_null(mdir_folder_add(f, src, r, "b.txt", NULL, &error));
+		g_clear_error(&error);
+		g_assert_false(g_file_test(nowhere, G_FILE_TEST_EXISTS));
+		/* the check says so and removes the link; the folder works again */
+		g_assert_cmpint(mdir_folder_check(f, FALSE, NULL, NULL, NULL, &error), >, 0);
+		g_assert_cmpint(mdir_folder_check(f, TRUE, NULL, NULL, NULL, &error), ==, 0);
+		g_assert_no_error(error);
+		g_free(mdir_folder_add(f, src, r, "c.txt", &v, &error));
+		g_assert_no_error(error);
+		g_assert_true(mdir_folder_remove(f, "c.txt", NULL, &error));
+		assert_content(victim, "precious\n");
+	}
+	/* a record that is a link is not read */
+	plant_link(f, record, victim);
+	g_assert_null(mdir_folder_load_record(f, "a.txt", &error));
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT);
+	g_clear_error(&error);
+	/* and a record written replaces the link, never what it leads to */
+	g_assert_true(mdir_folder_save_record(f, "a.txt", r, &error));
+	g_assert_no_error(error);
+	assert_content(victim, "precious\n");
+	g_assert_false(g_file_test(mrec, G_FILE_TEST_IS_SYMLINK));
+	/* a .meta that is a link to a directory outside: nothing written there */
+	{
+		g_autoptr(MdirFolder) g = open_folder(s, "Sym2");
+		g_autoptr(GDir) d = NULL;
+
+		plant_link(g, ".meta", outdir);
+		g_assert_null(mdir_folder_add(g, src, r, "x.txt", NULL, &error));
+		g_assert_error(error, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT);
+		g_clear_error(&error);
+		d = g_dir_open(outdir, 0, NULL);
+		g_assert_null(g_dir_read_name(d));
+	}
+}
+
+/* A folder swapped for a link after it was opened: writes stay in the first. */
+static void
+test_folder_swapped(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) f = open_folder(s, "Real");
+	g_autofree char *src = stored_part(s, "swap");
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autofree char *outdir = g_build_filename(test_dir(), "elsewhere", NULL);
+	g_autofree char *moved = g_build_filename(mdir_store_root(s), "Moved", NULL);
+	g_autofree char *in_moved = g_build_filename(moved, "late.txt", NULL);
+	g_autoptr(GDir) d = NULL;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_cmpint(g_mkdir(outdir, 0700), ==, 0);
+	g_assert_cmpint(g_rename(mdir_folder_path(f), moved), ==, 0);
+	g_assert_cmpint(symlink(outdir, mdir_folder_path(f)), ==, 0);
+	g_free(mdir_folder_add(f, src, r, "late.txt", NULL, &error));
+	g_assert_no_error(error);
+	d = g_dir_open(outdir, 0, NULL);
+	g_assert_null(g_dir_read_name(d));
+	g_assert_true(g_file_test(in_moved, G_FILE_TEST_IS_REGULAR));
+	g_unlink(mdir_folder_path(f));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -575,5 +695,7 @@ main(int argc, char **argv)
 	g_test_add_func("/folder/names/many-alike", test_many_alike);
 	g_test_add_func("/folder/version/top", test_version_top);
 	g_test_add_func("/folder/check/repair", test_check_repair);
+	g_test_add_func("/folder/links/dot-files", test_dot_file_links);
+	g_test_add_func("/folder/links/folder-swapped", test_folder_swapped);
 	return g_test_run();
 }
