@@ -166,6 +166,7 @@ test_remove_rename(void)
 	g_autoptr(GError) error = NULL;
 	g_autofree char *a = mdir_folder_add(f, src, r, "a.txt", NULL, NULL);
 	g_autofree char *b = mdir_folder_add(f, src, r, "b.txt", NULL, NULL);
+	g_autofree char *bpath = mdir_folder_entry_path(f, "b.txt");
 	g_autofree char *c = NULL;
 	g_autoptr(GPtrArray) changes = NULL;
 	guint64 v;
@@ -184,7 +185,7 @@ test_remove_rename(void)
 	g_assert_cmpuint(v, ==, 4);
 	/* a removal is a change like any other: bumped, logged, written */
 	assert_version(f, 4);
-	g_assert_false(g_file_test(mdir_folder_entry_path(f, "b.txt"), G_FILE_TEST_EXISTS));
+	g_assert_false(g_file_test(bpath, G_FILE_TEST_EXISTS));
 	g_assert_false(mdir_folder_remove(f, "b.txt", &v, &error));
 	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_NOT_FOUND);
 }
@@ -527,6 +528,7 @@ test_check_repair(void)
 	g_autofree char *a = mdir_folder_add(f, src, r, "a.txt", NULL, NULL);
 	g_autofree char *b = mdir_folder_add(f, src, r, "b.txt", NULL, NULL);
 	g_autofree char *bad = mdir_folder_entry_path(f, "bad.txt ");
+	g_autofree char *fixed = mdir_folder_entry_path(f, "bad.txt");
 	g_autofree char *orphan = g_build_filename(mdir_folder_path(f), ".meta", "gone", NULL);
 	g_autofree char *rec_b = g_build_filename(mdir_folder_path(f), ".meta", "b.txt", NULL);
 	g_autofree char *vpath = g_build_filename(mdir_folder_path(f), ".version", NULL);
@@ -555,7 +557,7 @@ test_check_repair(void)
 	for (guint i = 0; i < kinds->len; i++)
 		g_assert_true(g_str_has_suffix(kinds->pdata[i], "+"));
 	g_assert_cmpint(mdir_folder_check(f, FALSE, NULL, NULL, NULL, &error), ==, 0);
-	g_assert_true(g_file_test(mdir_folder_entry_path(f, "bad.txt"), G_FILE_TEST_EXISTS));
+	g_assert_true(g_file_test(fixed, G_FILE_TEST_EXISTS));
 	/* the rename and nothing else was a change: 2 adds, then one */
 	assert_version(f, 3);
 }
