@@ -423,6 +423,10 @@ typedef enum {
  * (symbolic links) are followed as long as they stay inside the root.
  * MDIR_ERROR_NOT_FOUND if it does not exist and CREATE is not given;
  * MDIR_ERROR_BAD_NAME for a path into the reserved dot names.
+ * The folder is opened once and kept open (one descriptor, two once its
+ * .meta is used): every function below reads and writes relative to it,
+ * following no link inside it; a link where .changes, .version, .lock,
+ * .meta or a record must be is MDIR_ERROR_OUTSIDE_ROOT (mdir(5)).
  * Transfer full: mdir_folder_free().  The store must outlive the folder.
  */
 MDIR_API MdirFolder *mdir_folder_open(MdirStore *store, const char *path,
