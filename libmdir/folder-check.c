@@ -232,7 +232,8 @@ rename_bad(Check *c, char **name, GError **error)
 
 	if (mfd < 0)
 		return FALSE;
-	used = mdir_folder_link_unique(c->folder, c->fd, *name, safe ? safe : "entry", error);
+	used = mdir_folder_link_unique(c->folder, c->fd, *name, safe ? safe : "entry", NULL,
+	    error);
 	if (used == NULL)
 		return FALSE;
 	if ((renameat(mfd, *name, mfd, used) < 0 && errno != ENOENT) ||

@@ -502,45 +502,6 @@ mdir_folder_log_change(MdirFolder *folder, const char *minus, const char *plus,
 
 /* Entries ------------------------------------------------------------------ */
 
-/* The length of the longest prefix of @s within @max bytes, cut between characters. */
-static gsize
-utf8_cut(const char *s, gsize len, gsize max)
-{
-	if (len <= max)
-		return len;
-	while (max > 0 && ((guchar)s[max] & 0xc0) == 0x80)
-		max--;
-	return max;
-}
-
-/*
- * @name numbered @n: "report.pdf", "report-2.pdf", ...  The number goes
- * before the extension, and the name is cut before it so that the result
- * stays within MDIR_NAME_MAX (issue 15.5: "NAME-2.pdf" of 202 bytes was an
- * entry no verb would touch).
- */
-static char *
-numbered_name(const char *name, guint n)
-{
-	const char *dot = strrchr(name, '.');
-	gsize len = strlen(name);
-	gsize stem, ext;
-	char suffix[16];
-
-	if (n < 2)
-		return g_strdup(name);
-	g_snprintf(suffix, sizeof(suffix), "-%u", n);
-	if (dot == NULL || dot == name)
-		dot = name + len;
-	ext = len - (dot - name);
-	if (ext + strlen(suffix) >= MDIR_NAME_MAX / 2) {
-		dot = name + len; /* an "extension" that long is not one */
-		ext = 0;
-	}
-	stem = utf8_cut(name, dot - name, MDIR_NAME_MAX - strlen(suffix) - ext);
-	return g_strdup_printf("%.*s%s%s", (int)stem, name, suffix, dot);
-}
-
 static gboolean
 check_entry_name(const char *name, GError **error)
 {
@@ -548,101 +509,6 @@ check_entry_name(const char *name, GError **error)
 		return TRUE;
 	g_set_error(error, MDIR_ERROR, MDIR_ERROR_BAD_NAME, "'%s': not a valid entry name", name);
 	return FALSE;
-}
-
-/* Whether @name numbered @n is taken (by anything: links not followed). */
-static gboolean
-taken(MdirFolder *folder, const char *name, guint n)
-{
-	g_autofree char *cand = numbered_name(name, n);
-	struct stat st;
-
-	return fstatat(folder->fd, cand, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT;
-}
-
-/*
- * A number above @lo (taken) that is free: galloping up from @lo, then
- * bisecting, so that the m copies of a name cost log m lookups, not m
- * (issue 15.1: 20,000 parts named alike took minutes).  Where the taken
- * numbers run 1..m, this is m + 1, as trying them in turn would give.
- */
-static guint
-free_number(MdirFolder *folder, const char *name, guint lo)
-{
-	guint step = 1;
-	guint hi;
-
-	for (;;) {
-		hi = lo + step;
-		if (hi < lo)
-			return 0; /* all of them: no free name */
-		if (!taken(folder, name, hi))
-			break;
-		lo = hi;
-		step = step < G_MAXUINT / 2 ? step * 2 : step;
-	}
-	while (hi - lo > 1) {
-		guint mid = lo + (hi - lo) / 2;
-
-		if (taken(folder, name, mid))
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return hi;
-}
-
-#define MAX_NAME_TRIES 1000 /* lost races for a free name before giving up */
-
-/*
- * Links @src (relative to @srcfd) as a free name derived from @name; under
- * the lock.  @hints (may be NULL) remembers, per name, the last number
- * given in this batch, so that the next copy is found at once.
- */
-static char *
-link_unique(MdirFolder *folder, int srcfd, const char *src, const char *name,
-    GHashTable *hints, GError **error)
-{
-	guint n = 1;
-
-	for (guint tries = 0; tries < MAX_NAME_TRIES && n != 0; tries++) {
-		g_autofree char *cand = numbered_name(name, n);
-		g_autofree char *path = mdir_folder_entry_path(folder, cand);
-		struct stat st;
-
-		/* linkat never creates through a link at the new name */
-		if (linkat(srcfd, src, folder->fd, cand, 0) == 0)
-			goto found;
-		if (errno != EEXIST && errno != EXDEV && errno != EPERM && errno != EMLINK) {
-			mdir_set_errno(error, errno, path);
-			return NULL;
-		}
-		/* no link possible here: a copy, to a name nobody has */
-		if (errno != EEXIST && srcfd == AT_FDCWD &&
-		    fstatat(folder->fd, cand, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (!mdir_file_copy_durable(src, path, error))
-				return NULL;
-			goto found;
-		}
-		if (n == 1 && hints)
-			n = MAX(n, GPOINTER_TO_UINT(g_hash_table_lookup(hints, name)));
-		n = free_number(folder, name, n);
-		continue;
-found:
-		if (hints)
-			g_hash_table_insert(hints, g_strdup(name), GUINT_TO_POINTER(n));
-		return g_steal_pointer(&cand);
-	}
-	g_set_error(error, MDIR_ERROR, MDIR_ERROR_EXISTS, "%s: no free name for '%s'",
-	    folder->name, name);
-	return NULL;
-}
-
-char *
-mdir_folder_link_unique(MdirFolder *folder, int srcfd, const char *src, const char *name,
-    GError **error)
-{
-	return link_unique(folder, srcfd, src, name, NULL, error);
 }
 
 static gboolean
@@ -674,7 +540,7 @@ add_one(MdirFolder *folder, MdirFolderEntry *e, gboolean per_file, GHashTable *h
 {
 	if (!check_entry_name(e->name, error))
 		return FALSE;
-	e->used = link_unique(folder, AT_FDCWD, e->src, e->name, hints, error);
+	e->used = mdir_folder_link_unique(folder, AT_FDCWD, e->src, e->name, hints, error);
 	if (e->used == NULL)
 		return FALSE;
 	if (write_record(folder, e->used, e->record, per_file, error))
@@ -790,7 +656,7 @@ mdir_folder_rename(MdirFolder *folder, const char *from, const char *to, guint64
 		goto fail;
 	}
 	/* link then unlink: the new name never replaces an entry that exists */
-	used = link_unique(folder, folder->fd, from, to, NULL, error);
+	used = mdir_folder_link_unique(folder, folder->fd, from, to, NULL, error);
 	if (used == NULL)
 		goto fail;
 	mto = meta_path(folder, used);

@@ -59,7 +59,8 @@ gboolean mdir_folder_adopt(MdirFolder *folder, GPtrArray *names, GError **error)
  * folder's lock: the store it belongs to; the path of entry @name's
  * record; the version of the last whole line of .changes; one change
  * logged (@minus, @plus may be NULL); @src (relative to @srcfd) linked
- * under a free name made from @name (transfer full).
+ * under a free name made from @name (transfer full; @hints, may be NULL,
+ * remembers the numbers given in a batch: folder-names.c).
  */
 MdirStore *mdir_folder_store(const MdirFolder *folder);
 char *mdir_folder_meta_path(const MdirFolder *folder, const char *name);
@@ -68,7 +69,7 @@ gboolean mdir_folder_last_change(const MdirFolder *folder, guint64 *version,
 gboolean mdir_folder_log_change(MdirFolder *folder, const char *minus, const char *plus,
     guint64 *version, GError **error);
 char *mdir_folder_link_unique(MdirFolder *folder, int srcfd, const char *src,
-    const char *name, GError **error);
+    const char *name, GHashTable *hints, GError **error);
 
 /*
  * folder-io.c: files inside a folder, relative to its descriptor @dirfd,
