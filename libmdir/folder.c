@@ -38,7 +38,7 @@ struct MdirFolder {
 	guint lock_timeout;
 	int lock_fd;
 	int fd;	     /* the folder, opened once: every write is relative to it */
-	int meta_fd; /* its .meta, once needed */
+	int meta_fd; /* its .meta, while a verb needs it (closed with the lock) */
 };
 
 /* Paths -------------------------------------------------------------------- */
@@ -287,6 +287,12 @@ mdir_folder_unlock(MdirFolder *folder)
 	if (folder->lock_fd >= 0) {
 		close(folder->lock_fd); /* releases the OFD lock */
 		folder->lock_fd = -1;
+	}
+	/* an open folder costs one descriptor, not two: mdird keeps a round's
+	 * folders open, and templates can make many */
+	if (folder->meta_fd >= 0) {
+		close(folder->meta_fd);
+		folder->meta_fd = -1;
 	}
 }
 
@@ -756,8 +762,12 @@ mdir_folder_load_record(MdirFolder *folder, const char *name, GError **error)
 	path = meta_path(folder, name);
 	/* a record that is a link to another file would put that file's
 	 * lines into what mdird and the programs it runs believe */
-	if ((mfd = mdir_folder_meta_fd(folder, FALSE, error)) < 0 ||
-	    (text = mdir_read_at(mfd, name, path, &len, error)) == NULL)
+	mfd = mdir_open_dir_at(folder->fd, ".meta", FALSE, path, error);
+	if (mfd < 0)
+		return NULL;
+	text = mdir_read_at(mfd, name, path, &len, error);
+	close(mfd);
+	if (text == NULL)
 		return NULL;
 	r = mdir_record_parse(text, len, error);
 	if (r == NULL)

@@ -92,7 +92,10 @@ char *mdir_read_at(int dirfd, const char *name, const char *label, gsize *length
 gboolean mdir_write_at(int dirfd, const char *name, const void *data, gsize length,
     gboolean sync, const char *label, GError **error);
 
-/* The folder's descriptor (transfer none), and its .meta's (made if @create). */
+/*
+ * The folder's descriptor (transfer none), and its .meta's (made if
+ * @create; transfer none, kept until mdir_folder_unlock()).
+ */
 int mdir_folder_fd(const MdirFolder *folder);
 int mdir_folder_meta_fd(MdirFolder *folder, gboolean create, GError **error);
 

@@ -681,6 +681,47 @@ test_folder_swapped(void)
 	g_unlink(mdir_folder_path(f));
 }
 
+static guint
+open_fds(void)
+{
+	g_autoptr(GDir) d = g_dir_open("/proc/self/fd", 0, NULL);
+	guint n = 0;
+
+	while (d && g_dir_read_name(d))
+		n++;
+	return n;
+}
+
+/*
+ * An open folder costs one descriptor, whatever was done with it: mdird
+ * keeps a round's folders open, and a template can name many.
+ */
+static void
+test_one_descriptor(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autofree char *src = stored_part(s, "fd");
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autoptr(GPtrArray) folders = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)mdir_folder_free);
+	guint before = open_fds();
+
+	for (guint i = 0; i < 50; i++) {
+		g_autofree char *name = g_strdup_printf("Many/%u", i);
+		MdirFolder *f = open_folder(s, name);
+		g_autoptr(MdirRecord) back = NULL;
+		guint64 v;
+
+		g_free(mdir_folder_add(f, src, r, "x.txt", NULL, NULL));
+		back = mdir_folder_load_record(f, "x.txt", NULL);
+		g_assert_nonnull(back);
+		g_assert_true(mdir_folder_save_record(f, "x.txt", r, NULL));
+		g_assert_true(mdir_folder_version(f, &v, NULL));
+		g_ptr_array_add(folders, f);
+	}
+	g_assert_cmpuint(open_fds(), ==, before + 50);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -699,5 +740,6 @@ main(int argc, char **argv)
 	g_test_add_func("/folder/check/repair", test_check_repair);
 	g_test_add_func("/folder/links/dot-files", test_dot_file_links);
 	g_test_add_func("/folder/links/folder-swapped", test_folder_swapped);
+	g_test_add_func("/folder/open/one-descriptor", test_one_descriptor);
 	return g_test_run();
 }
