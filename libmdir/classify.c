@@ -522,13 +522,12 @@ filed_from(MdirFolder *folder, Batch *b, GError **error)
 
 		for (guint j = 0; r == NULL && j < b->filings->len; j++) {
 			Filing *fi = b->filings->pdata[j];
-			g_autofree char *meta = NULL;
 
 			if (fi->forward_to || strcmp(fi->folder, mdir_folder_name(folder)) != 0 ||
 			    !same_file(folder, n, fi->src))
 				continue;
-			meta = g_build_filename(mdir_folder_path(folder), ".meta", n, NULL);
-			if (!mdir_record_save(fi->record, meta, error))
+			/* through the folder's verb: under its lock, no link followed */
+			if (!mdir_folder_save_record(folder, n, fi->record, error))
 				return NULL;
 			r = mdir_record_copy(fi->record);
 		}

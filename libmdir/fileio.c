@@ -39,30 +39,13 @@ mdir_unique_name(void)
 char *
 mdir_read_small_file(const char *path, gsize *length, GError **error)
 {
-	g_autoptr(GString) s = g_string_sized_new(256);
-	char buf[4096];
-	int fd;
-	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		mdir_set_errno(error, errno, path);
 		return NULL;
 	}
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			mdir_set_errno(error, errno, path);
-			close(fd);
-			return NULL;
-		}
-		g_string_append_len(s, buf, n);
-	}
-	close(fd);
-	if (length)
-		*length = s->len;
-	return g_string_free(g_steal_pointer(&s), FALSE);
+	return mdir_read_fd(fd, path, length, error);
 }
 
 static gboolean

@@ -13,6 +13,7 @@
  * version repeat.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -36,6 +37,8 @@ struct MdirFolder {
 	char *name;
 	guint lock_timeout;
 	int lock_fd;
+	int fd;	     /* the folder, opened once: every write is relative to it */
+	int meta_fd; /* its .meta, while a verb needs it (closed with the lock) */
 };
 
 /* Paths -------------------------------------------------------------------- */
@@ -120,6 +123,7 @@ mdir_folder_open(MdirStore *store, const char *path, MdirFolderFlags flags, GErr
 	const char *rel;
 	struct stat st;
 	MdirFolder *f;
+	int fd;
 
 	if (abs == NULL)
 		return NULL;
@@ -144,12 +148,22 @@ mdir_folder_open(MdirStore *store, const char *path, MdirFolderFlags flags, GErr
 		mdir_set_errno(error, ENOTDIR, path);
 		return NULL;
 	}
+	/* opened once, links not followed: the path was resolved and checked
+	 * above, and a directory swapped for a link from now on changes
+	 * nothing (issue 16.3) */
+	fd = open(abs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		mdir_set_errno(error, errno, path);
+		return NULL;
+	}
 	f = g_new0(MdirFolder, 1);
 	f->store = store;
 	f->name = g_strdup(rel);
 	f->path = g_steal_pointer(&abs);
 	f->lock_timeout = DEFAULT_LOCK_TIMEOUT_MS;
 	f->lock_fd = -1;
+	f->fd = fd;
+	f->meta_fd = -1;
 	return f;
 }
 
@@ -160,6 +174,9 @@ mdir_folder_free(MdirFolder *folder)
 		return;
 	if (folder->lock_fd >= 0)
 		close(folder->lock_fd);
+	if (folder->meta_fd >= 0)
+		close(folder->meta_fd);
+	close(folder->fd);
 	g_free(folder->path);
 	g_free(folder->name);
 	g_free(folder);
@@ -195,6 +212,37 @@ meta_path(const MdirFolder *folder, const char *name)
 	return g_build_filename(folder->path, ".meta", name, NULL);
 }
 
+char *
+mdir_folder_meta_path(const MdirFolder *folder, const char *name)
+{
+	return meta_path(folder, name);
+}
+
+MdirStore *
+mdir_folder_store(const MdirFolder *folder)
+{
+	return folder->store;
+}
+
+int
+mdir_folder_fd(const MdirFolder *folder)
+{
+	return folder->fd;
+}
+
+int
+mdir_folder_meta_fd(MdirFolder *folder, gboolean create, GError **error)
+{
+	g_autofree char *label = NULL;
+
+	if (folder->meta_fd >= 0)
+		return folder->meta_fd;
+	/* a .meta that is a link is refused: records go nowhere else */
+	label = g_build_filename(folder->path, ".meta", NULL);
+	folder->meta_fd = mdir_open_dir_at(folder->fd, ".meta", create, label, error);
+	return folder->meta_fd;
+}
+
 /* Locking ------------------------------------------------------------------ */
 
 gboolean
@@ -207,9 +255,9 @@ mdir_folder_lock(MdirFolder *folder, GError **error)
 	int fd;
 
 	g_return_val_if_fail(folder->lock_fd < 0, FALSE);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, MDIR_FILE_MODE);
+	fd = mdir_open_at(folder->fd, ".lock", O_RDWR | O_CREAT, path, error);
 	if (fd < 0)
-		return mdir_set_errno(error, errno, path);
+		return FALSE;
 	/* OFD locks: owned by the open file, so threads of one daemon exclude
 	 * each other too, and they work over NFSv4 (DESIGN §7) */
 	while (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
@@ -240,13 +288,37 @@ mdir_folder_unlock(MdirFolder *folder)
 		close(folder->lock_fd); /* releases the OFD lock */
 		folder->lock_fd = -1;
 	}
+	/* an open folder costs one descriptor, not two: mdird keeps a round's
+	 * folders open, and templates can make many */
+	if (folder->meta_fd >= 0) {
+		close(folder->meta_fd);
+		folder->meta_fd = -1;
+	}
 }
 
 /* Versions ----------------------------------------------------------------- */
 
+/* .changes opened with @flags: a descriptor; -2 if it does not exist (and
+ * @flags do not make it), -1 and @error on errors. */
+static int
+open_changes(const MdirFolder *folder, int flags, const char *label, GError **error)
+{
+	GError *e = NULL;
+	int fd = mdir_open_at(folder->fd, ".changes", flags, label, &e);
+
+	if (fd >= 0)
+		return fd;
+	if (g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+		g_error_free(e);
+		return -2;
+	}
+	g_propagate_error(error, e);
+	return -1;
+}
+
 /* The version of the last complete line of .changes, 0 if none. */
-static gboolean
-last_change_version(const MdirFolder *folder, guint64 *version, GError **error)
+gboolean
+mdir_folder_last_change(const MdirFolder *folder, guint64 *version, GError **error)
 {
 	g_autofree char *path = g_build_filename(folder->path, ".changes", NULL);
 	char buf[4096 + 1];
@@ -257,9 +329,9 @@ last_change_version(const MdirFolder *folder, guint64 *version, GError **error)
 	int fd;
 
 	*version = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_changes(folder, O_RDONLY, path, error);
 	if (fd < 0)
-		return errno == ENOENT ? TRUE : mdir_set_errno(error, errno, path);
+		return fd == -2;
 	if (fstat(fd, &st) < 0 || st.st_size == 0) {
 		close(fd);
 		return TRUE;
@@ -289,7 +361,7 @@ mdir_folder_version(MdirFolder *folder, guint64 *version, GError **error)
 	guint64 from_file = 0, from_log = 0;
 	GError *e = NULL;
 
-	text = mdir_read_small_file(path, NULL, &e);
+	text = mdir_read_at(folder->fd, ".version", path, NULL, &e);
 	if (text == NULL) {
 		if (!g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
 			g_propagate_error(error, e);
@@ -300,10 +372,31 @@ mdir_folder_version(MdirFolder *folder, guint64 *version, GError **error)
 		/* hand-edited: leading blanks, no newline, junk after the digits */
 		from_file = g_ascii_strtoull(g_strchug(text), NULL, 10);
 	}
-	if (!last_change_version(folder, &from_log, error))
+	if (!mdir_folder_last_change(folder, &from_log, error))
 		return FALSE;
 	*version = MAX(from_file, from_log);
 	return TRUE;
+}
+
+/*
+ * Whether @n more changes fit; @version gets the current one.  2^64-1 + 1
+ * is 0, and a sync client asking what changed since its version would be
+ * told nothing ever again (issue 16.12): refused before anything changes.
+ */
+static gboolean
+room_for(MdirFolder *folder, guint n, guint64 *version, GError **error)
+{
+	guint64 v;
+
+	if (!mdir_folder_version(folder, &v, error))
+		return FALSE;
+	if (version)
+		*version = v;
+	if (v <= G_MAXUINT64 - n)
+		return TRUE;
+	g_set_error(error, MDIR_ERROR, MDIR_ERROR_CORRUPT, "%s: version %" G_GUINT64_FORMAT
+	    " cannot grow (mstore fsck --repair mends it)", folder->name, v);
+	return FALSE;
 }
 
 /* Truncates @fd (of @size bytes) after its last newline, if it ends without one. */
@@ -345,7 +438,7 @@ write_changes(MdirFolder *folder, const Change *changes, guint n, gboolean per_f
 	struct stat st;
 	int fd;
 
-	if (!mdir_folder_version(folder, &v, error))
+	if (!room_for(folder, n, &v, error))
 		return FALSE;
 	*first = v + 1;
 	for (guint i = 0; i < n; i++) {
@@ -355,9 +448,11 @@ write_changes(MdirFolder *folder, const Change *changes, guint n, gboolean per_f
 		if (changes[i].plus)
 			g_string_append_printf(lines, "%" G_GUINT64_FORMAT " + %s\n", v, changes[i].plus);
 	}
-	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, MDIR_FILE_MODE);
+	/* never through a link: a group member's ".changes -> ~mdir/file" would
+	 * have it appended to and truncated (issue 16.3) */
+	fd = mdir_open_at(folder->fd, ".changes", O_RDWR | O_APPEND | O_CREAT, path, error);
 	if (fd < 0)
-		return mdir_set_errno(error, errno, path);
+		return FALSE;
 	/* a line a crash cut short is no change: cut it off, so that the file
 	 * holds whole lines only (we hold the lock: nobody else appends) */
 	if ((fstat(fd, &st) == 0 && st.st_size > 0 && !drop_torn_line(fd, st.st_size)) ||
@@ -370,8 +465,7 @@ write_changes(MdirFolder *folder, const Change *changes, guint n, gboolean per_f
 	}
 	close(fd);
 	g_snprintf(vtext, sizeof(vtext), "%" G_GUINT64_FORMAT "\n", v);
-	return per_file ? mdir_file_write_durable(vpath, vtext, strlen(vtext), error) :
-	    mdir_file_write_replace(vpath, vtext, strlen(vtext), error);
+	return mdir_write_at(folder->fd, ".version", vtext, strlen(vtext), per_file, vpath, error);
 }
 
 /*
@@ -389,16 +483,18 @@ log_changes(MdirFolder *folder, const Change *changes, guint n, gboolean sync,
 
 	if (n == 0)
 		return TRUE;
-	if (per_file && !mdir_fsync_dir(folder->path, error))
-		return FALSE;
+	if (per_file && fsync(folder->fd) < 0 && errno != EINVAL)
+		return mdir_set_errno(error, errno, folder->path);
 	if (!write_changes(folder, changes, n, per_file, first, error))
 		return FALSE;
-	return per_file || !sync || mdir_syncfs(folder->path, error);
+	if (per_file || !sync || syncfs(folder->fd) == 0)
+		return TRUE;
+	return mdir_set_errno(error, errno, folder->path);
 }
 
-static gboolean
-log_change(MdirFolder *folder, const char *minus, const char *plus, guint64 *version,
-    GError **error)
+gboolean
+mdir_folder_log_change(MdirFolder *folder, const char *minus, const char *plus,
+    guint64 *version, GError **error)
 {
 	Change c = { minus, plus };
 	guint64 v;
@@ -412,18 +508,6 @@ log_change(MdirFolder *folder, const char *minus, const char *plus, guint64 *ver
 
 /* Entries ------------------------------------------------------------------ */
 
-static char *
-numbered_name(const char *name, guint n)
-{
-	const char *dot = strrchr(name, '.');
-
-	if (n < 2)
-		return g_strdup(name);
-	if (dot == NULL || dot == name)
-		return g_strdup_printf("%s-%u", name, n);
-	return g_strdup_printf("%.*s-%u%s", (int)(dot - name), name, n, dot);
-}
-
 static gboolean
 check_entry_name(const char *name, GError **error)
 {
@@ -433,62 +517,41 @@ check_entry_name(const char *name, GError **error)
 	return FALSE;
 }
 
-/* Links @src as a free name derived from @name; under the lock. */
-static char *
-link_unique(MdirFolder *folder, const char *src, const char *name, GError **error)
-{
-	for (guint n = 1; n < 100000; n++) {
-		g_autofree char *cand = numbered_name(name, n);
-		g_autofree char *path = mdir_folder_entry_path(folder, cand);
-
-		if (strlen(cand) > 250)
-			break;
-		if (link(src, path) == 0)
-			return g_steal_pointer(&cand);
-		if (errno == EEXIST)
-			continue;
-		if (errno != EXDEV && errno != EPERM && errno != EMLINK) {
-			mdir_set_errno(error, errno, path);
-			return NULL;
-		}
-		/* no link possible here: a copy, to a name nobody has */
-		if (g_file_test(path, G_FILE_TEST_EXISTS))
-			continue;
-		if (!mdir_file_copy_durable(src, path, error))
-			return NULL;
-		return g_steal_pointer(&cand);
-	}
-	g_set_error(error, MDIR_ERROR, MDIR_ERROR_EXISTS, "%s: no free name for '%s'",
-	    folder->name, name);
-	return NULL;
-}
-
 static gboolean
 ensure_meta_dir(MdirFolder *folder, GError **error)
 {
-	g_autofree char *meta = g_build_filename(folder->path, ".meta", NULL);
+	return mdir_folder_meta_fd(folder, TRUE, error) >= 0;
+}
 
-	return mdir_mkdir_durable(meta, error);
+/* Writes the record of entry @name into .meta, durably if @sync. */
+static gboolean
+write_record(MdirFolder *folder, const char *name, const MdirRecord *record, gboolean sync,
+    GError **error)
+{
+	g_autofree char *label = meta_path(folder, name);
+	g_autofree char *text = NULL;
+	gsize len;
+	int mfd = mdir_folder_meta_fd(folder, TRUE, error);
+
+	if (mfd < 0)
+		return FALSE;
+	text = mdir_record_to_string(record, &len);
+	return mdir_write_at(mfd, name, text, len, sync, label, error);
 }
 
 /* Links one entry and writes its record; under the lock. */
 static gboolean
-add_one(MdirFolder *folder, MdirFolderEntry *e, gboolean per_file, GError **error)
+add_one(MdirFolder *folder, MdirFolderEntry *e, gboolean per_file, GHashTable *hints,
+    GError **error)
 {
-	g_autofree char *mpath = NULL;
-
 	if (!check_entry_name(e->name, error))
 		return FALSE;
-	e->used = link_unique(folder, e->src, e->name, error);
+	e->used = mdir_folder_link_unique(folder, AT_FDCWD, e->src, e->name, hints, error);
 	if (e->used == NULL)
 		return FALSE;
-	mpath = meta_path(folder, e->used);
-	if (per_file ? mdir_record_save(e->record, mpath, error) :
-	    mdir_write_record(e->record, mpath, error))
+	if (write_record(folder, e->used, e->record, per_file, error))
 		return TRUE;
-	g_autofree char *epath = mdir_folder_entry_path(folder, e->used);
-
-	unlink(epath);
+	unlinkat(folder->fd, e->used, 0);
 	g_clear_pointer(&e->used, g_free);
 	return FALSE;
 }
@@ -499,14 +562,20 @@ mdir_folder_add_entries(MdirFolder *folder, MdirFolderEntry *entries, guint n, g
 {
 	gboolean per_file = !mdir_store_whole_sync(folder->store);
 	g_autofree Change *changes = g_new0(Change, n);
+	g_autoptr(GHashTable) hints = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    NULL);
 	GError *failed = NULL;
 	guint64 first = 0;
 	guint done = 0;
 
 	if (!ensure_meta_dir(folder, error) || !mdir_folder_lock(folder, error))
 		return FALSE;
+	if (!room_for(folder, n, NULL, error)) {
+		mdir_folder_unlock(folder);
+		return FALSE;
+	}
 	for (; done < n; done++) {
-		if (!add_one(folder, &entries[done], per_file, &failed))
+		if (!add_one(folder, &entries[done], per_file, hints, &failed))
 			break;
 		changes[done].plus = entries[done].used;
 	}
@@ -547,11 +616,14 @@ mdir_folder_remove(MdirFolder *folder, const char *name, guint64 *version, GErro
 	g_autofree char *mpath = NULL;
 	gboolean ok = FALSE;
 
-	if (!check_entry_name(name, error) || !mdir_folder_lock(folder, error))
+	if (!check_entry_name(name, error) || !ensure_meta_dir(folder, error) ||
+	    !mdir_folder_lock(folder, error))
 		return FALSE;
+	if (!room_for(folder, 1, NULL, error))
+		goto out;
 	epath = mdir_folder_entry_path(folder, name);
 	mpath = meta_path(folder, name);
-	if (unlink(epath) < 0) {
+	if (unlinkat(folder->fd, name, 0) < 0) {
 		if (errno == ENOENT)
 			g_set_error(error, MDIR_ERROR, MDIR_ERROR_NOT_FOUND, "%s/%s: no such entry",
 			    folder->name, name);
@@ -559,11 +631,11 @@ mdir_folder_remove(MdirFolder *folder, const char *name, guint64 *version, GErro
 			mdir_set_errno(error, errno, epath);
 		goto out;
 	}
-	if (unlink(mpath) < 0 && errno != ENOENT) {
+	if (unlinkat(folder->meta_fd, name, 0) < 0 && errno != ENOENT) {
 		mdir_set_errno(error, errno, mpath);
 		goto out;
 	}
-	ok = log_change(folder, name, NULL, version, error);
+	ok = mdir_folder_log_change(folder, name, NULL, version, error);
 out:
 	mdir_folder_unlock(folder);
 	return ok;
@@ -575,33 +647,34 @@ mdir_folder_rename(MdirFolder *folder, const char *from, const char *to, guint64
 {
 	g_autofree char *src = NULL;
 	g_autofree char *used = NULL;
-	g_autofree char *mfrom = NULL;
 	g_autofree char *mto = NULL;
+	struct stat st;
 
 	if (!check_entry_name(from, error) || !check_entry_name(to, error) ||
 	    !ensure_meta_dir(folder, error) || !mdir_folder_lock(folder, error))
 		return NULL;
+	if (!room_for(folder, 1, NULL, error))
+		goto fail;
 	src = mdir_folder_entry_path(folder, from);
-	if (!g_file_test(src, G_FILE_TEST_IS_REGULAR)) {
+	if (fstatat(folder->fd, from, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
 		g_set_error(error, MDIR_ERROR, MDIR_ERROR_NOT_FOUND, "%s/%s: no such entry",
 		    folder->name, from);
 		goto fail;
 	}
 	/* link then unlink: the new name never replaces an entry that exists */
-	used = link_unique(folder, src, to, error);
+	used = mdir_folder_link_unique(folder, folder->fd, from, to, NULL, error);
 	if (used == NULL)
 		goto fail;
-	mfrom = meta_path(folder, from);
 	mto = meta_path(folder, used);
-	if (rename(mfrom, mto) < 0 && errno != ENOENT) {
+	if (renameat(folder->meta_fd, from, folder->meta_fd, used) < 0 && errno != ENOENT) {
 		mdir_set_errno(error, errno, mto);
 		goto fail;
 	}
-	if (unlink(src) < 0) {
+	if (unlinkat(folder->fd, from, 0) < 0) {
 		mdir_set_errno(error, errno, src);
 		goto fail;
 	}
-	if (!log_change(folder, from, used, version, error))
+	if (!mdir_folder_log_change(folder, from, used, version, error))
 		goto fail;
 	mdir_folder_unlock(folder);
 	return g_steal_pointer(&used);
@@ -616,66 +689,106 @@ compare_names(gconstpointer a, gconstpointer b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-GPtrArray *
-mdir_folder_list(MdirFolder *folder, GError **error)
+/*
+ * The names in the folder (dot names left out) that @keep accepts, sorted.
+ * Read through the folder's descriptor: the folder opened, not whatever
+ * its path leads to now.
+ */
+static GPtrArray *
+list_names(MdirFolder *folder, gboolean (*keep)(int dirfd, const char *name),
+    GError **error)
 {
-	g_autoptr(GDir) d = NULL;
 	GPtrArray *names;
-	const char *n;
-	GError *e = NULL;
+	struct dirent *de;
+	DIR *d;
+	int fd = openat(folder->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	d = g_dir_open(folder->path, 0, &e);
-	if (d == NULL) {
-		mdir_set_errno(error, errno ? errno : EIO, folder->path);
-		g_error_free(e);
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		mdir_set_errno(error, errno, folder->path);
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
 	names = g_ptr_array_new_with_free_func(g_free);
-	while ((n = g_dir_read_name(d)) != NULL) {
-		g_autofree char *p = NULL;
-		struct stat st;
-
-		if (n[0] == '.')
-			continue;
-		p = g_build_filename(folder->path, n, NULL);
-		/* subfolders and mounts are not entries */
-		if (lstat(p, &st) == 0 && S_ISREG(st.st_mode))
-			g_ptr_array_add(names, g_strdup(n));
-	}
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && keep(folder->fd, de->d_name))
+			g_ptr_array_add(names, g_strdup(de->d_name));
+	closedir(d);
 	g_ptr_array_sort(names, compare_names);
 	return names;
+}
+
+/* subfolders and mounts are not entries */
+static gboolean
+is_entry(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+/* a mount or an alias is a link to a folder: followed, to see that */
+static gboolean
+is_folder(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, 0) == 0 && S_ISDIR(st.st_mode);
+}
+
+GPtrArray *
+mdir_folder_list(MdirFolder *folder, GError **error)
+{
+	return list_names(folder, is_entry, error);
+}
+
+GPtrArray *
+mdir_folder_list_folders(MdirFolder *folder, GError **error)
+{
+	return list_names(folder, is_folder, error);
 }
 
 MdirRecord *
 mdir_folder_load_record(MdirFolder *folder, const char *name, GError **error)
 {
 	g_autofree char *path = NULL;
+	g_autofree char *text = NULL;
+	MdirRecord *r;
+	gsize len;
+	int mfd;
 
 	if (!check_entry_name(name, error))
 		return NULL;
 	path = meta_path(folder, name);
-	return mdir_record_load(path, error);
+	/* a record that is a link to another file would put that file's
+	 * lines into what mdird and the programs it runs believe */
+	mfd = mdir_open_dir_at(folder->fd, ".meta", FALSE, path, error);
+	if (mfd < 0)
+		return NULL;
+	text = mdir_read_at(mfd, name, path, &len, error);
+	close(mfd);
+	if (text == NULL)
+		return NULL;
+	r = mdir_record_parse(text, len, error);
+	if (r == NULL)
+		g_prefix_error(error, "%s: ", path);
+	return r;
 }
 
 gboolean
 mdir_folder_save_record(MdirFolder *folder, const char *name, const MdirRecord *record,
     GError **error)
 {
-	g_autofree char *path = NULL;
-	g_autofree char *entry = NULL;
 	gboolean ok = FALSE;
 
 	if (!check_entry_name(name, error) || !ensure_meta_dir(folder, error) ||
 	    !mdir_folder_lock(folder, error))
 		return FALSE;
-	entry = mdir_folder_entry_path(folder, name);
-	if (access(entry, F_OK) != 0)
+	if (!is_entry(folder->fd, name))
 		g_set_error(error, MDIR_ERROR, MDIR_ERROR_NOT_FOUND, "%s/%s: no such entry",
 		    folder->name, name);
-	else {
-		path = meta_path(folder, name);
-		ok = mdir_record_save(record, path, error);
-	}
+	else
+		ok = write_record(folder, name, record, TRUE, error);
 	mdir_folder_unlock(folder);
 	return ok;
 }
@@ -698,12 +811,15 @@ mdir_folder_changes(MdirFolder *folder, guint64 since, GError **error)
 	size_t cap = 0;
 	ssize_t len;
 	FILE *fp;
+	int fd = open_changes(folder, O_RDONLY, path, error);
 
-	fp = fopen(path, "re");
-	if (fp == NULL) {
-		if (errno == ENOENT)
-			return out;
-		mdir_set_errno(error, errno, path);
+	if (fd == -2)
+		return out;
+	if (fd < 0 || (fp = fdopen(fd, "r")) == NULL) {
+		if (fd >= 0) {
+			mdir_set_errno(error, errno, path);
+			close(fd);
+		}
 		g_ptr_array_unref(out);
 		return NULL;
 	}
@@ -757,10 +873,9 @@ mdir_folder_adopt(MdirFolder *folder, GPtrArray *names, GError **error)
 			g_hash_table_remove(present, c->name);
 	}
 	for (guint i = 0; i < names->len; i++) {
-		g_autofree char *p = mdir_folder_entry_path(folder, names->pdata[i]);
 		Change c = { NULL, names->pdata[i] };
 
-		if (!g_hash_table_contains(present, c.plus) && g_file_test(p, G_FILE_TEST_EXISTS))
+		if (!g_hash_table_contains(present, c.plus) && is_entry(folder->fd, c.plus))
 			g_array_append_val(missing, c);
 	}
 	ok = log_changes(folder, (Change *)(void *)missing->data, missing->len, TRUE, &first,

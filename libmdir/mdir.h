@@ -528,6 +528,10 @@ typedef enum {
  * (symbolic links) are followed as long as they stay inside the root.
  * MDIR_ERROR_NOT_FOUND if it does not exist and CREATE is not given;
  * MDIR_ERROR_BAD_NAME for a path into the reserved dot names.
+ * The folder is opened once and kept open (one descriptor, two once its
+ * .meta is used): every function below reads and writes relative to it,
+ * following no link inside it; a link where .changes, .version, .lock,
+ * .meta or a record must be is MDIR_ERROR_OUTSIDE_ROOT (mdir(5)).
  * Transfer full: mdir_folder_free().  The store must outlive the folder.
  */
 MDIR_API MdirFolder *mdir_folder_open(MdirStore *store, const char *path,
@@ -554,7 +558,10 @@ MDIR_API void mdir_folder_unlock(MdirFolder *folder);
 
 /*
  * The folder's version: the number in .version, or the last in .changes if
- * that is higher (people may edit .version; a missing one is 0).
+ * that is higher (people may edit .version; a missing one is 0).  The
+ * verbs that change a folder refuse to make it wrap past 2^64-1
+ * (MDIR_ERROR_CORRUPT, before they change anything); mdir_folder_check()
+ * repairs it.
  */
 MDIR_API gboolean mdir_folder_version(MdirFolder *folder, guint64 *version,
     GError **error);
@@ -603,6 +610,13 @@ MDIR_API char *mdir_folder_rename(MdirFolder *folder, const char *from, const ch
 /* The entry names, sorted.  Transfer full: g_ptr_array_unref(). */
 MDIR_API GPtrArray *mdir_folder_list(MdirFolder *folder, GError **error);
 
+/*
+ * The names of the folder's subfolders, sorted: directories, and links to
+ * directories (mounts, aliases), dot names left out.  Transfer full:
+ * g_ptr_array_unref().
+ */
+MDIR_API GPtrArray *mdir_folder_list_folders(MdirFolder *folder, GError **error);
+
 /* The path of entry @name (which may not exist).  Transfer full. */
 MDIR_API char *mdir_folder_entry_path(const MdirFolder *folder, const char *name);
 
@@ -630,6 +644,46 @@ typedef struct {
  * skipped.  Transfer full: g_ptr_array_unref() (elements freed with it).
  */
 MDIR_API GPtrArray *mdir_folder_changes(MdirFolder *folder, guint64 since, GError **error);
+
+/* One problem mdir_folder_check() found. */
+typedef struct {
+	/*
+	 * "bad-name" (an entry name the verbs refuse; renamed to a safe one),
+	 * "missing-record" (rebuilt), "orphan-record" (removed), "orphan-tmp"
+	 * (a temporary file over an hour old; removed), "not-linked" (a copy
+	 * of its stored part; linked again), "missing-part" and "changed"
+	 * (content that is not its record's: never repaired), "version"
+	 * (.version behind .changes, garbled, or too large to grow: rewritten),
+	 * "meta" (.meta not a real directory), "not-regular" (.lock, .changes
+	 * or .version a link or not a file; a link is removed).
+	 */
+	const char *kind;
+	const char *path;     /* the file concerned */
+	const char *detail;   /* one line for people */
+	gboolean repaired;    /* mended by this call, and checked mended */
+} MdirProblem;
+
+/* Transfer none: @problem lives only during the call. */
+typedef void (*MdirProblemFunc)(const MdirProblem *problem, gpointer user_data);
+
+/*
+ * Asked by mdir_folder_check() for the record of entry @name (file @path)
+ * that has none: the stored part's, or NULL to let the check describe the
+ * file itself.  Transfer full.
+ */
+typedef MdirRecord *(*MdirRecordFinder)(MdirFolder *folder, const char *name,
+    const char *path, gpointer user_data);
+
+/*
+ * Checks the folder against the invariants of mdir(5) under its lock, and
+ * with @repair mends what can be mended without guessing: the kinds of
+ * MdirProblem.  Each problem is told to @report (may be NULL) once, with
+ * whether it was mended.  @find (may be NULL) rebuilds missing records.
+ * Returns the number of problems left (found and not mended), or -1 and
+ * @error if the folder could not be checked (lock, I/O).
+ */
+MDIR_API gint mdir_folder_check(MdirFolder *folder, gboolean repair, MdirRecordFinder find,
+    MdirProblemFunc report, gpointer user_data, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirFolder, mdir_folder_free)
 

@@ -14,6 +14,9 @@ gboolean mdir_set_errno(GError **error, int errsv, const char *path);
 /* Reads a whole small file (records, .version).  Transfer full. */
 char *mdir_read_small_file(const char *path, gsize *length, GError **error);
 
+/* Reads @fd to its end and closes it; @label names it in errors.  Transfer full. */
+char *mdir_read_fd(int fd, const char *label, gsize *length, GError **error);
+
 /* Modes for what we create, before the umask: mail is not for the world. */
 #define MDIR_FILE_MODE 0660
 #define MDIR_DIR_MODE 0770
@@ -62,6 +65,51 @@ gboolean mdir_queue_write_once(MdirStore *store, GPtrArray *records, const char 
 
 /* A fault point for the tests: kill -9 here when $MDIR_TEST_FAULT is @point. */
 void mdir_test_fault(const char *point);
+
+/*
+ * Folder internals for folder-check.c, all to be called under the
+ * folder's lock: the store it belongs to; the path of entry @name's
+ * record; the version of the last whole line of .changes; one change
+ * logged (@minus, @plus may be NULL); @src (relative to @srcfd) linked
+ * under a free name made from @name (transfer full; @hints, may be NULL,
+ * remembers the numbers given in a batch: folder-names.c).
+ */
+MdirStore *mdir_folder_store(const MdirFolder *folder);
+char *mdir_folder_meta_path(const MdirFolder *folder, const char *name);
+gboolean mdir_folder_last_change(const MdirFolder *folder, guint64 *version,
+    GError **error);
+gboolean mdir_folder_log_change(MdirFolder *folder, const char *minus, const char *plus,
+    guint64 *version, GError **error);
+char *mdir_folder_link_unique(MdirFolder *folder, int srcfd, const char *src,
+    const char *name, GHashTable *hints, GError **error);
+
+/*
+ * folder-io.c: files inside a folder, relative to its descriptor @dirfd,
+ * links never followed; @label names the file in errors.  A link or
+ * anything but a regular file (a directory for _dir_) is
+ * MDIR_ERROR_OUTSIDE_ROOT.
+ *
+ * mdir_open_at(): openat(2) with @flags | O_NOFOLLOW; a descriptor or -1.
+ * mdir_open_dir_at(): a subdirectory (made first if @create); -1 on error.
+ * mdir_read_at(): a whole small file.  Transfer full.
+ * mdir_write_at(): replaces @name by a new file made under a fresh dot
+ * name and renamed into place; with @sync, the file and the directory are
+ * fsynced (mdir(5)).
+ */
+int mdir_open_at(int dirfd, const char *name, int flags, const char *label, GError **error);
+int mdir_open_dir_at(int dirfd, const char *name, gboolean create, const char *label,
+    GError **error);
+char *mdir_read_at(int dirfd, const char *name, const char *label, gsize *length,
+    GError **error);
+gboolean mdir_write_at(int dirfd, const char *name, const void *data, gsize length,
+    gboolean sync, const char *label, GError **error);
+
+/*
+ * The folder's descriptor (transfer none), and its .meta's (made if
+ * @create; transfer none, kept until mdir_folder_unlock()).
+ */
+int mdir_folder_fd(const MdirFolder *folder);
+int mdir_folder_meta_fd(MdirFolder *folder, gboolean create, GError **error);
 
 /* GMime's one initialisation, for every module that uses it. */
 void mdir_mime_init(void);

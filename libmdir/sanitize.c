@@ -13,17 +13,27 @@
 #include "mdir.h"
 #include "private.h"
 
-/* Characters Windows, macOS and the common sync clients refuse in names. */
+/*
+ * Code points refused in names (mdir(5) "Names").  A code point is never
+ * compared as a byte: strchr() would see only its low byte, and take
+ * U+043E for '>' and U+4E00 for the end of the string.
+ */
 static gboolean
 is_forbidden(gunichar c)
 {
 	if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0))
 		return TRUE; /* C0, DEL, C1 */
-	if (c == 0x200e || c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
+	/* bidi controls (Bidi_Control): "txt.exe" shown as "exe.txt" */
+	if (c == 0x061c || c == 0x200e || c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
 	    (c >= 0x2066 && c <= 0x2069))
-		return TRUE; /* bidi controls: "txt.exe" shown as "exe.txt" */
-	/* strchr() compares a byte: only ASCII may be looked up there */
-	return c < 0x80 && c != 0 && strchr("/\\:*?\"<>|", (int)c) != NULL;
+		return TRUE;
+	switch (c) {
+	case '/': case '\\': case ':': case '*': case '?': case '"': case '<': case '>':
+	case '|':
+		return TRUE; /* refused by Windows, macOS or the common sync clients */
+	default:
+		return FALSE;
+	}
 }
 
 /* Valid UTF-8 with each invalid byte replaced by '_'. */
@@ -63,24 +73,42 @@ truncate_utf8(GString *s, gsize max)
 	g_string_truncate(s, p - s->str);
 }
 
-/* Keeps the extension (up to 16 bytes) when the name is too long. */
+static gboolean
+is_blank_or_dot(char c)
+{
+	return c == '.' || g_ascii_isspace(c);
+}
+
+/* Drops trailing dots and blanks: Windows drops them, and "a." is not "a". */
+static void
+trim_end(GString *s)
+{
+	while (s->len > 0 && is_blank_or_dot(s->str[s->len - 1]))
+		g_string_truncate(s, s->len - 1);
+}
+
+/*
+ * Keeps the extension (up to 16 bytes) when the name is too long.  The
+ * cut part is trimmed again: a name cut after a blank would end in one,
+ * and the name check, which sanitises once more, would refuse it.
+ */
 static void
 bound_length(GString *s)
 {
 	const char *dot = strrchr(s->str, '.');
 	g_autofree char *ext = NULL;
-	gsize extlen;
 
 	if (s->len <= MDIR_NAME_MAX)
 		return;
 	if (dot == NULL || dot == s->str || strlen(dot) > 16) {
 		truncate_utf8(s, MDIR_NAME_MAX);
+		trim_end(s);
 		return;
 	}
 	ext = g_strdup(dot);
-	extlen = strlen(ext);
 	g_string_truncate(s, dot - s->str);
-	truncate_utf8(s, MDIR_NAME_MAX - extlen);
+	truncate_utf8(s, MDIR_NAME_MAX - strlen(ext));
+	trim_end(s);
 	g_string_append(s, ext);
 }
 
@@ -105,11 +133,9 @@ mdir_sanitize_name(const char *name, gssize length)
 			g_string_append_unichar(out, c);
 	}
 	/* no leading dots or blanks (hidden, reserved, "..") nor trailing ones */
-	while (out->len > 0 && (out->str[0] == '.' || g_ascii_isspace(out->str[0])))
+	while (out->len > 0 && is_blank_or_dot(out->str[0]))
 		g_string_erase(out, 0, 1);
-	while (out->len > 0 && (out->str[out->len - 1] == '.' ||
-	    g_ascii_isspace(out->str[out->len - 1])))
-		g_string_truncate(out, out->len - 1);
+	trim_end(out);
 	bound_length(out);
 	if (out->len == 0 || strspn(out->str, "_ ") == out->len) {
 		g_string_free(out, TRUE);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,16 +26,22 @@ typedef struct {
 	gboolean repair;
 	guint found;
 	guint repaired;
+	guint left;	    /* found and still there (checked again after --repair) */
+	GError *error;	    /* the first check that could not be made */
 	GHashTable *inodes; /* "dev:ino" -> url, of every stored part */
 } Fsck;
 
+/* A problem of the store (folders report through print_problem()). */
 static void
 report(Fsck *fs, const char *kind, const char *path, const char *detail, gboolean fixed)
 {
 	fs->found++;
 	if (fixed)
 		fs->repaired++;
-	printf("%s\t%s\t%s%s\n", kind, path, detail, fixed ? "\trepaired" : "");
+	else
+		fs->left++;
+	printf("%s\t%s\t%s%s\n", kind, path, detail,
+	    fixed ? "\trepaired" : fs->repair ? "\tnot repaired" : "");
 }
 
 static char *
@@ -179,140 +186,71 @@ check_message(const char *dir, gpointer data)
 
 /* Folders ------------------------------------------------------------------ */
 
+/* A missing record found in the store by the entry's inode (a link to a part). */
 static MdirRecord *
-record_for_entry(Fsck *fs, const char *path, const struct stat *st, const char *name)
+find_record(MdirFolder *folder, const char *name, const char *path, gpointer data)
 {
-	g_autofree char *key = inode_key(st);
-	const char *url = g_hash_table_lookup(fs->inodes, key);
-	g_autofree char *sha = NULL;
-	MdirRecord *r;
+	Fsck *fs = data;
+	g_autofree char *key = NULL;
+	const char *url;
+	struct stat st;
 
-	if (url && (r = mdir_store_load_record(fs->ms->store, url, NULL)) != NULL)
-		return r;
-	/* not from the store: a minimal record describing the file itself */
-	if ((sha = mdir_sha256_file(path, NULL)) == NULL)
+	(void)folder;
+	(void)name;
+	if (lstat(path, &st) < 0)
 		return NULL;
-	r = mdir_record_new();
-	mdir_record_add(r, "content-type", "application/octet-stream");
-	mdir_record_add(r, "suggested-name", name);
-	mdir_record_set_int(r, "size", st->st_size);
-	mdir_record_add(r, "sha256", sha);
-	mdir_record_add(r, "repaired-by", "mstore fsck");
-	return r;
-}
-
-/* Replaces a copied entry by a link to the stored part with the same bytes. */
-static gboolean
-relink(const char *entry, const char *stored)
-{
-	g_autofree char *dir = g_path_get_dirname(entry);
-	g_autofree char *tmp = g_strdup_printf("%s/.fsck.%d", dir, (int)getpid());
-
-	if (link(stored, tmp) < 0)
-		return FALSE;
-	if (rename(tmp, entry) < 0) {
-		unlink(tmp);
-		return FALSE;
-	}
-	return mdir_fsync_dir(dir, NULL);
+	key = inode_key(&st);
+	url = g_hash_table_lookup(fs->inodes, key);
+	return url ? mdir_store_load_record(fs->ms->store, url, NULL) : NULL;
 }
 
 static void
-check_entry_link(Fsck *fs, const char *path, const struct stat *st, const MdirRecord *rec)
+print_problem(const MdirProblem *p, gpointer data)
 {
-	const char *url = mdir_record_get(rec, "url");
-	const char *sha = mdir_record_get(rec, "sha256");
-	g_autofree char *stored = NULL;
-	g_autofree char *mine = NULL;
-	struct stat sst;
+	Fsck *fs = data;
 
-	if (url == NULL)
-		return;
-	stored = mdir_store_part_path(fs->ms->store, url, NULL);
-	if (stored == NULL) {
-		report(fs, "missing-part", path, url, FALSE);
-		return;
-	}
-	if (stat(stored, &sst) < 0 || (sst.st_dev == st->st_dev && sst.st_ino == st->st_ino))
-		return;
-	mine = mdir_sha256_file(path, NULL);
-	if (mine == NULL || g_strcmp0(mine, sha) != 0) {
-		report(fs, "changed", path, "content differs from its record's sha256", FALSE);
-		return;
-	}
-	report(fs, "not-linked", path, "a copy of the stored part, not a link",
-	    fs->repair && relink(path, stored));
+	fs->found++;
+	if (p->repaired)
+		fs->repaired++;
+	printf("%s\t%s\t%s%s\n", p->kind, p->path, p->detail,
+	    p->repaired ? "\trepaired" : fs->repair ? "\tnot repaired" : "");
 }
 
+/* Keeps the first error for the exit code, logs the others. */
 static void
-check_records(Fsck *fs, const char *dir)
+failed(Fsck *fs, GError *e)
 {
-	g_autofree char *meta = g_build_filename(dir, ".meta", NULL);
-	g_autoptr(GDir) d = g_dir_open(meta, 0, NULL);
-	const char *n;
-
-	while (d && (n = g_dir_read_name(d)) != NULL) {
-		g_autofree char *m = g_build_filename(meta, n, NULL);
-		g_autofree char *e = g_build_filename(dir, n, NULL);
-
-		if (n[0] == '.') {
-			if (g_str_has_prefix(n, ".tmp.") && is_stale(m))
-				report(fs, "orphan-tmp", m, "unfinished write left by a crash",
-				    fs->repair && unlink(m) == 0);
-			continue;
-		}
-		if (!g_file_test(e, G_FILE_TEST_EXISTS))
-			report(fs, "orphan-record", m, "record without an entry",
-			    fs->repair && unlink(m) == 0);
+	if (fs->error == NULL)
+		fs->error = e;
+	else {
+		mdir_log(LOG_ERR, "fsck: %s", e->message);
+		g_error_free(e);
 	}
 }
 
-static void
-check_version(Fsck *fs, MdirFolder *folder)
-{
-	g_autofree char *vpath = g_build_filename(mdir_folder_path(folder), ".version", NULL);
-	g_autofree char *text = NULL;
-	g_autofree char *want = NULL;
-	guint64 v;
-
-	if (!mdir_folder_version(folder, &v, NULL) || v == 0)
-		return;
-	want = g_strdup_printf("%" G_GUINT64_FORMAT "\n", v);
-	if (g_file_get_contents(vpath, &text, NULL, NULL) && strcmp(text, want) == 0)
-		return;
-	report(fs, "version", vpath, "behind .changes, missing or not a number", fs->repair &&
-	    mdir_file_write_durable(vpath, want, strlen(want), NULL));
-}
-
+/*
+ * Checks (and mends) one folder through the library, under its lock; with
+ * --repair, checks it again to count only what is really left.
+ */
 static void
 check_folder(Fsck *fs, const char *path)
 {
-	g_autoptr(MdirFolder) folder = mstore_folder(fs->ms, path, FALSE, NULL);
-	g_autoptr(GPtrArray) names = NULL;
+	g_autoptr(MdirFolder) folder = NULL;
+	GError *e = NULL;
+	gint left;
 
-	if (folder == NULL || (names = mdir_folder_list(folder, NULL)) == NULL)
+	folder = mstore_folder(fs->ms, path, FALSE, &e);
+	if (folder == NULL) {
+		failed(fs, e);
 		return;
-	for (guint i = 0; i < names->len; i++) {
-		const char *n = names->pdata[i];
-		g_autofree char *e = mdir_folder_entry_path(folder, n);
-		g_autofree char *m = g_build_filename(mdir_folder_path(folder), ".meta", n, NULL);
-		g_autoptr(MdirRecord) rec = mdir_folder_load_record(folder, n, NULL);
-		struct stat st;
-
-		if (lstat(e, &st) < 0)
-			continue;
-		if (rec == NULL) {
-			gboolean fixed = FALSE;
-
-			if (fs->repair && (rec = record_for_entry(fs, e, &st, n)) != NULL)
-				fixed = mdir_record_save(rec, m, NULL);
-			report(fs, "missing-record", e, "entry without a record", fixed);
-			continue;
-		}
-		check_entry_link(fs, e, &st, rec);
 	}
-	check_records(fs, mdir_folder_path(folder));
-	check_version(fs, folder);
+	left = mdir_folder_check(folder, fs->repair, find_record, print_problem, fs, &e);
+	if (left > 0 && fs->repair)
+		left = mdir_folder_check(folder, FALSE, NULL, NULL, NULL, &e);
+	if (left < 0)
+		failed(fs, e);
+	else
+		fs->left += left;
 }
 
 /* Every directory below the root but the reserved ones, links not followed. */
@@ -361,6 +299,12 @@ cmd_fsck(Mstore *ms, int argc, char **argv, GError **error)
 		walk_folders(&fs, mdir_store_root(ms->store), TRUE);
 	g_hash_table_unref(fs.inodes);
 	if (fs.found)
-		fprintf(stderr, "mstore: fsck: %u problems, %u repaired\n", fs.found, fs.repaired);
-	return fs.found > fs.repaired ? EX_DATAERR : EX_OK;
+		fprintf(stderr, "mstore: fsck: %u problems, %u repaired, %u left\n", fs.found,
+		    fs.repaired, fs.left);
+	/* a folder that could not be checked is not a clean one */
+	if (fs.error) {
+		g_propagate_error(error, fs.error);
+		return 1;
+	}
+	return fs.left > 0 ? EX_DATAERR : EX_OK;
 }

@@ -30,6 +30,15 @@ print_entry(MdirFolder *folder, const char *name, gboolean lng)
 	    "-", rec && mdir_record_get(rec, "url") ? mdir_record_get(rec, "url") : "-");
 }
 
+static void
+print_folder(const char *name, gboolean lng)
+{
+	if (lng)
+		printf("%s\t-\tfolder\t-\n", name);
+	else
+		printf("%s\n", name);
+}
+
 static gboolean
 parse_version(const char *text, guint64 *v, GError **error)
 {
@@ -74,10 +83,11 @@ cmd_ls(Mstore *ms, int argc, char **argv, GError **error)
 	};
 	g_autoptr(MdirFolder) folder = NULL;
 	g_autoptr(GPtrArray) names = NULL;
+	g_autoptr(GPtrArray) folders = NULL;
 	guint64 v = 0;
 
-	if (!mstore_parse("ls", "FOLDER", "List a folder's entries, one a line.", entries,
-	    &argc, &argv, 1, 1, error))
+	if (!mstore_parse("ls", "FOLDER", "List a folder's entries and subfolders, one a line.",
+	    entries, &argc, &argv, 1, 1, error))
 		return 1;
 	if (since && !parse_version(since, &v, error))
 		return 1;
@@ -87,10 +97,17 @@ cmd_ls(Mstore *ms, int argc, char **argv, GError **error)
 	if (since)
 		return ls_since(folder, v, lng, error);
 	names = mdir_folder_list(folder, error);
-	if (names == NULL)
+	folders = names ? mdir_folder_list_folders(folder, error) : NULL;
+	if (folders == NULL)
 		return 1;
-	for (guint i = 0; i < names->len; i++)
-		print_entry(folder, names->pdata[i], lng);
+	/* one sorted list, as ls(1) gives: accounts are listed so */
+	for (guint i = 0, j = 0; i < names->len || j < folders->len;) {
+		if (j == folders->len || (i < names->len && strcmp(names->pdata[i],
+		    folders->pdata[j]) < 0))
+			print_entry(folder, names->pdata[i++], lng);
+		else
+			print_folder(folders->pdata[j++], lng);
+	}
 	return 0;
 }
 

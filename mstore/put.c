@@ -50,8 +50,10 @@ cmd_put(Mstore *ms, int argc, char **argv, GError **error)
 	GOptionEntry entries[] = {
 		{ "type", 't', 0, G_OPTION_ARG_STRING, &type, "content type (default: guessed)",
 		    "TYPE" },
-		{ "name", 'n', 0, G_OPTION_ARG_STRING, &name, "suggested name (default: the file's)",
-		    "NAME" },
+		/* bytes as given, whatever the locale: the sanitiser makes them a name
+		 * (a C locale made GOption refuse every non-ASCII name) */
+		{ "name", 'n', 0, G_OPTION_ARG_FILENAME, &name,
+		    "suggested name (default: the file's)", "NAME" },
 		{ NULL },
 	};
 	g_autoptr(MdirRecord) rec = mdir_record_new();
@@ -73,7 +75,8 @@ cmd_put(Mstore *ms, int argc, char **argv, GError **error)
 		safe = g_strdup("part");
 	if (type == NULL)
 		type = guess_type(argv[1], safe);
-	if (argc > 2 && (folder = mstore_folder(ms, argv[2], FALSE, error)) == NULL)
+	/* a missing folder is made, as a rule's move makes it */
+	if (argc > 2 && (folder = mstore_folder(ms, argv[2], TRUE, error)) == NULL)
 		return 1;
 	mdir_record_add(rec, "content-type", type);
 	mdir_record_add(rec, "suggested-name", safe);

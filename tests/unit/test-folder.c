@@ -25,6 +25,32 @@ open_folder(MdirStore *s, const char *name)
 	return f;
 }
 
+/*
+ * The version as every reader sees it: .version exactly "V\n" (not one
+ * behind: mdir_folder_version() takes the larger of it and .changes, so
+ * only the file itself shows that), the last line of .changes V, and
+ * mdir_folder_version() V.
+ */
+static void
+assert_version(MdirFolder *f, guint64 want)
+{
+	g_autofree char *vpath = g_build_filename(mdir_folder_path(f), ".version", NULL);
+	g_autofree char *cpath = g_build_filename(mdir_folder_path(f), ".changes", NULL);
+	g_autofree char *vtext = NULL;
+	g_autofree char *ctext = NULL;
+	g_autofree char *wtext = g_strdup_printf("%" G_GUINT64_FORMAT "\n", want);
+	g_autoptr(GPtrArray) changes = NULL;
+	guint64 v = 0;
+
+	g_assert_true(g_file_get_contents(vpath, &vtext, NULL, NULL));
+	g_assert_cmpstr(vtext, ==, wtext);
+	changes = mdir_folder_changes(f, 0, NULL);
+	g_assert_cmpuint(changes->len, >, 0);
+	g_assert_cmpuint(((MdirChange *)changes->pdata[changes->len - 1])->version, ==, want);
+	g_assert_true(mdir_folder_version(f, &v, NULL));
+	g_assert_cmpuint(v, ==, want);
+}
+
 static void
 test_add_list(void)
 {
@@ -48,6 +74,7 @@ test_add_list(void)
 	g_assert_cmpstr(n2, ==, "report-2.pdf");
 	g_assert_cmpstr(n3, ==, "README");
 	g_assert_cmpuint(v, ==, 3);
+	assert_version(f, 3);
 	names = mdir_folder_list(f, &error);
 	g_assert_cmpuint(names->len, ==, 3);
 	g_assert_cmpstr(names->pdata[0], ==, "README");
@@ -91,6 +118,7 @@ test_add_entries(void)
 	g_assert_cmpuint(e[2].version, ==, 3);
 	g_assert_true(mdir_folder_version(f, &v, NULL));
 	g_assert_cmpuint(v, ==, 3);
+	assert_version(f, 3);
 	changes = mdir_folder_changes(f, 0, NULL);
 	g_assert_cmpuint(changes->len, ==, 3);
 	g_assert_cmpstr(((MdirChange *)changes->pdata[1])->name, ==, "a-2.txt");
@@ -138,20 +166,26 @@ test_remove_rename(void)
 	g_autoptr(GError) error = NULL;
 	g_autofree char *a = mdir_folder_add(f, src, r, "a.txt", NULL, NULL);
 	g_autofree char *b = mdir_folder_add(f, src, r, "b.txt", NULL, NULL);
+	g_autofree char *bpath = mdir_folder_entry_path(f, "b.txt");
 	g_autofree char *c = NULL;
 	g_autoptr(GPtrArray) changes = NULL;
 	guint64 v;
 
+	assert_version(f, 2);
 	c = mdir_folder_rename(f, "a.txt", "b.txt", &v, &error);
 	g_assert_no_error(error);
 	g_assert_cmpstr(c, ==, "b-2.txt");
 	g_assert_cmpuint(v, ==, 3);
+	assert_version(f, 3);
 	changes = mdir_folder_changes(f, 2, &error);
 	g_assert_cmpuint(changes->len, ==, 2);
 	g_assert_cmpint(((MdirChange *)changes->pdata[0])->op, ==, '-');
 	g_assert_cmpuint(((MdirChange *)changes->pdata[1])->version, ==, 3);
 	g_assert_true(mdir_folder_remove(f, "b.txt", &v, &error));
 	g_assert_cmpuint(v, ==, 4);
+	/* a removal is a change like any other: bumped, logged, written */
+	assert_version(f, 4);
+	g_assert_false(g_file_test(bpath, G_FILE_TEST_EXISTS));
 	g_assert_false(mdir_folder_remove(f, "b.txt", &v, &error));
 	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_NOT_FOUND);
 }
@@ -316,6 +350,378 @@ test_lock_timeout(void)
 	mdir_folder_unlock(g);
 }
 
+/* Adds @name @n times; checks each name given is safe and within the limit. */
+static void
+add_many(MdirFolder *f, const char *src, const char *name, guint n)
+{
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    NULL);
+
+	for (guint i = 0; i < n; i++) {
+		g_autoptr(GError) error = NULL;
+		char *used = mdir_folder_add(f, src, r, name, NULL, &error);
+
+		g_assert_no_error(error);
+		g_assert_cmpuint(strlen(used), <=, MDIR_NAME_MAX);
+		g_assert_true(mdir_name_is_safe(used));
+		g_assert_false(g_hash_table_contains(seen, used));
+		g_hash_table_add(seen, used);
+	}
+}
+
+/*
+ * Issue 15.5: a 200-byte name delivered twice was given a 202-byte
+ * "NAME-2.pdf" that no verb accepted afterwards.  The suffix now fits
+ * inside the limit, whatever the extension and the characters at the cut.
+ */
+static void
+test_long_unique(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) f = open_folder(s, "Long");
+	g_autofree char *src = stored_part(s, "long");
+	g_autoptr(GString) ascii = g_string_new(NULL);
+	g_autoptr(GString) wide = g_string_new(NULL);
+	g_autoptr(GString) noext = g_string_new(NULL);
+	g_autoptr(GString) blank = g_string_new(NULL);
+	g_autoptr(GPtrArray) names = NULL;
+
+	while (ascii->len < MDIR_NAME_MAX - 4)
+		g_string_append_c(ascii, 'a');
+	g_string_append(ascii, ".pdf");
+	while (wide->len < MDIR_NAME_MAX - 8)
+		g_string_append(wide, "\xd0\xbe"); /* о */
+	g_string_append(wide, "\xe4\xb8\x80.txt"); /* 一 */
+	while (noext->len < MDIR_NAME_MAX)
+		g_string_append_c(noext, 'n');
+	/* a blank right where the suffix cuts */
+	while (blank->len < MDIR_NAME_MAX - 7)
+		g_string_append_c(blank, 'b');
+	g_string_append(blank, " x.doc");
+	for (guint i = 0; i < 2; i++) {
+		add_many(f, src, ascii->str, 12);
+		add_many(f, src, wide->str, 12);
+		add_many(f, src, noext->str, 12);
+		add_many(f, src, blank->str, 12);
+	}
+	/* every name given works with the other verbs */
+	names = mdir_folder_list(f, NULL);
+	g_assert_cmpuint(names->len, ==, 96);
+	for (guint i = 0; i < names->len; i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(MdirRecord) rec = mdir_folder_load_record(f, names->pdata[i], &error);
+
+		g_assert_no_error(error);
+		g_assert_true(mdir_folder_remove(f, names->pdata[i], NULL, &error));
+		g_assert_no_error(error);
+	}
+}
+
+/*
+ * Issue 15.1: 20,000 parts named alike were named by trying name-2,
+ * name-3, ... for each (quadratic: minutes).  They are named the same way,
+ * in n log n at worst: in one batch, then one entry at a time.
+ */
+static void
+test_many_alike(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) f = open_folder(s, "Many");
+	g_autofree char *src = stored_part(s, "many");
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autoptr(GError) error = NULL;
+	const guint n = 20000;
+	g_autofree MdirFolderEntry *e = g_new0(MdirFolderEntry, n);
+	gint64 start = g_get_monotonic_time();
+	gdouble secs;
+	guint64 v = 0;
+
+	for (guint i = 0; i < n; i++)
+		e[i] = (MdirFolderEntry){ .src = src, .record = r, .name = "many.txt" };
+	g_assert_true(mdir_folder_add_entries(f, e, n, TRUE, &error));
+	g_assert_no_error(error);
+	/* and one at a time, as mstore put and the outbox add them */
+	for (guint i = 0; i < 200; i++) {
+		g_autofree char *used = mdir_folder_add(f, src, r, "many.txt", &v, &error);
+
+		g_assert_no_error(error);
+		if (i == 199)
+			g_assert_cmpstr(used, ==, "many-20200.txt");
+	}
+	secs = (g_get_monotonic_time() - start) / 1e6;
+	g_test_message("20,200 entries named alike in %.2f s", secs);
+	/* quadratic, this took minutes; n log n takes seconds even on a loaded machine */
+	g_assert_cmpfloat(secs, <, 60.0);
+	g_assert_cmpstr(e[0].used, ==, "many.txt");
+	g_assert_cmpstr(e[1].used, ==, "many-2.txt");
+	g_assert_cmpstr(e[2].used, ==, "many-3.txt");
+	for (guint i = 1; i < n; i++) {
+		g_autofree char *want = g_strdup_printf("many-%u.txt", i + 1);
+
+		g_assert_cmpstr(e[i].used, ==, want);
+	}
+	g_assert_cmpuint(v, ==, n + 200);
+	for (guint i = 0; i < n; i++)
+		g_free(e[i].used);
+}
+
+/* Issue 16.12: the top of the range is refused, never wrapped to 0. */
+static void
+test_version_top(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) f = open_folder(s, "Top");
+	g_autofree char *src = stored_part(s, "top");
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autofree char *vpath = g_build_filename(mdir_folder_path(f), ".version", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) names = NULL;
+	g_autofree char *a = mdir_folder_add(f, src, r, "a.txt", NULL, NULL);
+	guint64 v = 0;
+
+	g_assert_true(g_file_set_contents(vpath, "18446744073709551614\n", -1, NULL));
+	g_free(mdir_folder_add(f, src, r, "b.txt", &v, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(v, ==, G_MAXUINT64);
+	g_assert_null(mdir_folder_add(f, src, r, "c.txt", &v, &error));
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_CORRUPT);
+	g_clear_error(&error);
+	g_assert_false(mdir_folder_remove(f, "a.txt", NULL, &error));
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_CORRUPT);
+	g_clear_error(&error);
+	g_assert_null(mdir_folder_rename(f, "a.txt", "z.txt", NULL, &error));
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_CORRUPT);
+	g_clear_error(&error);
+	/* refused before anything changed */
+	names = mdir_folder_list(f, NULL);
+	g_assert_cmpuint(names->len, ==, 2);
+	g_assert_true(mdir_folder_version(f, &v, NULL));
+	g_assert_cmpuint(v, ==, G_MAXUINT64);
+	/* the check finds it, the repair sets it back to the log's */
+	g_assert_cmpint(mdir_folder_check(f, FALSE, NULL, NULL, NULL, &error), ==, 1);
+	g_assert_cmpint(mdir_folder_check(f, TRUE, NULL, NULL, NULL, &error), ==, 0);
+	g_assert_no_error(error);
+	g_assert_cmpint(mdir_folder_check(f, FALSE, NULL, NULL, NULL, &error), ==, 0);
+	g_free(mdir_folder_add(f, src, r, "c.txt", &v, &error));
+	g_assert_no_error(error);
+	assert_version(f, v);
+	g_assert_cmpuint(v, <, G_MAXUINT64 / 2);
+}
+
+static void
+count_problem(const MdirProblem *p, gpointer data)
+{
+	GPtrArray *kinds = data;
+
+	g_ptr_array_add(kinds, g_strdup_printf("%s%s", p->kind, p->repaired ? "+" : ""));
+}
+
+/* The check, under the lock; what --repair mends is gone on the next look. */
+static void
+test_check_repair(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) f = open_folder(s, "Check");
+	g_autofree char *src = stored_part(s, "check");
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autofree char *a = mdir_folder_add(f, src, r, "a.txt", NULL, NULL);
+	g_autofree char *b = mdir_folder_add(f, src, r, "b.txt", NULL, NULL);
+	g_autofree char *bad = mdir_folder_entry_path(f, "bad.txt ");
+	g_autofree char *fixed = mdir_folder_entry_path(f, "bad.txt");
+	g_autofree char *orphan = g_build_filename(mdir_folder_path(f), ".meta", "gone", NULL);
+	g_autofree char *rec_b = g_build_filename(mdir_folder_path(f), ".meta", "b.txt", NULL);
+	g_autofree char *vpath = g_build_filename(mdir_folder_path(f), ".version", NULL);
+	g_autoptr(MdirFolder) g = open_folder(s, "Check");
+	g_autoptr(GPtrArray) kinds = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_cmpint(link(src, bad), ==, 0);
+	g_assert_true(g_file_set_contents(orphan, "url: x\n", -1, NULL));
+	g_assert_cmpint(g_unlink(rec_b), ==, 0);
+	g_assert_true(g_file_set_contents(vpath, "1\n", -1, NULL));
+	g_assert_cmpint(mdir_folder_check(f, FALSE, NULL, count_problem, kinds, &error), ==, 4);
+	g_assert_cmpuint(kinds->len, ==, 4);
+	g_ptr_array_set_size(kinds, 0);
+	/* it takes the lock */
+	g_assert_true(mdir_folder_lock(g, NULL));
+	mdir_folder_set_lock_timeout(f, 50);
+	g_assert_cmpint(mdir_folder_check(f, TRUE, NULL, NULL, NULL, &error), ==, -1);
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_LOCK_TIMEOUT);
+	g_clear_error(&error);
+	mdir_folder_unlock(g);
+	g_assert_cmpint(mdir_folder_check(f, TRUE, NULL, count_problem, kinds, &error), ==, 0);
+	g_assert_no_error(error);
+	/* and the renamed entry's record, which it never had */
+	g_assert_cmpuint(kinds->len, ==, 5);
+	for (guint i = 0; i < kinds->len; i++)
+		g_assert_true(g_str_has_suffix(kinds->pdata[i], "+"));
+	g_assert_cmpint(mdir_folder_check(f, FALSE, NULL, NULL, NULL, &error), ==, 0);
+	g_assert_true(g_file_test(fixed, G_FILE_TEST_EXISTS));
+	/* the rename and nothing else was a change: 2 adds, then one */
+	assert_version(f, 3);
+}
+
+/* @name in folder @f made a symbolic link to @target. */
+static void
+plant_link(MdirFolder *f, const char *name, const char *target)
+{
+	g_autofree char *p = g_build_filename(mdir_folder_path(f), name, NULL);
+
+	g_unlink(p);
+	g_assert_cmpint(symlink(target, p), ==, 0);
+}
+
+static void
+assert_content(const char *path, const char *want)
+{
+	g_autofree char *text = NULL;
+
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	g_assert_cmpstr(text, ==, want);
+}
+
+/*
+ * Issue 16.3: a group member who can write the folder puts links where
+ * .changes, .version, .lock, .meta or a record will be.  No verb follows
+ * them: the folder is refused, the file they lead to stays as it was,
+ * and the check removes the links.
+ */
+static void
+test_dot_file_links(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) f = open_folder(s, "Sym");
+	g_autofree char *src = stored_part(s, "sym");
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autofree char *a = mdir_folder_add(f, src, r, "a.txt", NULL, NULL);
+	g_autofree char *victim = test_write_tmp("victim", "precious\n");
+	g_autofree char *nowhere = g_build_filename(test_dir(), "made-by-mdir", NULL);
+	g_autofree char *outdir = g_build_filename(test_dir(), "outdir", NULL);
+	g_autofree char *record = g_build_filename(".meta", "a.txt", NULL);
+	g_autofree char *mrec = g_build_filename(mdir_folder_path(f), ".meta", "a.txt", NULL);
+	static const char *const dot[] = { ".changes", ".version", ".lock" };
+	g_autoptr(GError) error = NULL;
+	guint64 v;
+
+	g_assert_cmpint(g_mkdir(outdir, 0700), ==, 0);
+	for (gsize i = 0; i < G_N_ELEMENTS(dot); i++) {
+		g_autoptr(GPtrArray) names = NULL;
+
+		plant_link(f, dot[i], victim);
+		g_assert_null(mdir_folder_add(f, src, r, "b.txt", NULL, &error));
+		g_assert_error(error, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT);
+		g_clear_error(&error);
+		g_assert_false(mdir_folder_remove(f, "a.txt", NULL, &error));
+		g_assert_nonnull(error);
+		g_clear_error(&error);
+		assert_content(victim, "precious\n");
+		names = mdir_folder_list(f, NULL);
+		g_assert_cmpuint(names->len, ==, 1);
+		/* a link to a file that does not exist is not made to exist */
+		plant_link(f, dot[i], nowhere);
+		g_assert_null(mdir_folder_add(f, src, r, "b.txt", NULL, &error));
+		g_clear_error(&error);
+		g_assert_false(g_file_test(nowhere, G_FILE_TEST_EXISTS));
+		/* the check says so and removes the link; the folder works again */
+		g_assert_cmpint(mdir_folder_check(f, FALSE, NULL, NULL, NULL, &error), >, 0);
+		g_assert_cmpint(mdir_folder_check(f, TRUE, NULL, NULL, NULL, &error), ==, 0);
+		g_assert_no_error(error);
+		g_free(mdir_folder_add(f, src, r, "c.txt", &v, &error));
+		g_assert_no_error(error);
+		g_assert_true(mdir_folder_remove(f, "c.txt", NULL, &error));
+		assert_content(victim, "precious\n");
+	}
+	/* a record that is a link is not read */
+	plant_link(f, record, victim);
+	g_assert_null(mdir_folder_load_record(f, "a.txt", &error));
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT);
+	g_clear_error(&error);
+	/* and a record written replaces the link, never what it leads to */
+	g_assert_true(mdir_folder_save_record(f, "a.txt", r, &error));
+	g_assert_no_error(error);
+	assert_content(victim, "precious\n");
+	g_assert_false(g_file_test(mrec, G_FILE_TEST_IS_SYMLINK));
+	/* a .meta that is a link to a directory outside: nothing written there */
+	{
+		g_autoptr(MdirFolder) g = open_folder(s, "Sym2");
+		g_autoptr(GDir) d = NULL;
+
+		plant_link(g, ".meta", outdir);
+		g_assert_null(mdir_folder_add(g, src, r, "x.txt", NULL, &error));
+		g_assert_error(error, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT);
+		g_clear_error(&error);
+		d = g_dir_open(outdir, 0, NULL);
+		g_assert_null(g_dir_read_name(d));
+	}
+}
+
+/* A folder swapped for a link after it was opened: writes stay in the first. */
+static void
+test_folder_swapped(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) f = open_folder(s, "Real");
+	g_autofree char *src = stored_part(s, "swap");
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autofree char *outdir = g_build_filename(test_dir(), "elsewhere", NULL);
+	g_autofree char *moved = g_build_filename(mdir_store_root(s), "Moved", NULL);
+	g_autofree char *in_moved = g_build_filename(moved, "late.txt", NULL);
+	g_autoptr(GDir) d = NULL;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_cmpint(g_mkdir(outdir, 0700), ==, 0);
+	g_assert_cmpint(g_rename(mdir_folder_path(f), moved), ==, 0);
+	g_assert_cmpint(symlink(outdir, mdir_folder_path(f)), ==, 0);
+	g_free(mdir_folder_add(f, src, r, "late.txt", NULL, &error));
+	g_assert_no_error(error);
+	d = g_dir_open(outdir, 0, NULL);
+	g_assert_null(g_dir_read_name(d));
+	g_assert_true(g_file_test(in_moved, G_FILE_TEST_IS_REGULAR));
+	g_unlink(mdir_folder_path(f));
+}
+
+static guint
+open_fds(void)
+{
+	g_autoptr(GDir) d = g_dir_open("/proc/self/fd", 0, NULL);
+	guint n = 0;
+
+	while (d && g_dir_read_name(d))
+		n++;
+	return n;
+}
+
+/*
+ * An open folder costs one descriptor, whatever was done with it: mdird
+ * keeps a round's folders open, and a template can name many.
+ */
+static void
+test_one_descriptor(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autofree char *src = stored_part(s, "fd");
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autoptr(GPtrArray) folders = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)mdir_folder_free);
+	guint before = open_fds();
+
+	for (guint i = 0; i < 50; i++) {
+		g_autofree char *name = g_strdup_printf("Many/%u", i);
+		MdirFolder *f = open_folder(s, name);
+		g_autoptr(MdirRecord) back = NULL;
+		guint64 v;
+
+		g_free(mdir_folder_add(f, src, r, "x.txt", NULL, NULL));
+		back = mdir_folder_load_record(f, "x.txt", NULL);
+		g_assert_nonnull(back);
+		g_assert_true(mdir_folder_save_record(f, "x.txt", r, NULL));
+		g_assert_true(mdir_folder_version(f, &v, NULL));
+		g_ptr_array_add(folders, f);
+	}
+	g_assert_cmpuint(open_fds(), ==, before + 50);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -328,5 +734,12 @@ main(int argc, char **argv)
 	g_test_add_func("/folder/version/hand-edited", test_version_hand_edited);
 	g_test_add_func("/folder/links/outside-root", test_outside_root);
 	g_test_add_func("/folder/lock/timeout", test_lock_timeout);
+	g_test_add_func("/folder/names/long-unique", test_long_unique);
+	g_test_add_func("/folder/names/many-alike", test_many_alike);
+	g_test_add_func("/folder/version/top", test_version_top);
+	g_test_add_func("/folder/check/repair", test_check_repair);
+	g_test_add_func("/folder/links/dot-files", test_dot_file_links);
+	g_test_add_func("/folder/links/folder-swapped", test_folder_swapped);
+	g_test_add_func("/folder/open/one-descriptor", test_one_descriptor);
 	return g_test_run();
 }
