@@ -75,7 +75,17 @@ typedef struct {
 	gboolean allow_pipe;
 	GError **error;
 	gboolean failed;
+	guint depth; /* of '(' and "not" around the position */
+	guint tests; /* in the rule at hand */
 } Parser;
+
+/*
+ * The parser and the evaluator recurse: a file that nests deeper, or
+ * chains more tests, would overflow the stack of mdird (and stop filing
+ * for everyone) instead of being refused.
+ */
+#define MAX_NESTING 100
+#define MAX_TESTS 1000
 
 static void
 node_free(Node *n)
@@ -289,6 +299,11 @@ test(Parser *ps)
 	gboolean has = FALSE;
 
 	n->kind = T_TEST;
+	if (++ps->tests > MAX_TESTS) {
+		fail(ps, "more than %d tests in one rule", MAX_TESTS);
+		node_free(n);
+		return NULL;
+	}
 	if (keyword(ps, "has")) {
 		has = TRUE;
 	} else if (keyword(ps, "true")) {
@@ -368,22 +383,37 @@ node2(NodeKind kind, Node *a, Node *b)
 	return n;
 }
 
+/* "not" FACTOR, "(" EXPR ")" or a test. */
 static Node *
 factor(Parser *ps)
 {
+	gboolean negated;
+	const char *at;
 	Node *n;
 
-	if (keyword(ps, "not")) {
+	skip_space(ps);
+	at = ps->p;
+	negated = keyword(ps, "not");
+	skip_space(ps);
+	if (!negated && *ps->p != '(')
+		return test(ps);
+	if (++ps->depth > MAX_NESTING) {
+		ps->p = at;
+		fail(ps, "tests nested deeper than %d levels", MAX_NESTING);
+		return NULL;
+	}
+	if (negated) {
 		n = factor(ps);
+		ps->depth--;
 		return n ? node2(T_NOT, n, NULL) : NULL;
 	}
-	skip_space(ps);
-	if (*ps->p != '(')
-		return test(ps);
 	ps->p++;
 	n = expr(ps);
+	ps->depth--;
+	if (n == NULL)
+		return NULL;
 	skip_space(ps);
-	if (n && *ps->p != ')') {
+	if (*ps->p != ')') {
 		g_autofree char *f = found(ps);
 
 		fail(ps, "expected ')', found %s", f);
@@ -565,6 +595,8 @@ rule_line(Parser *ps, const char *text, GPtrArray *rules)
 	Rule *r;
 
 	ps->p = ps->start = text;
+	ps->depth = 0;
+	ps->tests = 0;
 	if (at_end(ps))
 		return TRUE;
 	r = g_new0(Rule, 1);

@@ -274,6 +274,70 @@ test_load_owner(void)
 	g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
 }
 
+/*
+ * 100 '(' and a test that fails: the parser stepped one byte past the end
+ * of the line per '(' (the sanitizer build sees it).
+ */
+static void
+test_open_parens_overread(void)
+{
+	g_autoptr(GString) s = g_string_new("if ");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MdirRules) rules = NULL;
+
+	for (guint i = 0; i < 100; i++)
+		g_string_append_c(s, '(');
+	g_string_append(s, "from");
+	rules = mdir_rules_parse(s->str, ".rules", TRUE, &error);
+	g_assert_null(rules);
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG);
+	g_assert_true(g_str_has_prefix(error->message, ".rules:1:108: expected an operator"));
+}
+
+static void
+assert_too_deep(const char *unit, guint n, const char *tail, const char *want)
+{
+	g_autoptr(GString) s = g_string_new("\nif ");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MdirRules) rules = NULL;
+
+	for (guint i = 0; i < n; i++)
+		g_string_append(s, unit);
+	g_string_append(s, tail);
+	rules = mdir_rules_parse(s->str, ".rules", TRUE, &error);
+	g_assert_null(rules);
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG);
+	g_assert_cmpstr(error->message, ==, want);
+}
+
+static void
+test_nesting(void)
+{
+	g_autoptr(GString) ok = g_string_new("if ");
+	g_autoptr(MdirRules) rules = NULL;
+
+	/* 300,000 deep overflowed the stack; now an error at the first level too deep */
+	assert_too_deep("(", 300000, "has x", ".rules:2:104: tests nested deeper than 100 "
+					     "levels");
+	assert_too_deep("not ", 300000, "has x", ".rules:2:404: tests nested deeper than "
+						 "100 levels");
+	assert_too_deep("( not ", 1000, "has x", ".rules:2:304: tests nested deeper than "
+						 "100 levels");
+	/* a chain of and/or is a tree as deep as it is long */
+	assert_too_deep("has x and ", 300000, "has x", ".rules:2:10004: more than 1000 tests "
+						      "in one rule");
+	/* up to the limit is fine, and still evaluates */
+	for (guint i = 0; i < 100; i++)
+		g_string_append_c(ok, '(');
+	g_string_append(ok, "has x");
+	for (guint i = 0; i < 100; i++)
+		g_string_append_c(ok, ')');
+	g_string_append(ok, " then move A\n");
+	rules = parse(ok->str);
+	g_assert_cmpuint(mdir_rules_count(rules), ==, 1);
+	ASSERT_RUN(ok->str, "x: 1\n", "gone move:A");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -285,5 +349,7 @@ main(int argc, char **argv)
 	g_test_add_func("/rules/errors", test_errors);
 	g_test_add_func("/rules/pipe-refused", test_pipe_refused);
 	g_test_add_func("/rules/load-owner", test_load_owner);
+	g_test_add_func("/rules/open-parens-overread", test_open_parens_overread);
+	g_test_add_func("/rules/nesting", test_nesting);
 	return g_test_run();
 }
