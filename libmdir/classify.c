@@ -39,6 +39,17 @@
 /* Cascades deeper than this are a loop someone did not see. */
 #define MAX_CASCADE 8
 
+/*
+ * A round files batches in slices of SLICE entries and starts no slice
+ * after ROUND_US (but always one), so that one message of 100,000 parts
+ * neither makes the mail queued behind it wait nor SIGTERM (the loop gets
+ * back between rounds).  A batch partly filed stays claimed in work, its
+ * plan kept in memory for the next round; after a crash it is refiled
+ * carefully like any other.
+ */
+#define SLICE 100
+#define ROUND_US (200 * G_TIME_SPAN_MILLISECOND)
+
 #define OUTBOX "SMTP/Outbox"
 
 typedef struct {
@@ -51,7 +62,8 @@ typedef struct {
 
 struct MdirClassifier {
 	MdirStore *store;
-	GHashTable *rules; /* folder path -> Cached */
+	GHashTable *rules;   /* folder path -> Cached */
+	GPtrArray *ongoing;  /* Batch: planned, claimed, partly filed */
 };
 
 /* One entry to file. */
@@ -76,10 +88,13 @@ typedef struct {
 	char *name;	   /* the batch's file name */
 	char *dir;	   /* where it is: queue or work */
 	gboolean careful;  /* found in work: may be filed in part already */
-	guint filed;	   /* entries filed this round */
+	guint filed;	   /* entries filed */
+	guint next;	   /* filings[next] is the first one not filed yet */
 	GPtrArray *filings; /* Filing */
 	GPtrArray *later;   /* Later */
 	GHashTable *folders; /* name -> MdirFolder, opened while planning */
+	GHashTable *planned; /* filing keys: each entry into each folder once */
+	GHashTable *seen;    /* careful: folder name -> keys it holds already */
 } Batch;
 
 static void
@@ -91,6 +106,8 @@ cached_free(gpointer p)
 	g_free(c);
 }
 
+static void batch_free(gpointer p);
+
 MdirClassifier *
 mdir_classifier_new(MdirStore *store)
 {
@@ -98,6 +115,7 @@ mdir_classifier_new(MdirStore *store)
 
 	c->store = store;
 	c->rules = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, cached_free);
+	c->ongoing = g_ptr_array_new_with_free_func(batch_free);
 	return c;
 }
 
@@ -107,6 +125,7 @@ mdir_classifier_free(MdirClassifier *classifier)
 	if (classifier == NULL)
 		return;
 	g_hash_table_unref(classifier->rules);
+	g_ptr_array_unref(classifier->ongoing);
 	g_free(classifier);
 }
 
@@ -146,11 +165,15 @@ batch_free(gpointer p)
 {
 	Batch *b = p;
 
+	if (b == NULL)
+		return;
 	g_free(b->name);
 	g_free(b->dir);
 	g_ptr_array_unref(b->filings);
 	g_ptr_array_unref(b->later);
 	g_hash_table_unref(b->folders);
+	g_hash_table_unref(b->planned);
+	g_hash_table_unref(b->seen);
 	g_free(b);
 }
 
@@ -254,16 +277,12 @@ static void
 plan_filing(Batch *b, MdirFolder *f, const char *src, const MdirRecord *r, const char *name)
 {
 	const char *url = mdir_record_get(r, "url");
+	char *key = g_strdup_printf("%s\t%s", mdir_folder_name(f), url ? url : "");
 	Filing *fi;
 
 	/* an entry goes into a folder once, however many rules send it there */
-	for (guint i = 0; i < b->filings->len; i++) {
-		Filing *o = b->filings->pdata[i];
-
-		if (!o->forward_to && strcmp(o->folder, mdir_folder_name(f)) == 0 &&
-		    g_strcmp0(mdir_record_get(o->record, "url"), url) == 0)
-			return;
-	}
+	if (!g_hash_table_add(b->planned, key))
+		return;
 	fi = g_new0(Filing, 1);
 	fi->folder = g_strdup(mdir_folder_name(f));
 	fi->src = g_strdup(src);
@@ -291,15 +310,13 @@ static void
 plan_forward(MdirClassifier *c, Batch *b, const MdirRecord *r, const char *to)
 {
 	const char *anchor = mdir_record_get(r, "anchor");
+	g_autofree char *lower = g_ascii_strdown(to, -1);
 	Filing *fi;
 	char *src;
 
-	for (guint i = 0; i < b->filings->len; i++) {
-		Filing *o = b->filings->pdata[i];
-
-		if (o->forward_to && g_ascii_strcasecmp(o->forward_to, to) == 0)
-			return;
-	}
+	/* once per address; a folder name never starts with a tab */
+	if (!g_hash_table_add(b->planned, g_strconcat("\tforward\t", lower, NULL)))
+		return;
 	src = anchor ? mdir_store_part_path(c->store, anchor, NULL) : NULL;
 	if (src == NULL) {
 		mdir_log(LOG_WARNING, "batch %s: no raw message to forward to %s", b->name, to);
@@ -605,27 +622,29 @@ wrap_forward(MdirClassifier *c, const Filing *fi, GError **error)
 	return g_steal_pointer(&path);
 }
 
-/* Files @b's entries into one folder, @name, skipping those filed already. */
+/* Files @group, entries of @b planned into the folder @name, skipping those filed already. */
 static gboolean
-file_into(MdirClassifier *c, Batch *b, const char *name, GPtrArray *changes, GError **error)
+file_into(MdirClassifier *c, Batch *b, const char *name, GPtrArray *group, GPtrArray *changes,
+    GError **error)
 {
 	MdirFolder *f = batch_folder(b, c->store, name, TRUE, error);
-	g_autoptr(GHashTable) seen = NULL;
+	GHashTable *seen = NULL;
 	g_autoptr(GArray) entries = g_array_new(FALSE, TRUE, sizeof(MdirFolderEntry));
 	g_autoptr(GPtrArray) tmps = g_ptr_array_new_with_free_func(g_free);
 	gboolean ok = TRUE;
 
 	if (f == NULL)
 		return FALSE;
-	if (b->careful && (seen = filed_from(f, b, error)) == NULL)
-		return FALSE;
-	for (guint i = 0; i < b->filings->len && ok; i++) {
-		Filing *fi = b->filings->pdata[i];
+	if (b->careful && (seen = g_hash_table_lookup(b->seen, name)) == NULL) {
+		if ((seen = filed_from(f, b, error)) == NULL)
+			return FALSE;
+		g_hash_table_insert(b->seen, g_strdup(name), seen);
+	}
+	for (guint i = 0; i < group->len && ok; i++) {
+		Filing *fi = group->pdata[i];
 		MdirFolderEntry e = { fi->src, fi->record, fi->name, NULL, 0 };
 		g_autofree char *key = NULL;
 
-		if (strcmp(fi->folder, name) != 0)
-			continue;
 		key = g_strdup_printf("%s\t%s", mdir_record_get(fi->record, "url"),
 		    fi->forward_to ? fi->forward_to : "");
 		if (seen && g_hash_table_contains(seen, key))
@@ -657,21 +676,34 @@ file_into(MdirClassifier *c, Batch *b, const char *name, GPtrArray *changes, GEr
 	return ok;
 }
 
-/* Files every entry of a planned batch, a folder at a time. */
+/*
+ * Files the next slice of a planned batch, up to SLICE entries, a folder
+ * at a time (in the order the folders first appear).
+ */
 static gboolean
-file_batch(MdirClassifier *c, Batch *b, GPtrArray *changes, GError **error)
+file_slice(MdirClassifier *c, Batch *b, GPtrArray *changes, GError **error)
 {
-	g_autoptr(GHashTable) done = g_hash_table_new(g_str_hash, g_str_equal);
+	guint end = MIN(b->filings->len, b->next + SLICE);
+	g_autoptr(GHashTable) groups = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+	    (GDestroyNotify)g_ptr_array_unref);
+	g_autoptr(GPtrArray) order = g_ptr_array_new();
 
-	for (guint i = 0; i < b->filings->len; i++) {
+	for (guint i = b->next; i < end; i++) {
 		Filing *fi = b->filings->pdata[i];
+		GPtrArray *g = g_hash_table_lookup(groups, fi->folder);
 
-		if (g_hash_table_contains(done, fi->folder))
-			continue;
-		g_hash_table_add(done, fi->folder);
-		if (!file_into(c, b, fi->folder, changes, error))
-			return FALSE;
+		if (g == NULL) {
+			g = g_ptr_array_new();
+			g_hash_table_insert(groups, fi->folder, g);
+			g_ptr_array_add(order, fi->folder);
+		}
+		g_ptr_array_add(g, fi);
 	}
+	for (guint i = 0; i < order->len; i++)
+		if (!file_into(c, b, order->pdata[i], g_hash_table_lookup(groups, order->pdata[i]),
+		    changes, error))
+			return FALSE;
+	b->next = end;
 	return TRUE;
 }
 
@@ -689,6 +721,9 @@ batch_new(const char *name, const char *dir, gboolean careful)
 	b->later = g_ptr_array_new_with_free_func(later_free);
 	b->folders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	    (GDestroyNotify)mdir_folder_free);
+	b->planned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	b->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    (GDestroyNotify)g_hash_table_unref);
 	return b;
 }
 
@@ -700,9 +735,20 @@ sync_dirs(MdirStore *store, const char *a, const char *b, GError **error)
 	return mdir_fsync_dir(a, error) && mdir_fsync_dir(b, error);
 }
 
+/* Whether @name is a batch partly filed in an earlier round. */
+static gboolean
+ongoing(MdirClassifier *c, const char *name)
+{
+	for (guint i = 0; i < c->ongoing->len; i++)
+		if (strcmp(((Batch *)c->ongoing->pdata[i])->name, name) == 0)
+			return TRUE;
+	return FALSE;
+}
+
 /*
  * The batches of a round, planned: those a crash left in work, then up to
  * @max from the queue, claimed into work.  Held ones are counted and left.
+ * Batches partly filed in earlier rounds are not among them.
  */
 static GPtrArray *
 take(MdirClassifier *c, guint max, guint *held, GError **error)
@@ -719,11 +765,13 @@ take(MdirClassifier *c, guint max, guint *held, GError **error)
 		return NULL;
 	d = g_dir_open(work, 0, NULL);
 	while (d && (n = g_dir_read_name(d)) != NULL)
-		if (n[0] != '.')
+		if (n[0] != '.' && !ongoing(c, n))
 			g_ptr_array_add(out, batch_new(n, work, TRUE));
 	names = mdir_queue_list(c->store, error);
 	if (names == NULL)
 		return NULL;
+	/* as many batches as a round takes may be under way, not more */
+	max = c->ongoing->len < max ? max - c->ongoing->len : 0;
 	for (guint i = 0; i < names->len && fresh < max; i++, fresh++)
 		g_ptr_array_add(out, batch_new(names->pdata[i], queue, FALSE));
 	for (guint i = 0; i < out->len; i++) {
@@ -766,8 +814,9 @@ take(MdirClassifier *c, guint max, guint *held, GError **error)
 	return g_steal_pointer(&out);
 }
 
+/* The changes of the round, then the programs of the batches it finished. */
 static void
-tell(GPtrArray *batches, GPtrArray *changes, MdirEffectFunc func, gpointer data)
+tell(GPtrArray *finished, GPtrArray *changes, MdirEffectFunc func, gpointer data)
 {
 	for (guint i = 0; i < changes->len; i++) {
 		g_auto(GStrv) f = g_strsplit(changes->pdata[i], "\t", 3);
@@ -776,8 +825,8 @@ tell(GPtrArray *batches, GPtrArray *changes, MdirEffectFunc func, gpointer data)
 
 		func(&e, data);
 	}
-	for (guint i = 0; i < batches->len; i++) {
-		Batch *b = batches->pdata[i];
+	for (guint i = 0; i < finished->len; i++) {
+		Batch *b = finished->pdata[i];
 
 		/* a replay that filed nothing new had run them before the crash */
 		if (b->careful && b->filed == 0)
@@ -792,35 +841,73 @@ tell(GPtrArray *batches, GPtrArray *changes, MdirEffectFunc func, gpointer data)
 	}
 }
 
+/*
+ * Files the batches of @round a slice each in turn, round and round while
+ * the round is young (one slice at least): a batch of a few entries is
+ * filed whole in the first turn whatever is queued with it.  FALSE on I/O
+ * trouble.
+ */
+static gboolean
+file_round(MdirClassifier *c, GPtrArray *round, GPtrArray *changes, GError **error)
+{
+	gint64 end = g_get_monotonic_time() + ROUND_US;
+	gboolean first = TRUE;
+	gboolean more = TRUE;
+
+	while (more) {
+		more = FALSE;
+		for (guint i = 0; i < round->len; i++) {
+			Batch *b = round->pdata[i];
+
+			if (b->dir == NULL || b->next == b->filings->len)
+				continue;
+			if (!first && g_get_monotonic_time() > end)
+				return TRUE;
+			first = FALSE;
+			if (!file_slice(c, b, changes, error))
+				return FALSE;
+			more |= b->next < b->filings->len;
+		}
+	}
+	return TRUE;
+}
+
 gint
 mdir_classifier_drain(MdirClassifier *classifier, guint max, MdirEffectFunc func,
     gpointer user_data, guint *held, GError **error)
 {
 	MdirStore *store = classifier->store;
 	g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
-	g_autoptr(GPtrArray) batches = NULL;
+	g_autoptr(GPtrArray) round = NULL;
+	g_autoptr(GPtrArray) finished = g_ptr_array_new_with_free_func(batch_free);
+	g_autoptr(GPtrArray) going = g_ptr_array_new_with_free_func(batch_free);
 	guint held_here = 0;
 	gint n = 0;
 
-	batches = take(classifier, max, &held_here, error);
+	round = take(classifier, max, &held_here, error);
 	if (held)
 		*held = held_here;
-	if (batches == NULL)
+	if (round == NULL)
 		return -1;
-	for (guint i = 0; i < batches->len; i++) {
-		Batch *b = batches->pdata[i];
-
-		if (b->dir && !file_batch(classifier, b, changes, error))
-			return -1;
-	}
+	/* the new batches first, then those under way: a big batch does not
+	 * keep ordinary mail waiting behind it */
+	while (classifier->ongoing->len > 0)
+		g_ptr_array_add(round, g_ptr_array_steal_index(classifier->ongoing, 0));
+	if (!file_round(classifier, round, changes, error))
+		return -1; /* under way or not, all are refiled carefully */
 	/* one sync for every entry of every batch of the round */
 	if (changes->len > 0 && mdir_store_whole_sync(store) &&
 	    !mdir_syncfs(mdir_store_root(store), error))
 		return -1;
-	for (guint i = 0; i < batches->len; i++) {
-		Batch *b = batches->pdata[i];
+	for (guint i = 0; i < round->len; i++) {
+		Batch *b = g_steal_pointer(&round->pdata[i]);
 		g_autofree char *p = NULL;
 
+		if (b->dir != NULL && b->next < b->filings->len) {
+			g_ptr_array_add(going, b);
+			continue;
+		}
+		g_ptr_array_add(finished, b);
 		n++;
 		if (b->dir == NULL)
 			continue;
@@ -828,7 +915,14 @@ mdir_classifier_drain(MdirClassifier *classifier, guint max, MdirEffectFunc func
 		p = g_build_filename(b->dir, b->name, NULL);
 		unlink(p);
 	}
+	g_ptr_array_extend_and_steal(classifier->ongoing, g_steal_pointer(&going));
 	if (func)
-		tell(batches, changes, func, user_data);
+		tell(finished, changes, func, user_data);
 	return n - (gint)held_here;
+}
+
+guint
+mdir_classifier_pending(const MdirClassifier *classifier)
+{
+	return classifier->ongoing->len;
 }

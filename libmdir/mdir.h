@@ -670,11 +670,20 @@ MDIR_API void mdir_classifier_reload(MdirClassifier *classifier);
  * leaves the queue.  A batch whose folders include one holding a .hold
  * file stays queued (@held counts them).  A batch that cannot be read or
  * whose account is gone is set aside in .mdird/failed and logged.
- * Returns the number of batches filed or set aside, or -1 and @error
- * (I/O trouble: the batches stay queued).
+ * Returns the number of batches filed whole or set aside, or -1 and
+ * @error (I/O trouble: the batches stay queued, or claimed to be refiled
+ * carefully).
  */
 MDIR_API gint mdir_classifier_drain(MdirClassifier *classifier, guint max,
     MdirEffectFunc func, gpointer user_data, guint *held, GError **error);
+
+/*
+ * The number of batches partly filed: a big batch is filed in slices, one
+ * a round, between other batches, so that a round stays short.  While it
+ * is not 0, drain again (after serving whatever else waits).  Partly filed
+ * batches are claimed, and refiled carefully after a crash.
+ */
+MDIR_API guint mdir_classifier_pending(const MdirClassifier *classifier);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirClassifier, mdir_classifier_free)
 

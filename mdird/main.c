@@ -64,7 +64,9 @@ drain(gpointer data)
 	d->batches += n;
 	if (n > 0)
 		mdir_log(LOG_DEBUG, "filed %d batches", n);
-	if (n > 0 && n >= max)
+	/* more queued, or a big batch under way: another round, after the
+	 * loop has served the socket and the signals */
+	if ((n > 0 && n >= max) || mdir_classifier_pending(d->classifier) > 0)
 		return G_SOURCE_CONTINUE;
 	d->drain_source = 0;
 	return G_SOURCE_REMOVE;

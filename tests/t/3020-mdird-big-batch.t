@@ -1,0 +1,48 @@
+#!/bin/sh
+# mdird and one message of 5,000 parts (issue 15.1): an ordinary message
+# queued behind it is filed within 5 s, SIGTERM in the middle of it is
+# honoured within a second, and after a restart every part is filed once.
+. "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
+. "$MDIR_SRC/tests/lib/mdird.sh"
+plan 8
+
+JO=SMTP/Accounts/jo@example.org
+mstore mkdir "$JO" >/dev/null
+awk 'BEGIN {
+	printf "From: a@example.org\r\nTo: jo@example.org\r\nSubject: many\r\n"
+	printf "Message-ID: <big@test>\r\nMIME-Version: 1.0\r\n"
+	printf "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+	for (i = 1; i <= 5000; i++)
+		printf "--b\r\nContent-Type: text/plain; name=p%04d.txt\r\n\r\n%d\r\n", i, i
+	printf "--b--\r\n"
+}' >"$T/big.eml"
+printf 'From: b@example.org\r\nSubject: ordinary\r\nMessage-ID: <small@test>\r\n\r\nhi\r\n' >"$T/small.eml"
+ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
+work_busy() { [ -n "$(ls "$MDIR_ROOT/.mdird/work" 2>/dev/null)" ]; }
+filed() { grep -c " + $1" "$MDIR_ROOT/$JO/.changes" 2>/dev/null; }
+
+mdir-receive -c "$MD_CONF" -- jo@example.org <"$T/big.eml"
+ok $? "the big message is queued while mdird is down"
+md_start || { echo "Bail out! mdird did not start"; exit 1; }
+wait_for 10 work_busy
+ok $? "mdird starts on the big batch"
+t=$(date +%s%N)
+mdir-receive -c "$MD_CONF" -- jo@example.org <"$T/small.eml"
+wait_for 5 grep -q ' + ordinary' "$MDIR_ROOT/$JO/.changes"
+ok $? "the ordinary message behind it is filed within 5 s ($(ms "$t") ms)"
+work_busy
+ok $? "while the big batch is still under way"
+
+kill -TERM "$MD_PID"
+t=$(date +%s%N)
+wait "$MD_PID"
+MD_PID=
+took=$(ms "$t")
+ok "$([ "$took" -lt 1000 ] && echo 0 || echo 1)" "SIGTERM in the middle of it: gone in $took ms"
+work_busy
+ok $? "the batch stays claimed, partly filed"
+
+md_start || { echo "Bail out! mdird did not start again"; exit 1; }
+md_idle 60
+ok $? "restarted, it files the rest"
+is "$(filed 'p[0-9]*\.txt$')/$(filed 'p[0-9]*-2\.txt$')" "5000/0" "each part filed once"
