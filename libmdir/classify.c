@@ -305,6 +305,31 @@ plan_later(Batch *b, MdirEffectKind kind, MdirFolder *f, const char *src,
 	g_ptr_array_add(b->later, l);
 }
 
+/*
+ * The envelope of a forward, in its record for mdir-outbox (mdir(5)): the
+ * account forwarding it as the sender (empty: the null sender) and the
+ * rule's address as the one recipient.  Nothing the message says counts:
+ * whatever outbox-* fields a record brought along go first.
+ */
+static void
+set_envelope(MdirRecord *r, const char *account, const char *to)
+{
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	g_autofree char *sender = account ? g_path_get_basename(account) : NULL;
+
+	for (guint i = 0; i < mdir_record_length(r); i++) {
+		const char *n, *v;
+
+		mdir_record_nth(r, i, &n, &v);
+		if (g_ascii_strncasecmp(n, "outbox-", 7) == 0)
+			g_ptr_array_add(names, g_strdup(n));
+	}
+	for (guint i = 0; i < names->len; i++)
+		mdir_record_remove(r, names->pdata[i]);
+	mdir_record_set(r, "outbox-sender", sender && strchr(sender, '@') ? sender : "");
+	mdir_record_set(r, "outbox-recipient", to);
+}
+
 /* A copy of the raw message into the outbox for @to, once per batch. */
 static void
 plan_forward(MdirClassifier *c, Batch *b, const MdirRecord *r, const char *to)
@@ -331,6 +356,7 @@ plan_forward(MdirClassifier *c, Batch *b, const MdirRecord *r, const char *to)
 	mdir_record_set(fi->record, "batch", b->name);
 	mdir_record_set(fi->record, "forward-to", to);
 	mdir_record_set(fi->record, "account", mdir_record_get(r, "account"));
+	set_envelope(fi->record, mdir_record_get(r, "account"), to);
 	fi->name = g_strdup(mdir_record_get(fi->record, "suggested-name"));
 	if (fi->name == NULL || !mdir_name_is_safe(fi->name))
 		g_free(g_steal_pointer(&fi->name)), fi->name = g_strdup("forward.eml");

@@ -494,6 +494,35 @@ check_destination(Parser *ps, const char *at, const char *dest)
 	return TRUE;
 }
 
+/*
+ * Whether @text is one addr-spec (local@domain) and nothing else: no
+ * name, no list, no group, no comment (GMime's parser, then the address
+ * it found must be the whole text).
+ */
+static gboolean
+one_addr_spec(const char *text)
+{
+	InternetAddressList *list;
+	InternetAddress *a;
+	const char *addr = NULL;
+	const char *at;
+	gboolean ok;
+
+	mdir_mime_init();
+	list = internet_address_list_parse(NULL, text);
+	if (list && internet_address_list_length(list) == 1) {
+		a = internet_address_list_get_address(list, 0);
+		if (INTERNET_ADDRESS_IS_MAILBOX(a))
+			addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a));
+	}
+	at = addr ? strrchr(addr, '@') : NULL;
+	ok = at && at > addr && at[1] && strcmp(addr, text) == 0 &&
+	    strpbrk(addr, " \t{}<>,;:()\"") == NULL;
+	if (list)
+		g_object_unref(list);
+	return ok;
+}
+
 static const struct {
 	const char *word;
 	MdirActionKind kind;
@@ -567,7 +596,7 @@ action(Parser *ps)
 		skip_space(ps);
 		at = ps->p;
 		a->arg = value(ps, "an address");
-		if (a->arg && (strchr(a->arg, '@') == NULL || strchr(a->arg, '{'))) {
+		if (a->arg && !one_addr_spec(a->arg)) {
 			ps->p = at;
 			fail(ps, "\"%s\" is not a mail address", a->arg);
 		}

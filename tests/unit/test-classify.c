@@ -512,6 +512,57 @@ test_slices_stopped(Fixture *fx, gconstpointer data)
 	g_assert_cmpuint(count_entries(fx, JO), ==, 3001);
 }
 
+/*
+ * A remote sender's Resent-* (and anything else it writes) never reaches
+ * the envelope of a forward: the outbox entry's record carries it, the
+ * account as sender and the rule's address as the one recipient.
+ */
+static void
+test_forward_envelope(Fixture *fx, gconstpointer data)
+{
+	static const char *hostile =
+	    "From: ceo@example.org\r\n"
+	    "To: jo@example.org\r\n"
+	    "Subject: wire\r\n"
+	    "Message-ID: <relay@example.org>\r\n"
+	    "Resent-Sender: ceo@example.org\r\n"
+	    "Resent-From: ceo@example.org\r\n"
+	    "Resent-To: victim0@example.net\r\n"
+	    "Resent-Bcc: victim1@example.net, victim2@example.net\r\n"
+	    "Outbox-Recipient: victim3@example.net\r\n"
+	    "Outbox-Sender: ceo@example.org\r\n"
+	    "\r\n"
+	    "pay\r\n";
+	g_autofree char *path = test_write_tmp("msg", hostile);
+	const char *rcpts[] = { "jo@example.org", NULL };
+	MdirEnvelope env = { .sender = "ceo@example.org", .recipients = rcpts };
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MdirDelivery) d = NULL;
+	g_autoptr(MdirFolder) out = NULL;
+	g_autoptr(MdirRecord) r = NULL;
+	g_autoptr(GPtrArray) names = NULL;
+	g_autofree const char **to = NULL;
+	int fd = open(path, O_RDONLY);
+
+	(void)data;
+	account(fx, JO, "forward me@phone.example\n");
+	d = mdir_receive(fx->store, fx->config, fd, &env, &error);
+	close(fd);
+	g_assert_no_error(error);
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	out = mdir_folder_open(fx->store, "SMTP/Outbox", 0, &error);
+	g_assert_no_error(error);
+	names = mdir_folder_list(out, &error);
+	g_assert_cmpuint(names->len, ==, 1);
+	r = mdir_folder_load_record(out, names->pdata[0], &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(mdir_record_get(r, "outbox-sender"), ==, "jo@example.org");
+	to = mdir_record_get_all(r, "outbox-recipient");
+	g_assert_nonnull(to);
+	g_assert_cmpstr(to[0], ==, "me@phone.example");
+	g_assert_null(to[1]);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -524,6 +575,7 @@ main(int argc, char **argv)
 	ADD("/classify/hold", test_hold);
 	ADD("/classify/broken-rules", test_broken_rules);
 	ADD("/classify/forward", test_forward);
+	ADD("/classify/forward-envelope", test_forward_envelope);
 	ADD("/classify/set-aside", test_set_aside);
 	ADD("/classify/replay", test_replay);
 	ADD("/classify/slices", test_slices);

@@ -211,6 +211,18 @@ test_errors(void)
 		{ "copy \"L/{a b}\"", ".rules:1:9: \"{a b}\" is neither a field name nor "
 				  "{date:FORMAT}" },
 		{ "forward jo", ".rules:1:9: \"jo\" is not a mail address" },
+		{ "forward \"a@b.example, c@d.example\"", ".rules:1:9: \"a@b.example, c@d.example\" "
+							 "is not a mail address" },
+		{ "forward \"Jo <jo@b.example>\"", ".rules:1:9: \"Jo <jo@b.example>\" is not a "
+						   "mail address" },
+		{ "forward a@b.example,c@d.example", ".rules:1:9: \"a@b.example,c@d.example\" is "
+						   "not a mail address" },
+		{ "forward \"a@b.example c@d.example\"", ".rules:1:9: \"a@b.example c@d.example\" "
+							"is not a mail address" },
+		{ "forward @b.example", ".rules:1:9: \"@b.example\" is not a mail address" },
+		{ "forward a@", ".rules:1:9: \"a@\" is not a mail address" },
+		{ "forward list:a@b.example;", ".rules:1:9: \"list:a@b.example\" is not a mail "
+						"address" },
 		{ "pipe", ".rules:1:5: expected a program after pipe" },
 		{ "pipe cat", ".rules:1:6: the program of a pipe must be an absolute path, not "
 			    "\"cat\"" },
