@@ -228,7 +228,8 @@ rules_for(MdirClassifier *c, MdirFolder *folder)
 	g_autofree char *text = NULL;
 	struct stat st, dst;
 
-	if (stat(path, &st) < 0) {
+	/* lstat: a link in place of .rules is refused by the load, not followed */
+	if (lstat(path, &st) < 0) {
 		g_hash_table_remove(c->rules, mdir_folder_path(folder));
 		return NULL;
 	}

@@ -13,8 +13,10 @@
  * that a broken file is refused whole and never half-applied.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <gmime/gmime.h>
@@ -542,7 +544,7 @@ pipe_args(Parser *ps, MdirAction *a)
 
 	if (!ps->allow_pipe)
 		return fail(ps, "pipe is allowed only in a rules file owned by root or by "
-				"the folder's owner");
+				"the folder's owner, with no other link to it");
 	skip_space(ps);
 	program = ps->p;
 	while (!at_end(ps) && *ps->p != ';') {
@@ -700,20 +702,73 @@ mdir_rules_parse(const char *text, const char *file, gboolean allow_pipe, GError
 	return g_steal_pointer(&rules);
 }
 
+/* A rules file bigger than this is no one's hand-written rules. */
+#define MAX_RULES_FILE (1024 * 1024)
+
+/* The text of the rules file open at @fd, whose status is @st.  Transfer full. */
+static char *
+read_rules(int fd, const char *path, const struct stat *st, GError **error)
+{
+	g_autoptr(GString) s = g_string_sized_new(st->st_size + 1);
+	char buf[4096];
+	ssize_t n;
+
+	if (!S_ISREG(st->st_mode) || st->st_size > MAX_RULES_FILE) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG, "%s: %s", path,
+		    S_ISREG(st->st_mode) ? "more than 1 MB: not a rules file" :
+					   "not a regular file");
+		return NULL;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			mdir_set_errno(error, errno, path);
+			return NULL;
+		}
+		g_string_append_len(s, buf, n);
+		if (s->len > MAX_RULES_FILE) {
+			g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG,
+			    "%s: more than 1 MB: not a rules file", path);
+			return NULL;
+		}
+	}
+	return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+/*
+ * The file is opened without following a link and judged by what was
+ * opened (fstat), never by its path again: a group member can put a
+ * symbolic link, or a hard link to a stored part (which mdir owns), in
+ * place of .rules.  A file with more than one link may be a stored part:
+ * it may file, never pipe.
+ */
 MdirRules *
 mdir_rules_load(const char *path, uid_t folder_owner, GError **error)
 {
 	g_autofree char *text = NULL;
 	struct stat st;
+	gboolean trusted;
+	int fd;
 
-	if (stat(path, &st) < 0) {
-		mdir_set_errno(error, errno, path);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && errno == ELOOP) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG,
+		    "%s: a symbolic link: rules files are read only as real files", path);
 		return NULL;
 	}
-	text = mdir_read_small_file(path, NULL, error);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		mdir_set_errno(error, errno, path);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	text = read_rules(fd, path, &st, error);
+	close(fd);
 	if (text == NULL)
 		return NULL;
-	return mdir_rules_parse(text, path, st.st_uid == 0 || st.st_uid == folder_owner, error);
+	trusted = (st.st_uid == 0 || st.st_uid == folder_owner) && st.st_nlink == 1;
+	return mdir_rules_parse(text, path, trusted, error);
 }
 
 void

@@ -7,6 +7,12 @@
 
 #include "testutil.h"
 
+static int
+link_file(const char *from, const char *to)
+{
+	return link(from, to);
+}
+
 static MdirRecord *
 record(const char *text)
 {
@@ -254,7 +260,7 @@ test_pipe_refused(void)
 
 	g_assert_null(rules);
 	g_assert_cmpstr(error->message, ==, "/r/.rules:2:5: pipe is allowed only in a rules "
-					    "file owned by root or by the folder's owner");
+					    "file owned by root or by the folder's owner, with no other link to it");
 	g_clear_error(&error);
 	rules = mdir_rules_parse("copy A\n\xff\n", "/r/.rules", TRUE, &error);
 	g_assert_null(rules);
@@ -350,6 +356,46 @@ test_nesting(void)
 	ASSERT_RUN(ok->str, "x: 1\n", "gone move:A");
 }
 
+/*
+ * A rules file is judged by what is opened, without following a link: a
+ * symbolic link is refused, a file with another link (a stored part moved
+ * into place) may not pipe.
+ */
+static void
+test_load_links(void)
+{
+	g_autofree char *part = test_write_tmp("part", "pipe /bin/sh -c x\n");
+	g_autofree char *plain = test_write_tmp("plain", "copy A\n");
+	g_autofree char *link = g_build_filename(test_dir(), "link.rules", NULL);
+	g_autofree char *hard = g_build_filename(test_dir(), "hard.rules", NULL);
+	g_autofree char *hard2 = g_build_filename(test_dir(), "hard2.rules", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MdirRules) rules = NULL;
+
+	g_assert_cmpint(symlink(part, link), ==, 0);
+	rules = mdir_rules_load(link, getuid(), &error);
+	g_assert_null(rules);
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG);
+	g_assert_nonnull(strstr(error->message, "a symbolic link"));
+	g_clear_error(&error);
+	/* the store part itself, linked to .rules: no pipe */
+	g_assert_cmpint(link_file(part, hard), ==, 0);
+	rules = mdir_rules_load(hard, getuid(), &error);
+	g_assert_null(rules);
+	g_assert_nonnull(strstr(error->message, "with no other link to it"));
+	g_clear_error(&error);
+	/* a linked file without pipe still files */
+	g_assert_cmpint(link_file(plain, hard2), ==, 0);
+	rules = mdir_rules_load(hard2, getuid(), &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(mdir_rules_count(rules), ==, 1);
+	g_clear_pointer(&rules, mdir_rules_free);
+	/* a directory is not a rules file */
+	rules = mdir_rules_load(test_dir(), getuid(), &error);
+	g_assert_null(rules);
+	g_assert_nonnull(strstr(error->message, "not a regular file"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -363,5 +409,6 @@ main(int argc, char **argv)
 	g_test_add_func("/rules/load-owner", test_load_owner);
 	g_test_add_func("/rules/open-parens-overread", test_open_parens_overread);
 	g_test_add_func("/rules/nesting", test_nesting);
+	g_test_add_func("/rules/load-links", test_load_links);
 	return g_test_run();
 }
