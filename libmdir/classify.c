@@ -64,6 +64,7 @@ struct MdirClassifier {
 	MdirStore *store;
 	GHashTable *rules;   /* folder path -> Cached */
 	GPtrArray *ongoing;  /* Batch: planned, claimed, partly filed */
+	guint max_new_folders;
 };
 
 /* One entry to file. */
@@ -95,6 +96,10 @@ typedef struct {
 	GHashTable *folders; /* name -> MdirFolder, opened while planning */
 	GHashTable *planned; /* filing keys: each entry into each folder once */
 	GHashTable *seen;    /* careful: folder name -> keys it holds already */
+	guint new_folders;   /* made by templates while planning */
+	char *message_id;    /* for the log */
+	char *account;
+	GPtrArray *actions;  /* what the rules did, for the log: "move X", ... */
 } Batch;
 
 static void
@@ -116,6 +121,7 @@ mdir_classifier_new(MdirStore *store)
 	c->store = store;
 	c->rules = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, cached_free);
 	c->ongoing = g_ptr_array_new_with_free_func(batch_free);
+	c->max_new_folders = 20;
 	return c;
 }
 
@@ -127,6 +133,12 @@ mdir_classifier_free(MdirClassifier *classifier)
 	g_hash_table_unref(classifier->rules);
 	g_ptr_array_unref(classifier->ongoing);
 	g_free(classifier);
+}
+
+void
+mdir_classifier_set_max_new_folders(MdirClassifier *classifier, guint max)
+{
+	classifier->max_new_folders = max;
 }
 
 void
@@ -174,6 +186,9 @@ batch_free(gpointer p)
 	g_hash_table_unref(b->folders);
 	g_hash_table_unref(b->planned);
 	g_hash_table_unref(b->seen);
+	g_ptr_array_unref(b->actions);
+	g_free(b->message_id);
+	g_free(b->account);
 	g_free(b);
 }
 
@@ -370,6 +385,51 @@ typedef enum { ROUTED, HELD, FAILED } Route;
 static Route route(MdirClassifier *c, Batch *b, MdirFolder *f, const char *src,
     const MdirRecord *r, const char *name, GPtrArray *chain, GError **error);
 
+/*
+ * Whether the rule may make the folder @dest for this batch: a folder
+ * named by a template ({subject}, ...) that does not exist yet counts
+ * against the cap, so a sender cannot make folders at will.
+ */
+static gboolean
+may_make(MdirClassifier *c, Batch *b, MdirFolder *from, const MdirAction *a,
+    const char *dest)
+{
+	g_autoptr(MdirFolder) f = NULL;
+	g_autoptr(GError) e = NULL;
+
+	if (strchr(a->arg, '{') == NULL || g_hash_table_contains(b->folders, dest))
+		return TRUE;
+	f = mdir_folder_open(c->store, dest, 0, &e);
+	if (f || !g_error_matches(e, MDIR_ERROR, MDIR_ERROR_NOT_FOUND))
+		return TRUE;
+	if (b->new_folders < c->max_new_folders) {
+		b->new_folders++;
+		return TRUE;
+	}
+	if (b->new_folders++ == c->max_new_folders)
+		mdir_log(LOG_WARNING, "batch %s: %s: rules would make more than %u new folders "
+				      "([mdird] max_new_folders); the entries stay here", b->name,
+		    mdir_folder_name(from), c->max_new_folders);
+	return FALSE;
+}
+
+/* Notes @a for the batch's log line, once. */
+static void
+note_action(Batch *b, const MdirAction *a, const char *arg)
+{
+	static const char *const words[] = { "copy", "move", "notify", "pipe", "forward" };
+	g_autofree char *s = NULL;
+
+	if ((guint)a->kind >= G_N_ELEMENTS(words))
+		return;
+	s = arg ? g_strdup_printf("%s %s", words[a->kind], arg) : g_strdup(words[a->kind]);
+	for (guint i = 0; i < b->actions->len; i++)
+		if (strcmp(b->actions->pdata[i], s) == 0)
+			return;
+	if (b->actions->len < 50)
+		g_ptr_array_add(b->actions, g_steal_pointer(&s));
+}
+
 /* A copy or move of the entry into the folder a rule names. */
 static Route
 route_to(MdirClassifier *c, Batch *b, MdirFolder *from, const MdirAction *a,
@@ -377,8 +437,13 @@ route_to(MdirClassifier *c, Batch *b, MdirFolder *from, const MdirAction *a,
 {
 	g_autofree char *dest = mdir_rules_expand(a->arg, r);
 	GError *e = NULL;
-	MdirFolder *to = batch_folder(b, c->store, dest, TRUE, &e);
+	MdirFolder *to;
 
+	if (!may_make(c, b, from, a, dest)) {
+		plan_filing(b, from, src, r, name);
+		return ROUTED;
+	}
+	to = batch_folder(b, c->store, dest, TRUE, &e);
 	if (to == NULL) {
 		if (e->domain == G_FILE_ERROR && e->code != G_FILE_ERROR_NOTDIR) {
 			g_propagate_error(error, e);
@@ -391,6 +456,7 @@ route_to(MdirClassifier *c, Batch *b, MdirFolder *from, const MdirAction *a,
 		plan_filing(b, from, src, r, name);
 		return ROUTED;
 	}
+	note_action(b, a, dest);
 	return route(c, b, to, src, r, name, chain, error);
 }
 
@@ -436,12 +502,15 @@ route(MdirClassifier *c, Batch *b, MdirFolder *f, const char *src, const MdirRec
 			how = route_to(c, b, f, a, src, r, name, chain, error);
 			break;
 		case MDIR_ACTION_NOTIFY:
+			note_action(b, a, NULL);
 			plan_later(b, MDIR_EFFECT_NOTIFY, f, src, r, NULL);
 			break;
 		case MDIR_ACTION_PIPE:
+			note_action(b, a, a->argv[0]);
 			plan_later(b, MDIR_EFFECT_PIPE, f, src, r, a->argv);
 			break;
 		case MDIR_ACTION_FORWARD:
+			note_action(b, a, a->arg);
 			plan_forward(c, b, r, a->arg);
 			break;
 		default:
@@ -496,6 +565,8 @@ plan(MdirClassifier *c, Batch *b, GError **error)
 		g_clear_pointer(&b->dir, g_free);
 		return ROUTED;
 	}
+	b->account = g_strdup(account);
+	b->message_id = g_strdup(mdir_record_get(recs->pdata[1], "message-id"));
 	f = batch_folder(b, c->store, account, FALSE, &e);
 	if (f == NULL) {
 		if (!g_error_matches(e, MDIR_ERROR, MDIR_ERROR_NOT_FOUND) &&
@@ -751,6 +822,7 @@ batch_new(const char *name, const char *dir, gboolean careful)
 	b->planned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	b->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	    (GDestroyNotify)g_hash_table_unref);
+	b->actions = g_ptr_array_new_with_free_func(g_free);
 	return b;
 }
 
@@ -839,6 +911,46 @@ take(MdirClassifier *c, guint max, guint *held, GError **error)
 	if (fresh > 0 && !sync_dirs(c->store, work, queue, error))
 		return NULL;
 	return g_steal_pointer(&out);
+}
+
+/* @s with control characters made '?', for one log line. */
+static void
+log_safe(GString *s)
+{
+	for (gsize i = 0; i < s->len; i++)
+		if ((guchar)s->str[i] < 0x20 || s->str[i] == 0x7f)
+			s->str[i] = '?';
+}
+
+/*
+ * One line a batch filed, at info, in Postfix's manner: what an admin
+ * greps for when asked "where did that message go?".
+ */
+static void
+log_batch(const Batch *b)
+{
+	g_autoptr(GString) s = g_string_new(NULL);
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autofree char *addr = b->account ? g_path_get_basename(b->account) : NULL;
+
+	g_string_printf(s, "batch=%s, message-id=<%s>, account=%s, entries=%u, folders=", b->name,
+	    b->message_id ? b->message_id : "", addr ? addr : "", b->filed);
+	for (guint i = 0; i < b->filings->len; i++) {
+		const Filing *fi = b->filings->pdata[i];
+
+		if (g_hash_table_add(seen, fi->folder))
+			g_string_append_printf(s, "%s%s", g_hash_table_size(seen) > 1 ? ";" : "",
+			    fi->folder);
+	}
+	g_string_append(s, ", actions=");
+	for (guint i = 0; i < b->actions->len; i++)
+		g_string_append_printf(s, "%s%s", i ? ";" : "", (char *)b->actions->pdata[i]);
+	if (b->actions->len == 0)
+		g_string_append(s, "none");
+	if (s->len > 2000)
+		g_string_truncate(s, 2000);
+	log_safe(s);
+	mdir_log(LOG_INFO, "%s", s->str);
 }
 
 /* The changes of the round, then the programs of the batches it finished. */
@@ -938,6 +1050,7 @@ mdir_classifier_drain(MdirClassifier *classifier, guint max, MdirEffectFunc func
 		n++;
 		if (b->dir == NULL)
 			continue;
+		log_batch(b);
 		/* no sync: a release lost in a crash is a careful refiling of nothing */
 		p = g_build_filename(b->dir, b->name, NULL);
 		unlink(p);

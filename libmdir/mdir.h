@@ -621,7 +621,9 @@ MDIR_API GPtrArray *mdir_rules_eval(const MdirRules *rules, const MdirRecord *re
 /*
  * A destination template with {field} (the value, or the part of it
  * between < and >) and {date:FORMAT} (the message's date, strftime-like)
- * filled in from @record, each value a safe name.  Transfer full.
+ * filled in from @record, each value a safe name; {account}, and "~/" at
+ * the start, are the record's account folder (SMTP/Accounts/<address>).
+ * Transfer full.
  */
 MDIR_API char *mdir_rules_expand(const char *pattern, const MdirRecord *record);
 
@@ -684,6 +686,14 @@ MDIR_API gint mdir_classifier_drain(MdirClassifier *classifier, guint max,
  * batches are claimed, and refiled carefully after a crash.
  */
 MDIR_API guint mdir_classifier_pending(const MdirClassifier *classifier);
+
+/*
+ * At most @max folders made for one batch by rules whose folder has a
+ * template ({subject}, ...): a remote sender must not make folders at
+ * will.  An entry that would make one more stays in the folder whose rule
+ * sent it.  The default is 20 ([mdird] max_new_folders).
+ */
+MDIR_API void mdir_classifier_set_max_new_folders(MdirClassifier *classifier, guint max);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirClassifier, mdir_classifier_free)
 

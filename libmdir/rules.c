@@ -460,11 +460,14 @@ expr(Parser *ps)
 	return n;
 }
 
-/* A destination folder: relative, no dot names; {field} and {date:FMT}. */
+/*
+ * A destination folder: relative, no dot names; {field}, {date:FMT} and
+ * {account}; "~/" at the start stands for "{account}/".
+ */
 static gboolean
 check_destination(Parser *ps, const char *at, const char *dest)
 {
-	g_auto(GStrv) parts = g_strsplit(dest, "/", -1);
+	g_auto(GStrv) parts = g_strsplit(g_str_has_prefix(dest, "~/") ? dest + 2 : dest, "/", -1);
 	const char *open = NULL;
 
 	for (const char *c = dest; *c; c++) {
@@ -487,8 +490,8 @@ check_destination(Parser *ps, const char *at, const char *dest)
 		ps->p = at + (open - dest) + (*at == '"');
 		return fail(ps, "a '{' without its '}'");
 	}
-	for (guint i = 0; parts[i]; i++)
-		if (parts[i][0] == '.' || parts[i][0] == '\0') {
+	for (guint i = 0; parts[i] || i == 0; i++)
+		if (parts[i] == NULL || parts[i][0] == '.' || parts[i][0] == '\0') {
 			ps->p = at;
 			return fail(ps, "\"%s\" is not a folder: use a path below the root, "
 					"without empty or dot names", dest);
@@ -923,11 +926,33 @@ date_for_path(const MdirRecord *r, const char *format)
 	return safe ? safe : g_strdup("unknown");
 }
 
+/*
+ * The account folder of the record, "SMTP/Accounts/<address>", checked:
+ * it is mdird's own field, but a name goes into a path only when safe.
+ */
+static char *
+account_for_path(const MdirRecord *r)
+{
+	const char *v = mdir_record_get(r, "account");
+	const char *prefix = "SMTP/Accounts/";
+
+	if (v && g_str_has_prefix(v, prefix) && mdir_name_is_safe(v + strlen(prefix)))
+		return g_strdup(v);
+	return g_strdup("unknown");
+}
+
 char *
 mdir_rules_expand(const char *pattern, const MdirRecord *record)
 {
 	GString *s = g_string_new(NULL);
 	const char *p = pattern;
+
+	if (g_str_has_prefix(p, "~/")) {
+		g_autofree char *a = account_for_path(record);
+
+		g_string_append_printf(s, "%s/", a);
+		p += 2;
+	}
 
 	while (*p) {
 		const char *close = *p == '{' ? strchr(p, '}') : NULL;
@@ -941,6 +966,8 @@ mdir_rules_expand(const char *pattern, const MdirRecord *record)
 		in = g_strndup(p + 1, close - p - 1);
 		if (strcmp(in, "date") == 0 || g_str_has_prefix(in, "date:"))
 			v = date_for_path(record, in[4] ? in + 5 : NULL);
+		else if (strcmp(in, "account") == 0)
+			v = account_for_path(record);
 		else
 			v = field_for_path(record, in);
 		g_string_append(s, v);

@@ -563,6 +563,45 @@ test_forward_envelope(Fixture *fx, gconstpointer data)
 	g_assert_null(to[1]);
 }
 
+/* Templates make at most so many new folders a batch; existing ones do not count. */
+static void
+test_new_folders_cap(Fixture *fx, gconstpointer data)
+{
+	g_autoptr(MdirFolder) keep = NULL;
+	guint made = 0;
+
+	(void)data;
+	account(fx, JO, "if part > 0 then move ByName/{suggested-name}\n");
+	account(fx, "ByName/p0008.txt", NULL);
+	mdir_classifier_set_max_new_folders(fx->classifier, 5);
+	deliver_parts(fx, "many", 8, "jo@example.org");
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	for (guint i = 1; i <= 8; i++) {
+		g_autofree char *name = g_strdup_printf("ByName/p%04u.txt", i);
+		g_autoptr(MdirFolder) f = mdir_folder_open(fx->store, name, 0, NULL);
+
+		made += f != NULL && i != 8;
+	}
+	g_assert_cmpuint(made, ==, 5);
+	ASSERT_LS(fx, "ByName/p0008.txt", "p0008.txt");
+	/* the two that found no folder stay with the whole message */
+	ASSERT_LS(fx, JO, "many.eml p0006.txt p0007.txt");
+}
+
+/* ~/ and {account} name the account's own tree, not the root's. */
+static void
+test_account_template(Fixture *fx, gconstpointer data)
+{
+	(void)data;
+	account(fx, JO, "if content-type = application/pdf then move ~/Documents/{date:%Y}\n"
+			"if part = 0 then copy {account}/All\n");
+	deliver(fx, "a", "jo@example.org");
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	ASSERT_LS(fx, JO "/Documents/2026", "invoice.pdf");
+	ASSERT_LS(fx, JO "/All", "Invoice.eml");
+	ASSERT_LS(fx, "Documents/2026", "(none)");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -579,6 +618,8 @@ main(int argc, char **argv)
 	ADD("/classify/set-aside", test_set_aside);
 	ADD("/classify/replay", test_replay);
 	ADD("/classify/slices", test_slices);
+	ADD("/classify/new-folders-cap", test_new_folders_cap);
+	ADD("/classify/account-template", test_account_template);
 	ADD("/classify/slices-stopped", test_slices_stopped);
 	return g_test_run();
 }

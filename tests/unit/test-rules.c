@@ -157,6 +157,9 @@ test_expand(void)
 	g_autoptr(MdirRecord) r = record(msg);
 	g_autoptr(MdirRecord) bad = record("list-id: ../../etc\nsubject: a/b\n"
 					   "received-at: 2025-02-03T04:05:06Z\n");
+	g_autoptr(MdirRecord) jo = record("account: SMTP/Accounts/jo@example.org\n"
+					  "date: Tue, 03 Nov 2026 10:00:00 +0000\n");
+	g_autoptr(MdirRecord) odd = record("account: ../../etc\n");
 	struct {
 		const MdirRecord *r;
 		const char *pattern, *want;
@@ -171,6 +174,12 @@ test_expand(void)
 		{ bad, "S/{subject}", "S/a_b" },
 		/* no date: received-at */
 		{ bad, "Y/{date:%Y}", "Y/2025" },
+		/* the account's own tree: {account}, or ~/ at the start */
+		{ jo, "{account}/Documents/{date:%Y}", "SMTP/Accounts/jo@example.org/Documents/2026" },
+		{ jo, "~/Documents/{date:%Y}", "SMTP/Accounts/jo@example.org/Documents/2026" },
+		{ jo, "Docs/~/x", "Docs/~/x" },
+		{ odd, "~/x", "unknown/x" },
+		{ bad, "{account}/x", "unknown/x" },
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -216,6 +225,10 @@ test_errors(void)
 		{ "copy Lists/{a b}", ".rules:1:12: a '{' without its '}'" },
 		{ "copy \"L/{a b}\"", ".rules:1:9: \"{a b}\" is neither a field name nor "
 				  "{date:FORMAT}" },
+		{ "copy ~/../x", ".rules:1:6: \"~/../x\" is not a folder: use a path below the root, "
+			       "without empty or dot names" },
+		{ "copy ~/", ".rules:1:6: \"~/\" is not a folder: use a path below the root, "
+			   "without empty or dot names" },
 		{ "forward jo", ".rules:1:9: \"jo\" is not a mail address" },
 		{ "forward \"a@b.example, c@d.example\"", ".rules:1:9: \"a@b.example, c@d.example\" "
 							 "is not a mail address" },
