@@ -69,10 +69,15 @@ import os, socket, sys, time
 socks = []
 for i in range(60):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(sys.argv[1])
+    s.settimeout(1)
+    try:
+        s.connect(sys.argv[1])
+    except OSError:
+        pass
     socks.append(s)
 open(sys.argv[2], "w").close()
-while os.path.exists(sys.argv[2]):
+end = time.time() + 20
+while os.path.exists(sys.argv[2]) and time.time() < end:
     time.sleep(0.05)
 PY
 hold=$!
