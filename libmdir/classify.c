@@ -135,6 +135,8 @@ batch_free(gpointer p)
 	g_ptr_array_unref(b->actions);
 	g_free(b->message_id);
 	g_free(b->account);
+	if (b->recs)
+		g_ptr_array_unref(b->recs);
 	g_free(b);
 }
 
@@ -351,6 +353,7 @@ batch_new(const char *name, const char *dir, gboolean careful)
 	b->name = g_strdup(name);
 	b->dir = g_strdup(dir);
 	b->careful = careful;
+	b->claimed = careful;
 	b->filings = g_ptr_array_new_with_free_func(filing_free);
 	b->later = g_ptr_array_new_with_free_func(later_free);
 	b->folders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
@@ -370,20 +373,42 @@ sync_dirs(MdirStore *store, const char *a, const char *b, GError **error)
 	return mdir_fsync_dir(a, error) && mdir_fsync_dir(b, error);
 }
 
-/* Whether @name is a batch partly filed in an earlier round. */
+/* Whether @name is one of @batches. */
 static gboolean
-ongoing(MdirClassifier *c, const char *name)
+listed(GPtrArray *batches, const char *name)
 {
-	for (guint i = 0; i < c->ongoing->len; i++)
-		if (strcmp(((Batch *)c->ongoing->pdata[i])->name, name) == 0)
+	for (guint i = 0; i < batches->len; i++)
+		if (strcmp(((Batch *)batches->pdata[i])->name, name) == 0)
 			return TRUE;
 	return FALSE;
 }
 
+/* Moves batch @b from the queue to work; FALSE on trouble. */
+static gboolean
+claim(Batch *b, const char *queue, const char *work, GError **error)
+{
+	g_autofree char *from = g_build_filename(queue, b->name, NULL);
+	g_autofree char *to = g_build_filename(work, b->name, NULL);
+
+	if (rename(from, to) < 0) {
+		if (errno == ENOENT) { /* someone else took it */
+			g_clear_pointer(&b->dir, g_free);
+			return TRUE;
+		}
+		mdir_set_errno(error, errno, from);
+		return FALSE;
+	}
+	g_free(b->dir);
+	b->dir = g_strdup(work);
+	b->claimed = TRUE;
+	return TRUE;
+}
+
 /*
- * The batches of a round, planned: those a crash left in work, then up to
- * @max from the queue, claimed into work.  Held ones are counted and left.
- * Batches partly filed in earlier rounds are not among them.
+ * The batches of a round, planned: those a crash left in work, those whose
+ * planning earlier rounds began, then up to @max new from the queue; those
+ * planned whole are claimed into work.  Held ones are counted and left.
+ * Batches being filed in slices are not among them.
  */
 static GPtrArray *
 take(MdirClassifier *c, guint max, guint *held, GError **error)
@@ -400,47 +425,39 @@ take(MdirClassifier *c, guint max, guint *held, GError **error)
 		return NULL;
 	d = g_dir_open(work, 0, NULL);
 	while (d && (n = g_dir_read_name(d)) != NULL)
-		if (n[0] != '.' && !ongoing(c, n))
+		if (n[0] != '.' && !listed(c->ongoing, n))
 			g_ptr_array_add(out, batch_new(n, work, TRUE));
+	for (guint i = 0; i < c->ongoing->len;)
+		if (((Batch *)c->ongoing->pdata[i])->planning)
+			g_ptr_array_add(out, g_ptr_array_steal_index(c->ongoing, i));
+		else
+			i++;
 	names = mdir_queue_list(c->store, error);
 	if (names == NULL)
 		return NULL;
 	/* as many batches as a round takes may be under way, not more */
-	max = c->ongoing->len < max ? max - c->ongoing->len : 0;
-	for (guint i = 0; i < names->len && fresh < max; i++, fresh++)
-		g_ptr_array_add(out, batch_new(names->pdata[i], queue, FALSE));
+	max = c->ongoing->len + out->len < max ? max - c->ongoing->len - out->len : 0;
+	for (guint i = 0; i < names->len && fresh < max; i++)
+		if (!listed(c->ongoing, names->pdata[i]) && !listed(out, names->pdata[i]) &&
+		    ++fresh)
+			g_ptr_array_add(out, batch_new(names->pdata[i], queue, FALSE));
+	fresh = 0;
 	for (guint i = 0; i < out->len; i++) {
 		Batch *b = out->pdata[i];
 		Route how = classify_plan(c, b, error);
 
 		if (how == FAILED)
 			return NULL;
+		b->planning = how == PLANNING;
 		if (how == HELD) {
 			(*held)++;
 			g_clear_pointer(&b->dir, g_free);
 		}
-	}
-	fresh = 0;
-	for (guint i = 0; i < out->len; i++) {
-		Batch *b = out->pdata[i];
-		g_autofree char *from = NULL;
-		g_autofree char *to = NULL;
-
-		if (b->dir == NULL || b->careful)
+		if (how != ROUTED || b->dir == NULL || b->claimed)
 			continue;
-		from = g_build_filename(queue, b->name, NULL);
-		to = g_build_filename(work, b->name, NULL);
-		if (rename(from, to) < 0) {
-			if (errno == ENOENT) { /* someone else took it */
-				g_clear_pointer(&b->dir, g_free);
-				continue;
-			}
-			mdir_set_errno(error, errno, from);
+		if (!claim(b, queue, work, error))
 			return NULL;
-		}
-		g_free(b->dir);
-		b->dir = g_strdup(work);
-		fresh++;
+		fresh += b->claimed;
 	}
 	/* the claim is durable before anything is filed: otherwise a crash
 	 * could put a half-filed batch back in the queue, to be filed whole */
@@ -534,7 +551,7 @@ file_round(MdirClassifier *c, GPtrArray *round, GPtrArray *changes, GError **err
 		for (guint i = 0; i < round->len; i++) {
 			Batch *b = round->pdata[i];
 
-			if (b->dir == NULL || b->next == b->filings->len)
+			if (b->dir == NULL || b->planning || b->next == b->filings->len)
 				continue;
 			if (!first && g_get_monotonic_time() > end)
 				return TRUE;
@@ -578,7 +595,7 @@ mdir_classifier_drain(MdirClassifier *classifier, guint max, MdirEffectFunc func
 		Batch *b = g_steal_pointer(&round->pdata[i]);
 		g_autofree char *p = NULL;
 
-		if (b->dir != NULL && b->next < b->filings->len) {
+		if (b->dir != NULL && (b->planning || b->next < b->filings->len)) {
 			g_ptr_array_add(going, b);
 			continue;
 		}

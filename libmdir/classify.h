@@ -18,6 +18,13 @@
 
 #define OUTBOX "SMTP/Outbox"
 
+/*
+ * A round plans at most this many entries of a batch: a batch of 100,000
+ * is planned over several rounds (in the queue, claimed only once planned
+ * whole, so .hold still keeps it all there), with the loop served between.
+ */
+#define PLAN_SLICE 2000
+
 typedef struct {
 	dev_t dev;
 	ino_t ino;
@@ -66,9 +73,13 @@ typedef struct {
 	char *message_id;    /* for the log */
 	char *account;
 	GPtrArray *actions;  /* what the rules did, for the log: "move X", ... */
+	GPtrArray *recs;     /* while planning: the batch's records */
+	guint plan_next;     /* recs[plan_next] is the next to plan */
+	gboolean planning;   /* planned in part: not filed, not claimed yet */
+	gboolean claimed;    /* in work */
 } Batch;
 
-typedef enum { ROUTED, HELD, FAILED } Route;
+typedef enum { ROUTED, HELD, FAILED, PLANNING } Route;
 
 /* ROOT/.mdird/@sub.  Transfer full. */
 char *classify_mdird_dir(MdirStore *store, const char *sub);
@@ -79,8 +90,10 @@ MdirFolder *classify_batch_folder(Batch *b, MdirStore *store, const char *name,
 
 /*
  * Plans a batch: ROUTED (b->filings and b->later filled), HELD, or FAILED
- * with @error (I/O trouble).  A batch set aside is ROUTED with no filings
- * and b->dir cleared, so that nobody claims it.
+ * with @error (I/O trouble); PLANNING when a big batch is planned only in
+ * part (a round plans PLAN_SLICE entries of it): call it again, next
+ * round, to go on.  A batch set aside is ROUTED with no filings and
+ * b->dir cleared, so that nobody claims it.
  */
 Route classify_plan(MdirClassifier *c, Batch *b, GError **error);
 

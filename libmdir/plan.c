@@ -362,50 +362,71 @@ set_aside(MdirStore *store, const Batch *b, const char *why)
 		mdir_log(LOG_ERR, "batch %s: %s; set aside in .mdird/failed", b->name, why);
 }
 
-Route
-classify_plan(MdirClassifier *c, Batch *b, GError **error)
+/*
+ * Reads the batch and opens its account folder, or sets it aside; FALSE
+ * and *@how when there is nothing more to plan.
+ */
+static gboolean
+plan_start(MdirClassifier *c, Batch *b, Route *how, GError **error)
 {
 	g_autofree char *path = g_build_filename(b->dir, b->name, NULL);
 	g_autoptr(GPtrArray) recs = NULL;
-	g_autoptr(GPtrArray) chain = g_ptr_array_new();
 	const char *account;
-	MdirFolder *f;
 	GError *e = NULL;
 
+	*how = ROUTED;
 	recs = mdir_queue_read(path, &e);
 	if (recs == NULL && g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
 		g_error_free(e); /* someone else took it */
 		g_clear_pointer(&b->dir, g_free);
-		return ROUTED;
+		return FALSE;
 	}
 	if (recs == NULL || recs->len < 2 ||
 	    (account = mdir_record_get(recs->pdata[0], "account")) == NULL) {
 		set_aside(c->store, b, e ? e->message : "not a header batch");
 		g_clear_error(&e);
 		g_clear_pointer(&b->dir, g_free);
-		return ROUTED;
+		return FALSE;
 	}
 	b->account = g_strdup(account);
 	b->message_id = g_strdup(mdir_record_get(recs->pdata[1], "message-id"));
-	f = classify_batch_folder(b, c->store, account, FALSE, &e);
-	if (f == NULL) {
+	if (classify_batch_folder(b, c->store, account, FALSE, &e) == NULL) {
 		if (!g_error_matches(e, MDIR_ERROR, MDIR_ERROR_NOT_FOUND) &&
 		    !g_error_matches(e, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT)) {
 			g_propagate_error(error, e);
-			return FAILED;
+			*how = FAILED;
+			return FALSE;
 		}
 		set_aside(c->store, b, e->message);
 		g_error_free(e);
 		g_clear_pointer(&b->dir, g_free);
-		return ROUTED;
+		return FALSE;
 	}
-	for (guint i = 1; i < recs->len; i++) {
-		MdirRecord *r = recs->pdata[i];
+	b->recs = g_steal_pointer(&recs);
+	b->plan_next = 1;
+	return TRUE;
+}
+
+Route
+classify_plan(MdirClassifier *c, Batch *b, GError **error)
+{
+	g_autoptr(GPtrArray) chain = g_ptr_array_new();
+	MdirFolder *f;
+	Route how;
+	guint end;
+
+	if (b->recs == NULL && !plan_start(c, b, &how, error))
+		return how;
+	f = classify_batch_folder(b, c->store, b->account, FALSE, error);
+	if (f == NULL)
+		return FAILED;
+	end = MIN(b->recs->len, b->plan_next + PLAN_SLICE);
+	for (; b->plan_next < end; b->plan_next++) {
+		MdirRecord *r = b->recs->pdata[b->plan_next];
 		const char *url = mdir_record_get(r, "url");
 		const char *want = mdir_record_get(r, "suggested-name");
 		g_autofree char *src = url ? mdir_store_part_path(c->store, url, NULL) : NULL;
 		g_autofree char *name = want ? mdir_sanitize_name(want, -1) : NULL;
-		Route how;
 
 		if (src == NULL) {
 			mdir_log(LOG_WARNING, "batch %s: %s: not in the store; not filed", b->name,
@@ -419,5 +440,8 @@ classify_plan(MdirClassifier *c, Batch *b, GError **error)
 		if (how != ROUTED)
 			return how;
 	}
+	if (b->plan_next < b->recs->len)
+		return PLANNING;
+	g_clear_pointer(&b->recs, g_ptr_array_unref);
 	return ROUTED;
 }

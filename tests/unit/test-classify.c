@@ -474,9 +474,9 @@ test_slices(Fixture *fx, gconstpointer data)
 	g_assert_cmpint(drain(fx, NULL), ==, 1);
 	changes += count_effects(fx, "change ");
 	notified += count_effects(fx, "notify ");
-	/* the small one is filed whole and told; the big one is under way */
-	g_assert_cmpuint(count_dir(fx, ".mdird/queue"), ==, 0);
-	g_assert_cmpuint(count_dir(fx, ".mdird/work"), ==, 1);
+	/* the small one is filed whole and told; the big one is under way
+	 * (planned in part in the queue, or filed in part in work) */
+	g_assert_cmpuint(count_dir(fx, ".mdird/queue") + count_dir(fx, ".mdird/work"), ==, 1);
 	g_assert_cmpuint(notified, ==, 1);
 	g_assert_cmpuint(changes, <, 3003);
 	g_assert_cmpuint(mdir_classifier_pending(fx->classifier), ==, 1);
@@ -501,7 +501,10 @@ test_slices_stopped(Fixture *fx, gconstpointer data)
 	(void)data;
 	account(fx, JO, NULL);
 	deliver_parts(fx, "big", 3000, "jo@example.org");
-	g_assert_cmpint(drain(fx, NULL), ==, 0);
+	/* until it is claimed and filed in part */
+	while (version(fx, JO) == 0)
+		g_assert_cmpint(drain(fx, NULL), ==, 0);
+	g_assert_cmpuint(version(fx, JO), <, 3001);
 	g_assert_cmpuint(count_dir(fx, ".mdird/work"), ==, 1);
 	/* a new classifier: what the old one had in memory is gone */
 	mdir_classifier_free(fx->classifier);
