@@ -600,8 +600,11 @@ MDIR_API MdirRules *mdir_rules_parse(const char *text, const char *file, gboolea
     GError **error);
 
 /*
- * Loads a .rules file; pipe is allowed when the file is owned by root or
- * by @folder_owner.  Transfer full: mdir_rules_free().
+ * Loads a .rules file, opened without following a symbolic link (one is
+ * an MDIR_ERROR_CONFIG error) and judged by what was opened: pipe is
+ * allowed when the file is owned by root or by @folder_owner and has no
+ * other hard link (a stored part moved into place has).  A file over 1 MB
+ * or not a regular file is refused.  Transfer full: mdir_rules_free().
  */
 MDIR_API MdirRules *mdir_rules_load(const char *path, uid_t folder_owner, GError **error);
 MDIR_API void mdir_rules_free(MdirRules *rules);

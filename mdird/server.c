@@ -541,9 +541,12 @@ admit(Client *c, const struct ucred *cr)
 	gint64 max = mdir_config_get_int(d->config, "mdird", "max_clients");
 	gint64 per_uid = mdir_config_get_int(d->config, "mdird", "max_clients_per_uid");
 
-	if (cr->uid != 0 && cr->uid != d->owner && !in_group(d, cr->uid, cr->gid)) {
+	/* mdird's own user too: mdir-receive runs as it to poke */
+	if (cr->uid != 0 && cr->uid != d->owner && cr->uid != geteuid() &&
+	    !in_group(d, cr->uid, cr->gid)) {
 		mdir_log(LOG_WARNING, "client %u: uid %ld gid %ld pid %ld refused: not root, the "
-				      "root's owner or in [mdird] group", c->id, (long)cr->uid,
+				      "root's owner, mdird's user or in [mdird] group", c->id,
+		    (long)cr->uid,
 		    (long)cr->gid, (long)cr->pid);
 		client_send(c, "530 5.7.0 not allowed to use mdird");
 		return FALSE;
