@@ -546,8 +546,7 @@ admit(Client *c, const struct ucred *cr)
 	    !in_group(d, cr->uid, cr->gid)) {
 		mdir_log(LOG_WARNING, "client %u: uid %ld gid %ld pid %ld refused: not root, the "
 				      "root's owner, mdird's user or in [mdird] group", c->id,
-		    (long)cr->uid,
-		    (long)cr->gid, (long)cr->pid);
+		    (long)cr->uid, (long)cr->gid, (long)cr->pid);
 		client_send(c, "530 5.7.0 not allowed to use mdird");
 		return FALSE;
 	}
