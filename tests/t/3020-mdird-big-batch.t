@@ -38,9 +38,10 @@ t=$(date +%s%N)
 wait "$MD_PID"
 MD_PID=
 took=$(ms "$t")
-# the sanitizers make every step 3 to 5 times slower
+# the sanitizers make every step 3 to 5 times slower, and a round ends
+# with a syncfs(2) that a busy machine can make last seconds
 limit=1000
-case $MDIR_BUILD in *-san*) limit=3000 ;; esac
+case $MDIR_BUILD in *-san*) limit=5000 ;; esac
 ok "$([ "$took" -lt "$limit" ] && echo 0 || echo 1)" "SIGTERM in the middle of it: gone in $took ms (at most $limit)"
 work_busy
 ok $? "the batch stays claimed, partly filed"
