@@ -35,52 +35,18 @@
 
 #include "mdir.h"
 #include "private.h"
+#include "classify.h"
 
-/* Cascades deeper than this are a loop someone did not see. */
-#define MAX_CASCADE 8
-
-#define OUTBOX "SMTP/Outbox"
-
-typedef struct {
-	dev_t dev;
-	ino_t ino;
-	gint64 mtime_ns;
-	off_t size;
-	MdirRules *rules; /* NULL: the file is broken */
-} Cached;
-
-struct MdirClassifier {
-	MdirStore *store;
-	GHashTable *rules; /* folder path -> Cached */
-};
-
-/* One entry to file. */
-typedef struct {
-	char *folder;	    /* its folder's name */
-	char *src;	    /* the stored part */
-	MdirRecord *record; /* with "batch" */
-	char *name;	    /* wanted */
-	char *forward_to;   /* a forward: src is the raw message, wrapped */
-} Filing;
-
-/* Something to do once the round is durable. */
-typedef struct {
-	MdirEffectKind kind;
-	char *folder;
-	char *src;
-	MdirRecord *record;
-	char **argv;
-} Later;
-
-typedef struct {
-	char *name;	   /* the batch's file name */
-	char *dir;	   /* where it is: queue or work */
-	gboolean careful;  /* found in work: may be filed in part already */
-	guint filed;	   /* entries filed this round */
-	GPtrArray *filings; /* Filing */
-	GPtrArray *later;   /* Later */
-	GHashTable *folders; /* name -> MdirFolder, opened while planning */
-} Batch;
+/*
+ * A round files batches in slices of SLICE entries and starts no slice
+ * after ROUND_US (but always one), so that one message of 100,000 parts
+ * neither makes the mail queued behind it wait nor SIGTERM (the loop gets
+ * back between rounds).  A batch partly filed stays claimed in work, its
+ * plan kept in memory for the next round; after a crash it is refiled
+ * carefully like any other.
+ */
+#define SLICE 100
+#define ROUND_US (200 * G_TIME_SPAN_MILLISECOND)
 
 static void
 cached_free(gpointer p)
@@ -91,6 +57,8 @@ cached_free(gpointer p)
 	g_free(c);
 }
 
+static void batch_free(gpointer p);
+
 MdirClassifier *
 mdir_classifier_new(MdirStore *store)
 {
@@ -98,6 +66,8 @@ mdir_classifier_new(MdirStore *store)
 
 	c->store = store;
 	c->rules = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, cached_free);
+	c->ongoing = g_ptr_array_new_with_free_func(batch_free);
+	c->max_new_folders = 20;
 	return c;
 }
 
@@ -107,7 +77,14 @@ mdir_classifier_free(MdirClassifier *classifier)
 	if (classifier == NULL)
 		return;
 	g_hash_table_unref(classifier->rules);
+	g_ptr_array_unref(classifier->ongoing);
 	g_free(classifier);
+}
+
+void
+mdir_classifier_set_max_new_folders(MdirClassifier *classifier, guint max)
+{
+	classifier->max_new_folders = max;
 }
 
 void
@@ -146,345 +123,21 @@ batch_free(gpointer p)
 {
 	Batch *b = p;
 
+	if (b == NULL)
+		return;
 	g_free(b->name);
 	g_free(b->dir);
 	g_ptr_array_unref(b->filings);
 	g_ptr_array_unref(b->later);
 	g_hash_table_unref(b->folders);
+	g_hash_table_unref(b->planned);
+	g_hash_table_unref(b->seen);
+	g_ptr_array_unref(b->actions);
+	g_free(b->message_id);
+	g_free(b->account);
+	if (b->recs)
+		g_ptr_array_unref(b->recs);
 	g_free(b);
-}
-
-static char *
-mdird_dir(MdirStore *store, const char *sub)
-{
-	return g_build_filename(mdir_store_root(store), ".mdird", sub, NULL);
-}
-
-/* Notices --------------------------------------------------------------------- */
-
-/*
- * Files a small text entry into @folder telling its owner what went wrong
- * (a rules file that does not parse).  Best effort: it is logged anyway.
- */
-static void
-post_notice(MdirClassifier *c, MdirFolder *folder, const char *subject, const char *text)
-{
-	g_autofree char *tmp = g_build_filename(mdir_store_root(c->store), ".mstore", "tmp",
-	    "notice", NULL);
-	g_autofree char *unique = mdir_unique_name();
-	g_autofree char *path = g_strconcat(tmp, ".", unique, NULL);
-	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-	g_autofree char *stamp = g_date_time_format_iso8601(now);
-	g_autoptr(MdirRecord) r = mdir_record_new();
-	g_autofree char *used = NULL;
-	g_autoptr(GError) e = NULL;
-
-	mdir_record_add(r, "content-type", "text/plain");
-	mdir_record_add(r, "charset", "utf-8");
-	mdir_record_add(r, "subject", subject);
-	mdir_record_add(r, "from", "mdird");
-	mdir_record_add(r, "received-at", stamp);
-	mdir_record_add(r, "notice", "mdird");
-	mdir_record_set_int(r, "size", strlen(text));
-	if (!g_file_set_contents(path, text, -1, &e) ||
-	    (used = mdir_folder_add(folder, path, r, "rules-error.txt", NULL, &e)) == NULL)
-		mdir_log(LOG_ERR, "%s: cannot file a notice: %s", mdir_folder_name(folder),
-		    e->message);
-	unlink(path);
-}
-
-/* Rules ------------------------------------------------------------------------ */
-
-/* The rules of @folder, NULL if it has none or they are broken. */
-static MdirRules *
-rules_for(MdirClassifier *c, MdirFolder *folder)
-{
-	g_autofree char *path = g_build_filename(mdir_folder_path(folder), ".rules", NULL);
-	Cached *k = g_hash_table_lookup(c->rules, mdir_folder_path(folder));
-	g_autoptr(GError) e = NULL;
-	g_autofree char *text = NULL;
-	struct stat st, dst;
-
-	if (stat(path, &st) < 0) {
-		g_hash_table_remove(c->rules, mdir_folder_path(folder));
-		return NULL;
-	}
-	if (k && k->dev == st.st_dev && k->ino == st.st_ino && k->size == st.st_size &&
-	    k->mtime_ns == (gint64)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec)
-		return k->rules;
-	k = g_new0(Cached, 1);
-	k->dev = st.st_dev;
-	k->ino = st.st_ino;
-	k->size = st.st_size;
-	k->mtime_ns = (gint64)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	if (stat(mdir_folder_path(folder), &dst) < 0)
-		dst.st_uid = 0;
-	k->rules = mdir_rules_load(path, dst.st_uid, &e);
-	g_hash_table_replace(c->rules, g_strdup(mdir_folder_path(folder)), k);
-	if (k->rules)
-		return k->rules;
-	/* once per version of the file: it is cached until it changes */
-	mdir_log(LOG_ERR, "%s (entries stay in the folder until it is fixed)", e->message);
-	text = g_strdup_printf("mdird could not read the rules of the folder %s:\n\n  %s\n\n"
-			       "Until the file is fixed, entries arriving in this folder stay "
-			       "here and no rule of it runs.\nNothing is lost.\n",
-	    mdir_folder_name(folder), e->message);
-	post_notice(c, folder, "rules error", text);
-	return NULL;
-}
-
-/* Planning ---------------------------------------------------------------------- */
-
-/* @name opened (made if missing) and kept for the round.  Transfer none. */
-static MdirFolder *
-batch_folder(Batch *b, MdirStore *store, const char *name, gboolean create, GError **error)
-{
-	MdirFolder *f = g_hash_table_lookup(b->folders, name);
-
-	if (f)
-		return f;
-	f = mdir_folder_open(store, name, create ? MDIR_FOLDER_CREATE : 0, error);
-	if (f == NULL)
-		return NULL;
-	g_hash_table_insert(b->folders, g_strdup(name), f);
-	return f;
-}
-
-static void
-plan_filing(Batch *b, MdirFolder *f, const char *src, const MdirRecord *r, const char *name)
-{
-	const char *url = mdir_record_get(r, "url");
-	Filing *fi;
-
-	/* an entry goes into a folder once, however many rules send it there */
-	for (guint i = 0; i < b->filings->len; i++) {
-		Filing *o = b->filings->pdata[i];
-
-		if (!o->forward_to && strcmp(o->folder, mdir_folder_name(f)) == 0 &&
-		    g_strcmp0(mdir_record_get(o->record, "url"), url) == 0)
-			return;
-	}
-	fi = g_new0(Filing, 1);
-	fi->folder = g_strdup(mdir_folder_name(f));
-	fi->src = g_strdup(src);
-	fi->record = mdir_record_copy(r);
-	fi->name = g_strdup(name);
-	g_ptr_array_add(b->filings, fi);
-}
-
-static void
-plan_later(Batch *b, MdirEffectKind kind, MdirFolder *f, const char *src,
-    const MdirRecord *r, char **argv)
-{
-	Later *l = g_new0(Later, 1);
-
-	l->kind = kind;
-	l->folder = g_strdup(mdir_folder_name(f));
-	l->src = g_strdup(src);
-	l->record = mdir_record_copy(r);
-	l->argv = g_strdupv(argv);
-	g_ptr_array_add(b->later, l);
-}
-
-/* A copy of the raw message into the outbox for @to, once per batch. */
-static void
-plan_forward(MdirClassifier *c, Batch *b, const MdirRecord *r, const char *to)
-{
-	const char *anchor = mdir_record_get(r, "anchor");
-	Filing *fi;
-	char *src;
-
-	for (guint i = 0; i < b->filings->len; i++) {
-		Filing *o = b->filings->pdata[i];
-
-		if (o->forward_to && g_ascii_strcasecmp(o->forward_to, to) == 0)
-			return;
-	}
-	src = anchor ? mdir_store_part_path(c->store, anchor, NULL) : NULL;
-	if (src == NULL) {
-		mdir_log(LOG_WARNING, "batch %s: no raw message to forward to %s", b->name, to);
-		return;
-	}
-	fi = g_new0(Filing, 1);
-	fi->folder = g_strdup(OUTBOX);
-	fi->src = src;
-	fi->record = mdir_store_load_record(c->store, anchor, NULL);
-	if (fi->record == NULL)
-		fi->record = mdir_record_new();
-	mdir_record_set(fi->record, "batch", b->name);
-	mdir_record_set(fi->record, "forward-to", to);
-	mdir_record_set(fi->record, "account", mdir_record_get(r, "account"));
-	fi->name = g_strdup(mdir_record_get(fi->record, "suggested-name"));
-	if (fi->name == NULL || !mdir_name_is_safe(fi->name))
-		g_free(g_steal_pointer(&fi->name)), fi->name = g_strdup("forward.eml");
-	fi->forward_to = g_strdup(to);
-	g_ptr_array_add(b->filings, fi);
-}
-
-typedef enum { ROUTED, HELD, FAILED } Route;
-
-static Route route(MdirClassifier *c, Batch *b, MdirFolder *f, const char *src,
-    const MdirRecord *r, const char *name, GPtrArray *chain, GError **error);
-
-/* A copy or move of the entry into the folder a rule names. */
-static Route
-route_to(MdirClassifier *c, Batch *b, MdirFolder *from, const MdirAction *a,
-    const char *src, const MdirRecord *r, const char *name, GPtrArray *chain, GError **error)
-{
-	g_autofree char *dest = mdir_rules_expand(a->arg, r);
-	GError *e = NULL;
-	MdirFolder *to = batch_folder(b, c->store, dest, TRUE, &e);
-
-	if (to == NULL) {
-		if (e->domain == G_FILE_ERROR && e->code != G_FILE_ERROR_NOTDIR) {
-			g_propagate_error(error, e);
-			return FAILED;
-		}
-		/* a name a rule made that cannot be a folder: keep it here */
-		mdir_log(LOG_ERR, "%s: rules: %s; the entry stays here", mdir_folder_name(from),
-		    e->message);
-		g_error_free(e);
-		plan_filing(b, from, src, r, name);
-		return ROUTED;
-	}
-	return route(c, b, to, src, r, name, chain, error);
-}
-
-/* Where one entry arriving in @f goes, by @f's rules and those after. */
-static Route
-route(MdirClassifier *c, Batch *b, MdirFolder *f, const char *src, const MdirRecord *r,
-    const char *name, GPtrArray *chain, GError **error)
-{
-	g_autofree char *hold = g_build_filename(mdir_folder_path(f), ".hold", NULL);
-	g_autoptr(GPtrArray) acts = NULL;
-	MdirRules *rules;
-	gboolean keep;
-	Route how = ROUTED;
-
-	for (guint i = 0; i < chain->len; i++)
-		if (strcmp(chain->pdata[i], mdir_folder_name(f)) == 0) {
-			/* a loop: the entry stays here, once, and its rules stop */
-			mdir_log(LOG_WARNING, "%s: rules loop back into this folder; the entry "
-					      "stays here", mdir_folder_name(f));
-			plan_filing(b, f, src, r, name);
-			return ROUTED;
-		}
-	if (g_file_test(hold, G_FILE_TEST_EXISTS))
-		return HELD;
-	rules = chain->len < MAX_CASCADE ? rules_for(c, f) : NULL;
-	if (chain->len >= MAX_CASCADE)
-		mdir_log(LOG_WARNING, "%s: rules cascade deeper than %d; not followed further",
-		    mdir_folder_name(f), MAX_CASCADE);
-	if (rules == NULL) {
-		plan_filing(b, f, src, r, name);
-		return ROUTED;
-	}
-	acts = mdir_rules_eval(rules, r, &keep);
-	if (keep)
-		plan_filing(b, f, src, r, name);
-	g_ptr_array_add(chain, (gpointer)(guintptr)mdir_folder_name(f));
-	for (guint i = 0; i < acts->len && how == ROUTED; i++) {
-		const MdirAction *a = acts->pdata[i];
-
-		switch (a->kind) {
-		case MDIR_ACTION_COPY:
-		case MDIR_ACTION_MOVE:
-			how = route_to(c, b, f, a, src, r, name, chain, error);
-			break;
-		case MDIR_ACTION_NOTIFY:
-			plan_later(b, MDIR_EFFECT_NOTIFY, f, src, r, NULL);
-			break;
-		case MDIR_ACTION_PIPE:
-			plan_later(b, MDIR_EFFECT_PIPE, f, src, r, a->argv);
-			break;
-		case MDIR_ACTION_FORWARD:
-			plan_forward(c, b, r, a->arg);
-			break;
-		default:
-			break;
-		}
-	}
-	g_ptr_array_set_size(chain, chain->len - 1);
-	return how;
-}
-
-/* Moves a batch from where it is to .mdird/failed, saying why. */
-static void
-set_aside(MdirStore *store, const Batch *b, const char *why)
-{
-	g_autofree char *failed = mdird_dir(store, "failed");
-	g_autofree char *from = g_build_filename(b->dir, b->name, NULL);
-	g_autofree char *to = g_build_filename(failed, b->name, NULL);
-
-	mdir_mkdir_durable(failed, NULL);
-	if (rename(from, to) < 0)
-		mdir_log(LOG_CRIT, "batch %s: %s; and cannot set it aside: %s", b->name, why,
-		    g_strerror(errno));
-	else
-		mdir_log(LOG_ERR, "batch %s: %s; set aside in .mdird/failed", b->name, why);
-}
-
-/*
- * Plans a batch: ROUTED (b->filings and b->later filled), HELD, or FAILED
- * with @error (I/O trouble).  A batch set aside is ROUTED with no filings
- * and b->dir cleared, so that nobody claims it.
- */
-static Route
-plan(MdirClassifier *c, Batch *b, GError **error)
-{
-	g_autofree char *path = g_build_filename(b->dir, b->name, NULL);
-	g_autoptr(GPtrArray) recs = NULL;
-	g_autoptr(GPtrArray) chain = g_ptr_array_new();
-	const char *account;
-	MdirFolder *f;
-	GError *e = NULL;
-
-	recs = mdir_queue_read(path, &e);
-	if (recs == NULL && g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-		g_error_free(e); /* someone else took it */
-		g_clear_pointer(&b->dir, g_free);
-		return ROUTED;
-	}
-	if (recs == NULL || recs->len < 2 ||
-	    (account = mdir_record_get(recs->pdata[0], "account")) == NULL) {
-		set_aside(c->store, b, e ? e->message : "not a header batch");
-		g_clear_error(&e);
-		g_clear_pointer(&b->dir, g_free);
-		return ROUTED;
-	}
-	f = batch_folder(b, c->store, account, FALSE, &e);
-	if (f == NULL) {
-		if (!g_error_matches(e, MDIR_ERROR, MDIR_ERROR_NOT_FOUND) &&
-		    !g_error_matches(e, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT)) {
-			g_propagate_error(error, e);
-			return FAILED;
-		}
-		set_aside(c->store, b, e->message);
-		g_error_free(e);
-		g_clear_pointer(&b->dir, g_free);
-		return ROUTED;
-	}
-	for (guint i = 1; i < recs->len; i++) {
-		MdirRecord *r = recs->pdata[i];
-		const char *url = mdir_record_get(r, "url");
-		const char *want = mdir_record_get(r, "suggested-name");
-		g_autofree char *src = url ? mdir_store_part_path(c->store, url, NULL) : NULL;
-		g_autofree char *name = want ? mdir_sanitize_name(want, -1) : NULL;
-		Route how;
-
-		if (src == NULL) {
-			mdir_log(LOG_WARNING, "batch %s: %s: not in the store; not filed", b->name,
-			    url ? url : "a record without url");
-			continue;
-		}
-		if (name == NULL)
-			name = g_strdup_printf("part-%s", mdir_record_get(r, "part"));
-		mdir_record_set(r, "batch", b->name);
-		how = route(c, b, f, src, r, name, chain, error);
-		if (how != ROUTED)
-			return how;
-	}
-	return ROUTED;
 }
 
 /* Filing ------------------------------------------------------------------------ */
@@ -604,27 +257,29 @@ wrap_forward(MdirClassifier *c, const Filing *fi, GError **error)
 	return g_steal_pointer(&path);
 }
 
-/* Files @b's entries into one folder, @name, skipping those filed already. */
+/* Files @group, entries of @b planned into the folder @name, skipping those filed already. */
 static gboolean
-file_into(MdirClassifier *c, Batch *b, const char *name, GPtrArray *changes, GError **error)
+file_into(MdirClassifier *c, Batch *b, const char *name, GPtrArray *group, GPtrArray *changes,
+    GError **error)
 {
-	MdirFolder *f = batch_folder(b, c->store, name, TRUE, error);
-	g_autoptr(GHashTable) seen = NULL;
+	MdirFolder *f = classify_batch_folder(b, c->store, name, TRUE, error);
+	GHashTable *seen = NULL;
 	g_autoptr(GArray) entries = g_array_new(FALSE, TRUE, sizeof(MdirFolderEntry));
 	g_autoptr(GPtrArray) tmps = g_ptr_array_new_with_free_func(g_free);
 	gboolean ok = TRUE;
 
 	if (f == NULL)
 		return FALSE;
-	if (b->careful && (seen = filed_from(f, b, error)) == NULL)
-		return FALSE;
-	for (guint i = 0; i < b->filings->len && ok; i++) {
-		Filing *fi = b->filings->pdata[i];
+	if (b->careful && (seen = g_hash_table_lookup(b->seen, name)) == NULL) {
+		if ((seen = filed_from(f, b, error)) == NULL)
+			return FALSE;
+		g_hash_table_insert(b->seen, g_strdup(name), seen);
+	}
+	for (guint i = 0; i < group->len && ok; i++) {
+		Filing *fi = group->pdata[i];
 		MdirFolderEntry e = { fi->src, fi->record, fi->name, NULL, 0 };
 		g_autofree char *key = NULL;
 
-		if (strcmp(fi->folder, name) != 0)
-			continue;
 		key = g_strdup_printf("%s\t%s", mdir_record_get(fi->record, "url"),
 		    fi->forward_to ? fi->forward_to : "");
 		if (seen && g_hash_table_contains(seen, key))
@@ -656,21 +311,34 @@ file_into(MdirClassifier *c, Batch *b, const char *name, GPtrArray *changes, GEr
 	return ok;
 }
 
-/* Files every entry of a planned batch, a folder at a time. */
+/*
+ * Files the next slice of a planned batch, up to SLICE entries, a folder
+ * at a time (in the order the folders first appear).
+ */
 static gboolean
-file_batch(MdirClassifier *c, Batch *b, GPtrArray *changes, GError **error)
+file_slice(MdirClassifier *c, Batch *b, GPtrArray *changes, GError **error)
 {
-	g_autoptr(GHashTable) done = g_hash_table_new(g_str_hash, g_str_equal);
+	guint end = MIN(b->filings->len, b->next + SLICE);
+	g_autoptr(GHashTable) groups = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+	    (GDestroyNotify)g_ptr_array_unref);
+	g_autoptr(GPtrArray) order = g_ptr_array_new();
 
-	for (guint i = 0; i < b->filings->len; i++) {
+	for (guint i = b->next; i < end; i++) {
 		Filing *fi = b->filings->pdata[i];
+		GPtrArray *g = g_hash_table_lookup(groups, fi->folder);
 
-		if (g_hash_table_contains(done, fi->folder))
-			continue;
-		g_hash_table_add(done, fi->folder);
-		if (!file_into(c, b, fi->folder, changes, error))
-			return FALSE;
+		if (g == NULL) {
+			g = g_ptr_array_new();
+			g_hash_table_insert(groups, fi->folder, g);
+			g_ptr_array_add(order, fi->folder);
+		}
+		g_ptr_array_add(g, fi);
 	}
+	for (guint i = 0; i < order->len; i++)
+		if (!file_into(c, b, order->pdata[i], g_hash_table_lookup(groups, order->pdata[i]),
+		    changes, error))
+			return FALSE;
+	b->next = end;
 	return TRUE;
 }
 
@@ -684,10 +352,15 @@ batch_new(const char *name, const char *dir, gboolean careful)
 	b->name = g_strdup(name);
 	b->dir = g_strdup(dir);
 	b->careful = careful;
+	b->claimed = careful;
 	b->filings = g_ptr_array_new_with_free_func(filing_free);
 	b->later = g_ptr_array_new_with_free_func(later_free);
 	b->folders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	    (GDestroyNotify)mdir_folder_free);
+	b->planned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	b->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    (GDestroyNotify)g_hash_table_unref);
+	b->actions = g_ptr_array_new_with_free_func(g_free);
 	return b;
 }
 
@@ -699,15 +372,48 @@ sync_dirs(MdirStore *store, const char *a, const char *b, GError **error)
 	return mdir_fsync_dir(a, error) && mdir_fsync_dir(b, error);
 }
 
+/* Whether @name is one of @batches. */
+static gboolean
+listed(GPtrArray *batches, const char *name)
+{
+	for (guint i = 0; i < batches->len; i++)
+		if (strcmp(((Batch *)batches->pdata[i])->name, name) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+/* Moves batch @b from the queue to work; FALSE on trouble. */
+static gboolean
+claim(Batch *b, const char *queue, const char *work, GError **error)
+{
+	g_autofree char *from = g_build_filename(queue, b->name, NULL);
+	g_autofree char *to = g_build_filename(work, b->name, NULL);
+
+	if (rename(from, to) < 0) {
+		if (errno == ENOENT) { /* someone else took it */
+			g_clear_pointer(&b->dir, g_free);
+			return TRUE;
+		}
+		mdir_set_errno(error, errno, from);
+		return FALSE;
+	}
+	g_free(b->dir);
+	b->dir = g_strdup(work);
+	b->claimed = TRUE;
+	return TRUE;
+}
+
 /*
- * The batches of a round, planned: those a crash left in work, then up to
- * @max from the queue, claimed into work.  Held ones are counted and left.
+ * The batches of a round, planned: those a crash left in work, those whose
+ * planning earlier rounds began, then up to @max new from the queue; those
+ * planned whole are claimed into work.  Held ones are counted and left.
+ * Batches being filed in slices are not among them.
  */
 static GPtrArray *
 take(MdirClassifier *c, guint max, guint *held, GError **error)
 {
 	g_autofree char *queue = mdir_queue_dir(c->store);
-	g_autofree char *work = mdird_dir(c->store, "work");
+	g_autofree char *work = classify_mdird_dir(c->store, "work");
 	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(batch_free);
 	g_autoptr(GPtrArray) names = NULL;
 	g_autoptr(GDir) d = NULL;
@@ -718,45 +424,39 @@ take(MdirClassifier *c, guint max, guint *held, GError **error)
 		return NULL;
 	d = g_dir_open(work, 0, NULL);
 	while (d && (n = g_dir_read_name(d)) != NULL)
-		if (n[0] != '.')
+		if (n[0] != '.' && !listed(c->ongoing, n))
 			g_ptr_array_add(out, batch_new(n, work, TRUE));
+	for (guint i = 0; i < c->ongoing->len;)
+		if (((Batch *)c->ongoing->pdata[i])->planning)
+			g_ptr_array_add(out, g_ptr_array_steal_index(c->ongoing, i));
+		else
+			i++;
 	names = mdir_queue_list(c->store, error);
 	if (names == NULL)
 		return NULL;
-	for (guint i = 0; i < names->len && fresh < max; i++, fresh++)
-		g_ptr_array_add(out, batch_new(names->pdata[i], queue, FALSE));
+	/* as many batches as a round takes may be under way, not more */
+	max = c->ongoing->len + out->len < max ? max - c->ongoing->len - out->len : 0;
+	for (guint i = 0; i < names->len && fresh < max; i++)
+		if (!listed(c->ongoing, names->pdata[i]) && !listed(out, names->pdata[i]) &&
+		    ++fresh)
+			g_ptr_array_add(out, batch_new(names->pdata[i], queue, FALSE));
+	fresh = 0;
 	for (guint i = 0; i < out->len; i++) {
 		Batch *b = out->pdata[i];
-		Route how = plan(c, b, error);
+		Route how = classify_plan(c, b, error);
 
 		if (how == FAILED)
 			return NULL;
+		b->planning = how == PLANNING;
 		if (how == HELD) {
 			(*held)++;
 			g_clear_pointer(&b->dir, g_free);
 		}
-	}
-	fresh = 0;
-	for (guint i = 0; i < out->len; i++) {
-		Batch *b = out->pdata[i];
-		g_autofree char *from = NULL;
-		g_autofree char *to = NULL;
-
-		if (b->dir == NULL || b->careful)
+		if (how != ROUTED || b->dir == NULL || b->claimed)
 			continue;
-		from = g_build_filename(queue, b->name, NULL);
-		to = g_build_filename(work, b->name, NULL);
-		if (rename(from, to) < 0) {
-			if (errno == ENOENT) { /* someone else took it */
-				g_clear_pointer(&b->dir, g_free);
-				continue;
-			}
-			mdir_set_errno(error, errno, from);
+		if (!claim(b, queue, work, error))
 			return NULL;
-		}
-		g_free(b->dir);
-		b->dir = g_strdup(work);
-		fresh++;
+		fresh += b->claimed;
 	}
 	/* the claim is durable before anything is filed: otherwise a crash
 	 * could put a half-filed batch back in the queue, to be filed whole */
@@ -765,8 +465,49 @@ take(MdirClassifier *c, guint max, guint *held, GError **error)
 	return g_steal_pointer(&out);
 }
 
+/* @s with control characters made '?', for one log line. */
 static void
-tell(GPtrArray *batches, GPtrArray *changes, MdirEffectFunc func, gpointer data)
+log_safe(GString *s)
+{
+	for (gsize i = 0; i < s->len; i++)
+		if ((guchar)s->str[i] < 0x20 || s->str[i] == 0x7f)
+			s->str[i] = '?';
+}
+
+/*
+ * One line a batch filed, at info, in Postfix's manner: what an admin
+ * greps for when asked "where did that message go?".
+ */
+static void
+log_batch(const Batch *b)
+{
+	g_autoptr(GString) s = g_string_new(NULL);
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autofree char *addr = b->account ? g_path_get_basename(b->account) : NULL;
+
+	g_string_printf(s, "batch=%s, message-id=<%s>, account=%s, entries=%u, folders=", b->name,
+	    b->message_id ? b->message_id : "", addr ? addr : "", b->filed);
+	for (guint i = 0; i < b->filings->len; i++) {
+		const Filing *fi = b->filings->pdata[i];
+
+		if (g_hash_table_add(seen, fi->folder))
+			g_string_append_printf(s, "%s%s", g_hash_table_size(seen) > 1 ? ";" : "",
+			    fi->folder);
+	}
+	g_string_append(s, ", actions=");
+	for (guint i = 0; i < b->actions->len; i++)
+		g_string_append_printf(s, "%s%s", i ? ";" : "", (char *)b->actions->pdata[i]);
+	if (b->actions->len == 0)
+		g_string_append(s, "none");
+	if (s->len > 2000)
+		g_string_truncate(s, 2000);
+	log_safe(s);
+	mdir_log(LOG_INFO, "%s", s->str);
+}
+
+/* The changes of the round, then the programs of the batches it finished. */
+static void
+tell(GPtrArray *finished, GPtrArray *changes, MdirEffectFunc func, gpointer data)
 {
 	for (guint i = 0; i < changes->len; i++) {
 		g_auto(GStrv) f = g_strsplit(changes->pdata[i], "\t", 3);
@@ -775,8 +516,8 @@ tell(GPtrArray *batches, GPtrArray *changes, MdirEffectFunc func, gpointer data)
 
 		func(&e, data);
 	}
-	for (guint i = 0; i < batches->len; i++) {
-		Batch *b = batches->pdata[i];
+	for (guint i = 0; i < finished->len; i++) {
+		Batch *b = finished->pdata[i];
 
 		/* a replay that filed nothing new had run them before the crash */
 		if (b->careful && b->filed == 0)
@@ -791,43 +532,89 @@ tell(GPtrArray *batches, GPtrArray *changes, MdirEffectFunc func, gpointer data)
 	}
 }
 
+/*
+ * Files the batches of @round a slice each in turn, round and round while
+ * the round is young (one slice at least): a batch of a few entries is
+ * filed whole in the first turn whatever is queued with it.  FALSE on I/O
+ * trouble.
+ */
+static gboolean
+file_round(MdirClassifier *c, GPtrArray *round, GPtrArray *changes, GError **error)
+{
+	gint64 end = g_get_monotonic_time() + ROUND_US;
+	gboolean first = TRUE;
+	gboolean more = TRUE;
+
+	while (more) {
+		more = FALSE;
+		for (guint i = 0; i < round->len; i++) {
+			Batch *b = round->pdata[i];
+
+			if (b->dir == NULL || b->planning || b->next == b->filings->len)
+				continue;
+			if (!first && g_get_monotonic_time() > end)
+				return TRUE;
+			first = FALSE;
+			if (!file_slice(c, b, changes, error))
+				return FALSE;
+			more |= b->next < b->filings->len;
+		}
+	}
+	return TRUE;
+}
+
 gint
 mdir_classifier_drain(MdirClassifier *classifier, guint max, MdirEffectFunc func,
     gpointer user_data, guint *held, GError **error)
 {
 	MdirStore *store = classifier->store;
 	g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
-	g_autoptr(GPtrArray) batches = NULL;
+	g_autoptr(GPtrArray) round = NULL;
+	g_autoptr(GPtrArray) finished = g_ptr_array_new_with_free_func(batch_free);
+	g_autoptr(GPtrArray) going = g_ptr_array_new_with_free_func(batch_free);
 	guint held_here = 0;
 	gint n = 0;
 
-	batches = take(classifier, max, &held_here, error);
+	round = take(classifier, max, &held_here, error);
 	if (held)
 		*held = held_here;
-	if (batches == NULL)
+	if (round == NULL)
 		return -1;
-	for (guint i = 0; i < batches->len; i++) {
-		Batch *b = batches->pdata[i];
-
-		if (b->dir && !file_batch(classifier, b, changes, error))
-			return -1;
-	}
+	/* the new batches first, then those under way: a big batch does not
+	 * keep ordinary mail waiting behind it */
+	while (classifier->ongoing->len > 0)
+		g_ptr_array_add(round, g_ptr_array_steal_index(classifier->ongoing, 0));
+	if (!file_round(classifier, round, changes, error))
+		return -1; /* under way or not, all are refiled carefully */
 	/* one sync for every entry of every batch of the round */
 	if (changes->len > 0 && mdir_store_whole_sync(store) &&
 	    !mdir_syncfs(mdir_store_root(store), error))
 		return -1;
-	for (guint i = 0; i < batches->len; i++) {
-		Batch *b = batches->pdata[i];
+	for (guint i = 0; i < round->len; i++) {
+		Batch *b = g_steal_pointer(&round->pdata[i]);
 		g_autofree char *p = NULL;
 
+		if (b->dir != NULL && (b->planning || b->next < b->filings->len)) {
+			g_ptr_array_add(going, b);
+			continue;
+		}
+		g_ptr_array_add(finished, b);
 		n++;
 		if (b->dir == NULL)
 			continue;
+		log_batch(b);
 		/* no sync: a release lost in a crash is a careful refiling of nothing */
 		p = g_build_filename(b->dir, b->name, NULL);
 		unlink(p);
 	}
+	g_ptr_array_extend_and_steal(classifier->ongoing, g_steal_pointer(&going));
 	if (func)
-		tell(batches, changes, func, user_data);
+		tell(finished, changes, func, user_data);
 	return n - (gint)held_here;
+}
+
+guint
+mdir_classifier_pending(const MdirClassifier *classifier)
+{
+	return classifier->ongoing->len;
 }

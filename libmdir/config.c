@@ -31,6 +31,7 @@ typedef enum {
 	T_DURATIONS,
 	T_SYNC,
 	T_MODE,
+	T_PATHS,
 } KeyType;
 
 typedef struct {
@@ -82,6 +83,11 @@ static const KeyDef keys[] = {
 	{ "mdird", "round_size", T_INT, "100" },
 	{ "mdird", "pipe_timeout", T_DURATION, "60s" },
 	{ "mdird", "max_children", T_INT, "8" },
+	{ "mdird", "group", T_STRING, NULL },
+	{ "mdird", "max_clients", T_INT, "64" },
+	{ "mdird", "max_clients_per_uid", T_INT, "16" },
+	{ "mdird", "max_new_folders", T_INT, "20" },
+	{ "rules", "programs", T_PATHS, "" },
 	{ "notify", "command", T_STRING, NULL },
 	{ "notify", "timeout", T_DURATION, "30s" },
 };
@@ -169,6 +175,23 @@ check_list(const char *value, gint64 (*parse)(const char *, GError **), GError *
 	return TRUE;
 }
 
+/* A list of absolute paths (of programs, for [rules] programs). */
+static gboolean
+check_paths(const char *value, GError **error)
+{
+	g_auto(GStrv) items = g_strsplit(value, ";", -1);
+
+	for (char **p = items; *p; p++) {
+		g_strstrip(*p);
+		if (**p != '\0' && **p != '/') {
+			g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG,
+			    "'%s' is not an absolute path", *p);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
 static gboolean
 check_value(const KeyDef *def, const char *value, GError **error)
 {
@@ -230,6 +253,8 @@ check_value(const KeyDef *def, const char *value, GError **error)
 		g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG,
 		    "'%s' is not an octal mode from 0 to 0777", value);
 		return FALSE;
+	case T_PATHS:
+		return check_paths(value, error);
 	case T_RATIO:
 		d = g_ascii_strtod(value, &end);
 		if (end != value && *end == '\0' && d >= 0.0 && d <= 1.0)

@@ -805,8 +805,11 @@ MDIR_API MdirRules *mdir_rules_parse(const char *text, const char *file, gboolea
     GError **error);
 
 /*
- * Loads a .rules file; pipe is allowed when the file is owned by root or
- * by @folder_owner.  Transfer full: mdir_rules_free().
+ * Loads a .rules file, opened without following a symbolic link (one is
+ * an MDIR_ERROR_CONFIG error) and judged by what was opened: pipe is
+ * allowed when the file is owned by root or by @folder_owner and has no
+ * other hard link (a stored part moved into place has).  A file over 1 MB
+ * or not a regular file is refused.  Transfer full: mdir_rules_free().
  */
 MDIR_API MdirRules *mdir_rules_load(const char *path, uid_t folder_owner, GError **error);
 MDIR_API void mdir_rules_free(MdirRules *rules);
@@ -826,7 +829,9 @@ MDIR_API GPtrArray *mdir_rules_eval(const MdirRules *rules, const MdirRecord *re
 /*
  * A destination template with {field} (the value, or the part of it
  * between < and >) and {date:FORMAT} (the message's date, strftime-like)
- * filled in from @record, each value a safe name.  Transfer full.
+ * filled in from @record, each value a safe name; {account}, and "~/" at
+ * the start, are the record's account folder (SMTP/Accounts/<address>).
+ * Transfer full.
  */
 MDIR_API char *mdir_rules_expand(const char *pattern, const MdirRecord *record);
 
@@ -875,11 +880,28 @@ MDIR_API void mdir_classifier_reload(MdirClassifier *classifier);
  * leaves the queue.  A batch whose folders include one holding a .hold
  * file stays queued (@held counts them).  A batch that cannot be read or
  * whose account is gone is set aside in .mdird/failed and logged.
- * Returns the number of batches filed or set aside, or -1 and @error
- * (I/O trouble: the batches stay queued).
+ * Returns the number of batches filed whole or set aside, or -1 and
+ * @error (I/O trouble: the batches stay queued, or claimed to be refiled
+ * carefully).
  */
 MDIR_API gint mdir_classifier_drain(MdirClassifier *classifier, guint max,
     MdirEffectFunc func, gpointer user_data, guint *held, GError **error);
+
+/*
+ * The number of batches partly filed: a big batch is filed in slices, one
+ * a round, between other batches, so that a round stays short.  While it
+ * is not 0, drain again (after serving whatever else waits).  Partly filed
+ * batches are claimed, and refiled carefully after a crash.
+ */
+MDIR_API guint mdir_classifier_pending(const MdirClassifier *classifier);
+
+/*
+ * At most @max folders made for one batch by rules whose folder has a
+ * template ({subject}, ...): a remote sender must not make folders at
+ * will.  An entry that would make one more stays in the folder whose rule
+ * sent it.  The default is 20 ([mdird] max_new_folders).
+ */
+MDIR_API void mdir_classifier_set_max_new_folders(MdirClassifier *classifier, guint max);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirClassifier, mdir_classifier_free)
 

@@ -13,8 +13,10 @@
  * that a broken file is refused whole and never half-applied.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <gmime/gmime.h>
@@ -75,7 +77,17 @@ typedef struct {
 	gboolean allow_pipe;
 	GError **error;
 	gboolean failed;
+	guint depth; /* of '(' and "not" around the position */
+	guint tests; /* in the rule at hand */
 } Parser;
+
+/*
+ * The parser and the evaluator recurse: a file that nests deeper, or
+ * chains more tests, would overflow the stack of mdird (and stop filing
+ * for everyone) instead of being refused.
+ */
+#define MAX_NESTING 100
+#define MAX_TESTS 1000
 
 static void
 node_free(Node *n)
@@ -289,6 +301,11 @@ test(Parser *ps)
 	gboolean has = FALSE;
 
 	n->kind = T_TEST;
+	if (++ps->tests > MAX_TESTS) {
+		fail(ps, "more than %d tests in one rule", MAX_TESTS);
+		node_free(n);
+		return NULL;
+	}
 	if (keyword(ps, "has")) {
 		has = TRUE;
 	} else if (keyword(ps, "true")) {
@@ -368,22 +385,37 @@ node2(NodeKind kind, Node *a, Node *b)
 	return n;
 }
 
+/* "not" FACTOR, "(" EXPR ")" or a test. */
 static Node *
 factor(Parser *ps)
 {
+	gboolean negated;
+	const char *at;
 	Node *n;
 
-	if (keyword(ps, "not")) {
+	skip_space(ps);
+	at = ps->p;
+	negated = keyword(ps, "not");
+	skip_space(ps);
+	if (!negated && *ps->p != '(')
+		return test(ps);
+	if (++ps->depth > MAX_NESTING) {
+		ps->p = at;
+		fail(ps, "tests nested deeper than %d levels", MAX_NESTING);
+		return NULL;
+	}
+	if (negated) {
 		n = factor(ps);
+		ps->depth--;
 		return n ? node2(T_NOT, n, NULL) : NULL;
 	}
-	skip_space(ps);
-	if (*ps->p != '(')
-		return test(ps);
 	ps->p++;
 	n = expr(ps);
+	ps->depth--;
+	if (n == NULL)
+		return NULL;
 	skip_space(ps);
-	if (n && *ps->p != ')') {
+	if (*ps->p != ')') {
 		g_autofree char *f = found(ps);
 
 		fail(ps, "expected ')', found %s", f);
@@ -428,11 +460,14 @@ expr(Parser *ps)
 	return n;
 }
 
-/* A destination folder: relative, no dot names; {field} and {date:FMT}. */
+/*
+ * A destination folder: relative, no dot names; {field}, {date:FMT} and
+ * {account}; "~/" at the start stands for "{account}/".
+ */
 static gboolean
 check_destination(Parser *ps, const char *at, const char *dest)
 {
-	g_auto(GStrv) parts = g_strsplit(dest, "/", -1);
+	g_auto(GStrv) parts = g_strsplit(g_str_has_prefix(dest, "~/") ? dest + 2 : dest, "/", -1);
 	const char *open = NULL;
 
 	for (const char *c = dest; *c; c++) {
@@ -455,13 +490,42 @@ check_destination(Parser *ps, const char *at, const char *dest)
 		ps->p = at + (open - dest) + (*at == '"');
 		return fail(ps, "a '{' without its '}'");
 	}
-	for (guint i = 0; parts[i]; i++)
-		if (parts[i][0] == '.' || parts[i][0] == '\0') {
+	for (guint i = 0; parts[i] || i == 0; i++)
+		if (parts[i] == NULL || parts[i][0] == '.' || parts[i][0] == '\0') {
 			ps->p = at;
 			return fail(ps, "\"%s\" is not a folder: use a path below the root, "
 					"without empty or dot names", dest);
 		}
 	return TRUE;
+}
+
+/*
+ * Whether @text is one addr-spec (local@domain) and nothing else: no
+ * name, no list, no group, no comment (GMime's parser, then the address
+ * it found must be the whole text).
+ */
+static gboolean
+one_addr_spec(const char *text)
+{
+	InternetAddressList *list;
+	InternetAddress *a;
+	const char *addr = NULL;
+	const char *at;
+	gboolean ok;
+
+	mdir_mime_init();
+	list = internet_address_list_parse(NULL, text);
+	if (list && internet_address_list_length(list) == 1) {
+		a = internet_address_list_get_address(list, 0);
+		if (INTERNET_ADDRESS_IS_MAILBOX(a))
+			addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a));
+	}
+	at = addr ? strrchr(addr, '@') : NULL;
+	ok = at && at > addr && at[1] && strcmp(addr, text) == 0 &&
+	    strpbrk(addr, " \t{}<>,;:()\"") == NULL;
+	if (list)
+		g_object_unref(list);
+	return ok;
 }
 
 static const struct {
@@ -483,7 +547,7 @@ pipe_args(Parser *ps, MdirAction *a)
 
 	if (!ps->allow_pipe)
 		return fail(ps, "pipe is allowed only in a rules file owned by root or by "
-				"the folder's owner");
+				"the folder's owner, with no other link to it");
 	skip_space(ps);
 	program = ps->p;
 	while (!at_end(ps) && *ps->p != ';') {
@@ -537,7 +601,7 @@ action(Parser *ps)
 		skip_space(ps);
 		at = ps->p;
 		a->arg = value(ps, "an address");
-		if (a->arg && (strchr(a->arg, '@') == NULL || strchr(a->arg, '{'))) {
+		if (a->arg && !one_addr_spec(a->arg)) {
 			ps->p = at;
 			fail(ps, "\"%s\" is not a mail address", a->arg);
 		}
@@ -565,6 +629,8 @@ rule_line(Parser *ps, const char *text, GPtrArray *rules)
 	Rule *r;
 
 	ps->p = ps->start = text;
+	ps->depth = 0;
+	ps->tests = 0;
 	if (at_end(ps))
 		return TRUE;
 	r = g_new0(Rule, 1);
@@ -639,20 +705,73 @@ mdir_rules_parse(const char *text, const char *file, gboolean allow_pipe, GError
 	return g_steal_pointer(&rules);
 }
 
+/* A rules file bigger than this is no one's hand-written rules. */
+#define MAX_RULES_FILE (1024 * 1024)
+
+/* The text of the rules file open at @fd, whose status is @st.  Transfer full. */
+static char *
+read_rules(int fd, const char *path, const struct stat *st, GError **error)
+{
+	g_autoptr(GString) s = g_string_sized_new(st->st_size + 1);
+	char buf[4096];
+	ssize_t n;
+
+	if (!S_ISREG(st->st_mode) || st->st_size > MAX_RULES_FILE) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG, "%s: %s", path,
+		    S_ISREG(st->st_mode) ? "more than 1 MB: not a rules file" :
+					   "not a regular file");
+		return NULL;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			mdir_set_errno(error, errno, path);
+			return NULL;
+		}
+		g_string_append_len(s, buf, n);
+		if (s->len > MAX_RULES_FILE) {
+			g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG,
+			    "%s: more than 1 MB: not a rules file", path);
+			return NULL;
+		}
+	}
+	return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+/*
+ * The file is opened without following a link and judged by what was
+ * opened (fstat), never by its path again: a group member can put a
+ * symbolic link, or a hard link to a stored part (which mdir owns), in
+ * place of .rules.  A file with more than one link may be a stored part:
+ * it may file, never pipe.
+ */
 MdirRules *
 mdir_rules_load(const char *path, uid_t folder_owner, GError **error)
 {
 	g_autofree char *text = NULL;
 	struct stat st;
+	gboolean trusted;
+	int fd;
 
-	if (stat(path, &st) < 0) {
-		mdir_set_errno(error, errno, path);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 && errno == ELOOP) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG,
+		    "%s: a symbolic link: rules files are read only as real files", path);
 		return NULL;
 	}
-	text = mdir_read_small_file(path, NULL, error);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		mdir_set_errno(error, errno, path);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	text = read_rules(fd, path, &st, error);
+	close(fd);
 	if (text == NULL)
 		return NULL;
-	return mdir_rules_parse(text, path, st.st_uid == 0 || st.st_uid == folder_owner, error);
+	trusted = (st.st_uid == 0 || st.st_uid == folder_owner) && st.st_nlink == 1;
+	return mdir_rules_parse(text, path, trusted, error);
 }
 
 void
@@ -807,11 +926,33 @@ date_for_path(const MdirRecord *r, const char *format)
 	return safe ? safe : g_strdup("unknown");
 }
 
+/*
+ * The account folder of the record, "SMTP/Accounts/<address>", checked:
+ * it is mdird's own field, but a name goes into a path only when safe.
+ */
+static char *
+account_for_path(const MdirRecord *r)
+{
+	const char *v = mdir_record_get(r, "account");
+	const char *prefix = "SMTP/Accounts/";
+
+	if (v && g_str_has_prefix(v, prefix) && mdir_name_is_safe(v + strlen(prefix)))
+		return g_strdup(v);
+	return g_strdup("unknown");
+}
+
 char *
 mdir_rules_expand(const char *pattern, const MdirRecord *record)
 {
 	GString *s = g_string_new(NULL);
 	const char *p = pattern;
+
+	if (g_str_has_prefix(p, "~/")) {
+		g_autofree char *a = account_for_path(record);
+
+		g_string_append_printf(s, "%s/", a);
+		p += 2;
+	}
 
 	while (*p) {
 		const char *close = *p == '{' ? strchr(p, '}') : NULL;
@@ -825,6 +966,8 @@ mdir_rules_expand(const char *pattern, const MdirRecord *record)
 		in = g_strndup(p + 1, close - p - 1);
 		if (strcmp(in, "date") == 0 || g_str_has_prefix(in, "date:"))
 			v = date_for_path(record, in[4] ? in + 5 : NULL);
+		else if (strcmp(in, "account") == 0)
+			v = account_for_path(record);
 		else
 			v = field_for_path(record, in);
 		g_string_append(s, v);

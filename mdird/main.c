@@ -64,7 +64,9 @@ drain(gpointer data)
 	d->batches += n;
 	if (n > 0)
 		mdir_log(LOG_DEBUG, "filed %d batches", n);
-	if (n > 0 && n >= max)
+	/* more queued, or a big batch under way: another round, after the
+	 * loop has served the socket and the signals */
+	if ((n > 0 && n >= max) || mdir_classifier_pending(d->classifier) > 0)
 		return G_SOURCE_CONTINUE;
 	d->drain_source = 0;
 	return G_SOURCE_REMOVE;
@@ -90,6 +92,13 @@ apply_log_level(const MdirConfig *c)
 	mdir_log_set_level(mdir_log_level_from_string(mdir_config_get(c, "mdir", "log_level")));
 }
 
+static void
+apply_limits(Daemon *d)
+{
+	mdir_classifier_set_max_new_folders(d->classifier,
+	    (guint)mdir_config_get_int(d->config, "mdird", "max_new_folders"));
+}
+
 gboolean
 daemon_reload(Daemon *d, GError **error)
 {
@@ -104,6 +113,7 @@ daemon_reload(Daemon *d, GError **error)
 	d->config = c;
 	apply_log_level(c);
 	mdir_classifier_reload(d->classifier);
+	apply_limits(d);
 	mdir_log(LOG_INFO, "reloaded %s", mdir_config_file(c) ? mdir_config_file(c) :
 	    "the built-in defaults");
 	daemon_schedule_drain(d);
@@ -226,6 +236,7 @@ serve(Daemon *d, gboolean foreground)
 		daemonise();
 	write_pid(lock);
 	d->classifier = mdir_classifier_new(d->store);
+	apply_limits(d);
 	d->loop = g_main_loop_new(NULL, FALSE);
 	d->started = g_get_monotonic_time();
 	run_init(d);

@@ -28,7 +28,12 @@ typedef struct {
 	guint held;
 
 	/* server.c */
-	GSocketService *service;
+	GSocket *listener;
+	guint accept_source;
+	guint backoff_source; /* accept failed: resting */
+	guint backoff_ms;
+	gboolean accept_warned;
+	uid_t owner; /* of the root */
 	char *socket_path;
 	GList *clients;
 	GHashTable *watches; /* folder name -> Watch */

@@ -15,6 +15,9 @@
 #include "mdird.h"
 
 #define MAX_WAITING 10000
+/* Each MDIR_* value, and all of them (Linux takes 128 KB a string, 2 MB in all). */
+#define MAX_VALUE 4096
+#define MAX_ENV (64 * 1024)
 
 typedef struct {
 	Daemon *d;
@@ -41,6 +44,41 @@ job_free(Job *j)
 	g_free(j);
 }
 
+static void
+mdir_string_free_all(GString *s)
+{
+	g_string_free(s, TRUE);
+}
+
+/* @key (transfer full) gets @value, after ", " if it has one already. */
+static void
+add_var(GHashTable *values, GPtrArray *order, char *key, const char *value)
+{
+	GString *had = g_hash_table_lookup(values, key);
+
+	if (had) {
+		/* stop growing well before the cut, a To: of 10,000 lines */
+		if (had->len <= MAX_VALUE)
+			g_string_append_printf(had, ", %s", value ? value : "");
+		g_free(key);
+		return;
+	}
+	g_hash_table_insert(values, key, g_string_new(value ? value : ""));
+	g_ptr_array_add(order, key);
+}
+
+/* @s cut to at most @max bytes, not inside a UTF-8 character. */
+static void
+cut_utf8(GString *s, gsize max)
+{
+	const char *end;
+
+	if (s->len <= max)
+		return;
+	end = g_utf8_find_prev_char(s->str, s->str + max + 1);
+	g_string_truncate(s, end ? (gsize)(end - s->str) : 0);
+}
+
 /* "content-type" -> "MDIR_CONTENT_TYPE". */
 static char *
 env_name(const char *field)
@@ -52,36 +90,53 @@ env_name(const char *field)
 	return g_string_free(s, FALSE);
 }
 
-/* The record as MDIR_* variables (repeated fields joined by ", "). */
+/*
+ * The record as MDIR_* variables (repeated fields joined by ", "), in the
+ * record's order.  Every value came from a remote sender: each is cut at
+ * MAX_VALUE bytes and the whole at MAX_ENV, or execve() fails with E2BIG
+ * and the program never runs; MDIR_CUT names what was cut or left out.
+ */
 static char **
 record_env(const MdirEffect *e)
 {
-	g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-	    g_free);
+	g_autoptr(GHashTable) values = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    (GDestroyNotify)mdir_string_free_all);
+	g_autoptr(GPtrArray) order = g_ptr_array_new();
 	g_autoptr(GStrvBuilder) b = g_strv_builder_new();
-	GHashTableIter it;
-	gpointer k, v;
+	g_autoptr(GString) cut = g_string_new(NULL);
+	gsize total;
 
-	g_strv_builder_add(b, "PATH=/usr/local/bin:/usr/bin:/bin");
-	g_strv_builder_add_many(b, "LANG=C.UTF-8", NULL);
+	g_strv_builder_add_many(b, "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8", NULL);
+	add_var(values, order, g_strdup("MDIR_FOLDER"), e->folder);
+	add_var(values, order, g_strdup("MDIR_FILE"), e->path);
 	for (guint i = 0; e->record && i < mdir_record_length(e->record); i++) {
 		const char *name, *value;
-		char *key;
-		const char *had;
 
 		mdir_record_nth(e->record, i, &name, &value);
-		key = env_name(name);
-		had = g_hash_table_lookup(seen, key);
-		g_hash_table_replace(seen, key,
-		    had ? g_strconcat(had, ", ", value, NULL) : g_strdup(value));
+		add_var(values, order, env_name(name), value);
 	}
-	g_hash_table_replace(seen, g_strdup("MDIR_FOLDER"), g_strdup(e->folder));
-	g_hash_table_replace(seen, g_strdup("MDIR_FILE"), g_strdup(e->path));
-	g_hash_table_iter_init(&it, seen);
-	while (g_hash_table_iter_next(&it, &k, &v)) {
-		g_autofree char *kv = g_strconcat(k, "=", v, NULL);
+	total = 64; /* PATH, LANG */
+	for (guint i = 0; i < order->len; i++) {
+		const char *k = order->pdata[i];
+		GString *v = g_hash_table_lookup(values, k);
+		g_autofree char *kv = NULL;
 
+		if (v->len > MAX_VALUE) {
+			cut_utf8(v, MAX_VALUE);
+			g_string_append_printf(cut, "%s%s", cut->len ? " " : "", k);
+		}
+		if (total + strlen(k) + v->len + 2 > MAX_ENV - 1024) {
+			g_string_append_printf(cut, "%s%s", cut->len ? " " : "", k);
+			continue;
+		}
+		total += strlen(k) + v->len + 2;
+		kv = g_strconcat(k, "=", v->str, NULL);
 		g_strv_builder_add(b, kv);
+	}
+	if (cut->len > 0) {
+		cut_utf8(cut, 1000);
+		g_string_prepend(cut, "MDIR_CUT=");
+		g_strv_builder_add(b, cut->str);
 	}
 	return g_strv_builder_end(b);
 }
@@ -158,6 +213,22 @@ start_next(Daemon *d)
 		start(d, g_queue_pop_head(d->waiting));
 }
 
+/*
+ * Whether a rule may run @program: only those the administrator named in
+ * [rules] programs, whoever wrote the rules file (mdir(7)).  The notifier
+ * is named in mdir.conf itself.
+ */
+static gboolean
+program_allowed(Daemon *d, const char *program)
+{
+	g_auto(GStrv) allowed = mdir_config_get_list(d->config, "rules", "programs");
+
+	for (guint i = 0; allowed && allowed[i]; i++)
+		if (strcmp(g_strstrip(allowed[i]), program) == 0)
+			return TRUE;
+	return FALSE;
+}
+
 /* A job for a notify or pipe effect, or NULL (nothing to run). */
 static Job *
 job_new(Daemon *d, const MdirEffect *e)
@@ -167,6 +238,12 @@ job_new(Daemon *d, const MdirEffect *e)
 
 	j->d = d;
 	j->kind = e->kind;
+	if (e->kind == MDIR_EFFECT_PIPE && !program_allowed(d, e->argv[0])) {
+		mdir_log(LOG_ERR, "%s: pipe %s: not in [rules] programs of mdir.conf; not run",
+		    e->folder, e->argv[0]);
+		job_free(j);
+		return NULL;
+	}
 	if (e->kind == MDIR_EFFECT_PIPE) {
 		j->argv = g_strdupv((char **)(guintptr)e->argv);
 		j->stdin_path = g_strdup(e->path);

@@ -13,8 +13,12 @@
  * change in order, by mdird or by anyone (mstore), with nothing to lose in
  * between.
  */
+#define _GNU_SOURCE /* struct ucred */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -41,6 +45,7 @@ typedef struct {
 	gboolean gone;
 	gboolean deaf;	   /* cannot be written to any more */
 	char *watch;	   /* the folder watched, or NULL */
+	uid_t uid;	   /* the peer's (SO_PEERCRED) */
 	guint64 version;   /* the last version the watcher has */
 } Client;
 
@@ -416,7 +421,9 @@ command(Client *c, char *line)
 	} else if (g_ascii_strcasecmp(line, "STATUS") == 0) {
 		cmd_status(c);
 	} else if (g_ascii_strcasecmp(line, "RELOAD") == 0) {
-		if (daemon_reload(c->d, &e))
+		if (c->uid != 0 && c->uid != c->d->owner)
+			client_send(c, "530 5.7.0 RELOAD is for root and the root's owner");
+		else if (daemon_reload(c->d, &e))
 			client_send(c, "250 2.0.0 reloaded");
 		else
 			client_send(c, "451 4.3.5 %s; the old configuration stays", e->message);
@@ -490,31 +497,168 @@ client_read(Client *c)
 	    sizeof(c->buf), G_PRIORITY_DEFAULT, c->cancel, on_read, client_ref(c));
 }
 
-static gboolean
-on_incoming(GSocketService *service, GSocketConnection *conn, GObject *source, gpointer data)
-{
-	Daemon *d = data;
-	Client *c = g_new0(Client, 1);
-	g_autoptr(GCredentials) cred = g_socket_get_credentials(g_socket_connection_get_socket(
-	    conn), NULL);
+/* Who may talk to mdird ---------------------------------------------------- */
 
-	(void)service;
-	(void)source;
+/* Whether @uid, or @gid, is in [mdird] group. */
+static gboolean
+in_group(Daemon *d, uid_t uid, gid_t gid)
+{
+	const char *name = mdir_config_get(d->config, "mdird", "group");
+	struct group *g;
+	struct passwd *pw;
+
+	if (name == NULL || *name == '\0' || (g = getgrnam(name)) == NULL)
+		return FALSE;
+	if (g->gr_gid == gid)
+		return TRUE;
+	pw = getpwuid(uid);
+	for (char **m = g->gr_mem; pw && m && *m; m++)
+		if (strcmp(*m, pw->pw_name) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+static guint
+clients_of(Daemon *d, uid_t uid)
+{
+	guint n = 0;
+
+	for (GList *l = d->clients; l; l = l->next)
+		n += ((Client *)l->data)->uid == uid;
+	return n;
+}
+
+/*
+ * Whether the peer may stay, else a reply and a log line saying why: the
+ * socket's mode is the first gate, the credentials the second (a mode set
+ * wrong, a directory open to all), and the caps keep one user from taking
+ * every descriptor mdird has.
+ */
+static gboolean
+admit(Client *c, const struct ucred *cr)
+{
+	Daemon *d = c->d;
+	gint64 max = mdir_config_get_int(d->config, "mdird", "max_clients");
+	gint64 per_uid = mdir_config_get_int(d->config, "mdird", "max_clients_per_uid");
+
+	/* mdird's own user too: mdir-receive runs as it to poke */
+	if (cr->uid != 0 && cr->uid != d->owner && cr->uid != geteuid() &&
+	    !in_group(d, cr->uid, cr->gid)) {
+		mdir_log(LOG_WARNING, "client %u: uid %ld gid %ld pid %ld refused: not root, the "
+				      "root's owner, mdird's user or in [mdird] group", c->id,
+		    (long)cr->uid, (long)cr->gid, (long)cr->pid);
+		client_send(c, "530 5.7.0 not allowed to use mdird");
+		return FALSE;
+	}
+	if (g_list_length(d->clients) >= (guint)MAX(1, max)) {
+		mdir_log(LOG_WARNING, "client %u: uid %ld refused: %u clients already",
+		    c->id, (long)cr->uid, g_list_length(d->clients));
+		client_send(c, "421 4.3.2 too many clients, try again later");
+		return FALSE;
+	}
+	if (clients_of(d, cr->uid) >= (guint)MAX(1, per_uid)) {
+		mdir_log(LOG_WARNING, "client %u: uid %ld refused: %u clients of it already",
+		    c->id, (long)cr->uid, clients_of(d, cr->uid));
+		client_send(c, "421 4.3.2 too many clients of uid %ld, try again later",
+		    (long)cr->uid);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static void
+incoming(Daemon *d, GSocket *sock)
+{
+	Client *c = g_new0(Client, 1);
+	struct ucred cr = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+	socklen_t len = sizeof(cr);
+
 	c->d = d;
 	c->refs = 1;
 	c->id = ++next_id;
-	c->conn = g_object_ref(conn);
+	c->conn = g_socket_connection_factory_create_connection(sock);
 	c->cancel = g_cancellable_new();
 	c->line = g_string_new(NULL);
 	c->out = g_string_new(NULL);
+	if (getsockopt(g_socket_get_fd(sock), SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		mdir_log(LOG_WARNING, "client %u: no peer credentials: %s", c->id,
+		    g_strerror(errno));
+	c->uid = cr.uid;
+	mdir_log(LOG_DEBUG, "client %u: uid %ld pid %ld", c->id, (long)cr.uid, (long)cr.pid);
+	if (!admit(c, &cr)) {
+		c->closing = TRUE;
+		c->d->clients = g_list_prepend(c->d->clients, c);
+		client_flush(c);
+		return;
+	}
 	d->clients = g_list_prepend(d->clients, c);
-	if (cred)
-		mdir_log(LOG_DEBUG, "client %u: uid %ld pid %ld", c->id,
-		    (long)g_credentials_get_unix_user(cred, NULL),
-		    (long)g_credentials_get_unix_pid(cred, NULL));
 	client_send(c, "220 mdird ready");
 	client_read(c);
-	return TRUE;
+}
+
+static gboolean on_accept(GSocket *sock, GIOCondition cond, gpointer data);
+
+static void
+listen_again(Daemon *d)
+{
+	GSource *src = g_socket_create_source(d->listener, G_IO_IN, NULL);
+
+	g_source_set_callback(src, (GSourceFunc)(void (*)(void))on_accept, d, NULL);
+	d->accept_source = g_source_attach(src, NULL);
+	g_source_unref(src);
+}
+
+static gboolean
+resume_accept(gpointer data)
+{
+	Daemon *d = data;
+
+	d->backoff_source = 0;
+	listen_again(d);
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * New connections, a few at a time.  When accept fails (EMFILE: out of
+ * descriptors) the listener rests, 10 ms doubling to a second, instead of
+ * waking at once for the same connection again and again.
+ */
+static gboolean
+on_accept(GSocket *sock, GIOCondition cond, gpointer data)
+{
+	Daemon *d = data;
+
+	(void)cond;
+	for (int i = 0; i < 16; i++) {
+		g_autoptr(GError) e = NULL;
+		g_autoptr(GSocket) conn = g_socket_accept(sock, NULL, &e);
+
+		if (conn == NULL && g_error_matches(e, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+			break;
+		if (conn == NULL) {
+			d->backoff_ms = CLAMP(d->backoff_ms * 2, 10, 1000);
+			if (d->backoff_ms < 1000 || !d->accept_warned)
+				mdir_log(LOG_WARNING, "accept: %s; waiting %u ms", e->message,
+				    d->backoff_ms);
+			d->accept_warned = d->backoff_ms >= 1000;
+			d->accept_source = 0;
+			d->backoff_source = g_timeout_add(d->backoff_ms, resume_accept, d);
+			return G_SOURCE_REMOVE;
+		}
+		d->backoff_ms = 0;
+		d->accept_warned = FALSE;
+		incoming(d, conn);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/* The uid owning the root: it may RELOAD, as root may. */
+static uid_t
+root_owner(Daemon *d)
+{
+	struct stat st;
+
+	return stat(mdir_store_root(d->store), &st) == 0 ? st.st_uid : 0;
 }
 
 gboolean
@@ -527,6 +671,7 @@ server_start(Daemon *d, GError **error)
 	gboolean ok;
 
 	d->watches = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, watch_free);
+	d->owner = root_owner(d);
 	if (g_mkdir_with_parents(dir, 0770) < 0) {
 		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", dir,
 		    g_strerror(errno));
@@ -535,26 +680,33 @@ server_start(Daemon *d, GError **error)
 	/* we hold the root's lock: a socket file left there is a dead daemon's */
 	unlink(path);
 	d->socket_path = g_strdup(path);
-	d->service = g_socket_service_new();
+	d->listener = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+	    G_SOCKET_PROTOCOL_DEFAULT, error);
+	if (d->listener == NULL)
+		return FALSE;
+	g_socket_set_blocking(d->listener, FALSE);
 	addr = g_unix_socket_address_new(path);
 	old = umask(0117); /* 0660 from the start: never a moment open to all */
-	ok = g_socket_listener_add_address(G_SOCKET_LISTENER(d->service), addr,
-	    G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, NULL, NULL, error);
+	ok = g_socket_bind(d->listener, addr, FALSE, error);
 	umask(old);
-	if (!ok)
+	g_socket_set_listen_backlog(d->listener, 128);
+	if (!ok || !g_socket_listen(d->listener, error))
 		return FALSE;
-	g_signal_connect(d->service, "incoming", G_CALLBACK(on_incoming), d);
-	g_socket_service_start(d->service);
+	listen_again(d);
 	return TRUE;
 }
 
 void
 server_stop(Daemon *d)
 {
-	if (d->service) {
-		g_socket_service_stop(d->service);
-		g_socket_listener_close(G_SOCKET_LISTENER(d->service));
-		g_clear_object(&d->service);
+	if (d->accept_source)
+		g_source_remove(d->accept_source);
+	if (d->backoff_source)
+		g_source_remove(d->backoff_source);
+	d->accept_source = d->backoff_source = 0;
+	if (d->listener) {
+		g_socket_close(d->listener, NULL);
+		g_clear_object(&d->listener);
 	}
 	while (d->clients)
 		client_drop(d->clients->data);

@@ -6,6 +6,7 @@
  * store with a few folders, and the replies are written to a socket pair
  * and read back.  main.c's two functions the commands call are stubs.
  */
+#define _GNU_SOURCE /* struct ucred, as server.c */
 #include <fcntl.h>
 #include <sys/socket.h>
 

@@ -15,6 +15,8 @@ cat >>"$MD_CONF" <<CONF
 command = /bin/sh -c 'printf "%s|%s|%s\\\\n" "\$MDIR_FOLDER" "\$MDIR_SUBJECT" "\$MDIR_CONTENT_TYPE" >>$T/notified'
 [mdird]
 pipe_timeout = 1s
+[rules]
+programs = /bin/sh; /bin/sleep
 CONF
 # a message with its own Message-ID, to $2 (default jo)
 deliver() {

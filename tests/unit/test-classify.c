@@ -410,6 +410,201 @@ test_replay(Fixture *fx, gconstpointer data)
 	g_assert_true(g_file_test(meta, G_FILE_TEST_IS_REGULAR));
 }
 
+/* Delivers a message of @n small text parts, p0001.txt and on, to @rcpt. */
+static void
+deliver_parts(Fixture *fx, const char *id, guint n, const char *rcpt)
+{
+	g_autoptr(GString) text = g_string_new(NULL);
+	g_autofree char *path = NULL;
+	const char *rcpts[] = { rcpt, NULL };
+	MdirEnvelope env = { .sender = "ann@example.org", .recipients = rcpts };
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MdirDelivery) d = NULL;
+	int fd;
+
+	g_string_printf(text, "From: ann@example.org\r\nSubject: many\r\nMessage-ID: <%s@x>\r\n"
+			      "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n",
+	    id);
+	for (guint i = 1; i <= n; i++)
+		g_string_append_printf(text, "--b\r\nContent-Type: text/plain\r\nContent-Disposition: "
+					     "attachment; filename=p%04u.txt\r\n\r\n%u\r\n", i, i);
+	g_string_append(text, "--b--\r\n");
+	path = test_write_tmp("many", text->str);
+	fd = open(path, O_RDONLY);
+	d = mdir_receive(fx->store, fx->config, fd, &env, &error);
+	close(fd);
+	g_assert_no_error(error);
+}
+
+static guint
+count_entries(Fixture *fx, const char *folder)
+{
+	g_autoptr(MdirFolder) f = mdir_folder_open(fx->store, folder, 0, NULL);
+	g_autoptr(GPtrArray) names = mdir_folder_list(f, NULL);
+
+	return names->len;
+}
+
+static guint
+count_effects(Fixture *fx, const char *prefix)
+{
+	guint n = 0;
+
+	for (guint i = 0; i < fx->effects->len; i++)
+		n += g_str_has_prefix(fx->effects->pdata[i], prefix);
+	return n;
+}
+
+/*
+ * A batch of 3,000 entries is filed in slices: the ordinary message queued
+ * behind it is filed in the first round, and nothing is filed twice.
+ */
+static void
+test_slices(Fixture *fx, gconstpointer data)
+{
+	guint rounds = 0;
+	guint changes = 0;
+	guint notified = 0;
+
+	(void)data;
+	account(fx, JO, "if part = 0 then notify\n");
+	deliver_parts(fx, "big", 3000, "jo@example.org");
+	deliver(fx, "small", "jo@example.org");
+	g_assert_cmpuint(count_dir(fx, ".mdird/queue"), ==, 2);
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	changes += count_effects(fx, "change ");
+	notified += count_effects(fx, "notify ");
+	/* the small one is filed whole and told; the big one is under way
+	 * (planned in part in the queue, or filed in part in work) */
+	g_assert_cmpuint(count_dir(fx, ".mdird/queue") + count_dir(fx, ".mdird/work"), ==, 1);
+	g_assert_cmpuint(notified, ==, 1);
+	g_assert_cmpuint(changes, <, 3003);
+	g_assert_cmpuint(mdir_classifier_pending(fx->classifier), ==, 1);
+	while (mdir_classifier_pending(fx->classifier) > 0) {
+		g_assert_cmpuint(++rounds, <, 1000);
+		g_assert_cmpint(drain(fx, NULL), >=, 0);
+		changes += count_effects(fx, "change ");
+		notified += count_effects(fx, "notify ");
+	}
+	g_assert_cmpuint(rounds, >, 1);
+	/* 3,000 parts and the whole message (part 0), and the small one's 3 */
+	g_assert_cmpuint(changes, ==, 3001 + 3);
+	g_assert_cmpuint(version(fx, JO), ==, 3004);
+	g_assert_cmpuint(notified, ==, 2);
+	g_assert_cmpuint(count_dir(fx, ".mdird/work"), ==, 0);
+}
+
+/* A big batch stopped half way (mdird stopped) is refiled carefully. */
+static void
+test_slices_stopped(Fixture *fx, gconstpointer data)
+{
+	(void)data;
+	account(fx, JO, NULL);
+	deliver_parts(fx, "big", 3000, "jo@example.org");
+	/* until it is claimed and filed in part */
+	while (version(fx, JO) == 0)
+		g_assert_cmpint(drain(fx, NULL), ==, 0);
+	g_assert_cmpuint(version(fx, JO), <, 3001);
+	g_assert_cmpuint(count_dir(fx, ".mdird/work"), ==, 1);
+	/* a new classifier: what the old one had in memory is gone */
+	mdir_classifier_free(fx->classifier);
+	fx->classifier = mdir_classifier_new(fx->store);
+	while (count_dir(fx, ".mdird/work") > 0)
+		g_assert_cmpint(drain(fx, NULL), >=, 0);
+	g_assert_cmpuint(version(fx, JO), ==, 3001);
+	g_assert_cmpuint(count_entries(fx, JO), ==, 3001);
+}
+
+/*
+ * A remote sender's Resent-* (and anything else it writes) never reaches
+ * the envelope of a forward: the outbox entry's record carries it, the
+ * account as sender and the rule's address as the one recipient.
+ */
+static void
+test_forward_envelope(Fixture *fx, gconstpointer data)
+{
+	static const char *hostile =
+	    "From: ceo@example.org\r\n"
+	    "To: jo@example.org\r\n"
+	    "Subject: wire\r\n"
+	    "Message-ID: <relay@example.org>\r\n"
+	    "Resent-Sender: ceo@example.org\r\n"
+	    "Resent-From: ceo@example.org\r\n"
+	    "Resent-To: victim0@example.net\r\n"
+	    "Resent-Bcc: victim1@example.net, victim2@example.net\r\n"
+	    "Outbox-Recipient: victim3@example.net\r\n"
+	    "Outbox-Sender: ceo@example.org\r\n"
+	    "\r\n"
+	    "pay\r\n";
+	g_autofree char *path = test_write_tmp("msg", hostile);
+	const char *rcpts[] = { "jo@example.org", NULL };
+	MdirEnvelope env = { .sender = "ceo@example.org", .recipients = rcpts };
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MdirDelivery) d = NULL;
+	g_autoptr(MdirFolder) out = NULL;
+	g_autoptr(MdirRecord) r = NULL;
+	g_autoptr(GPtrArray) names = NULL;
+	g_autofree const char **to = NULL;
+	int fd = open(path, O_RDONLY);
+
+	(void)data;
+	account(fx, JO, "forward me@phone.example\n");
+	d = mdir_receive(fx->store, fx->config, fd, &env, &error);
+	close(fd);
+	g_assert_no_error(error);
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	out = mdir_folder_open(fx->store, "SMTP/Outbox", 0, &error);
+	g_assert_no_error(error);
+	names = mdir_folder_list(out, &error);
+	g_assert_cmpuint(names->len, ==, 1);
+	r = mdir_folder_load_record(out, names->pdata[0], &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(mdir_record_get(r, "outbox-sender"), ==, "jo@example.org");
+	to = mdir_record_get_all(r, "outbox-recipient");
+	g_assert_nonnull(to);
+	g_assert_cmpstr(to[0], ==, "me@phone.example");
+	g_assert_null(to[1]);
+}
+
+/* Templates make at most so many new folders a batch; existing ones do not count. */
+static void
+test_new_folders_cap(Fixture *fx, gconstpointer data)
+{
+	g_autoptr(MdirFolder) keep = NULL;
+	guint made = 0;
+
+	(void)data;
+	account(fx, JO, "if part > 0 then move ByName/{suggested-name}\n");
+	account(fx, "ByName/p0008.txt", NULL);
+	mdir_classifier_set_max_new_folders(fx->classifier, 5);
+	deliver_parts(fx, "many", 8, "jo@example.org");
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	for (guint i = 1; i <= 8; i++) {
+		g_autofree char *name = g_strdup_printf("ByName/p%04u.txt", i);
+		g_autoptr(MdirFolder) f = mdir_folder_open(fx->store, name, 0, NULL);
+
+		made += f != NULL && i != 8;
+	}
+	g_assert_cmpuint(made, ==, 5);
+	ASSERT_LS(fx, "ByName/p0008.txt", "p0008.txt");
+	/* the two that found no folder stay with the whole message */
+	ASSERT_LS(fx, JO, "many.eml p0006.txt p0007.txt");
+}
+
+/* ~/ and {account} name the account's own tree, not the root's. */
+static void
+test_account_template(Fixture *fx, gconstpointer data)
+{
+	(void)data;
+	account(fx, JO, "if content-type = application/pdf then move ~/Documents/{date:%Y}\n"
+			"if part = 0 then copy {account}/All\n");
+	deliver(fx, "a", "jo@example.org");
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	ASSERT_LS(fx, JO "/Documents/2026", "invoice.pdf");
+	ASSERT_LS(fx, JO "/All", "Invoice.eml");
+	ASSERT_LS(fx, "Documents/2026", "(none)");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -422,7 +617,12 @@ main(int argc, char **argv)
 	ADD("/classify/hold", test_hold);
 	ADD("/classify/broken-rules", test_broken_rules);
 	ADD("/classify/forward", test_forward);
+	ADD("/classify/forward-envelope", test_forward_envelope);
 	ADD("/classify/set-aside", test_set_aside);
 	ADD("/classify/replay", test_replay);
+	ADD("/classify/slices", test_slices);
+	ADD("/classify/new-folders-cap", test_new_folders_cap);
+	ADD("/classify/account-template", test_account_template);
+	ADD("/classify/slices-stopped", test_slices_stopped);
 	return g_test_run();
 }

@@ -7,6 +7,12 @@
 
 #include "testutil.h"
 
+static int
+link_file(const char *from, const char *to)
+{
+	return link(from, to);
+}
+
 static MdirRecord *
 record(const char *text)
 {
@@ -151,6 +157,9 @@ test_expand(void)
 	g_autoptr(MdirRecord) r = record(msg);
 	g_autoptr(MdirRecord) bad = record("list-id: ../../etc\nsubject: a/b\n"
 					   "received-at: 2025-02-03T04:05:06Z\n");
+	g_autoptr(MdirRecord) jo = record("account: SMTP/Accounts/jo@example.org\n"
+					  "date: Tue, 03 Nov 2026 10:00:00 +0000\n");
+	g_autoptr(MdirRecord) odd = record("account: ../../etc\n");
 	struct {
 		const MdirRecord *r;
 		const char *pattern, *want;
@@ -165,6 +174,12 @@ test_expand(void)
 		{ bad, "S/{subject}", "S/a_b" },
 		/* no date: received-at */
 		{ bad, "Y/{date:%Y}", "Y/2025" },
+		/* the account's own tree: {account}, or ~/ at the start */
+		{ jo, "{account}/Documents/{date:%Y}", "SMTP/Accounts/jo@example.org/Documents/2026" },
+		{ jo, "~/Documents/{date:%Y}", "SMTP/Accounts/jo@example.org/Documents/2026" },
+		{ jo, "Docs/~/x", "Docs/~/x" },
+		{ odd, "~/x", "unknown/x" },
+		{ bad, "{account}/x", "unknown/x" },
 	};
 
 	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -210,7 +225,23 @@ test_errors(void)
 		{ "copy Lists/{a b}", ".rules:1:12: a '{' without its '}'" },
 		{ "copy \"L/{a b}\"", ".rules:1:9: \"{a b}\" is neither a field name nor "
 				  "{date:FORMAT}" },
+		{ "copy ~/../x", ".rules:1:6: \"~/../x\" is not a folder: use a path below the root, "
+			       "without empty or dot names" },
+		{ "copy ~/", ".rules:1:6: \"~/\" is not a folder: use a path below the root, "
+			   "without empty or dot names" },
 		{ "forward jo", ".rules:1:9: \"jo\" is not a mail address" },
+		{ "forward \"a@b.example, c@d.example\"", ".rules:1:9: \"a@b.example, c@d.example\" "
+							 "is not a mail address" },
+		{ "forward \"Jo <jo@b.example>\"", ".rules:1:9: \"Jo <jo@b.example>\" is not a "
+						   "mail address" },
+		{ "forward a@b.example,c@d.example", ".rules:1:9: \"a@b.example,c@d.example\" is "
+						   "not a mail address" },
+		{ "forward \"a@b.example c@d.example\"", ".rules:1:9: \"a@b.example c@d.example\" "
+							"is not a mail address" },
+		{ "forward @b.example", ".rules:1:9: \"@b.example\" is not a mail address" },
+		{ "forward a@", ".rules:1:9: \"a@\" is not a mail address" },
+		{ "forward list:a@b.example;", ".rules:1:9: \"list:a@b.example\" is not a mail "
+						"address" },
 		{ "pipe", ".rules:1:5: expected a program after pipe" },
 		{ "pipe cat", ".rules:1:6: the program of a pipe must be an absolute path, not "
 			    "\"cat\"" },
@@ -242,7 +273,7 @@ test_pipe_refused(void)
 
 	g_assert_null(rules);
 	g_assert_cmpstr(error->message, ==, "/r/.rules:2:5: pipe is allowed only in a rules "
-					    "file owned by root or by the folder's owner");
+					    "file owned by root or by the folder's owner, with no other link to it");
 	g_clear_error(&error);
 	rules = mdir_rules_parse("copy A\n\xff\n", "/r/.rules", TRUE, &error);
 	g_assert_null(rules);
@@ -274,6 +305,110 @@ test_load_owner(void)
 	g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
 }
 
+/*
+ * 100 '(' and a test that fails: the parser stepped one byte past the end
+ * of the line per '(' (the sanitizer build sees it).
+ */
+static void
+test_open_parens_overread(void)
+{
+	g_autoptr(GString) s = g_string_new("if ");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MdirRules) rules = NULL;
+
+	for (guint i = 0; i < 100; i++)
+		g_string_append_c(s, '(');
+	g_string_append(s, "from");
+	rules = mdir_rules_parse(s->str, ".rules", TRUE, &error);
+	g_assert_null(rules);
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG);
+	g_assert_true(g_str_has_prefix(error->message, ".rules:1:108: expected an operator"));
+}
+
+static void
+assert_too_deep(const char *unit, guint n, const char *tail, const char *want)
+{
+	g_autoptr(GString) s = g_string_new("\nif ");
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MdirRules) rules = NULL;
+
+	for (guint i = 0; i < n; i++)
+		g_string_append(s, unit);
+	g_string_append(s, tail);
+	rules = mdir_rules_parse(s->str, ".rules", TRUE, &error);
+	g_assert_null(rules);
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG);
+	g_assert_cmpstr(error->message, ==, want);
+}
+
+static void
+test_nesting(void)
+{
+	g_autoptr(GString) ok = g_string_new("if ");
+	g_autoptr(MdirRules) rules = NULL;
+
+	/* 300,000 deep overflowed the stack; now an error at the first level too deep */
+	assert_too_deep("(", 300000, "has x", ".rules:2:104: tests nested deeper than 100 "
+					     "levels");
+	assert_too_deep("not ", 300000, "has x", ".rules:2:404: tests nested deeper than "
+						 "100 levels");
+	assert_too_deep("( not ", 1000, "has x", ".rules:2:304: tests nested deeper than "
+						 "100 levels");
+	/* a chain of and/or is a tree as deep as it is long */
+	assert_too_deep("has x and ", 300000, "has x", ".rules:2:10004: more than 1000 tests "
+						      "in one rule");
+	/* up to the limit is fine, and still evaluates */
+	for (guint i = 0; i < 100; i++)
+		g_string_append_c(ok, '(');
+	g_string_append(ok, "has x");
+	for (guint i = 0; i < 100; i++)
+		g_string_append_c(ok, ')');
+	g_string_append(ok, " then move A\n");
+	rules = parse(ok->str);
+	g_assert_cmpuint(mdir_rules_count(rules), ==, 1);
+	ASSERT_RUN(ok->str, "x: 1\n", "gone move:A");
+}
+
+/*
+ * A rules file is judged by what is opened, without following a link: a
+ * symbolic link is refused, a file with another link (a stored part moved
+ * into place) may not pipe.
+ */
+static void
+test_load_links(void)
+{
+	g_autofree char *part = test_write_tmp("part", "pipe /bin/sh -c x\n");
+	g_autofree char *plain = test_write_tmp("plain", "copy A\n");
+	g_autofree char *link = g_build_filename(test_dir(), "link.rules", NULL);
+	g_autofree char *hard = g_build_filename(test_dir(), "hard.rules", NULL);
+	g_autofree char *hard2 = g_build_filename(test_dir(), "hard2.rules", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MdirRules) rules = NULL;
+
+	g_assert_cmpint(symlink(part, link), ==, 0);
+	rules = mdir_rules_load(link, getuid(), &error);
+	g_assert_null(rules);
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG);
+	g_assert_nonnull(strstr(error->message, "a symbolic link"));
+	g_clear_error(&error);
+	/* the store part itself, linked to .rules: no pipe */
+	g_assert_cmpint(link_file(part, hard), ==, 0);
+	rules = mdir_rules_load(hard, getuid(), &error);
+	g_assert_null(rules);
+	g_assert_nonnull(strstr(error->message, "with no other link to it"));
+	g_clear_error(&error);
+	/* a linked file without pipe still files */
+	g_assert_cmpint(link_file(plain, hard2), ==, 0);
+	rules = mdir_rules_load(hard2, getuid(), &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(mdir_rules_count(rules), ==, 1);
+	g_clear_pointer(&rules, mdir_rules_free);
+	/* a directory is not a rules file */
+	rules = mdir_rules_load(test_dir(), getuid(), &error);
+	g_assert_null(rules);
+	g_assert_nonnull(strstr(error->message, "not a regular file"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -285,5 +420,8 @@ main(int argc, char **argv)
 	g_test_add_func("/rules/errors", test_errors);
 	g_test_add_func("/rules/pipe-refused", test_pipe_refused);
 	g_test_add_func("/rules/load-owner", test_load_owner);
+	g_test_add_func("/rules/open-parens-overread", test_open_parens_overread);
+	g_test_add_func("/rules/nesting", test_nesting);
+	g_test_add_func("/rules/load-links", test_load_links);
 	return g_test_run();
 }

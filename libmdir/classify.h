@@ -1,0 +1,100 @@
+/*
+ * classify.h: what the two halves of the classifier share (libmdir's
+ * own, not installed): planning (plan.c: the rules decide where each entry
+ * of a batch goes) and the round (classify.c: claiming, filing in slices,
+ * telling).
+ */
+#ifndef CLASSIFY_H
+#define CLASSIFY_H
+
+#include <sys/types.h>
+
+#include <glib.h>
+
+#include "mdir.h"
+
+/* Cascades deeper than this are a loop someone did not see. */
+#define MAX_CASCADE 8
+
+#define OUTBOX "SMTP/Outbox"
+
+/*
+ * A round plans at most this many entries of a batch: a batch of 100,000
+ * is planned over several rounds (in the queue, claimed only once planned
+ * whole, so .hold still keeps it all there), with the loop served between.
+ */
+#define PLAN_SLICE 2000
+
+typedef struct {
+	dev_t dev;
+	ino_t ino;
+	gint64 mtime_ns;
+	off_t size;
+	MdirRules *rules; /* NULL: the file is broken */
+} Cached;
+
+struct MdirClassifier {
+	MdirStore *store;
+	GHashTable *rules;   /* folder path -> Cached */
+	GPtrArray *ongoing;  /* Batch: planned, claimed, partly filed */
+	guint max_new_folders;
+};
+
+/* One entry to file. */
+typedef struct {
+	char *folder;	    /* its folder's name */
+	char *src;	    /* the stored part */
+	MdirRecord *record; /* with "batch" */
+	char *name;	    /* wanted */
+	char *forward_to;   /* a forward: src is the raw message, wrapped */
+} Filing;
+
+/* Something to do once the round is durable. */
+typedef struct {
+	MdirEffectKind kind;
+	char *folder;
+	char *src;
+	MdirRecord *record;
+	char **argv;
+} Later;
+
+typedef struct {
+	char *name;	   /* the batch's file name */
+	char *dir;	   /* where it is: queue or work */
+	gboolean careful;  /* found in work: may be filed in part already */
+	guint filed;	   /* entries filed */
+	guint next;	   /* filings[next] is the first one not filed yet */
+	GPtrArray *filings; /* Filing */
+	GPtrArray *later;   /* Later */
+	GHashTable *folders; /* name -> MdirFolder, opened while planning */
+	GHashTable *planned; /* filing keys: each entry into each folder once */
+	GHashTable *seen;    /* careful: folder name -> keys it holds already */
+	guint new_folders;   /* made by templates while planning */
+	char *message_id;    /* for the log */
+	char *account;
+	GPtrArray *actions;  /* what the rules did, for the log: "move X", ... */
+	GPtrArray *recs;     /* while planning: the batch's records */
+	guint plan_next;     /* recs[plan_next] is the next to plan */
+	gboolean planning;   /* planned in part: not filed, not claimed yet */
+	gboolean claimed;    /* in work */
+} Batch;
+
+typedef enum { ROUTED, HELD, FAILED, PLANNING } Route;
+
+/* ROOT/.mdird/@sub.  Transfer full. */
+char *classify_mdird_dir(MdirStore *store, const char *sub);
+
+/* @name opened (made if missing) and kept for the batch.  Transfer none. */
+MdirFolder *classify_batch_folder(Batch *b, MdirStore *store, const char *name,
+    gboolean create, GError **error);
+
+/*
+ * Plans a batch: ROUTED (b->filings and b->later filled), HELD, or FAILED
+ * with @error (I/O trouble); PLANNING when a big batch is planned only in
+ * part (a round plans PLAN_SLICE entries of it): call it again, next
+ * round, to go on.  A batch set aside is ROUTED with no filings and
+ * b->dir cleared, so that nobody claims it.
+ */
+Route classify_plan(MdirClassifier *c, Batch *b, GError **error);
+
+#endif /* CLASSIFY_H */
