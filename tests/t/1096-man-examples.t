@@ -91,7 +91,17 @@ perl -e '
 			print $out $_;
 		}
 	}' "$EX" "$MDIR_SRC"/man/*.[1-8] 2>"$T/extract.err"
-is "$(cat "$T/extract.err")" "" "the examples extract"
+# and each line is one the page shows, as mandoc renders it (spaces aside)
+norm() { perl -pe 's/.\x08//g; s/\s+/ /g; s/^ //; s/ $//; $_ .= "\n"'; }
+if command -v mandoc >/dev/null; then
+	for f in "$EX"/*; do
+		n=${f##*/} page=${n%.*}
+		mandoc -Tascii "$MDIR_SRC/man/$page" | norm >"$T/shown"
+		norm <"$f" | grep -v '^$' | grep -vxFf "$T/shown" |
+			sed "s|^|$n: not in the rendered page: |" >>"$T/extract.err"
+	done
+fi
+is "$(cat "$T/extract.err")" "" "the examples extract as the pages show them"
 have=$(cd "$EX" && ls | sort)
 listed=$(printf '%s\n' "$table" | awk 'NF && $1 !~ /^#/ { print $1 }' | sort)
 is "$have" "$listed" "the table names every example, and only those"
