@@ -12,7 +12,8 @@
 #   cron    each crontab line's command runs and prints nothing.
 #   conf    an mdir.conf loads without warning (mstore -c FILE init).
 #   rules   a rules file parses (mdir_rules_parse) into as many rules as it
-#           has.
+#           has; filing: and as an account's .rules, mdird files a list's
+#           mail, spam and an invoice as its comments say.
 #   c       wrapped in main(), compiled with -Wall -Werror against the build
 #           tree, run: exit 0.
 #   master  the argv of a master.cf entry runs with Postfix's $ macros
@@ -43,7 +44,7 @@ mdir-receive.1.1  master
 mdir-receive.1.2  main
 mdir-receive.1.3  sh
 mdir-receive.1.4  log
-mdir-rules.5.1    rules
+mdir-rules.5.1    filing
 mdir-rules.5.2    rules
 mdir.5.1          record
 mdir.5.2          sh
@@ -317,6 +318,49 @@ EOF
 	# a rule: a line that is not blank, a comment or a continuation
 	want=$(awk '!/^[[:space:]]*(#|$)/ && !c { n++ } { c = /\\$/ } END { print n + 0 }' "$EX/$1")
 	is "$("$T/rules-check" "$EX/$1" 2>&1)" "$want" "$1: parses into its $want rules"
+}
+
+# mail FILE HEADER...: a message with HEADERs and an invoice.pdf
+mail() {
+	f=$1
+	shift
+	{
+		printf 'From: Alice <alice@example.net>\nTo: jo@example.org\n'
+		printf 'Date: Mon, 23 Nov 2026 09:00:00 +0000\n'
+		printf '%s\n' "$@"
+		printf 'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n'
+		printf -- '--b\nContent-Type: text/plain\n\nHello.\n'
+		printf -- '--b\nContent-Type: application/pdf\n'
+		printf 'Content-Disposition: attachment; filename=invoice.pdf\n\n%%PDF-1.4\n--b--\n'
+	} >"$f"
+}
+queue_empty() { [ -z "$(ls "$MDIR_ROOT/.mdird/queue" "$MDIR_ROOT/.mdird/work" 2>/dev/null)" ]; }
+
+run_filing() {
+	run_rules "$1"
+	A=$MDIR_ROOT/SMTP/Accounts/jo@example.org
+	account
+	cp "$EX/$1" "$A/.rules"
+	mdird_up
+	mail "$T/list.eml" 'Subject: Weekly digest' 'Message-ID: <list@example.net>' \
+		'List-Id: Developers <dev.lists.example.org>'
+	mail "$T/spam.eml" 'Subject: Cheap pills' 'Message-ID: <spam@example.net>' 'X-Spam-Flag: yes'
+	mail "$T/invoice.eml" 'Subject: Your invoice 42' 'Message-ID: <invoice@example.net>'
+	for m in list spam invoice; do
+		mdir-receive -- jo@example.org <"$T/$m.eml" || diag "$m: mdir-receive exited $?"
+	done
+	wait_for 10 queue_empty || diag "mdird did not file the mail"
+	got=$(cd "$MDIR_ROOT" && find Lists Invoices SMTP -type f ! -path '*/.*' | sort)
+	is "$got" "Invoices/2026/invoice.pdf
+Lists/dev.lists.example.org/Weekly digest.eml
+Lists/dev.lists.example.org/Weekly digest.txt
+Lists/dev.lists.example.org/invoice.pdf
+SMTP/Accounts/jo@example.org/Your invoice 42.eml
+SMTP/Accounts/jo@example.org/Your invoice 42.txt
+SMTP/Accounts/jo@example.org/invoice.pdf
+SMTP/Spam/Cheap pills.eml
+SMTP/Spam/Cheap pills.txt
+SMTP/Spam/invoice.pdf" "$1: as an account's rules, mdird files as its comments say"
 }
 
 # build_c NAME: NAME.c against the build tree
