@@ -132,9 +132,9 @@ grep -q '^\[outbox\]' "$CONF" && [ "$(grep '^\[' "$CONF" | tail -n 2 | head -n 1
 MDIR_CONF=$CONF
 export MDIR_CONF
 
-# bg COMMAND...: runs in the background until the block ends
+# spawn COMMAND...: runs in the background until the block ends
 _bg=""
-bg() { "$@" >>"$T/bg.log" 2>&1 & _bg="$_bg $!"; }
+spawn() { "$@" >>"$T/bg.log" 2>&1 & _bg="$_bg $!"; }
 stop_bg() {
 	for p in $_bg; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	_bg=""
@@ -151,7 +151,7 @@ fill() {
 msg=$DATA/multipart-mixed.eml
 account() { mstore mkdir SMTP/Accounts/jo@example.org >/dev/null; }
 mdird_up() {
-	bg mdird -F -c "$CONF"
+	spawn mdird -F -c "$CONF"
 	wait_for 10 test -S "$MDIR_ROOT/.mdird/mdird.sock"
 }
 mdird_ask() {
@@ -186,7 +186,7 @@ setup_mdird_8_2() {
 	account
 	fill SMTP/Accounts/jo@example.org 41
 	mdird_up
-	bg deliver_when_watched
+	spawn deliver_when_watched
 }
 setup_mdird_8_3() { mdird_up; }
 setup_mstore_1_1() {
@@ -211,7 +211,7 @@ policy_up() {
 }
 setup_smtp_stats_1_2() {
 	account
-	bg smtp-stats policy
+	spawn smtp-stats policy
 	wait_for 10 policy_up
 }
 
@@ -320,8 +320,8 @@ EOF
 	is "$("$T/rules-check" "$EX/$1" 2>&1)" "$want" "$1: parses into its $want rules"
 }
 
-# mail FILE HEADER...: a message with HEADERs and an invoice.pdf
-mail() {
+# letter FILE HEADER...: a message with HEADERs and an invoice.pdf
+letter() {
 	f=$1
 	shift
 	{
@@ -342,10 +342,10 @@ run_filing() {
 	account
 	cp "$EX/$1" "$A/.rules"
 	mdird_up
-	mail "$T/list.eml" 'Subject: Weekly digest' 'Message-ID: <list@example.net>' \
+	letter "$T/list.eml" 'Subject: Weekly digest' 'Message-ID: <list@example.net>' \
 		'List-Id: Developers <dev.lists.example.org>'
-	mail "$T/spam.eml" 'Subject: Cheap pills' 'Message-ID: <spam@example.net>' 'X-Spam-Flag: yes'
-	mail "$T/invoice.eml" 'Subject: Your invoice 42' 'Message-ID: <invoice@example.net>'
+	letter "$T/spam.eml" 'Subject: Cheap pills' 'Message-ID: <spam@example.net>' 'X-Spam-Flag: yes'
+	letter "$T/invoice.eml" 'Subject: Your invoice 42' 'Message-ID: <invoice@example.net>'
 	for m in list spam invoice; do
 		mdir-receive -- jo@example.org <"$T/$m.eml" || diag "$m: mdir-receive exited $?"
 	done
