@@ -27,7 +27,7 @@
 # Only what must be is substituted: /etc/mdir/mdir.conf by the test's
 # configuration (the mdir.conf(5) example itself, with a stand-in sendmail
 # and a free port for the policy service), /etc/mdir/ by a directory of the
-# test, /usr/local/bin/ by the build's programs, /var/lib/mdir by the
+# test, /usr/local/bin/ and /usr/local/sbin/ by the build's programs, /var/lib/mdir by the
 # block's own fresh root, 127.0.0.1:10040 by the free port.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 for p in perl socat openssl cc pkg-config; do
@@ -112,7 +112,7 @@ subst() {
 	EXCONF=$EXCONF ETC=$ETC BIN=$BIN ROOT=$MDIR_ROOT PORT=$PORT perl -pe '
 		s{/etc/mdir/mdir\.conf}{$ENV{EXCONF}}g;
 		s{/etc/mdir/}{$ENV{ETC}/}g;
-		s{/usr/local/bin/}{$ENV{BIN}/}g;
+		s{/usr/local/s?bin/}{$ENV{BIN}/}g;
 		s{/var/lib/mdir}{$ENV{ROOT}}g;
 		s{127\.0\.0\.1:10040}{127.0.0.1:$ENV{PORT}}g;' "$1"
 }
