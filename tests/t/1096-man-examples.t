@@ -350,11 +350,11 @@ run_filing() {
 		mdir-receive -- jo@example.org <"$T/$m.eml" || diag "$m: mdir-receive exited $?"
 	done
 	wait_for 10 queue_empty || diag "mdird did not file the mail"
-	got=$(cd "$MDIR_ROOT" && find Lists Invoices SMTP -type f ! -path '*/.*' | sort)
+	got=$(cd "$MDIR_ROOT" && find Invoices SMTP -type f ! -path '*/.*' | sort)
 	is "$got" "Invoices/2026/invoice.pdf
-Lists/dev.lists.example.org/Weekly digest.eml
-Lists/dev.lists.example.org/Weekly digest.txt
-Lists/dev.lists.example.org/invoice.pdf
+SMTP/Accounts/jo@example.org/Lists/dev.lists.example.org/Weekly digest.eml
+SMTP/Accounts/jo@example.org/Lists/dev.lists.example.org/Weekly digest.txt
+SMTP/Accounts/jo@example.org/Lists/dev.lists.example.org/invoice.pdf
 SMTP/Accounts/jo@example.org/Your invoice 42.eml
 SMTP/Accounts/jo@example.org/Your invoice 42.txt
 SMTP/Accounts/jo@example.org/invoice.pdf
