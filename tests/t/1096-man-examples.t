@@ -22,6 +22,9 @@
 #   record  a stored part's record has every field of a record, in that
 #           order.
 #   log     a log line has the keys, in order, of the line mdir-receive logs.
+#   unit    "systemctl enable --now UNIT": systemctl needs systemd and root,
+#           so the unit itself is checked: it is in systemd/, and its
+#           ExecStart runs a program the build makes, as a user of its own.
 #   skip    cannot run here; the table says why.
 #
 # Only what must be is substituted: /etc/mdir/mdir.conf by the test's
@@ -50,7 +53,7 @@ mdir.5.1          record
 mdir.5.2          sh
 mdir.conf.5.1     conf
 mdir.conf.5.2     sh      exit=78
-mdird.8.1         skip    systemctl needs systemd and root
+mdird.8.1         unit
 mdird.8.2         sh
 mdird.8.3         sh
 mstore.1.1        sh
@@ -269,6 +272,24 @@ run_sh() {
 	done
 	[ "$k" -gt 1 ] || fail="no command"
 	ok "$([ -z "$fail" ]; echo $?)" "$1: runs as written"
+}
+
+run_unit() {
+	fail=""
+	unit=$(subst "$EX/$1" | sed -n 's/^# systemctl enable --now \([a-z-]*\)$/\1/p')
+	f=$MDIR_SRC/systemd/$unit.service
+	prog=$(sed -n 's|^ExecStart=@[A-Z]*@/\([a-z-]*\) .*|\1|p' "$f" 2>/dev/null)
+	if [ -z "$unit" ]; then
+		fail="no systemctl enable --now line"
+	elif [ ! -f "$f" ]; then
+		fail="systemd/$unit.service is not in the tree"
+	elif [ -z "$prog" ] || [ ! -x "$MDIR_BUILD/bin/$prog" ]; then
+		fail="its ExecStart runs no program the build makes"
+	elif ! grep -q '^User=mdir$' "$f"; then
+		fail="it does not run as the mdir user"
+	fi
+	[ -n "$fail" ] && diag "$fail"
+	ok "$([ -z "$fail" ]; echo $?)" "$1: the unit it enables is installed, runs $prog as mdir"
 }
 
 run_cron() {
