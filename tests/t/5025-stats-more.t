@@ -28,7 +28,7 @@ clock_set "$jan"
 deliver 192.0.2.10 jan1@t
 deliver 192.0.2.10 jan2@t
 clock_set "$(TZ=UTC date -d '2027-02-01 00:10:00' +%s)"
-clock_run smtp-stats -c "$C" publish --monthly >"$T/mid" 2>"$T/err"
+clock_run smtp-stats -c "$C" publish -v --monthly >"$T/mid" 2>"$T/err"
 ok $? "publish --monthly"
 like "$(cat "$T/mid")" '^stats-2027-01\.[0-9]+@mdir$' "the month just ended, January, in its Message-ID"
 b=$(grep -l 'statistics' "$MDIR_ROOT"/.mdird/queue/* | tail -n 1)
@@ -73,7 +73,7 @@ dpid=$!
 wait_for 10 sh -c "[ \$(ls '$MDIR_ROOT/SMTP/Spam' | wc -l) -ge 8 ] && [ -z \"\$(ls '$MDIR_ROOT/.mdird/queue')\" ]"
 kill $dpid
 wait $dpid 2>/dev/null
-is "$(clock_run smtp-stats -c "$C" learn)" "2 learned" "learn: two messages from 10.66.0.1"
+is "$(clock_run smtp-stats -c "$C" learn -v 2>/dev/null)" "2 learned" "learn -v: two messages from 10.66.0.1"
 like "$(ask 10.66.0.1 x@bad.test jo@example.test)" '^REJECT 5\.7\.1 10\.66\.0\.1 spam ratio 1\.00' \
 	"spam_action = reject: the spammer is rejected, not deferred"
 
