@@ -338,7 +338,9 @@ check_link(Check *c, const char *name, const char *path, const struct stat *st,
 	g_autofree char *mine = NULL;
 	struct stat sst;
 
-	if (url == NULL)
+	/* in a folder of copies an entry is its own file, the user's to
+	 * edit; its stored part may be gone (mstore gc) */
+	if (url == NULL || mdir_folder_copies(c->folder))
 		return;
 	stored = mdir_store_part_path(mdir_folder_store(c->folder), url, NULL);
 	if (stored == NULL) {

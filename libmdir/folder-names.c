@@ -110,6 +110,9 @@ char *
 mdir_folder_link_unique(MdirFolder *folder, int srcfd, const char *src, const char *name,
     GHashTable *hints, GError **error)
 {
+	/* a file from outside the folder (the store) is copied into a folder
+	 * of copies; one renamed inside it stays the file it is */
+	gboolean copy = srcfd == AT_FDCWD && mdir_folder_copies(folder);
 	guint n = 1;
 
 	for (guint tries = 0; tries < MAX_NAME_TRIES && n != 0; tries++) {
@@ -118,7 +121,9 @@ mdir_folder_link_unique(MdirFolder *folder, int srcfd, const char *src, const ch
 		struct stat st;
 
 		/* linkat never creates through a link at the new name */
-		if (linkat(srcfd, src, mdir_folder_fd(folder), cand, 0) == 0)
+		if (copy)
+			errno = EXDEV;
+		else if (linkat(srcfd, src, mdir_folder_fd(folder), cand, 0) == 0)
 			goto found;
 		if (errno != EEXIST && errno != EXDEV && errno != EPERM && errno != EMLINK) {
 			mdir_set_errno(error, errno, path);

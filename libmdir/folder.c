@@ -224,6 +224,15 @@ mdir_folder_store(const MdirFolder *folder)
 	return folder->store;
 }
 
+gboolean
+mdir_folder_copies(const MdirFolder *folder)
+{
+	struct stat st;
+
+	g_return_val_if_fail(folder != NULL, FALSE);
+	return fstatat(folder->fd, ".copies", &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 int
 mdir_folder_fd(const MdirFolder *folder)
 {

@@ -343,7 +343,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirRecord, mdir_record_free)
 MDIR_API gboolean mdir_file_write_durable(const char *path, const void *data, gsize length,
     GError **error);
 
-/* Copies @src to @dst durably as above. */
+/* Copies @src to @dst durably as above: a reflink where the file system can. */
 MDIR_API gboolean mdir_file_copy_durable(const char *src, const char *dst, GError **error);
 
 /* fsync(2) of a directory. */
@@ -609,6 +609,14 @@ MDIR_API char *mdir_folder_rename(MdirFolder *folder, const char *from, const ch
 
 /* The entry names, sorted.  Transfer full: g_ptr_array_unref(). */
 MDIR_API GPtrArray *mdir_folder_list(MdirFolder *folder, GError **error);
+
+/*
+ * Whether the folder holds a file named .copies: entries filed into it are
+ * copies of the stored parts (reflinks where the file system has them),
+ * not hard links, for folders that sync clients or people edit in place
+ * (mdir(5)).
+ */
+MDIR_API gboolean mdir_folder_copies(const MdirFolder *folder);
 
 /*
  * The names of the folder's subfolders, sorted: directories, and links to

@@ -1,5 +1,7 @@
 /* Unit tests of folder.c: entries, .version, .changes, locks, links. */
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -517,6 +519,86 @@ count_problem(const MdirProblem *p, gpointer data)
 	g_ptr_array_add(kinds, g_strdup_printf("%s%s", p->kind, p->repaired ? "+" : ""));
 }
 
+static void
+assert_content(const char *path, const char *want)
+{
+	g_autofree char *text = NULL;
+
+	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
+	g_assert_cmpstr(text, ==, want);
+}
+
+static void
+file_edit_in_place(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC);
+
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(write(fd, text, strlen(text)), ==, (gssize)strlen(text));
+	g_assert_cmpint(close(fd), ==, 0);
+}
+
+/*
+ * Issue 16.13: an entry is a hard link, so an edit in place edits the
+ * store; a folder holding .copies gets copies instead, its entries the
+ * user's own, and the check has nothing to say about them.
+ */
+static void
+test_copies(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) linked = open_folder(s, "Linked");
+	g_autoptr(MdirFolder) synced = open_folder(s, "Synced");
+	g_autofree char *in = test_write_tmp("src", "original");
+	g_autofree char *url = NULL;
+	g_autofree char *stored = NULL;
+	g_autofree char *sha = NULL;
+	g_autofree char *marker = g_build_filename(mdir_folder_path(synced), ".copies", NULL);
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autoptr(GPtrArray) kinds = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GError) error = NULL;
+	g_autofree char *a = NULL, *b = NULL, *c = NULL, *pa = NULL, *pb = NULL;
+	struct stat sst, ast, bst;
+
+	g_assert_true(mdir_store_put_file(s, in, NULL, &url, NULL));
+	stored = mdir_store_part_path(s, url, NULL);
+	sha = mdir_sha256_file(stored, NULL);
+	mdir_record_add(r, "url", url);
+	mdir_record_add(r, "sha256", sha);
+	g_assert_true(g_file_set_contents(marker, "", 0, NULL));
+	g_assert_false(mdir_folder_copies(linked));
+	g_assert_true(mdir_folder_copies(synced));
+	a = mdir_folder_add(linked, stored, r, "a.txt", NULL, &error);
+	b = mdir_folder_add(synced, stored, r, "b.txt", NULL, &error);
+	g_assert_no_error(error);
+	pa = mdir_folder_entry_path(linked, a);
+	pb = mdir_folder_entry_path(synced, b);
+	g_assert_cmpint(stat(stored, &sst), ==, 0);
+	g_assert_cmpint(stat(pa, &ast), ==, 0);
+	g_assert_cmpint(stat(pb, &bst), ==, 0);
+	g_assert_true(ast.st_ino == sst.st_ino);
+	g_assert_false(bst.st_ino == sst.st_ino);
+	assert_content(pb, "original");
+	/* the copy edited in place: the store and the linked entry keep theirs */
+	file_edit_in_place(pb, "edited");
+	assert_content(stored, "original");
+	assert_content(pa, "original");
+	g_assert_cmpint(mdir_folder_check(synced, FALSE, NULL, count_problem, kinds, &error), ==, 0);
+	g_assert_no_error(error);
+	g_assert_cmpuint(kinds->len, ==, 0);
+	/* a rename inside it keeps the file (and its edit) */
+	c = mdir_folder_rename(synced, b, "c.txt", NULL, &error);
+	g_assert_no_error(error);
+	g_free(pb);
+	pb = mdir_folder_entry_path(synced, c);
+	assert_content(pb, "edited");
+	/* the link edited in place edits the store: the check says so */
+	file_edit_in_place(pa, "changed");
+	assert_content(stored, "changed");
+	g_assert_cmpint(mdir_folder_check(linked, FALSE, NULL, count_problem, kinds, &error), ==, 1);
+	g_assert_cmpstr(kinds->pdata[0], ==, "changed");
+}
+
 /* The check, under the lock; what --repair mends is gone on the next look. */
 static void
 test_check_repair(void)
@@ -570,15 +652,6 @@ plant_link(MdirFolder *f, const char *name, const char *target)
 
 	g_unlink(p);
 	g_assert_cmpint(symlink(target, p), ==, 0);
-}
-
-static void
-assert_content(const char *path, const char *want)
-{
-	g_autofree char *text = NULL;
-
-	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
-	g_assert_cmpstr(text, ==, want);
 }
 
 /*
@@ -738,6 +811,7 @@ main(int argc, char **argv)
 	g_test_add_func("/folder/names/many-alike", test_many_alike);
 	g_test_add_func("/folder/version/top", test_version_top);
 	g_test_add_func("/folder/check/repair", test_check_repair);
+	g_test_add_func("/folder/links/copies", test_copies);
 	g_test_add_func("/folder/links/dot-files", test_dot_file_links);
 	g_test_add_func("/folder/links/folder-swapped", test_folder_swapped);
 	g_test_add_func("/folder/open/one-descriptor", test_one_descriptor);
