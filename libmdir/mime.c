@@ -1028,8 +1028,11 @@ split_raw(Splitter *sp, const MdirSplitOptions *opts, MdirSplitResult *result, G
 		return;
 	data = g_mapped_file_get_contents(map);
 	len = g_mapped_file_get_length(map);
-	if (data == NULL)
+	/* an empty file maps to NULL, and NULL + 0 is undefined in C */
+	if (data == NULL) {
+		data = "";
 		len = 0;
+	}
 	sp->budget = BUDGET_FACTOR * (gint64)len + BUDGET_FLOOR;
 	sp->map = data;
 	sp->map_end = data + len;
