@@ -90,11 +90,22 @@ env_name(const char *field)
 	return g_string_free(s, FALSE);
 }
 
+/* @k added to the space-separated list @cut, once. */
+static void
+cut_add(GString *cut, const char *k)
+{
+	g_auto(GStrv) words = g_strsplit(cut->str, " ", -1);
+
+	if (!g_strv_contains((const char *const *)words, k))
+		g_string_append_printf(cut, "%s%s", cut->len ? " " : "", k);
+}
+
 /*
  * The record as MDIR_* variables (repeated fields joined by ", "), in the
  * record's order.  Every value came from a remote sender: each is cut at
  * MAX_VALUE bytes and the whole at MAX_ENV, or execve() fails with E2BIG
- * and the program never runs; MDIR_CUT names what was cut or left out.
+ * and the program never runs; MDIR_CUT names what was cut or left out,
+ * here or already in the record (its "truncated" fields).
  */
 static char **
 record_env(const MdirEffect *e)
@@ -114,6 +125,12 @@ record_env(const MdirEffect *e)
 
 		mdir_record_nth(e->record, i, &name, &value);
 		add_var(values, order, env_name(name), value);
+		/* a part's record holds a long message field cut already */
+		if (strcmp(name, "truncated") == 0) {
+			g_autofree char *k = env_name(value);
+
+			cut_add(cut, k);
+		}
 	}
 	total = 64; /* PATH, LANG */
 	for (guint i = 0; i < order->len; i++) {
@@ -123,10 +140,10 @@ record_env(const MdirEffect *e)
 
 		if (v->len > MAX_VALUE) {
 			cut_utf8(v, MAX_VALUE);
-			g_string_append_printf(cut, "%s%s", cut->len ? " " : "", k);
+			cut_add(cut, k);
 		}
 		if (total + strlen(k) + v->len + 2 > MAX_ENV - 1024) {
-			g_string_append_printf(cut, "%s%s", cut->len ? " " : "", k);
+			cut_add(cut, k);
 			continue;
 		}
 		total += strlen(k) + v->len + 2;

@@ -70,8 +70,11 @@ printf 'From: a@example.org\r\nTo: %s@example.org\r\nTo: %s@example.org\r\nSubje
 printf 'notify\n' >"$A/.rules"
 : >"$T/env"
 deliver "$T/bigto.eml" && md_idle
-wait_for 5 grep -q '|big$' "$T/env"
-ok $? "the notifier runs with two 90 KB To: headers"
-len=$(sed -n 's/^\([0-9]*\)|.*|big$/\1/p' "$T/env" | head -n 1)
+# two entries (the message and its text part), so two runs
+wait_for 5 sh -c "[ \$(grep -c '|big\$' '$T/env') -ge 2 ]"
+ok $? "the notifier runs with two 90 KB To: headers (once per entry)"
+len=$(sed -n 's/^\([0-9]*\)|.*|big$/\1/p' "$T/env" | sort -n | tail -n 1)
 ok "$([ -n "$len" ] && [ "$len" -le 4096 ]; echo $?)" "MDIR_TO is cut to 4 KB ($len bytes)"
-like "$(sed -n 's/^[0-9]*|\(.*\)|big$/\1/p' "$T/env" | head -n 1)" "MDIR_TO" "MDIR_CUT names it"
+# the part's record holds To: cut at 1 KB already: that is a cut too
+is "$(sed -n 's/^[0-9]*|\(.*\)|big$/\1/p' "$T/env" | sort -u)" "MDIR_TO" \
+	"MDIR_CUT names it in every run"
