@@ -9,7 +9,7 @@
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/postfix.sh"
 pf_require
-plan 18
+plan 20
 
 # differs NAME FILE: the README's block NAME against its place in FILE
 # (main.cf: the first lines, master.cf: the last), there with the listed
@@ -32,11 +32,11 @@ differs() {
 	cmp -s "$T/want" "$T/got"
 }
 
-# logical NAME: the README's block NAME, made private, one line per entry
+# joined: a main.cf or master.cf on stdin, one line per entry
 # (continuation lines joined, blanks squeezed, comments left out), as
 # postconf prints it
-logical() {
-	pf_readme_cf "$1" | awk '
+joined() {
+	awk '
 		/^[ \t]*#/ || /^[ \t]*$/ { next }
 		/^[ \t]/ { sub(/^[ \t]+/, ""); cur = cur " " $0; next }
 		{ if (cur != "") print cur; cur = $0 }
@@ -47,7 +47,7 @@ logical() {
 # instance in DIR does not show as written (overridden or misspelt)
 unread() {
 	postconf -c "$1" -n 2>/dev/null | tr -s ' \t' '  ' | sed 's/ *$//' >"$T/postconf-n"
-	logical main.cf | while IFS= read -r l; do
+	pf_readme_cf main.cf | joined | while IFS= read -r l; do
 		grep -qxF -- "$l" "$T/postconf-n" || printf '%s\n' "$l"
 	done
 }
@@ -70,12 +70,23 @@ ok $? "master.cf ends with the README's block, but for the listed substitutions"
 [ -z "$miss" ] || diag "$miss"
 is "$(unread "$CF")" "" "postconf -n: every README main.cf value as written (none overridden)"
 is "$(postconf -c "$CF" -M mdir/unix 2>&1 | tr -s ' \t' '  ' | sed 's/ *$//')" \
-	"$(logical master.cf)" "postconf -M: the README's mdir entry as written"
+	"$(pf_readme_cf master.cf | joined)" "postconf -M: the README's mdir entry as written"
 is "$(postconf -c "$CF" -n 2>&1 >/dev/null)" "" "postconf -n: no warning"
 is "$(postfix -c "$CF" check 2>&1)" "" "postfix check: no warning"
 is "$(postconf -c "$CF" -h inet_interfaces)" 127.0.0.1 "the private instance listens on loopback only"
 like "$(postconf -c "$CF" -h smtpd_recipient_restrictions)" \
 	"inet:127\.0\.0\.1:$PF_POLICY_PORT," "its policy service is the test's port, not 10040"
+
+# the admin's own files, as the README has them written: its main.cf, and
+# Debian's stock master.cf (from the postfix package) with its block at
+# the end; postconf reads them without a warning, every value as written
+mkdir -p "$T/admin"
+readme_block main.cf >"$T/admin/main.cf"
+{ cat /usr/share/postfix/master.cf.dist; readme_block master.cf; } >"$T/admin/master.cf"
+is "$(postconf -c "$T/admin" -n 2>&1 >/dev/null)" "" "the README's files on Debian's master.cf: postconf warns about nothing"
+is "$(postconf -c "$T/admin" -M mdir/unix 2>&1 | tr -s ' \t' '  ' | sed 's/ *$//')" \
+	"$(readme_block master.cf | joined)" \
+	"the README's files on Debian's master.cf: the mdir entry as written"
 
 # filed through the README's pipe entry, by mdird as the pipe's user
 runuser -u "$PF_USER" -- "$PF_BIN/mdird" -F -c "$PF/mdir.conf" >"$T/mdird.log" 2>&1 &
