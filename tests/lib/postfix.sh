@@ -230,8 +230,8 @@ pf_config() {
 		pf_readme_cf $_f >"$T/.$_f" ||
 			_pf_bail "README: no usable '# mdir: $_f' block for the private Postfix"
 		_left=$(_pf_leftovers "$T/.$_f")
-		[ -z "$_left" ] ||
-			_pf_bail "README's $_f not made private (rules in tests/lib/postfix.sh):" $_left
+		[ -z "$_left" ] || _pf_bail "README's $_f not made private" \
+			"(rules in tests/lib/postfix.sh): $(echo "$_left" | tr '\n' ' ')"
 	done
 	{ cat "$T/.main.cf"; _pf_main_extra; printf '%s\n' "${1:-}"; } >"$PF/etc/main.cf"
 	{ _pf_master_base; cat "$T/.master.cf"; } >"$PF/etc/master.cf"
