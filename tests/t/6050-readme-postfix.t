@@ -9,7 +9,7 @@
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/postfix.sh"
 pf_require
-plan 20
+plan 25
 
 # differs NAME FILE: the README's block NAME against its place in FILE
 # (main.cf: the first lines, master.cf: the last), there with the listed
@@ -53,7 +53,8 @@ unread() {
 }
 
 JO=SMTP/Accounts/jo@example.test
-mstore mkdir "$JO" >/dev/null
+PM=SMTP/Accounts/postmaster@example.test
+mstore mkdir "$JO" "$PM" >/dev/null
 pf_start || { echo "Bail out! the private Postfix did not start"; exit 1; }
 chown -R "$PF_USER" "$MDIR_ROOT"
 CF=$PF/etc
@@ -90,6 +91,19 @@ is "$(postconf -c "$T/admin" -M mdir/unix 2>&1 | tr -s ' \t' '  ' | sed 's/ *$//
 	"$(readme_block master.cf | joined)" \
 	"the README's files on Debian's master.cf: the mdir entry as written"
 
+# mdir-receive(1)'s EXAMPLES show the same entries: its master.cf the
+# README's, its main.cf lines among the README's
+man_cf() {
+	awk -v f="/etc/postfix/$1" '$0 == ".Pa " f " :" { want = 1; next }
+		want && /^\.Bd/ { inside = 1; next }
+		inside && /^\.Ed/ { exit }
+		inside' "$MDIR_SRC/man/mdir-receive.1"
+}
+is "$(man_cf master.cf)" "$(readme_block master.cf)" "mdir-receive(1): the README's master.cf entry"
+m=$(man_cf main.cf)
+is "${m:+some}:$(printf '%s\n' "$m" | grep -vxF -f "$T/admin/main.cf")" "some:" \
+	"mdir-receive(1): its main.cf lines are the README's"
+
 # filed through the README's pipe entry, by mdird as the pipe's user
 runuser -u "$PF_USER" -- "$PF_BIN/mdird" -F -c "$PF/mdir.conf" >"$T/mdird.log" 2>&1 &
 MD=$!
@@ -103,6 +117,21 @@ is "$PF_STATUS" sent "swaks -> Postfix -> the README's mdir entry: sent"
 filed() { mstore ls "$JO" | grep -qx 'as the README says.eml'; }
 wait_for 10 filed
 ok $? "filed into the account's folder"
+# what cron mails (to the mdir user, as the README's crontab runs) and the
+# machine's mail for root reach postmaster@, not a bounce nobody reads
+# (sendmail as root: the private instance takes no other user's)
+for u in mdir root; do
+	printf 'Subject: Cron <%s@mx> trouble\nMessage-Id: <cron-%s@mx.example.test>\n\ntrouble\n' \
+		"$u" "$u" | sendmail -C "$CF" -f "$u" "$u"
+	queued() { grep -q "message-id=<cron-$u@mx.example.test>" "$PF/maillog"; }
+	wait_for 10 queued
+	qid=$(grep "message-id=<cron-$u@mx.example.test>" "$PF/maillog" | sed 's/.*: \([0-9A-F]*\): message-id=.*/\1/')
+	pf_wait "$qid" postmaster@example.test
+	is "$PF_STATUS" sent "mail for $u is delivered to postmaster@"
+done
+filed() { [ "$(mstore ls "$PM" | grep -c '^Cron .* trouble\.eml$')" = 2 ]; }
+wait_for 10 filed
+ok $? "and filed into postmaster@'s folder"
 is "$(grep -c 'warning:' "$PF/maillog")" 0 "Postfix logged no warning"
 
 # the comparison notices a changed README line; a README that the rules
