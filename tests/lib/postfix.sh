@@ -25,7 +25,7 @@
 # where main.cf's check_policy_service looks for smtp-stats policy).
 #
 # main.cf and master.cf are the README's blocks, made private by the
-# substitutions listed at pf_config, plus what a private instance needs.
+# substitutions listed at _pf_private, plus what a private instance needs.
 
 . "$MDIR_SRC/tests/lib/readme.sh"
 
