@@ -3,9 +3,12 @@
 # item 11): the private instance's main.cf and master.cf hold every line
 # of the README's blocks, with only the substitutions tests/lib/postfix.sh
 # lists; Postfix reads every README value as written (nothing the tests add
-# overrides one) and warns about none; a message sent with swaks is filed
-# through the README's pipe entry.  A changed README line is noticed, and
-# a missing block or an unsubstituted path stops the set-up.
+# overrides one) and warns about none, on Debian's stock master.cf too; a
+# message sent with swaks is filed through the README's pipe entry, and
+# the machine's own mail (root's, cron's to mdir) reaches postmaster@.
+# mdir-receive(1)'s EXAMPLES agree with the README.  A changed README line
+# is noticed, and a missing block or an unsubstituted path stops the
+# set-up.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/postfix.sh"
 pf_require
