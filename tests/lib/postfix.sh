@@ -5,6 +5,9 @@
 #   pf_require            skip the whole file unless root with Postfix and swaks
 #   pf_start [EXTRA]      config and queue under $PF, mdir-receive as $PF_USER;
 #                         EXTRA lines are appended to main.cf
+#   pf_config [EXTRA]     only writes $PF/etc/main.cf and master.cf
+#   pf_readme_cf NAME     the README's block NAME made private, as pf_config
+#                         puts it in
 #   pf_send ARGS...       swaks to the plain listener; sets $PF_QID
 #   pf_wait QID RCPT      polls the log until the delivery ends; sets
 #                         $PF_STATUS (sent, deferred, bounced) and $PF_DSN
@@ -17,7 +20,14 @@
 # $PF_BIN (with their library), so that no directory outside $T is opened
 # to it.  Ports: $PF_PORT (plain smtpd), $PF_PORT+1 (the sink for
 # everything that is not example.test, bounces included), $PF_PORT+2
-# (an smtpd that asks the policy service, for the stats tests).
+# (an smtpd for which no client is in mynetworks, so that it asks the
+# policy service, for the stats tests), $PF_POLICY_PORT ($PF_PORT+3, free:
+# where main.cf's check_policy_service looks for smtp-stats policy).
+#
+# main.cf and master.cf are the README's blocks, made private by the
+# substitutions listed at _pf_private, plus what a private instance needs.
+
+. "$MDIR_SRC/tests/lib/readme.sh"
 
 PF_USER=mdir-test-$$
 PF_DOMAIN=example.test
@@ -30,9 +40,9 @@ pf_require() {
 		skip_all "smtp-sink is not installed"
 }
 
-# Three consecutive free ports (tests/lib.sh)
+# Four consecutive free ports (tests/lib.sh)
 _pf_pick_ports() {
-	free_ports 3 && PF_PORT=$PORT
+	free_ports 4 && PF_PORT=$PORT && PF_POLICY_PORT=$((PORT + 3))
 }
 
 _pf_user() {
@@ -85,45 +95,110 @@ _pf_start_once() {
 	printf '[mdir]\nroot = %s\nsocket = %s/.mdird/mdird.sock\n' "$MDIR_ROOT" "$MDIR_ROOT" \
 		>"$PF/mdir.conf"
 	chmod 644 "$PF/mdir.conf"
-	cat >"$PF/etc/main.cf" <<EOF
-compatibility_level = 3.6
+	pf_config "${1:-}"
+	smtp_sink=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
+	mkdir -p "$PF/sink"
+	chmod 777 "$PF/sink"
+	"$smtp_sink" -u nobody -d "$PF/sink/%Y%m%d%H%M%S." 127.0.0.1:$((PF_PORT + 1)) 20 \
+		>/dev/null 2>&1 &
+	PF_SINK=$!
+	postfix -c "$PF/etc" start >/dev/null 2>&1 || return 1
+	wait_for 10 _pf_banner || { diag "no 220 banner on $PF_PORT"; return 1; }
+}
+
+_pf_bail() {
+	echo "Bail out! $*"
+	exit 1
+}
+
+# The README's main.cf and master.cf blocks ("Behind Postfix") are this
+# instance's configuration, so that the README and the tests cannot drift.
+# Every difference between the admin's set-up and this private instance is
+# one of these substitutions (_pf_private), and nothing else:
+#
+#   example.org           -> $PF_DOMAIN (example.test), in every line: the
+#                            tests' domain (myhostname, mydomain,
+#                            relay_domains, transport_maps)
+#   inet_interfaces = ... -> 127.0.0.1: loopback only, never the machine's
+#                            interfaces
+#   inet:127.0.0.1:10040  -> inet:127.0.0.1:$PF_POLICY_PORT: a free port of
+#                            this test, not a policy service of the machine
+#   user=mdir             -> user=$PF_USER, the user made for this test file
+#   /usr/local/bin/       -> $PF_BIN/, copies of the build's programs
+#   /etc/mdir/mdir.conf   -> $PF/mdir.conf, this instance's configuration
+#   /var/lib/mdir         -> $MDIR_ROOT, the test's root
+#
+# No README line is dropped.  A line that still names /var/lib/mdir,
+# /usr/local, /etc/mdir, example.org, another policy endpoint or another
+# pipe user after this stops the test: a new README line needs a rule here.
+#
+# What a private instance adds comes after the README's lines, each with
+# its reason (_pf_main_extra, _pf_master_base); t/6050 checks that none of
+# them overrides a README line.
+_pf_private() {
+	sed -e "s|example\.org|$PF_DOMAIN|g" \
+	    -e 's|^inet_interfaces[[:blank:]]*=.*|inet_interfaces = 127.0.0.1|' \
+	    -e "s|inet:127\.0\.0\.1:10040\b|inet:127.0.0.1:$PF_POLICY_PORT|g" \
+	    -e "s/\(^\|[[:blank:]]\)user=mdir\([[:blank:]]\|\$\)/\1user=$PF_USER\2/" \
+	    -e "s|/usr/local/bin/|$PF_BIN/|g" \
+	    -e "s|/etc/mdir/mdir\.conf|$PF/mdir.conf|g" \
+	    -e "s|/var/lib/mdir|$MDIR_ROOT|g"
+}
+
+# pf_readme_cf NAME: the README's block NAME as this instance has it
+pf_readme_cf() {
+	readme_block "$1" >"$T/.readme-$1" || return 1
+	_pf_private <"$T/.readme-$1"
+}
+
+# _pf_leftovers FILE: prints what a private instance must not have
+_pf_leftovers() {
+	grep -nE '/var/lib/mdir|/usr/local|/etc/mdir|example\.org' "$1"
+	grep -noE 'inet:[^ ,}]*' "$1" | grep -vF "inet:127.0.0.1:$PF_POLICY_PORT"
+	grep -noE '(^|[[:blank:]])user=[^[:blank:]]*' "$1" | grep -vE "[[:blank:]:]user=$PF_USER\$"
+}
+
+# What the private instance adds to the README's main.cf, and why
+_pf_main_extra() {
+	cat <<EOF
+# the private instance: its own queue and data, run by Debian's users
 queue_directory = $PF/spool
 data_directory = $PF/data
 mail_owner = postfix
 setgid_group = postdrop
-myhostname = mx.$PF_DOMAIN
-mydomain = $PF_DOMAIN
-myorigin = \$myhostname
-mydestination =
-inet_interfaces = 127.0.0.1
+# loopback only, IPv4 (a machine may have no IPv6)
 inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-relay_domains = $PF_DOMAIN
-transport_maps = inline:{ $PF_DOMAIN=mdir: }
-mdir_destination_recipient_limit = 1
-mdir_time_limit = 60s
+# every other domain, and every bounce, goes to the local sink: no DNS
 relayhost = [127.0.0.1]:$((PF_PORT + 1))
 smtp_dns_support_level = disabled
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 smtpd_peername_lookup = no
-alias_maps =
 alias_database =
-local_recipient_maps =
 biff = no
+# a log of its own, read by pf_wait (needs postlog in master.cf)
 maillog_file = $PF/maillog
 maillog_file_prefixes = $PF
+# quick retries, big attachments
 queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
-policy_time_limit = 3600s
 message_size_limit = 104857600
-${1:-}
 EOF
-	cat >"$PF/etc/master.cf" <<EOF
+}
+
+# The private instance's master.cf, before the README's lines: Debian's
+# services with chroot off everywhere (no /etc/hosts in a chroot: lookups
+# would go to DNS), two loopback listeners instead of "smtp inet", and no
+# local(8): the README's mydestination = localhost would deliver into the
+# machine's /var/mail (the tests send nothing to localhost).  The second
+# listener treats no client as its own (mynetworks is TEST-NET-1; an
+# empty value would mean the default, 127.0.0.0/8 among them), so that the
+# README's smtpd_recipient_restrictions ask the policy service there.
+_pf_master_base() {
+	cat <<EOF
 127.0.0.1:$PF_PORT inet n - n - - smtpd
 127.0.0.1:$((PF_PORT + 2)) inet n - n - - smtpd
   -o syslog_name=postfix/grey
-  -o smtpd_recipient_restrictions=\${pf_policy_restrictions}
+  -o mynetworks=192.0.2.0/24
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -144,19 +219,22 @@ discard   unix  -       -       n       -       -       discard
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
-mdir      unix  -       n       n       -       -       pipe
-  flags=XRq null_sender= user=$PF_USER argv=$PF_BIN/mdir-receive -c $PF/mdir.conf -q \${queue_id} -f \${sender} -a \${client_address} -h \${client_helo} -- \${recipient}
 EOF
-	grep -q '^pf_policy_restrictions' "$PF/etc/main.cf" ||
-		echo "pf_policy_restrictions = permit_mynetworks" >>"$PF/etc/main.cf"
-	smtp_sink=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
-	mkdir -p "$PF/sink"
-	chmod 777 "$PF/sink"
-	"$smtp_sink" -u nobody -d "$PF/sink/%Y%m%d%H%M%S." 127.0.0.1:$((PF_PORT + 1)) 20 \
-		>/dev/null 2>&1 &
-	PF_SINK=$!
-	postfix -c "$PF/etc" start >/dev/null 2>&1 || return 1
-	wait_for 10 _pf_banner || { diag "no 220 banner on $PF_PORT"; return 1; }
+}
+
+# pf_config [EXTRA]: writes $PF/etc/main.cf (the README's, then
+# _pf_main_extra, then EXTRA) and $PF/etc/master.cf (_pf_master_base, then
+# the README's); bails out if the README's blocks are not usable
+pf_config() {
+	for _f in main.cf master.cf; do
+		pf_readme_cf $_f >"$T/.$_f" ||
+			_pf_bail "README: no usable '# mdir: $_f' block for the private Postfix"
+		_left=$(_pf_leftovers "$T/.$_f")
+		[ -z "$_left" ] || _pf_bail "README's $_f not made private" \
+			"(rules in tests/lib/postfix.sh): $(echo "$_left" | tr '\n' ' ')"
+	done
+	{ cat "$T/.main.cf"; _pf_main_extra; printf '%s\n' "${1:-}"; } >"$PF/etc/main.cf"
+	{ _pf_master_base; cat "$T/.master.cf"; } >"$PF/etc/master.cf"
 }
 
 _pf_banner() {

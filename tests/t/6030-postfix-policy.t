@@ -1,6 +1,8 @@
 #!/bin/sh
-# The policy service asked by a real Postfix (check_policy_service on the
-# private instance's second smtpd): swaks sees 450 on the first try, 450
+# The policy service asked by a real Postfix, with the README's
+# smtpd_recipient_restrictions (on the private instance's second smtpd,
+# for which 127.0.0.1 is not in mynetworks; the first, for which it is,
+# never asks): swaks sees 450 on the first try, 450
 # one second short of the greylisting delay and 250 at it (the service's
 # clock set by the test, tests/lib/clock.sh), 550 for an unknown
 # recipient, and a rejection once the IP is blacklisted.
@@ -9,16 +11,14 @@
 . "$MDIR_SRC/tests/lib/clock.sh"
 pf_require
 clock_require
-plan 8
+plan 9
 
 mstore mkdir SMTP/Accounts/jo@example.test >/dev/null
-free_ports 1 # the policy service's, checked free
-sport=$PORT
-pf_start "pf_policy_restrictions = check_policy_service { inet:127.0.0.1:$sport, default_action=DUNNO }, permit_mynetworks" ||
-	{ echo "Bail out! the private Postfix did not start"; exit 1; }
+# the README's smtpd_recipient_restrictions, its check_policy_service
+# on a free port of the test ($PF_POLICY_PORT)
+pf_start || { echo "Bail out! the private Postfix did not start"; exit 1; }
 chown -R "$PF_USER" "$MDIR_ROOT"
-[ $sport -lt $PF_PORT ] || [ $sport -gt $((PF_PORT + 2)) ] ||
-	{ echo "Bail out! Postfix took the policy service's port $sport"; exit 1; }
+sport=$PF_POLICY_PORT
 printf '[stats]\npolicy_listen = inet:127.0.0.1:%s\ngreylist_delay = 2s\nblacklist_threshold = 2\n' "$sport" >>"$PF/mdir.conf"
 printf '[receive]\nlocal_domains = example.test\n' >>"$PF/mdir.conf"
 t0=$(date +%s)
@@ -29,16 +29,21 @@ stop_sp() { kill "$SP" 2>/dev/null; }
 at_exit stop_sp
 listening() { ss -Htln "( sport = :$sport )" | grep -q .; }
 wait_for 10 listening || { echo "Bail out! the policy service did not start"; exit 1; }
-# swaks to the policy-checking smtpd; the RCPT reply code in $code
+# swaks to the smtpd for which 127.0.0.1 is not in mynetworks (or, with
+# a third argument, another port); the RCPT reply code in $code
 try() {
-	swaks --server 127.0.0.1:$((PF_PORT + 2)) --timeout 20 --helo client.test --from "$1" --to "$2" \
+	swaks --server 127.0.0.1:${3:-$((PF_PORT + 2))} --timeout 20 --helo client.test --from "$1" --to "$2" \
 		--quit-after RCPT >"$T/swaks.out" 2>&1
 	code=$(awk '/RCPT TO:/ { r = 1; next }
 		r && /^ *<[-*~]* *[0-9][0-9][0-9]/ { match($0, /[0-9][0-9][0-9]/); print substr($0, RSTART, 3); exit }' \
 		"$T/swaks.out")
 }
+# as the README says: permit_mynetworks comes first, so that the own
+# network is never asked about (Postfix's plain listener)
+try ann@sender.test jo@example.test $PF_PORT
+is "$code" 250 "a client in mynetworks is not greylisted (permit_mynetworks first)"
 try ann@sender.test jo@example.test
-is "$code" 450 "first try: 450 (greylisted)"
+is "$code" 450 "from elsewhere, the first try: 450 (greylisted)"
 like "$(grep -m1 'greylisted' "$T/swaks.out")" "4\.7\.1 .*greylisted: first time" "with the reason"
 # the delay is 2 s: one second short is still too soon, the delay itself passes
 clock_set $((t0 + 1))
