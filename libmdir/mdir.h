@@ -124,6 +124,32 @@ MDIR_API int mdir_log_level_from_string(const char *name);
 /* One line, no final newline needed; @priority is a syslog(3) level. */
 MDIR_API void mdir_log(int priority, const char *format, ...) G_GNUC_PRINTF(2, 3);
 
+/* Time stamps -------------------------------------------------------------- */
+
+/*
+ * The forms of time stamps mdir writes.  Names of days and months are
+ * English whatever the locale; every form is UTC but MDIR_TIME_RFC5322.
+ */
+typedef enum {
+	MDIR_TIME_ISO8601, /* "2026-12-03T03:26:05Z": records, reports (RFC 3339) */
+	MDIR_TIME_LOG,	   /* "2026-12-03T03:26:05.123456Z": the log file's lines */
+	MDIR_TIME_RFC5322, /* "Thu, 03 Dec 2026 04:26:05 +0100": a Date field, in
+			    * the local time zone ($TZ) with its offset */
+	MDIR_TIME_MBOX,	   /* "Thu Dec  3 03:26:05 2026": an mbox From_ line */
+	MDIR_TIME_DAY,	   /* "2026-12-03" */
+	MDIR_TIME_MONTH,   /* "2026-12" */
+} MdirTimeFormat;
+
+/*
+ * @unix_time (seconds since 1970-01-01T00:00:00Z, negative before) in the
+ * form @kind; MDIR_TIME_LOG shows ".000000".  Times outside the years 1 to
+ * 9999 are taken as the nearest end of them.  Transfer full: g_free().
+ */
+MDIR_API char *mdir_time_format(gint64 unix_time, MdirTimeFormat kind);
+
+/* The current time in the form @kind, to the microsecond in MDIR_TIME_LOG. */
+MDIR_API char *mdir_time_now(MdirTimeFormat kind);
+
 /* Options ---------------------------------------------------------------- */
 
 /*

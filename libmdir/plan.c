@@ -38,8 +38,7 @@ post_notice(MdirClassifier *c, MdirFolder *folder, const char *subject, const ch
 	    "notice", NULL);
 	g_autofree char *unique = mdir_unique_name();
 	g_autofree char *path = g_strconcat(tmp, ".", unique, NULL);
-	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-	g_autofree char *stamp = g_date_time_format_iso8601(now);
+	g_autofree char *stamp = mdir_time_now(MDIR_TIME_ISO8601);
 	g_autoptr(MdirRecord) r = mdir_record_new();
 	g_autofree char *used = NULL;
 	g_autoptr(GError) e = NULL;

@@ -136,14 +136,6 @@ resolve_targets(MdirStore *store, const MdirConfig *config, const MdirEnvelope *
 	return g_steal_pointer(&targets);
 }
 
-static char *
-now_rfc3339(void)
-{
-	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-
-	return g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
-}
-
 /* What the MTA said, into a record (the store's or a batch's). */
 static void
 set_envelope(MdirRecord *r, const MdirEnvelope *env, const char *received_at)
@@ -256,7 +248,7 @@ mdir_receive(MdirStore *store, const MdirConfig *config, int fd, const MdirEnvel
 {
 	g_autoptr(MdirDelivery) d = g_new0(MdirDelivery, 1);
 	g_autoptr(GArray) targets = NULL;
-	g_autofree char *received_at = now_rfc3339();
+	g_autofree char *received_at = mdir_time_now(MDIR_TIME_ISO8601);
 	g_autofree char *anchor = NULL;
 	g_autoptr(MdirRecord) r0 = NULL;
 	GError *no_account = NULL;

@@ -119,7 +119,7 @@ report_publish(Stats *s, gboolean monthly, const char *day, const char *month,
 	g_autoptr(GDateTime) ref = monthly ? g_date_time_add_months(now, -1) :
 	    g_date_time_add_days(now, -1);
 	g_autofree char *key = (day || month) ? g_strdup(day ? day : month) :
-	    g_date_time_format(ref, monthly ? "%Y-%m" : "%Y-%m-%d");
+	    mdir_time_format(g_date_time_to_unix(ref), monthly ? MDIR_TIME_MONTH : MDIR_TIME_DAY);
 	g_autofree char *label = NULL, *text = NULL, *csv = NULL, *path = NULL;
 	g_autoptr(GPtrArray) tables = NULL;
 	g_autoptr(ChartData) data = NULL;
