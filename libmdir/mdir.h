@@ -1032,13 +1032,14 @@ typedef enum {
 
 /*
  * Files @message (a GMimeMessage *, built by the caller; given a
- * Message-ID if it has none) into @folder.  It is written straight into a
- * store transaction and stored as mdir_receive() stores mail (split into
- * parts, under its Message-ID, the envelope sender null and the recipient
- * its first To address, else the folder's name); then, by @flags, its
- * part 0 is added to @folder under the record's suggested-name (made from
- * the subject, ".eml"; made unique), or a header batch is queued for
- * mdird, which files its parts as @folder's rules say.  @fields (may be
+ * Message-ID if it has none, which g_mime_message_get_message_id() then
+ * tells) into @folder.  It is written straight into a store transaction
+ * and stored as mdir_receive() stores mail (split into parts, under its
+ * Message-ID, the envelope sender null and the recipient its first To
+ * address, else the folder's name); then, by @flags, its part 0 is added
+ * to @folder under the record's suggested-name (made from the subject,
+ * ".eml"; made unique), or a header batch is queued for mdird, which
+ * files its parts as @folder's rules say.  @fields (may be
  * NULL) replace the fields of the same names in part 0's record (e.g.
  * "suggested-name", "notice").  @config (NULL: the built-in defaults)
  * gives the limits of the split and mdird's socket.  @entry (may be NULL)
