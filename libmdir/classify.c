@@ -206,8 +206,7 @@ wrap_forward(MdirClassifier *c, const Filing *fi, GError **error)
 	g_autofree char *unique = mdir_unique_name();
 	g_autofree char *path = g_build_filename(mdir_store_root(c->store), ".mstore", "tmp",
 	    "forward", NULL);
-	g_autoptr(GDateTime) now = g_date_time_new_now_local();
-	g_autofree char *date = g_date_time_format(now, "%a, %d %b %Y %H:%M:%S %z");
+	g_autofree char *date = mdir_time_now(MDIR_TIME_RFC5322);
 	const char *account = mdir_record_get(fi->record, "account");
 	g_autofree char *from = account ? g_path_get_basename(account) : g_strdup("mdird");
 	g_autoptr(GString) head = g_string_new(NULL);

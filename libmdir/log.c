@@ -89,8 +89,7 @@ mdir_log_level_from_string(const char *name)
 static void
 to_file(int fd, const char *line)
 {
-	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-	g_autofree char *stamp = g_date_time_format(now, "%Y-%m-%dT%H:%M:%S.%fZ");
+	g_autofree char *stamp = mdir_time_now(MDIR_TIME_LOG);
 	const char *prog = g_get_prgname();
 	g_autofree char *text = g_strdup_printf("%s %s[%d]: %s\n", stamp, prog ? prog : "mdir",
 	    (int)getpid(), line);

@@ -124,6 +124,32 @@ MDIR_API int mdir_log_level_from_string(const char *name);
 /* One line, no final newline needed; @priority is a syslog(3) level. */
 MDIR_API void mdir_log(int priority, const char *format, ...) G_GNUC_PRINTF(2, 3);
 
+/* Time stamps -------------------------------------------------------------- */
+
+/*
+ * The forms of time stamps mdir writes.  Names of days and months are
+ * English whatever the locale; every form is UTC but MDIR_TIME_RFC5322.
+ */
+typedef enum {
+	MDIR_TIME_ISO8601, /* "2026-12-03T03:26:05Z": records, reports (RFC 3339) */
+	MDIR_TIME_LOG,	   /* "2026-12-03T03:26:05.123456Z": the log file's lines */
+	MDIR_TIME_RFC5322, /* "Thu, 03 Dec 2026 04:26:05 +0100": a Date field, in
+			    * the local time zone ($TZ) with its offset */
+	MDIR_TIME_MBOX,	   /* "Thu Dec  3 03:26:05 2026": an mbox From_ line */
+	MDIR_TIME_DAY,	   /* "2026-12-03" */
+	MDIR_TIME_MONTH,   /* "2026-12" */
+} MdirTimeFormat;
+
+/*
+ * @unix_time (seconds since 1970-01-01T00:00:00Z, negative before) in the
+ * form @kind; MDIR_TIME_LOG shows ".000000".  Times outside the years 1 to
+ * 9999 are taken as the nearest end of them.  Transfer full: g_free().
+ */
+MDIR_API char *mdir_time_format(gint64 unix_time, MdirTimeFormat kind);
+
+/* The current time in the form @kind, to the microsecond in MDIR_TIME_LOG. */
+MDIR_API char *mdir_time_now(MdirTimeFormat kind);
+
 /* Options ---------------------------------------------------------------- */
 
 /*
@@ -980,6 +1006,59 @@ MDIR_API guint mdir_delivery_defects(const MdirDelivery *delivery);
 MDIR_API gboolean mdir_delivery_duplicate(const MdirDelivery *delivery);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirDelivery, mdir_delivery_free)
+
+/* Generated messages --------------------------------------------------------- */
+
+/*
+ * The messages mdir writes itself (notices, reports, answers) are built
+ * with GMime by their program, never by printf: untrusted text in them (a
+ * subject, a reason, an attached original) is encoded as GMime encodes
+ * any header or body, under a boundary GMime picks.  This header names no
+ * GMime type: a message is a gpointer that is a GMimeMessage *.
+ */
+
+/*
+ * A new message with what every generated message carries: From
+ * "@from_name <MAILER-DAEMON>", To @to (NULL: none), Subject @subject (UTF-8,
+ * encoded as RFC 2047 needs), Date now (MDIR_TIME_RFC5322), a new
+ * Message-ID at "@from_name.invalid", and Auto-Submitted: @auto_submitted
+ * (NULL: none).  The caller adds the body (g_mime_message_set_mime_part())
+ * and may change any field.  Transfer full: a GMimeMessage *, free with
+ * g_object_unref().
+ */
+MDIR_API gpointer mdir_generated_new(const char *from_name, const char *to,
+    const char *subject, const char *auto_submitted);
+
+typedef enum {
+	/* filed into the folder at once, whole (part 0); no rules run: a
+	 * notice must not be forwarded, nor wait for a broken rules file */
+	MDIR_GENERATED_DIRECT = 0,
+	/* queued for mdird like received mail: the folder's rules file its
+	 * parts (smtp-stats publish) */
+	MDIR_GENERATED_RULES = 1 << 0,
+} MdirGeneratedFlags;
+
+/*
+ * Files @message (a GMimeMessage *, built by the caller; given a
+ * Message-ID if it has none, which g_mime_message_get_message_id() then
+ * tells) into @folder.  It is written straight into a store transaction
+ * and stored as mdir_receive() stores mail (split into parts, under its
+ * Message-ID, the envelope sender null and the recipient its first To
+ * address, else the folder's name); then, by @flags, its part 0 is added
+ * to @folder under the record's suggested-name (made from the subject,
+ * ".eml"; made unique), or a header batch is queued for mdird, which
+ * files its parts as @folder's rules say.  @fields (may be
+ * NULL) replace the fields of the same names in part 0's record (e.g.
+ * "suggested-name", "notice").  @config (NULL: the built-in defaults)
+ * gives the limits of the split and mdird's socket.  @entry (may be NULL)
+ * gets the entry's name when filed at once, NULL when queued (transfer
+ * full: g_free()).  Errors: the store's, the folder's, the queue's; on
+ * failure nothing is left in .mstore/tmp (a message stored before its
+ * filing failed stays in the store for mstore gc).
+ */
+MDIR_API gboolean mdir_generated_file(MdirStore *store, const MdirConfig *config,
+    gpointer message, MdirFolder *folder, const MdirRecord *fields,
+    MdirGeneratedFlags flags, char **entry, GError **error);
 
 G_END_DECLS
 

@@ -244,8 +244,7 @@ message_fields(Splitter *sp, GMimeMessage *msg, MdirRecord *r)
 	add_addresses(r, "cc", g_mime_message_get_cc(msg));
 	mdir_record_add(r, "subject", g_mime_message_get_subject(msg));
 	if (date) {
-		g_autoptr(GDateTime) utc = g_date_time_to_utc(date);
-		g_autofree char *s = g_date_time_format(utc, "%Y-%m-%dT%H:%M:%SZ");
+		g_autofree char *s = mdir_time_format(g_date_time_to_unix(date), MDIR_TIME_ISO8601);
 
 		mdir_record_add(r, "date", s);
 	}

@@ -14,6 +14,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <gmime/gmime.h>
 #include <glib.h>
 
 #include "mdir.h"
@@ -28,34 +29,30 @@ classify_mdird_dir(MdirStore *store, const char *sub)
 /* Notices --------------------------------------------------------------------- */
 
 /*
- * Files a small text entry into @folder telling its owner what went wrong
- * (a rules file that does not parse).  Best effort: it is logged anyway.
+ * Files a message into @folder telling its owner what went wrong (a rules
+ * file that does not parse), as rules-error.eml, at once: the folder's
+ * rules are what is broken.  Best effort: it is logged anyway.
  */
 static void
 post_notice(MdirClassifier *c, MdirFolder *folder, const char *subject, const char *text)
 {
-	g_autofree char *tmp = g_build_filename(mdir_store_root(c->store), ".mstore", "tmp",
-	    "notice", NULL);
-	g_autofree char *unique = mdir_unique_name();
-	g_autofree char *path = g_strconcat(tmp, ".", unique, NULL);
-	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-	g_autofree char *stamp = g_date_time_format_iso8601(now);
-	g_autoptr(MdirRecord) r = mdir_record_new();
-	g_autofree char *used = NULL;
+	GMimeMessage *m = mdir_generated_new("mdird", NULL, subject, "auto-generated");
+	GMimeTextPart *body = g_mime_text_part_new_with_subtype("plain");
+	g_autoptr(MdirRecord) fields = mdir_record_new();
 	g_autoptr(GError) e = NULL;
 
-	mdir_record_add(r, "content-type", "text/plain");
-	mdir_record_add(r, "charset", "utf-8");
-	mdir_record_add(r, "subject", subject);
-	mdir_record_add(r, "from", "mdird");
-	mdir_record_add(r, "received-at", stamp);
-	mdir_record_add(r, "notice", "mdird");
-	mdir_record_set_int(r, "size", strlen(text));
-	if (!g_file_set_contents(path, text, -1, &e) ||
-	    (used = mdir_folder_add(folder, path, r, "rules-error.txt", NULL, &e)) == NULL)
+	g_mime_text_part_set_text(body, text);
+	/* filed, never sent: 8-bit text left as it is, readable as it is */
+	g_mime_object_encode(GMIME_OBJECT(body), GMIME_ENCODING_CONSTRAINT_8BIT);
+	g_mime_message_set_mime_part(m, GMIME_OBJECT(body));
+	mdir_record_add(fields, "suggested-name", "rules-error.eml");
+	mdir_record_add(fields, "notice", "mdird");
+	if (!mdir_generated_file(c->store, NULL, m, folder, fields, MDIR_GENERATED_DIRECT, NULL,
+	    &e))
 		mdir_log(LOG_ERR, "%s: cannot file a notice: %s", mdir_folder_name(folder),
 		    e->message);
-	unlink(path);
+	g_object_unref(body);
+	g_object_unref(m);
 }
 
 /* Rules ------------------------------------------------------------------------ */

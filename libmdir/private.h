@@ -139,6 +139,16 @@ gboolean mdir_store_txn_publish(MdirStoreTxn *txn, const char *message_id, char 
 /* Whether the store's file system is synced whole (mdir_fs_whole_sync()). */
 gboolean mdir_store_whole_sync(const MdirStore *store);
 
+/*
+ * receive.c: mdir_receive() of a message already written as part 0 of
+ * @txn (closed), for @env->folder, with @fields over the store's own in
+ * part 0's record: with @queue, queued for mdird and mdird poked; without,
+ * only stored (durably), for the caller to file (generated.c).
+ * Transfer full.
+ */
+MdirDelivery *mdir_receive_txn(MdirStore *store, const MdirConfig *config, MdirStoreTxn *txn,
+    const MdirEnvelope *env, const MdirRecord *fields, gboolean queue, GError **error);
+
 /* mime.c: splitting a spooled message (part 0 of @txn) into parts 1..N. */
 typedef struct {
 	guint max_depth; /* containers deeper than this are kept whole */

@@ -11,7 +11,8 @@
  *   6. mdird poked; if it does not listen, the batch waits.
  * The MTA hears "delivered" only after 5.  A failure before that leaves
  * nothing visible but a tmp directory; the MTA retries; the retry finds the
- * message already stored (4) and writes the batch it lacked.
+ * message already stored (4) and writes the batch it lacked.  mdir's own
+ * messages (generated.c) come in at 3, written into the transaction.
  */
 #include <errno.h>
 #include <string.h>
@@ -74,14 +75,13 @@ drain(int fd)
 }
 
 static gboolean
-spool(MdirStoreTxn *txn, int fd, guint64 *size, GError **error)
+spool(MdirStoreTxn *txn, int fd, GError **error)
 {
 	char buf[65536];
 	ssize_t n;
 
 	if (!mdir_store_txn_open_part(txn, 0, error))
 		return FALSE;
-	*size = 0;
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -91,7 +91,6 @@ spool(MdirStoreTxn *txn, int fd, guint64 *size, GError **error)
 		}
 		if (!mdir_store_txn_write(txn, buf, n, error))
 			return FALSE;
-		*size += n;
 	}
 	return mdir_store_txn_close_part(txn, error);
 }
@@ -136,14 +135,6 @@ resolve_targets(MdirStore *store, const MdirConfig *config, const MdirEnvelope *
 	return g_steal_pointer(&targets);
 }
 
-static char *
-now_rfc3339(void)
-{
-	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-
-	return g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
-}
-
 /* What the MTA said, into a record (the store's or a batch's). */
 static void
 set_envelope(MdirRecord *r, const MdirEnvelope *env, const char *received_at)
@@ -156,11 +147,34 @@ set_envelope(MdirRecord *r, const MdirEnvelope *env, const char *received_at)
 	mdir_record_set(r, "received-at", received_at);
 }
 
-static gboolean
-store_message(MdirStore *store, const MdirConfig *config, int fd, const MdirEnvelope *env,
-    const char *received_at, MdirDelivery *d, GError **error)
+/* @fields over the fields of the same names in @r. */
+static void
+set_fields(MdirRecord *r, const MdirRecord *fields)
 {
-	g_autoptr(MdirStoreTxn) txn = mdir_store_txn_begin(store, error);
+	for (guint i = 0; fields && i < mdir_record_length(fields); i++) {
+		const char *name, *value;
+
+		mdir_record_nth(fields, i, &name, &value);
+		mdir_record_remove(r, name);
+	}
+	for (guint i = 0; fields && i < mdir_record_length(fields); i++) {
+		const char *name, *value;
+
+		mdir_record_nth(fields, i, &name, &value);
+		mdir_record_add(r, name, value);
+	}
+}
+
+/*
+ * Steps 3 and 4: the message spooled as part 0 of @txn split and
+ * published; with @final_sync, the publishing rename made durable too
+ * (else the batch's sync does it).
+ */
+static gboolean
+store_message(MdirStoreTxn *txn, const MdirConfig *config, const MdirEnvelope *env,
+    const char *received_at, const MdirRecord *fields, gboolean final_sync, MdirDelivery *d,
+    GError **error)
+{
 	MdirSplitOptions opts = {
 		.max_depth = (guint)mdir_config_get_int(config, "receive", "max_depth"),
 		.max_size = mdir_config_get_int(config, "receive", "max_size"),
@@ -170,17 +184,18 @@ store_message(MdirStore *store, const MdirConfig *config, int fd, const MdirEnve
 	MdirStoreOutcome outcome;
 	gboolean ok;
 
-	if (txn == NULL || !spool(txn, fd, &d->size, error))
-		return FALSE;
 	ok = mdir_mime_split(txn, &opts, &res, error);
 	if (ok) {
 		for (guint i = 0; i < mdir_store_txn_n_parts(txn); i++)
 			set_envelope(mdir_store_txn_record(txn, i), env, received_at);
+		set_fields(mdir_store_txn_record(txn, 0), fields);
 		/* the batch's sync, next, makes the publishing rename durable
 		 * too; the batch is written after it, so it never names a
-		 * message that a crash could leave unpublished */
-		ok = mdir_store_txn_publish(txn, res.message_id, &d->stored_id, &outcome, FALSE,
-		    error);
+		 * message that a crash could leave unpublished.  With no
+		 * batch to follow (a generated message filed at once), the
+		 * publishing syncs itself */
+		ok = mdir_store_txn_publish(txn, res.message_id, &d->stored_id, &outcome,
+		    final_sync, error);
 	}
 	d->message_id = g_steal_pointer(&res.message_id);
 	d->defects = res.defects;
@@ -250,20 +265,67 @@ queue_batch(MdirStore *store, const MdirEnvelope *env, const Target *t,
 	return queue_once(store, records, t->recipient, error);
 }
 
+static MdirDelivery *
+delivery_new(void)
+{
+	MdirDelivery *d = g_new0(MdirDelivery, 1);
+
+	d->accounts = g_ptr_array_new_with_free_func(g_free);
+	d->unknown = g_ptr_array_new_with_free_func(g_free);
+	return d;
+}
+
+/*
+ * Steps 3 to 6 for the message spooled as part 0 of @txn: stored, then,
+ * with @targets, a batch queued for each and mdird poked.  Transfer full.
+ */
+static MdirDelivery *
+deliver(MdirStore *store, const MdirConfig *config, MdirStoreTxn *txn, GArray *targets,
+    const MdirEnvelope *env, const char *received_at, const MdirRecord *fields,
+    MdirDelivery *delivery, GError **error)
+{
+	g_autoptr(MdirDelivery) d = delivery;
+	g_autofree char *anchor = NULL;
+	g_autoptr(MdirRecord) r0 = NULL;
+	GError *e = NULL;
+
+	if (!store_message(txn, config, env, received_at, fields, targets == NULL, d, error))
+		return NULL;
+	anchor = mdir_url_build(d->stored_id, 0);
+	r0 = mdir_store_load_record(store, anchor, error);
+	if (r0 == NULL)
+		return NULL;
+	d->parts = (guint)mdir_record_get_int(r0, "parts", 0);
+	d->size = (guint64)mdir_record_get_int(r0, "size", 0);
+	for (guint i = 0; targets && i < targets->len; i++) {
+		Target *t = &g_array_index(targets, Target, i);
+
+		if (!queue_batch(store, env, t, received_at, d, error))
+			return NULL;
+		g_ptr_array_add(d->accounts, g_strdup(mdir_folder_name(t->folder)));
+	}
+	if (targets) {
+		mdir_test_fault("receive-before-poke");
+		if (!mdir_daemon_poke(mdir_config_get(config, "mdir", "socket"), &e)) {
+			mdir_log(LOG_DEBUG, "mdird not poked (the batch waits): %s", e->message);
+			g_error_free(e);
+		}
+	}
+	g_ptr_array_add(d->accounts, NULL);
+	g_ptr_array_add(d->unknown, NULL);
+	return g_steal_pointer(&d);
+}
+
 MdirDelivery *
 mdir_receive(MdirStore *store, const MdirConfig *config, int fd, const MdirEnvelope *env,
     GError **error)
 {
-	g_autoptr(MdirDelivery) d = g_new0(MdirDelivery, 1);
+	g_autoptr(MdirDelivery) d = delivery_new();
 	g_autoptr(GArray) targets = NULL;
-	g_autofree char *received_at = now_rfc3339();
-	g_autofree char *anchor = NULL;
-	g_autoptr(MdirRecord) r0 = NULL;
+	g_autoptr(MdirStoreTxn) txn = NULL;
+	g_autofree char *received_at = mdir_time_now(MDIR_TIME_ISO8601);
 	GError *no_account = NULL;
-	GError *e = NULL;
 
-	d->accounts = g_ptr_array_new_with_free_func(g_free);
-	d->unknown = g_ptr_array_new_with_free_func(g_free);
 	targets = resolve_targets(store, config, env, d, &no_account, error);
 	if (targets == NULL || targets->len == 0) {
 		drain(fd);
@@ -273,28 +335,26 @@ mdir_receive(MdirStore *store, const MdirConfig *config, int fd, const MdirEnvel
 		return NULL;
 	}
 	g_clear_error(&no_account);
-	if (!store_message(store, config, fd, env, received_at, d, error))
+	txn = mdir_store_txn_begin(store, error);
+	if (txn == NULL || !spool(txn, fd, error))
 		return NULL;
-	anchor = mdir_url_build(d->stored_id, 0);
-	r0 = mdir_store_load_record(store, anchor, error);
-	if (r0 == NULL)
-		return NULL;
-	d->parts = (guint)mdir_record_get_int(r0, "parts", 0);
-	for (guint i = 0; i < targets->len; i++) {
-		Target *t = &g_array_index(targets, Target, i);
+	return deliver(store, config, txn, targets, env, received_at, NULL,
+	    g_steal_pointer(&d), error);
+}
 
-		if (!queue_batch(store, env, t, received_at, d, error))
-			return NULL;
-		g_ptr_array_add(d->accounts, g_strdup(mdir_folder_name(t->folder)));
-	}
-	mdir_test_fault("receive-before-poke");
-	if (!mdir_daemon_poke(mdir_config_get(config, "mdir", "socket"), &e)) {
-		mdir_log(LOG_DEBUG, "mdird not poked (the batch waits): %s", e->message);
-		g_error_free(e);
-	}
-	g_ptr_array_add(d->accounts, NULL);
-	g_ptr_array_add(d->unknown, NULL);
-	return g_steal_pointer(&d);
+MdirDelivery *
+mdir_receive_txn(MdirStore *store, const MdirConfig *config, MdirStoreTxn *txn,
+    const MdirEnvelope *env, const MdirRecord *fields, gboolean queue, GError **error)
+{
+	g_autoptr(MdirDelivery) d = delivery_new();
+	g_autoptr(GArray) targets = NULL;
+	g_autofree char *received_at = mdir_time_now(MDIR_TIME_ISO8601);
+
+	g_return_val_if_fail(env->folder != NULL, NULL);
+	if (queue && (targets = resolve_targets(store, config, env, d, NULL, error)) == NULL)
+		return NULL;
+	return deliver(store, config, txn, targets, env, received_at, fields,
+	    g_steal_pointer(&d), error);
 }
 
 const char *

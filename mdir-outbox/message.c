@@ -349,20 +349,6 @@ drop_fields(GPtrArray *fields, const char *name)
 			g_ptr_array_remove_index(fields, i);
 }
 
-/* An RFC 5322 date, in English whatever the locale. */
-static char *
-rfc5322_now(void)
-{
-	static const char *const day[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
-	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
-		"Aug", "Sep", "Oct", "Nov", "Dec" };
-	g_autoptr(GDateTime) t = g_date_time_new_now_local();
-	g_autofree char *rest = g_date_time_format(t, "%d %%s %Y %H:%M:%S %z");
-	g_autofree char *mid = g_strdup_printf(rest, mon[g_date_time_get_month(t) - 1]);
-
-	return g_strdup_printf("%s, %s", day[g_date_time_get_day_of_week(t) - 1], mid);
-}
-
 /* Message-ID and Date if missing: every message has them (RFC 5322 §3.6). */
 static void
 complete(Message *m, const char *domain)
@@ -387,7 +373,7 @@ complete(Message *m, const char *domain)
 		add_field(m->fields, raw, strlen(raw));
 	}
 	if (find(m->fields, "date") == NULL) {
-		g_autofree char *d = rfc5322_now();
+		g_autofree char *d = mdir_time_now(MDIR_TIME_RFC5322);
 		g_autofree char *raw = g_strdup_printf("Date: %s%s", d, eol);
 
 		add_field(m->fields, raw, strlen(raw));

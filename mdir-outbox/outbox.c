@@ -128,7 +128,7 @@ fail(Outbox *r, const char *name, const char *file, MdirRecord *rec, const Messa
 		mdir_record_set(rec, "original-url", mdir_record_get(rec, "url"));
 	for (gsize i = 0; i < G_N_ELEMENTS(store_fields); i++)
 		mdir_record_remove(rec, store_fields[i]);
-	notice_file(r->store, r->config, r->tmpdir, file, notice_to(r, rec), subject, why);
+	notice_file(r->store, r->config, file, notice_to(r, rec), subject, why);
 	if (!move_to(r, name, file, rec, "SMTP/Failed", &e))
 		mdir_log(LOG_ERR, "%s: cannot move to SMTP/Failed: %s", name, e->message);
 }

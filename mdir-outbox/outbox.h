@@ -119,8 +119,8 @@ typedef struct _GMimeMessage GMimeMessage;
 GMimeMessage *notice_build(const char *original, const char *sender, const char *subject,
     const char *why, char **subject_used);
 /* Files the notice into @sender's account, else [outbox] admin's, else SMTP/Failed. */
-void notice_file(MdirStore *store, const MdirConfig *config, const char *tmpdir,
-    const char *original, const char *sender, const char *subject, const char *why);
+void notice_file(MdirStore *store, const MdirConfig *config, const char *original,
+    const char *sender, const char *subject, const char *why);
 
 /* The selector of the RSA key, or of the Ed25519 one.  Transfer full. */
 char *outbox_selector(const MdirConfig *config, gboolean ed25519);

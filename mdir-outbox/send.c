@@ -34,10 +34,7 @@ temporary(int code)
 static char *
 iso_now(gint64 offset_ms)
 {
-	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-	g_autoptr(GDateTime) t = g_date_time_add_seconds(now, offset_ms / 1000.0);
-
-	return g_date_time_format(t, "%Y-%m-%dT%H:%M:%SZ");
+	return mdir_time_format((g_get_real_time() / 1000 + offset_ms) / 1000, MDIR_TIME_ISO8601);
 }
 
 static gint64

@@ -132,8 +132,7 @@ static gboolean
 append_mbox(FILE *out, const char *path, const MdirRecord *rec, GError **error)
 {
 	const char *sender = rec ? mdir_record_get(rec, "envelope-from") : NULL;
-	time_t when = received_at(path, rec);
-	char date[64];
+	g_autofree char *date = mdir_time_format(received_at(path, rec), MDIR_TIME_MBOX);
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
@@ -145,7 +144,6 @@ append_mbox(FILE *out, const char *path, const MdirRecord *rec, GError **error)
 		    g_strerror(errno));
 		return FALSE;
 	}
-	strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", gmtime(&when));
 	fprintf(out, "From %s %s\n", sender && *sender ? sender : "MAILER-DAEMON", date);
 	while ((len = getline(&line, &cap, in)) > 0) {
 		const char *p = line;

@@ -13,14 +13,6 @@
 #include "mstore.h"
 
 static char *
-now_rfc3339(void)
-{
-	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-
-	return g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
-}
-
-static char *
 guess_type(const char *path, const char *name)
 {
 	g_autofree char *ctype = NULL;
@@ -61,7 +53,7 @@ cmd_put(Mstore *ms, int argc, char **argv, GError **error)
 	g_autofree char *url = NULL;
 	g_autofree char *safe = NULL;
 	g_autofree char *base = NULL;
-	g_autofree char *now = now_rfc3339();
+	g_autofree char *now = mdir_time_now(MDIR_TIME_ISO8601);
 	g_autofree char *src = NULL;
 	g_autofree char *entry = NULL;
 

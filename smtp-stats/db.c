@@ -324,9 +324,7 @@ stats_normal_sender(const char *sender)
 char *
 stats_iso_time(gint64 t)
 {
-	g_autoptr(GDateTime) dt = g_date_time_new_from_unix_utc(t);
-
-	return dt ? g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ") : g_strdup("?");
+	return mdir_time_format(t, MDIR_TIME_ISO8601);
 }
 
 char *

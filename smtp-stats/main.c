@@ -67,15 +67,20 @@ cmd_query(Stats *s, const MdirConfig *config, Args *a, int argc, char **argv, GE
 	return 0;
 }
 
+/* The rows of @sql, a line each; column @time (-1: none) in seconds, shown in ISO 8601. */
 static int
-list(Stats *s, const char *sql)
+list(Stats *s, const char *sql, int time)
 {
 	sqlite3_stmt *st = stats_stmt(s, sql);
 
 	while (st && sqlite3_step(st) == SQLITE_ROW) {
-		for (int i = 0; i < sqlite3_column_count(st); i++)
-			printf("%s%s", i ? "\t" : "", sqlite3_column_text(st, i) ?
-			    (const char *)sqlite3_column_text(st, i) : "");
+		for (int i = 0; i < sqlite3_column_count(st); i++) {
+			g_autofree char *iso = i == time ?
+			    stats_iso_time(sqlite3_column_int64(st, i)) : NULL;
+			const char *v = iso ? iso : (const char *)sqlite3_column_text(st, i);
+
+			printf("%s%s", i ? "\t" : "", v ? v : "");
+		}
 		printf("\n");
 	}
 	return 0;
@@ -103,7 +108,7 @@ cmd_whitelist(Stats *s, const MdirConfig *config, Args *a, int argc, char **argv
 
 	(void)config, (void)a, (void)argc, (void)error;
 	if (strcmp(argv[1], "list") == 0)
-		return list(s, "SELECT kind, value, reason FROM whitelist ORDER BY kind, value");
+		return list(s, "SELECT kind, value, reason FROM whitelist ORDER BY kind, value", -1);
 	if (strcmp(argv[1], "add") == 0) {
 		st = stats_stmt(s, "INSERT OR REPLACE INTO whitelist VALUES (?, ?, 'by hand', ?)");
 		sqlite3_bind_int64(st, 3, g_get_real_time() / G_USEC_PER_SEC);
@@ -144,8 +149,7 @@ cmd_blacklist(Stats *s, const MdirConfig *config, Args *a, int argc, char **argv
 
 	(void)a, (void)error;
 	if (strcmp(argv[1], "list") == 0)
-		return list(s, "SELECT ip, strftime('%Y-%m-%dT%H:%M:%SZ', until, 'unixepoch'), reason"
-			       " FROM blacklist ORDER BY ip");
+		return list(s, "SELECT ip, until, reason FROM blacklist ORDER BY ip", 1);
 	if (strcmp(argv[1], "del") == 0) {
 		st = stats_stmt(s, "DELETE FROM blacklist WHERE ip = ?");
 		sqlite3_bind_text(st, 1, argv[2], -1, SQLITE_STATIC);

@@ -1,15 +1,13 @@
 /*
  * publish.c: "smtp-stats publish": the report of a day or a month as a
  * message built with GMime (the text as its body; the CSV, the chart as
- * SVG and as PNG attached) and delivered into SMTP/Statistics through the
- * receive path, where the admin's rules file it like any other mail.
+ * SVG and as PNG attached) and queued for SMTP/Statistics as generated
+ * mail (mdir_generated_file()), where the admin's rules file it like any
+ * other mail.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
-#include <unistd.h>
 
 #include <gmime/gmime.h>
 
@@ -53,10 +51,10 @@ attach(GMimeMultipart *mp, GMimePart *part)
 static GMimeMessage *
 build(const char *label, const char *text, const char *csv, GBytes *svg, GBytes *png)
 {
-	GMimeMessage *m = g_mime_message_new(TRUE);
-	g_autoptr(GMimeMultipart) mp = g_mime_multipart_new_with_subtype("mixed");
-	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
 	g_autofree char *subject = g_strdup_printf("mdir statistics for %s", label);
+	GMimeMessage *m = mdir_generated_new("smtp-stats", "statistics", subject,
+	    "auto-generated");
+	g_autoptr(GMimeMultipart) mp = g_mime_multipart_new_with_subtype("mixed");
 	g_autofree char *id = g_strdup_printf("stats-%s.%" G_GINT64_FORMAT "@mdir", label,
 	    g_get_real_time());
 	g_autofree char *csv_name = g_strdup_printf("statistics-%s.csv", label);
@@ -65,49 +63,14 @@ build(const char *label, const char *text, const char *csv, GBytes *svg, GBytes 
 	g_autoptr(GBytes) tb = g_bytes_new_static(text, strlen(text));
 	g_autoptr(GBytes) cb = g_bytes_new_static(csv, strlen(csv));
 
-	g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_FROM, "smtp-stats", "MAILER-DAEMON");
-	g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_TO, NULL, "statistics");
-	g_mime_message_set_subject(m, subject, "utf-8");
-	g_mime_message_set_date(m, now);
+	/* the period in the id: an admin finds a report by it */
 	g_mime_message_set_message_id(m, id);
-	g_mime_object_set_header(GMIME_OBJECT(m), "Auto-Submitted", "auto-generated", NULL);
 	attach(mp, part_new("text/plain", NULL, tb, GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE));
 	attach(mp, part_new("text/csv", csv_name, cb, GMIME_CONTENT_ENCODING_BASE64));
 	attach(mp, part_new("image/svg+xml", svg_name, svg, GMIME_CONTENT_ENCODING_BASE64));
 	attach(mp, part_new("image/png", png_name, png, GMIME_CONTENT_ENCODING_BASE64));
 	g_mime_message_set_mime_part(m, GMIME_OBJECT(mp));
 	return m;
-}
-
-/* Writes @m to a new file in the store's tmp; its path, or NULL. */
-static char *
-write_tmp(Stats *s, GMimeMessage *m, GError **error)
-{
-	g_autofree char *path = g_strdup_printf("%s/.mstore/tmp/report.%08x",
-	    mdir_store_root(s->store), g_random_int());
-	g_autoptr(GMimeStream) st = NULL;
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	gboolean ok;
-
-	if (fd < 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", path,
-		    g_strerror(errno));
-		return NULL;
-	}
-	st = g_mime_stream_fs_new(fd); /* owns fd */
-	ok = g_mime_object_write_to_stream(GMIME_OBJECT(m), NULL, st) >= 0 &&
-	    g_mime_stream_flush(st) == 0;
-	if (ok && g_mime_stream_close(st) != 0)
-		ok = FALSE;
-	if (!ok) {
-		int err = errno ? errno : EIO;
-
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s", path,
-		    g_strerror(err));
-		unlink(path);
-		return NULL;
-	}
-	return g_steal_pointer(&path);
 }
 
 int
@@ -119,18 +82,15 @@ report_publish(Stats *s, gboolean monthly, const char *day, const char *month,
 	g_autoptr(GDateTime) ref = monthly ? g_date_time_add_months(now, -1) :
 	    g_date_time_add_days(now, -1);
 	g_autofree char *key = (day || month) ? g_strdup(day ? day : month) :
-	    g_date_time_format(ref, monthly ? "%Y-%m" : "%Y-%m-%d");
-	g_autofree char *label = NULL, *text = NULL, *csv = NULL, *path = NULL;
+	    mdir_time_format(g_date_time_to_unix(ref), monthly ? MDIR_TIME_MONTH : MDIR_TIME_DAY);
+	g_autofree char *label = NULL, *text = NULL, *csv = NULL;
 	g_autoptr(GPtrArray) tables = NULL;
 	g_autoptr(ChartData) data = NULL;
 	g_autoptr(GBytes) svg = NULL;
 	g_autoptr(GBytes) png = NULL;
 	g_autoptr(GMimeMessage) m = NULL;
-	const char *rcpts[] = { "statistics", NULL };
-	MdirEnvelope env = { .sender = "", .recipients = rcpts, .folder = "SMTP/Statistics" };
-	g_autoptr(MdirDelivery) d = NULL;
+	g_autoptr(MdirFolder) folder = NULL;
 	gint64 start, end;
-	int fd;
 
 	if (!report_period(monthly ? NULL : key, monthly ? key : NULL, &start, &end, &label)) {
 		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE, "publish: %s is not a %s", key,
@@ -147,24 +107,15 @@ report_publish(Stats *s, gboolean monthly, const char *day, const char *month,
 		g_set_error(error, MDIR_ERROR, MDIR_ERROR_FAILED, "publish: cairo cannot draw");
 		return -1;
 	}
-	g_mime_init();
 	m = build(label, text, csv, svg, png);
-	if ((path = write_tmp(s, m, error)) == NULL)
-		return -1;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", path,
-		    g_strerror(errno));
-		unlink(path);
-		return -1;
-	}
-	d = mdir_receive(s->store, s->config, fd, &env, error);
-	close(fd);
-	unlink(path);
-	if (d == NULL)
+	/* through mdird, so that the admin's rules file it like any mail */
+	folder = mdir_folder_open(s->store, "SMTP/Statistics", MDIR_FOLDER_CREATE, error);
+	if (folder == NULL || !mdir_generated_file(s->store, s->config, m, folder, NULL,
+	    MDIR_GENERATED_RULES, NULL, error))
 		return -1;
 	mdir_log(LOG_INFO, "published the statistics for %s: message-id=<%s>", label,
-	    mdir_delivery_message_id(d) ? mdir_delivery_message_id(d) : "");
+	    g_mime_message_get_message_id(m));
 	if (verbose)
-		printf("%s\n", mdir_delivery_message_id(d) ? mdir_delivery_message_id(d) : "");
+		printf("%s\n", g_mime_message_get_message_id(m));
 	return 0;
 }

@@ -103,7 +103,6 @@ ncols(const Section *sec)
 gboolean
 report_period(const char *day, const char *month, gint64 *start, gint64 *end, char **label)
 {
-	g_autoptr(GDateTime) now = g_date_time_new_now_utc();
 	g_autoptr(GDateTime) a = NULL;
 	g_autoptr(GDateTime) b = NULL;
 	g_autofree char *iso = NULL;
@@ -116,8 +115,9 @@ report_period(const char *day, const char *month, gint64 *start, gint64 *end, ch
 		a = g_date_time_new_from_iso8601(iso, NULL);
 		b = a ? g_date_time_add_months(a, 1) : NULL;
 	} else {
-		iso = day ? g_strdup_printf("%sT00:00:00Z", day) :
-		    g_date_time_format(now, "%Y-%m-%dT00:00:00Z");
+		g_autofree char *today = mdir_time_now(MDIR_TIME_DAY);
+
+		iso = g_strdup_printf("%sT00:00:00Z", day ? day : today);
 		a = g_date_time_new_from_iso8601(iso, NULL);
 		b = a ? g_date_time_add_days(a, 1) : NULL;
 	}
@@ -125,7 +125,7 @@ report_period(const char *day, const char *month, gint64 *start, gint64 *end, ch
 		return FALSE;
 	*start = g_date_time_to_unix(a);
 	*end = g_date_time_to_unix(b);
-	*label = g_date_time_format(a, month ? "%Y-%m" : "%Y-%m-%d");
+	*label = mdir_time_format(*start, month ? MDIR_TIME_MONTH : MDIR_TIME_DAY);
 	return TRUE;
 }
 

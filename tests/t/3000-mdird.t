@@ -98,8 +98,8 @@ printf 'copy Lists\nif subject ~ "(" then drop\n' >"$A/.rules"
 deliver m3
 md_idle
 is "$(mstore ls "$JO" | grep -c 'Quarterly report-3')" 2 "entries stay in the folder"
-ok "$(test -f "$A/rules-error.txt"; echo $?)" "a notice entry"
-like "$(cat "$A/rules-error.txt")" "\.rules:2:14: bad regular expression" "says file, line and column"
+ok "$(test -f "$A/rules-error.eml"; echo $?)" "a notice entry"
+like "$(cat "$A/rules-error.eml")" "\.rules:2:14: bad regular expression" "says file, line and column"
 like "$(cat "$MD_LOG")" "\.rules:2:14: bad regular expression.*stay in the folder" "and the log"
 deliver m4
 md_idle

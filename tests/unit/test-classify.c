@@ -281,11 +281,11 @@ test_broken_rules(Fixture *fx, gconstpointer data)
 	g_assert_cmpint(drain(fx, NULL), ==, 2);
 	/* nothing lost, one notice */
 	ASSERT_LS(fx, JO, "Invoice-2.eml Invoice-2.txt Invoice.eml Invoice.txt invoice-2.pdf "
-			  "invoice.pdf rules-error.txt");
+			  "invoice.pdf rules-error.eml");
 	jo = mdir_folder_open(fx->store, JO, 0, NULL);
-	r = mdir_folder_load_record(jo, "rules-error.txt", NULL);
+	r = mdir_folder_load_record(jo, "rules-error.eml", NULL);
 	g_assert_cmpstr(mdir_record_get(r, "notice"), ==, "mdird");
-	path = mdir_folder_entry_path(jo, "rules-error.txt");
+	path = mdir_folder_entry_path(jo, "rules-error.eml");
 	g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
 	g_assert_nonnull(strstr(text, ".rules:2:26: expected \"then\" or a test (and, or), found \"drop\""));
 }
