@@ -788,6 +788,12 @@ MDIR_API char *mdir_queue_dir(const MdirStore *store);
  */
 MDIR_API gboolean mdir_queue_clean(MdirStore *store, gint64 min_age, guint *removed,
     GError **error);
+/*
+ * The litter mdir_queue_clean() would remove: the paths (a new array of
+ * strings) of the files under a dot name in .mdird/queue older than
+ * @min_age seconds; NULL and @error when the queue cannot be read.
+ */
+MDIR_API GPtrArray *mdir_queue_litter(MdirStore *store, gint64 min_age, GError **error);
 
 /*
  * Whether any queue state names a message: the anchors (part 0 URLs) named

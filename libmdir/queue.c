@@ -352,26 +352,46 @@ remove_pending(MdirStore *store, const char *path, const char *key, time_t befor
 	return ok;
 }
 
-gboolean
-mdir_queue_clean(MdirStore *store, gint64 min_age, guint *removed, GError **error)
+GPtrArray *
+mdir_queue_litter(MdirStore *store, gint64 min_age, GError **error)
 {
 	g_autofree char *dir = mdir_queue_dir(store);
 	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	GPtrArray *litter = g_ptr_array_new_with_free_func(g_free);
+	time_t before = time(NULL) - (time_t)min_age;
+	const char *n;
+
+	if (d == NULL && errno != ENOENT) {
+		mdir_set_errno(error, errno ? errno : EIO, dir);
+		g_ptr_array_unref(litter);
+		return NULL;
+	}
+	while (d && (n = g_dir_read_name(d)) != NULL) {
+		char *p = g_build_filename(dir, n, NULL);
+
+		if (n[0] == '.' && older_than(p, before))
+			g_ptr_array_add(litter, p);
+		else
+			g_free(p);
+	}
+	return litter;
+}
+
+gboolean
+mdir_queue_clean(MdirStore *store, gint64 min_age, guint *removed, GError **error)
+{
+	g_autoptr(GPtrArray) litter = mdir_queue_litter(store, min_age, error);
 	time_t before = time(NULL) - (time_t)min_age;
 	guint n_removed = 0;
-	const char *n;
-	gboolean ok = TRUE;
+	gboolean ok = litter != NULL;
 
-	if (d == NULL && errno != ENOENT)
-		return mdir_set_errno(error, errno ? errno : EIO, dir);
-	while (ok && d && (n = g_dir_read_name(d)) != NULL) {
-		g_autofree char *p = g_build_filename(dir, n, NULL);
+	for (guint i = 0; ok && i < litter->len; i++) {
+		const char *p = g_ptr_array_index(litter, i);
+		const char *key = pending_key(strrchr(p, '/') + 1);
 		gboolean gone = FALSE;
 
-		if (n[0] != '.' || !older_than(p, before))
-			continue;
-		if (pending_key(n) != NULL)
-			ok = remove_pending(store, p, pending_key(n), before, &gone, error);
+		if (key != NULL)
+			ok = remove_pending(store, p, key, before, &gone, error);
 		else if (unlink(p) == 0)
 			gone = TRUE;
 		else if (errno != ENOENT)

@@ -88,21 +88,13 @@ check_tmp(Fsck *fs)
 static void
 check_queue(Fsck *fs)
 {
-	g_autofree char *dir = mdir_queue_dir(fs->ms->store);
-	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-	g_autoptr(GPtrArray) litter = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GError) e = NULL;
-	const char *n;
+	g_autoptr(GPtrArray) litter = mdir_queue_litter(fs->ms->store, MDIR_QUEUE_STALE, &e);
 	struct stat st;
 
-	while (d && (n = g_dir_read_name(d)) != NULL) {
-		char *p = g_build_filename(dir, n, NULL);
-
-		if (n[0] == '.' && lstat(p, &st) == 0 &&
-		    time(NULL) - st.st_mtime > MDIR_QUEUE_STALE)
-			g_ptr_array_add(litter, p);
-		else
-			g_free(p);
+	if (litter == NULL) {
+		g_printerr("mstore: fsck: %s\n", e->message);
+		return;
 	}
 	if (fs->repair && litter->len > 0 &&
 	    !mdir_queue_clean(fs->ms->store, MDIR_QUEUE_STALE, NULL, &e))
