@@ -570,7 +570,6 @@ pipe_args(Parser *ps, MdirAction *a)
 static MdirAction *
 action(Parser *ps)
 {
-	g_autoptr(GString) w = g_string_new(NULL);
 	MdirAction *a = g_new0(MdirAction, 1);
 	const char *at;
 	gsize i;
