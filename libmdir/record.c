@@ -183,7 +183,7 @@ mdir_record_get_all(const MdirRecord *record, const char *name)
 			g_ptr_array_add(all, f->value);
 	}
 	g_ptr_array_add(all, NULL);
-	return (const char **)g_ptr_array_free(all, FALSE);
+	return (const char **)(void *)g_ptr_array_free(all, FALSE);
 }
 
 guint
