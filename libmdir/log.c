@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -25,11 +26,30 @@ static gint log_flags = MDIR_LOG_STDERR;
 static gint log_level = LOG_INFO;
 static gint stderr_level = -1; /* -1: the log's */
 static gint log_fd = -1;
+static gboolean stderr_journal;
+
+/*
+ * Whether stderr is systemd's journal: JOURNAL_STREAM holds the device
+ * and inode of the stream systemd connected (systemd.exec(5)).  Syslog
+ * reaches the journal too, so a line logged is not also printed there.
+ */
+static gboolean
+stderr_is_journal(void)
+{
+	const char *js = g_getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	return js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 &&
+	    fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
 
 void
 mdir_log_open(MdirLogFlags flags)
 {
 	g_atomic_int_set(&log_flags, flags);
+	stderr_journal = stderr_is_journal();
 	if (flags & MDIR_LOG_SYSLOG)
 		openlog(g_get_prgname(), LOG_PID, LOG_MAIL);
 }
@@ -109,7 +129,8 @@ mdir_log(int priority, const char *format, ...)
 	int err_level = g_atomic_int_get(&stderr_level);
 	gboolean to_log = (flags & MDIR_LOG_SYSLOG) && priority <= g_atomic_int_get(&log_level);
 	gboolean to_err = (flags & MDIR_LOG_STDERR) &&
-	    priority <= (err_level >= 0 ? err_level : g_atomic_int_get(&log_level));
+	    priority <= (err_level >= 0 ? err_level : g_atomic_int_get(&log_level)) &&
+	    !(to_log && stderr_journal);
 	int fd;
 
 	if (!to_log && !to_err)

@@ -92,7 +92,8 @@ typedef enum {
 /*
  * Sets where mdir_log() writes, for the whole process, and the identity
  * (g_get_prgname()).  Call once, early in main().  Without it, mdir_log()
- * writes to stderr only.
+ * writes to stderr only.  When stderr is systemd's journal (JOURNAL_STREAM),
+ * a line that goes to the log is not also written to stderr.
  */
 MDIR_API void mdir_log_open(MdirLogFlags flags);
 

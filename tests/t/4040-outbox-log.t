@@ -5,7 +5,7 @@
 # what mdir writes do not depend on who ran it first (cron's 022, Postfix's
 # 077).
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
-plan 15
+plan 18
 
 O=$MDIR_ROOT/SMTP/Accounts/jo@example.org/Outbox
 L=$T/mdir.log
@@ -47,6 +47,17 @@ printf 'From: jo@example.org\nTo: d@example.net\nMessage-ID: <m4@example.org>\nS
 mdir-outbox -c "$T/c.conf" -v >"$T/o" 2>"$T/e"
 like "$(cat "$T/e")" '^mdir-outbox: message-id=<m4@example\.org> .*status=sent' "-v adds standard error"
 like "$(grep 'm4@example.org' "$L")" 'status=sent' "and the log file still has it"
+
+# under systemd stderr is the journal (JOURNAL_STREAM names it), which the
+# log reaches too: a line logged is not printed there a second time
+printf 'From: jo@example.org\nTo: d@example.net\nMessage-ID: <m7@example.org>\nSubject: s\n\nx\n' >"$O/m7.eml"
+: >"$T/e"
+JOURNAL_STREAM=$(stat -c %d:%i "$T/e") mdir-outbox -c "$T/c.conf" -v >"$T/o" 2>>"$T/e"
+is "$(grep -c 'm7@example.org' "$T/e")" 0 "-v under systemd: a logged line is not printed to the journal twice"
+like "$(grep 'm7@example.org' "$L")" 'status=sent' "but logged once"
+printf 'From: jo@example.org\nTo: d@example.net\nMessage-ID: <m8@example.org>\nSubject: s\n\nx\n' >"$O/m8.eml"
+JOURNAL_STREAM=1:1 mdir-outbox -c "$T/c.conf" -v >"$T/o" 2>"$T/e"
+like "$(cat "$T/e")" 'message-id=<m8@example\.org> .*status=sent' "a JOURNAL_STREAM that is not this stderr changes nothing"
 
 # [mdir] umask, default 0007, whatever the caller's
 S=$(ls "$MDIR_ROOT/SMTP/Sent" | head -n 1)
