@@ -25,11 +25,13 @@ mdir_generated_new(const char *from_name, const char *to, const char *subject,
 	g_autofree char *date = mdir_time_now(MDIR_TIME_RFC5322);
 	g_autofree char *domain = g_strconcat(from_name, ".invalid", NULL);
 	g_autofree char *id = NULL;
+	/* an address needs a domain (RFC 5322 3.4.1): this host's, as Postfix's */
+	g_autofree char *from = g_strconcat("MAILER-DAEMON@", g_get_host_name(), NULL);
 
 	g_return_val_if_fail(from_name != NULL && subject != NULL, NULL);
 	mdir_mime_init();
 	m = g_mime_message_new(TRUE);
-	g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_FROM, from_name, "MAILER-DAEMON");
+	g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_FROM, from_name, from);
 	if (to && *to)
 		g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_TO, NULL, to);
 	g_mime_message_set_subject(m, subject, "utf-8");

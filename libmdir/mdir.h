@@ -1026,8 +1026,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirDelivery, mdir_delivery_free)
 
 /*
  * A new message with what every generated message carries: From
- * "@from_name <MAILER-DAEMON>", To @to (NULL: none), Subject @subject (UTF-8,
- * encoded as RFC 2047 needs), Date now (MDIR_TIME_RFC5322), a new
+ * "@from_name <MAILER-DAEMON@HOST>" (HOST: this host's name), To @to
+ * (NULL: none), Subject @subject (UTF-8, encoded as RFC 2047 needs), Date now (MDIR_TIME_RFC5322), a new
  * Message-ID at "@from_name.invalid", and Auto-Submitted: @auto_submitted
  * (NULL: none).  The caller adds the body (g_mime_message_set_mime_part())
  * and may change any field.  Transfer full: a GMimeMessage *, free with

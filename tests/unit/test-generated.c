@@ -146,6 +146,15 @@ test_direct(void)
 	/* parsed back: the same subject, two parts, the text whole in the first */
 	back = parse_file(path);
 	g_assert_cmpstr(g_mime_message_get_subject(back), ==, SUBJECT);
+	{
+		/* From: an address with a domain (RFC 5322 3.4.1) */
+		InternetAddressList *from = g_mime_message_get_from(back);
+		g_autofree char *want = g_strconcat("MAILER-DAEMON@", g_get_host_name(), NULL);
+
+		g_assert_cmpint(internet_address_list_length(from), ==, 1);
+		g_assert_cmpstr(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(
+		    internet_address_list_get_address(from, 0))), ==, want);
+	}
 	body = g_mime_message_get_mime_part(back);
 	g_assert_true(GMIME_IS_MULTIPART(body));
 	g_assert_cmpint(g_mime_multipart_get_count(GMIME_MULTIPART(body)), ==, 2);
