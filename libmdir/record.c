@@ -257,13 +257,18 @@ mdir_record_parse(const char *text, gssize len, GError **error)
 			return NULL;
 		}
 		name = g_strndup(p, colon - p);
+		if (*g_strstrip(name) == '\0') { /* blanks, or a NUL, before the colon */
+			g_set_error(error, MDIR_ERROR, MDIR_ERROR_CORRUPT,
+			    "line %u: a field with no name", lineno);
+			return NULL;
+		}
 		colon++;
 		while (colon < eol && (*colon == ' ' || *colon == '\t'))
 			colon++;
 		if (colon < eol && *colon == '\\') /* the writer's escape */
 			colon++;
 		value = g_strndup(colon, eol - colon);
-		mdir_record_add(r, g_strstrip(name), value);
+		mdir_record_add(r, name, value);
 next:
 		p = nl ? nl + 1 : end;
 	}

@@ -121,6 +121,16 @@ test_parse_errors(void)
 	g_clear_error(&error);
 	r = mdir_record_parse(": empty name\n", -1, &error);
 	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_CORRUPT);
+	g_clear_error(&error);
+	/* a name of blanks, or cut short by a NUL, is no name (fuzz-record) */
+	r = mdir_record_parse("a: 1\n \t: blanks\n", -1, &error);
+	g_assert_null(r);
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_CORRUPT);
+	g_assert_cmpstr(error->message, ==, "line 2: a field with no name");
+	g_clear_error(&error);
+	r = mdir_record_parse("\0x: nul\n", 9, &error);
+	g_assert_null(r);
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_CORRUPT);
 }
 
 /* Issue 15.8: a value's leading blanks survive the round trip. */
