@@ -681,9 +681,12 @@ holds_blocks(const char *mime_type)
 static void
 split_blocks(Splitter *sp, guint container, GByteArray *bytes)
 {
-	g_autoptr(GArray) blocks = mime_find_blocks((const char *)bytes->data,
-	    (const char *)bytes->data + bytes->len);
+	g_autoptr(GArray) blocks = NULL;
 
+	if (bytes->len == 0) /* an empty array's data is NULL: no NULL + 0 */
+		return;
+	blocks = mime_find_blocks((const char *)bytes->data,
+	    (const char *)bytes->data + bytes->len);
 	for (guint i = 0; i < blocks->len && !sp->error; i++) {
 		MimeBlock *b = &g_array_index(blocks, MimeBlock, i);
 		g_autofree char *name = part_name(sp, b->name, "application/octet-stream");
