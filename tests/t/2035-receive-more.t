@@ -2,7 +2,7 @@
 # What 2000 and 2010 leave out (issue 15): [receive] max_size on both
 # sides of its boundary, and mstore init.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
-plan 9
+plan 11
 
 msg=$DATA/multipart-mixed.eml
 size=$(wc -c <"$msg")
@@ -36,3 +36,14 @@ is "$out" "$R" "prints the root"
 is "$(cd "$R" && find . -type d | sort | tr '\n' ' ')" \
 	". ./.mdird ./.mdird/queue ./.mstore ./.mstore/msg ./.mstore/tmp ./SMTP ./SMTP/Accounts ./SMTP/Failed ./SMTP/Outbox ./SMTP/Sent ./SMTP/Spam ./SMTP/Statistics " \
 	"makes the store, the queue and the SMTP folders"
+
+# issue 16.11: pipe(8) may start it under umask 077; [mdir] umask (0007 by
+# default) still leaves what it stores readable and writable by the
+# group (mdird, sync clients), never by others
+touch "$T/before"
+(umask 077; sed "s/^Message-ID: <mixed@/Message-ID: <umask@/" "$msg" |
+	mdir-receive -- jo@example.org >/dev/null)
+ok $? "a delivery under umask 077"
+modes=$(find "$MDIR_ROOT/.mstore/msg" -type f -newer "$T/before" -exec stat -c %a {} + |
+	sort -u | tr '\n' ' ')
+is "$modes$(stat -c %a "$(batch_of umask)")" "660 660" "its stored parts and records and its batch are 0660"
