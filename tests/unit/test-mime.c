@@ -540,6 +540,16 @@ test_two_content_types(void)
 	r = rec(&s, 0);
 	g_assert_nonnull(strstr(mdir_record_get(r, "defects"), "content-type"));
 	split_clear(&s);
+	g_clear_pointer(&r, mdir_record_free);
+	/* the second field's boundary is the one that occurs: it is used */
+	split_fixture(&s, "two-content-types-second.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_content(&s, 1, "The visible text.");
+	assert_field(&s, 2, "suggested-name", "b.pdf");
+	assert_bytes(&s, 2, "%PDF-1.4\n", 9);
+	r = rec(&s, 0);
+	g_assert_nonnull(strstr(mdir_record_get(r, "defects"), "content-type"));
+	split_clear(&s);
 }
 
 static void
@@ -695,6 +705,21 @@ test_yenc(void)
 		g_assert_nonnull(strstr(mdir_record_get(r, "defects"), "CRC32"));
 	}
 	split_clear(&s);
+
+	/* a part of type application/x-yenc: its block is a file too */
+	{
+		guchar want[61];
+
+		for (int i = 0; i < 52; i++)
+			want[i] = (guchar)(i * 5);
+		memcpy(want + 52, "yEnc part", 9);
+		split_fixture(&s, "yenc-part.eml");
+		g_assert_cmpuint(s.parts, ==, 3);
+		assert_field(&s, 3, "suggested-name", "fifty.bin");
+		assert_field(&s, 3, "container", "2");
+		assert_bytes(&s, 3, want, sizeof(want));
+		split_clear(&s);
+	}
 }
 
 static void
