@@ -156,6 +156,24 @@ test_save_record(void)
 	g_clear_error(&error);
 	g_assert_false(mdir_folder_save_record(f, "../x", r, &error));
 	g_assert_nonnull(error);
+	g_clear_error(&error);
+	/* it takes the folder's lock: another holder makes it wait, then fail */
+	{
+		g_autoptr(MdirFolder) g = open_folder(s, "SMTP/Outbox");
+		g_autoptr(MdirRecord) again = NULL;
+
+		g_assert_true(mdir_folder_lock(g, NULL));
+		mdir_folder_set_lock_timeout(f, 50);
+		mdir_record_set(r, "outbox-attempts", "3");
+		g_assert_false(mdir_folder_save_record(f, n, r, &error));
+		g_assert_error(error, MDIR_ERROR, MDIR_ERROR_LOCK_TIMEOUT);
+		g_clear_error(&error);
+		again = mdir_folder_load_record(f, n, NULL);
+		g_assert_cmpstr(mdir_record_get(again, "outbox-attempts"), ==, "2");
+		mdir_folder_unlock(g);
+		g_assert_true(mdir_folder_save_record(f, n, r, &error));
+		g_assert_no_error(error);
+	}
 }
 
 static void
