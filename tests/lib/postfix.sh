@@ -1,6 +1,5 @@
 # tests/lib/postfix.sh: a private, throwaway Postfix on 127.0.0.1 for the
-# end-to-end tests (see ../shared/notes/postfix-test-instance.md for the
-# set-up and its pitfalls).  Source it after tests/lib.sh:
+# end-to-end tests.  Source it after tests/lib.sh:
 #
 #   pf_require            skip the whole file unless root with Postfix and swaks
 #   pf_start [EXTRA]      config and queue under $PF, mdir-receive as $PF_USER;
@@ -26,6 +25,17 @@
 #
 # main.cf and master.cf are the README's blocks, made private by the
 # substitutions listed at _pf_private, plus what a private instance needs.
+#
+# What the set-up rests on (Debian 12's Postfix 3.7):
+# - Every Postfix command here takes -c "$PF/etc": without it, it reads
+#   /etc/postfix/main.cf, which a "No configuration" install does not
+#   have.  The package's other files in /etc/postfix serve as they are.
+# - A failed "postfix start" says why only on a terminal; here it is just
+#   a status of 1, and the reason is in $PF/maillog (maillog_file, which
+#   needs the postlog service in master.cf).
+# - master binds its listeners with SO_REUSEPORT: a port another listener
+#   already has does not stop it, and the two then share the connections.
+#   Hence ports checked free before the start (_pf_pick_ports).
 
 . "$MDIR_SRC/tests/lib/readme.sh"
 

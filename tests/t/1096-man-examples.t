@@ -68,7 +68,7 @@ smtp-stats.1.2    sh
 EX=$T/ex ETC=$T/etc/mdir W=$T/work HOME=$T/home
 export HOME
 mkdir -p "$EX" "$ETC" "$W" "$HOME" "$T/roots" "$T/run"
-PORT=$((20000 + $$ % 20000))
+free_ports 1 # the policy service's: checked free, not guessed from the PID
 san=$(nm -D "$MDIR_BUILD/lib/libmdir.so" | grep -q __asan && echo "-fsanitize=address,undefined")
 
 # the blocks, as a reader sees them: $EX/PAGE.N

@@ -1,18 +1,19 @@
 #!/bin/sh
 # mdir-outbox's DKIM signatures, rsa-sha256 and ed25519-sha256, checked
 # offline by two independent verifiers (opendkim -t, python3-dkim) on
-# messages that are hard to sign right; a tampered message fails.
+# messages that are hard to sign right; a tampered message fails.  The
+# log line of a send says what it was signed with.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/dkim.sh"
 command -v opendkim >/dev/null || skip_all "opendkim is not installed (make deps)"
 /usr/bin/python3 -c 'import dkim' 2>/dev/null || skip_all "python3-dkim is not installed"
-plan 40
+plan 42
 
 dk_keys
 printf '#!/bin/sh\ncat >"%s/sent.eml"\n' "$T" >"$T/sendmail"
 chmod +x "$T/sendmail"
-printf '[mdir]\nroot = %s\n[outbox]\nsendmail = %s\n%s\n' "$MDIR_ROOT" "$T/sendmail" \
-	"$DK_CONF" >"$T/c.conf"
+printf '[mdir]\nroot = %s\nlog_file = %s\n[outbox]\nsendmail = %s\n%s\n' "$MDIR_ROOT" \
+	"$T/log" "$T/sendmail" "$DK_CONF" >"$T/c.conf"
 dk_records "$T/c.conf"
 like "$(cat "$T/records.txt")" '^s1\._domainkey\.example\.org\. IN TXT \( "v=DKIM1; k=rsa; p=MII' \
 	"--dkim-record: the RSA key's record"
@@ -33,6 +34,9 @@ check() {
 long=$(printf 'x%.0s' $(seq 1 200))
 printf 'From: Jo <jo@example.org>\nTo: a@example.net,\n  b@example.net,\n\tc@example.net\nSubject: a very long subject %s\n  that folds twice\n   and again\nList-Id: <l.example.org>\n\nbody\n' "$long" >"$T/m"
 check folded-headers <"$T/m"
+like "$(grep 'entry=SMTP/Accounts/jo@example.org/Outbox/folded-headers.eml' "$T/log")" \
+	' status=sent sendmail=0 signed=rsa-sha256,ed25519-sha256 d=example\.org entry=' \
+	"the log line: signed with both algorithms for the domain"
 printf 'From: =?utf-8?q?J=C3=B6?= <jo@example.org>\nTo: a@example.net\nSubject: Grüße aus Köln\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nSchöne Grüße, café\n' >"$T/m"
 check eight-bit <"$T/m"
 /usr/bin/python3 -c 'import sys; sys.exit(max(open(sys.argv[1], "rb").read()) >= 128)' "$T/sent.eml"
@@ -92,6 +96,8 @@ rm -f "$T/sent.eml"
 mdir-outbox -c "$T/c.conf" >"$T/out" 2>&1
 is "$(grep -c '^From: ceo@elsewhere.test' "$T/sent.eml" 2>/dev/null)" 1 "a forward of a remote message is sent"
 is "$(grep -c '^DKIM-Signature:' "$T/sent.eml")" 0 "but not signed: its From is not ours"
+like "$(grep 'entry=SMTP/Outbox/fwd.eml' "$T/log")" ' status=sent sendmail=0 signed=no entry=' \
+	"and logged so"
 
 # a key readable by others is refused, and nothing goes out unsigned
 chmod 644 "$T/rsa.pem"
