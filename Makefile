@@ -232,9 +232,14 @@ help:
 	@echo "targets: all check stress fuzz demo deps install uninstall clean lint"
 	@echo "variables: PREFIX DESTDIR SANITIZE=1 B (build directory) FUZZ_SECONDS"
 
+# made again at each make: PREFIX may differ from the last run's, and an
+# install must not carry an earlier prefix (replaced only when it changed)
 mdir.pc: mdir.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+	@sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+.PHONY: mdir.pc
 
 MAN_PAGES := $(wildcard man/*.[1-8])
 
