@@ -181,6 +181,7 @@ prepare(Outbox *r, Message *m, GError **error)
 	g_autofree char *path = g_strdup_printf("%s/outbox.%08x", r->tmpdir, g_random_int());
 	g_autoptr(GString) sigs = g_string_new(NULL);
 	g_autoptr(GString) with = g_string_new(NULL);
+	g_autoptr(GString) sels = g_string_new(NULL);
 	DkimKey *keys[] = { r->ed25519, r->rsa }; /* RSA on top: read first */
 
 	if ((r->rsa || r->ed25519) && !policy_may_sign(r->config, m))
@@ -213,12 +214,15 @@ prepare(Outbox *r, Message *m, GError **error)
 			g_string_prepend(sigs, sig);
 			g_string_prepend(with, keys[i] == r->ed25519 ? ",ed25519-sha256" :
 			    ",rsa-sha256");
+			g_string_prepend(sels, selector);
+			g_string_prepend_c(sels, ',');
 		}
 	}
 	if (!message_write(m, sigs->str, path, error))
 		return NULL;
 	if (with->len > 0)
-		m->signed_with = g_strdup_printf("%s d=%s", with->str + 1, domain);
+		m->signed_with = g_strdup_printf("%s d=%s s=%s", with->str + 1, domain,
+		    sels->str + 1);
 	return g_steal_pointer(&path);
 }
 
