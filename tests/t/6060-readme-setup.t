@@ -18,8 +18,8 @@ plan 24
 #   /var/lib/mdir          -> $ROOT, the test's root (in $T)
 #   /etc/mdir              -> $ETC, the test's configuration directory
 #   the user mdir          -> $U, a user made for this test file and
-#                             removed at its end (a word of its own: not
-#                             [mdir] nor mdir-outbox)
+#                             removed at its end (a word of its own, or
+#                             in user:group; not [mdir] nor mdir-outbox)
 #   /usr/local/bin/, or a program run by its name
 #                          -> $TB/, copies of the build's programs
 #
@@ -30,10 +30,12 @@ U=mdir-test-$$
 ROOT=$T/var-lib-mdir
 ETC=$T/etc-mdir
 TB=$T/setup/bin
+# (the user rule twice: "mdir:mdir" shares the colon between two matches)
+_user="s/\(^\|[[:blank:]:]\)mdir\([[:blank:]:]\|\$\)/\1$U\2/g"
 private() {
 	sed -e "s|/var/lib/mdir|$ROOT|g" \
 	    -e "s|/etc/mdir|$ETC|g" \
-	    -e "s/\(^\|[[:blank:]]\)mdir\([[:blank:]]\|\$\)/\1$U\2/g" \
+	    -e "$_user" -e "$_user" \
 	    -e "s|/usr/local/bin/|$TB/|g" \
 	    -e "s#\(^\|[[:blank:]]\)\(mstore\|mdir-outbox\|mdird\|mdir-receive\|smtp-stats\)\([[:blank:]]\|\$\)#\1$TB/\2\3#g"
 }
@@ -41,7 +43,8 @@ private() {
 # leftovers FILE: prints what must not be left in a block made private
 leftovers() {
 	grep -nE '/var/lib/mdir|/etc/mdir|/usr/local' "$1"
-	grep -nE '(^|[[:blank:]])(mdir|mstore|mdir-outbox|mdird|mdir-receive|smtp-stats)([[:blank:]]|$)' "$1"
+	grep -nE '(^|[[:blank:]:])mdir([[:blank:]:]|$)' "$1"
+	grep -nE '(^|[[:blank:]])(mstore|mdir-outbox|mdird|mdir-receive|smtp-stats)([[:blank:]]|$)' "$1"
 }
 
 # block NAME: the README's block NAME made private in $T/NAME.sh; fails
