@@ -28,7 +28,7 @@
 typedef struct {
 	dev_t dev;
 	ino_t ino;
-	gint64 mtime_ns;
+	gint64 ctime_ns;
 	off_t size;
 	MdirRules *rules; /* NULL: the file is broken */
 } Cached;

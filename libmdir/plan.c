@@ -72,14 +72,16 @@ rules_for(MdirClassifier *c, MdirFolder *folder)
 		g_hash_table_remove(c->rules, mdir_folder_path(folder));
 		return NULL;
 	}
+	/* the change time: the text changes it, and so do the owner and the
+	 * links that decide what the file may do */
 	if (k && k->dev == st.st_dev && k->ino == st.st_ino && k->size == st.st_size &&
-	    k->mtime_ns == (gint64)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec)
+	    k->ctime_ns == (gint64)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec)
 		return k->rules;
 	k = g_new0(Cached, 1);
 	k->dev = st.st_dev;
 	k->ino = st.st_ino;
 	k->size = st.st_size;
-	k->mtime_ns = (gint64)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	k->ctime_ns = (gint64)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
 	if (stat(mdir_folder_path(folder), &dst) < 0)
 		dst.st_uid = 0;
 	k->rules = mdir_rules_load(path, dst.st_uid, &e);
@@ -252,16 +254,55 @@ note_action(Batch *b, const MdirAction *a, const char *arg)
 		g_ptr_array_add(b->actions, g_steal_pointer(&s));
 }
 
-/* A copy or move of the entry into the folder a rule names. */
+/*
+ * Whether the folder @dest is an outbox or leads into one through a link
+ * in the root (an account's alias, or one a group member made).
+ */
+static gboolean
+leads_to_outbox(MdirStore *store, const char *dest)
+{
+	const char *root = mdir_store_root(store);
+	g_autofree char *real = NULL;
+
+	if (mdir_is_outbox(dest))
+		return TRUE;
+	real = mdir_resolve(store, dest, NULL);
+	return real && g_str_has_prefix(real, root) && mdir_is_outbox(real + strlen(root));
+}
+
+/*
+ * Whether a copy or move into @dest from rules that may not send (a
+ * group member's: mdir_rules_load()) is refused, and logged so: the
+ * outboxes' mail is signed and sent as the account (issue 16.4).
+ */
+static gboolean
+refused(Batch *b, MdirStore *store, MdirFolder *from, const MdirRules *rules,
+    const MdirAction *a, const char *dest)
+{
+	g_autofree char *note = NULL;
+
+	if (mdir_rules_trusted(rules) || !leads_to_outbox(store, dest))
+		return FALSE;
+	mdir_log(LOG_WARNING, "%s: rules: %s into the outbox %s refused: only a rules file "
+			      "owned by root or by the folder's owner, with no other link to it, "
+			      "may route into an outbox; the entry stays here",
+	    mdir_folder_name(from), a->kind == MDIR_ACTION_MOVE ? "move" : "copy", dest);
+	note = g_strdup_printf("%s (refused)", dest);
+	note_action(b, a, note);
+	return TRUE;
+}
+
+/* A copy or move of the entry into the folder a rule of @rules names. */
 static Route
-route_to(MdirClassifier *c, Batch *b, MdirFolder *from, const MdirAction *a,
-    const char *src, const MdirRecord *r, const char *name, GPtrArray *chain, GError **error)
+route_to(MdirClassifier *c, Batch *b, MdirFolder *from, const MdirRules *rules,
+    const MdirAction *a, const char *src, const MdirRecord *r, const char *name,
+    GPtrArray *chain, GError **error)
 {
 	g_autofree char *dest = mdir_rules_expand(a->arg, r);
 	GError *e = NULL;
 	MdirFolder *to;
 
-	if (!may_make(c, b, from, a, dest)) {
+	if (refused(b, c->store, from, rules, a, dest) || !may_make(c, b, from, a, dest)) {
 		plan_filing(b, from, src, r, name);
 		return ROUTED;
 	}
@@ -321,7 +362,7 @@ route(MdirClassifier *c, Batch *b, MdirFolder *f, const char *src, const MdirRec
 		switch (a->kind) {
 		case MDIR_ACTION_COPY:
 		case MDIR_ACTION_MOVE:
-			how = route_to(c, b, f, a, src, r, name, chain, error);
+			how = route_to(c, b, f, rules, a, src, r, name, chain, error);
 			break;
 		case MDIR_ACTION_NOTIFY:
 			note_action(b, a, NULL);
