@@ -271,38 +271,58 @@ leads_to_outbox(MdirStore *store, const char *dest)
 }
 
 /*
- * Whether a copy or move into @dest from rules that may not send (a
- * group member's: mdir_rules_load()) is refused, and logged so: the
- * outboxes' mail is signed and sent as the account (issue 16.4).
+ * Whether a copy or move into @dest is refused, and logged so: rules that
+ * may not send (a group member's: mdir_rules_load()), or that an entry
+ * reached through such rules, route into no outbox, whose mail is signed
+ * and sent as the account (issue 16.4).
  */
 static gboolean
-refused(Batch *b, MdirStore *store, MdirFolder *from, const MdirRules *rules,
-    const MdirAction *a, const char *dest)
+refused(Batch *b, MdirStore *store, MdirFolder *from, const MdirAction *a, const char *dest)
 {
 	g_autofree char *note = NULL;
 
-	if (mdir_rules_trusted(rules) || !leads_to_outbox(store, dest))
+	if (b->untrusted == 0 || !leads_to_outbox(store, dest))
 		return FALSE;
 	mdir_log(LOG_WARNING, "%s: rules: %s into the outbox %s refused: only a rules file "
 			      "owned by root or by the folder's owner, with no other link to it, "
-			      "may route into an outbox; the entry stays here",
+			      "reached through such files only, may route into an outbox; the "
+			      "entry stays here",
 	    mdir_folder_name(from), a->kind == MDIR_ACTION_MOVE ? "move" : "copy", dest);
 	note = g_strdup_printf("%s (refused)", dest);
 	note_action(b, a, note);
 	return TRUE;
 }
 
-/* A copy or move of the entry into the folder a rule of @rules names. */
+/*
+ * Whether a forward is refused, and logged so: the entry came through
+ * rules that may not send (a group member's rules in an account's folder
+ * route into a folder the member made, whose rules the member owns).
+ */
+static gboolean
+forward_refused(Batch *b, MdirFolder *f, const MdirAction *a)
+{
+	g_autofree char *note = NULL;
+
+	if (b->untrusted == 0)
+		return FALSE;
+	mdir_log(LOG_WARNING, "%s: rules: forward to %s refused: the entry came through a "
+			      "rules file not owned by root or by its folder's owner, or with "
+			      "another link to it", mdir_folder_name(f), a->arg);
+	note = g_strdup_printf("%s (refused)", a->arg);
+	note_action(b, a, note);
+	return TRUE;
+}
+
+/* A copy or move of the entry into the folder a rule names. */
 static Route
-route_to(MdirClassifier *c, Batch *b, MdirFolder *from, const MdirRules *rules,
-    const MdirAction *a, const char *src, const MdirRecord *r, const char *name,
-    GPtrArray *chain, GError **error)
+route_to(MdirClassifier *c, Batch *b, MdirFolder *from, const MdirAction *a,
+    const char *src, const MdirRecord *r, const char *name, GPtrArray *chain, GError **error)
 {
 	g_autofree char *dest = mdir_rules_expand(a->arg, r);
 	GError *e = NULL;
 	MdirFolder *to;
 
-	if (refused(b, c->store, from, rules, a, dest) || !may_make(c, b, from, a, dest)) {
+	if (refused(b, c->store, from, a, dest) || !may_make(c, b, from, a, dest)) {
 		plan_filing(b, from, src, r, name);
 		return ROUTED;
 	}
@@ -323,7 +343,11 @@ route_to(MdirClassifier *c, Batch *b, MdirFolder *from, const MdirRules *rules,
 	return route(c, b, to, src, r, name, chain, error);
 }
 
-/* Where one entry arriving in @f goes, by @f's rules and those after. */
+/*
+ * Where one entry arriving in @f goes, by @f's rules and those after.
+ * Trust holds along the way: once rules that may not send have routed
+ * the entry, no rules after them send it (b->untrusted).
+ */
 static Route
 route(MdirClassifier *c, Batch *b, MdirFolder *f, const char *src, const MdirRecord *r,
     const char *name, GPtrArray *chain, GError **error)
@@ -332,6 +356,7 @@ route(MdirClassifier *c, Batch *b, MdirFolder *f, const char *src, const MdirRec
 	g_autoptr(GPtrArray) acts = NULL;
 	MdirRules *rules;
 	gboolean keep;
+	gboolean doubtful;
 	Route how = ROUTED;
 
 	for (guint i = 0; i < chain->len; i++)
@@ -356,13 +381,15 @@ route(MdirClassifier *c, Batch *b, MdirFolder *f, const char *src, const MdirRec
 	if (keep)
 		plan_filing(b, f, src, r, name);
 	g_ptr_array_add(chain, (gpointer)(guintptr)mdir_folder_name(f));
+	doubtful = !mdir_rules_trusted(rules);
+	b->untrusted += doubtful;
 	for (guint i = 0; i < acts->len && how == ROUTED; i++) {
 		const MdirAction *a = acts->pdata[i];
 
 		switch (a->kind) {
 		case MDIR_ACTION_COPY:
 		case MDIR_ACTION_MOVE:
-			how = route_to(c, b, f, rules, a, src, r, name, chain, error);
+			how = route_to(c, b, f, a, src, r, name, chain, error);
 			break;
 		case MDIR_ACTION_NOTIFY:
 			note_action(b, a, NULL);
@@ -373,6 +400,8 @@ route(MdirClassifier *c, Batch *b, MdirFolder *f, const char *src, const MdirRec
 			plan_later(b, MDIR_EFFECT_PIPE, f, src, r, a->argv);
 			break;
 		case MDIR_ACTION_FORWARD:
+			if (forward_refused(b, f, a))
+				break;
 			note_action(b, a, a->arg);
 			plan_forward(c, b, r, a->arg);
 			break;
@@ -380,6 +409,7 @@ route(MdirClassifier *c, Batch *b, MdirFolder *f, const char *src, const MdirRec
 			break;
 		}
 	}
+	b->untrusted -= doubtful;
 	g_ptr_array_set_size(chain, chain->len - 1);
 	return how;
 }

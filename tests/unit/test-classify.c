@@ -689,6 +689,29 @@ test_trust_change(Fixture *fx, gconstpointer data)
 	ASSERT_LS(fx, "SMTP/Outbox", "Invoice.eml");
 }
 
+/*
+ * Trust holds along a cascade: a folder a group member's rules route
+ * into (one the member made, whose own rules they wrote and therefore
+ * own) sends nothing for them, its owner's rules notwithstanding.
+ */
+static void
+test_cascade_untrusted(Fixture *fx, gconstpointer data)
+{
+	(void)data;
+	account(fx, "Users/member", "forward x@evil.example; copy SMTP/Outbox\n");
+	untrusted_account(fx, JO, "if part = 1 then copy Users/member\n", "jo.rules");
+	/* the account's own rules may send what goes the same way */
+	account(fx, "SMTP/Accounts/c@example.org", "if part = 1 then copy Users/member\n");
+	deliver(fx, "a", "jo@example.org");
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	ASSERT_LS(fx, "Users/member", "Invoice.txt");
+	ASSERT_LS(fx, "SMTP/Outbox", "");
+	ASSERT_LS(fx, JO, "Invoice.eml Invoice.txt invoice.pdf");
+	deliver(fx, "b", "c@example.org");
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	ASSERT_LS(fx, "SMTP/Outbox", "Invoice.eml Invoice.txt");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -709,6 +732,7 @@ main(int argc, char **argv)
 	ADD("/classify/account-template", test_account_template);
 	ADD("/classify/route-untrusted", test_route_untrusted);
 	ADD("/classify/trust-change", test_trust_change);
+	ADD("/classify/cascade-untrusted", test_cascade_untrusted);
 	ADD("/classify/slices-stopped", test_slices_stopped);
 	return g_test_run();
 }
