@@ -28,7 +28,7 @@
 typedef struct {
 	dev_t dev;
 	ino_t ino;
-	gint64 mtime_ns;
+	gint64 ctime_ns;
 	off_t size;
 	MdirRules *rules; /* NULL: the file is broken */
 } Cached;
@@ -70,6 +70,7 @@ typedef struct {
 	GHashTable *planned; /* filing keys: each entry into each folder once */
 	GHashTable *seen;    /* careful: folder name -> keys it holds already */
 	guint new_folders;   /* made by templates while planning */
+	guint untrusted;     /* rules on the way that may not send (plan.c route()) */
 	char *message_id;    /* for the log */
 	char *account;
 	GPtrArray *actions;  /* what the rules did, for the log: "move X", ... */

@@ -837,26 +837,34 @@ typedef struct {
 } MdirAction;
 
 /*
- * Parses the rules in @text; @file names it in messages.  With
- * @allow_pipe FALSE, a pipe action is an error.  MDIR_ERROR_CONFIG with
- * "FILE:LINE:COLUMN: what was expected" for the first error.  Transfer
- * full: mdir_rules_free().
+ * Parses the rules in @text; @file names it in messages.  @trusted says
+ * whether the folder's owner wrote it (see mdir_rules_load()); when
+ * FALSE, pipe and forward are errors, and so is a copy or move into an
+ * outbox (SMTP/Outbox, SMTP/Accounts/ADDRESS/Outbox, in any case) named
+ * as it is; one a template leads into is refused when the classifier
+ * fills it in, and so is one reached through a link.  MDIR_ERROR_CONFIG
+ * with "FILE:LINE:COLUMN: what was expected" for the first error.
+ * Transfer full: mdir_rules_free().
  */
-MDIR_API MdirRules *mdir_rules_parse(const char *text, const char *file, gboolean allow_pipe,
+MDIR_API MdirRules *mdir_rules_parse(const char *text, const char *file, gboolean trusted,
     GError **error);
 
 /*
  * Loads a .rules file, opened without following a symbolic link (one is
- * an MDIR_ERROR_CONFIG error) and judged by what was opened: pipe is
- * allowed when the file is owned by root or by @folder_owner and has no
- * other hard link (a stored part moved into place has).  A file over 1 MB
- * or not a regular file is refused.  Transfer full: mdir_rules_free().
+ * an MDIR_ERROR_CONFIG error) and judged by what was opened: it is
+ * trusted (may pipe, forward and route into an outbox) when it is owned
+ * by root or by @folder_owner and has no other hard link (a stored part
+ * moved into place has).  A file over 1 MB or not a regular file is
+ * refused.  Transfer full: mdir_rules_free().
  */
 MDIR_API MdirRules *mdir_rules_load(const char *path, uid_t folder_owner, GError **error);
 MDIR_API void mdir_rules_free(MdirRules *rules);
 
 /* The number of rules. */
 MDIR_API guint mdir_rules_count(const MdirRules *rules);
+
+/* Whether @rules are trusted (mdir_rules_parse()): may route into an outbox. */
+MDIR_API gboolean mdir_rules_trusted(const MdirRules *rules);
 
 /*
  * The actions @rules take for an entry with @record, in order (copy, move,

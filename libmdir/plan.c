@@ -72,14 +72,16 @@ rules_for(MdirClassifier *c, MdirFolder *folder)
 		g_hash_table_remove(c->rules, mdir_folder_path(folder));
 		return NULL;
 	}
+	/* the change time: the text changes it, and so do the owner and the
+	 * links that decide what the file may do */
 	if (k && k->dev == st.st_dev && k->ino == st.st_ino && k->size == st.st_size &&
-	    k->mtime_ns == (gint64)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec)
+	    k->ctime_ns == (gint64)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec)
 		return k->rules;
 	k = g_new0(Cached, 1);
 	k->dev = st.st_dev;
 	k->ino = st.st_ino;
 	k->size = st.st_size;
-	k->mtime_ns = (gint64)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	k->ctime_ns = (gint64)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
 	if (stat(mdir_folder_path(folder), &dst) < 0)
 		dst.st_uid = 0;
 	k->rules = mdir_rules_load(path, dst.st_uid, &e);
@@ -252,6 +254,65 @@ note_action(Batch *b, const MdirAction *a, const char *arg)
 		g_ptr_array_add(b->actions, g_steal_pointer(&s));
 }
 
+/*
+ * Whether the folder @dest is an outbox or leads into one through a link
+ * in the root (an account's alias, or one a group member made).
+ */
+static gboolean
+leads_to_outbox(MdirStore *store, const char *dest)
+{
+	const char *root = mdir_store_root(store);
+	g_autofree char *real = NULL;
+
+	if (mdir_is_outbox(dest))
+		return TRUE;
+	real = mdir_resolve(store, dest, NULL);
+	return real && g_str_has_prefix(real, root) && mdir_is_outbox(real + strlen(root));
+}
+
+/*
+ * Whether a copy or move into @dest is refused, and logged so: rules that
+ * may not send (a group member's: mdir_rules_load()), or that an entry
+ * reached through such rules, route into no outbox, whose mail is signed
+ * and sent as the account (issue 16.4).
+ */
+static gboolean
+refused(Batch *b, MdirStore *store, MdirFolder *from, const MdirAction *a, const char *dest)
+{
+	g_autofree char *note = NULL;
+
+	if (b->untrusted == 0 || !leads_to_outbox(store, dest))
+		return FALSE;
+	mdir_log(LOG_WARNING, "%s: rules: %s into the outbox %s refused: only a rules file "
+			      "owned by root or by the folder's owner, with no other link to it, "
+			      "reached through such files only, may route into an outbox; the "
+			      "entry stays here",
+	    mdir_folder_name(from), a->kind == MDIR_ACTION_MOVE ? "move" : "copy", dest);
+	note = g_strdup_printf("%s (refused)", dest);
+	note_action(b, a, note);
+	return TRUE;
+}
+
+/*
+ * Whether a forward is refused, and logged so: the entry came through
+ * rules that may not send (a group member's rules in an account's folder
+ * route into a folder the member made, whose rules the member owns).
+ */
+static gboolean
+forward_refused(Batch *b, MdirFolder *f, const MdirAction *a)
+{
+	g_autofree char *note = NULL;
+
+	if (b->untrusted == 0)
+		return FALSE;
+	mdir_log(LOG_WARNING, "%s: rules: forward to %s refused: the entry came through a "
+			      "rules file not owned by root or by its folder's owner, or with "
+			      "another link to it", mdir_folder_name(f), a->arg);
+	note = g_strdup_printf("%s (refused)", a->arg);
+	note_action(b, a, note);
+	return TRUE;
+}
+
 /* A copy or move of the entry into the folder a rule names. */
 static Route
 route_to(MdirClassifier *c, Batch *b, MdirFolder *from, const MdirAction *a,
@@ -261,7 +322,7 @@ route_to(MdirClassifier *c, Batch *b, MdirFolder *from, const MdirAction *a,
 	GError *e = NULL;
 	MdirFolder *to;
 
-	if (!may_make(c, b, from, a, dest)) {
+	if (refused(b, c->store, from, a, dest) || !may_make(c, b, from, a, dest)) {
 		plan_filing(b, from, src, r, name);
 		return ROUTED;
 	}
@@ -282,7 +343,11 @@ route_to(MdirClassifier *c, Batch *b, MdirFolder *from, const MdirAction *a,
 	return route(c, b, to, src, r, name, chain, error);
 }
 
-/* Where one entry arriving in @f goes, by @f's rules and those after. */
+/*
+ * Where one entry arriving in @f goes, by @f's rules and those after.
+ * Trust holds along the way: once rules that may not send have routed
+ * the entry, no rules after them send it (b->untrusted).
+ */
 static Route
 route(MdirClassifier *c, Batch *b, MdirFolder *f, const char *src, const MdirRecord *r,
     const char *name, GPtrArray *chain, GError **error)
@@ -291,6 +356,7 @@ route(MdirClassifier *c, Batch *b, MdirFolder *f, const char *src, const MdirRec
 	g_autoptr(GPtrArray) acts = NULL;
 	MdirRules *rules;
 	gboolean keep;
+	gboolean doubtful;
 	Route how = ROUTED;
 
 	for (guint i = 0; i < chain->len; i++)
@@ -315,6 +381,8 @@ route(MdirClassifier *c, Batch *b, MdirFolder *f, const char *src, const MdirRec
 	if (keep)
 		plan_filing(b, f, src, r, name);
 	g_ptr_array_add(chain, (gpointer)(guintptr)mdir_folder_name(f));
+	doubtful = !mdir_rules_trusted(rules);
+	b->untrusted += doubtful;
 	for (guint i = 0; i < acts->len && how == ROUTED; i++) {
 		const MdirAction *a = acts->pdata[i];
 
@@ -332,6 +400,8 @@ route(MdirClassifier *c, Batch *b, MdirFolder *f, const char *src, const MdirRec
 			plan_later(b, MDIR_EFFECT_PIPE, f, src, r, a->argv);
 			break;
 		case MDIR_ACTION_FORWARD:
+			if (forward_refused(b, f, a))
+				break;
 			note_action(b, a, a->arg);
 			plan_forward(c, b, r, a->arg);
 			break;
@@ -339,6 +409,7 @@ route(MdirClassifier *c, Batch *b, MdirFolder *f, const char *src, const MdirRec
 			break;
 		}
 	}
+	b->untrusted -= doubtful;
 	g_ptr_array_set_size(chain, chain->len - 1);
 	return how;
 }

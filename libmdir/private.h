@@ -114,6 +114,13 @@ int mdir_folder_meta_fd(MdirFolder *folder, gboolean create, GError **error);
 /* GMime's one initialisation, for every module that uses it. */
 void mdir_mime_init(void);
 
+/*
+ * Whether the folder @folder names (relative to the root, as written:
+ * links are not followed) is an outbox, SMTP/Outbox or
+ * SMTP/Accounts/<address>/Outbox, in any case (rules.c).
+ */
+gboolean mdir_is_outbox(const char *folder);
+
 /* sha256.c: SHA-256, streamed (see there for why not OpenSSL). */
 typedef struct {
 	guint32 state[8];

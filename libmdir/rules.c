@@ -11,6 +11,13 @@
  * The first rule whose test holds decides, unless it says "continue".
  * Parsing is all up front, with the line and column of the first error, so
  * that a broken file is refused whole and never half-applied.
+ *
+ * A rules file is trusted when its folder's owner (or root) wrote it
+ * (mdir_rules_load()).  One that is not, a group member's, may file and
+ * notify, never act outside the folders: no pipe (a program run as mdir),
+ * no forward and no copy or move into an outbox (mail signed and sent as
+ * the account).  A destination from a template is judged once filled in,
+ * when planned (plan.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +64,7 @@ struct Node {
 struct MdirRules {
 	GPtrArray *rules; /* Rule */
 	char *file;
+	gboolean trusted; /* may pipe and send: see the top */
 };
 
 typedef struct {
@@ -74,7 +82,7 @@ typedef struct {
 	const char *p;	   /* the next character */
 	const char *start; /* of the logical line, for columns */
 	guint line;
-	gboolean allow_pipe;
+	gboolean trusted;
 	GError **error;
 	gboolean failed;
 	guint depth; /* of '(' and "not" around the position */
@@ -538,6 +546,14 @@ static const struct {
 	{ "stop", MDIR_ACTION_STOP },	    { "continue", MDIR_ACTION_CONTINUE },
 };
 
+/* Fails the parse: @what (an action) needs a trusted rules file. */
+static gboolean
+untrusted(Parser *ps, const char *what)
+{
+	return fail(ps, "%s is allowed only in a rules file owned by root or by the folder's "
+			"owner, with no other link to it", what);
+}
+
 /* The arguments of a pipe action: words and strings up to ';'. */
 static gboolean
 pipe_args(Parser *ps, MdirAction *a)
@@ -545,9 +561,8 @@ pipe_args(Parser *ps, MdirAction *a)
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
 	const char *program;
 
-	if (!ps->allow_pipe)
-		return fail(ps, "pipe is allowed only in a rules file owned by root or by "
-				"the folder's owner, with no other link to it");
+	if (!ps->trusted)
+		return untrusted(ps, "pipe");
 	skip_space(ps);
 	program = ps->p;
 	while (!at_end(ps) && *ps->p != ';') {
@@ -565,6 +580,33 @@ pipe_args(Parser *ps, MdirAction *a)
 	g_ptr_array_add(argv, NULL);
 	a->argv = (char **)g_ptr_array_free(g_steal_pointer(&argv), FALSE);
 	return TRUE;
+}
+
+/* Whether a destination is a template, filled in from each record. */
+static gboolean
+is_template(const char *dest)
+{
+	return strchr(dest, '{') != NULL || g_str_has_prefix(dest, "~/");
+}
+
+/* The folder of a copy or move; an outbox named as it is only in a trusted file. */
+static gboolean
+destination(Parser *ps, MdirAction *a)
+{
+	g_autofree char *what = NULL;
+	const char *at;
+
+	skip_space(ps);
+	at = ps->p;
+	a->arg = value(ps, "a folder");
+	if (a->arg == NULL || !check_destination(ps, at, a->arg))
+		return FALSE;
+	if (ps->trusted || is_template(a->arg) || !mdir_is_outbox(a->arg))
+		return TRUE;
+	ps->p = at;
+	what = g_strdup_printf("%s into an outbox (%s)",
+	    a->kind == MDIR_ACTION_MOVE ? "move" : "copy", a->arg);
+	return untrusted(ps, what);
 }
 
 static MdirAction *
@@ -590,13 +632,15 @@ action(Parser *ps)
 	switch (a->kind) {
 	case MDIR_ACTION_COPY:
 	case MDIR_ACTION_MOVE:
-		skip_space(ps);
-		at = ps->p;
-		a->arg = value(ps, "a folder");
-		if (a->arg == NULL || !check_destination(ps, at, a->arg))
+		if (!destination(ps, a))
 			goto bad;
 		break;
 	case MDIR_ACTION_FORWARD:
+		if (!ps->trusted) {
+			ps->p = at;
+			untrusted(ps, "forward");
+			goto bad;
+		}
 		skip_space(ps);
 		at = ps->p;
 		a->arg = value(ps, "an address");
@@ -669,16 +713,17 @@ rule_line(Parser *ps, const char *text, GPtrArray *rules)
 }
 
 MdirRules *
-mdir_rules_parse(const char *text, const char *file, gboolean allow_pipe, GError **error)
+mdir_rules_parse(const char *text, const char *file, gboolean trusted, GError **error)
 {
 	g_autoptr(MdirRules) rules = g_new0(MdirRules, 1);
 	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
 	g_autoptr(GString) logical = g_string_new(NULL);
-	Parser ps = { .file = file ? file : "rules", .allow_pipe = allow_pipe, .error = error };
+	Parser ps = { .file = file ? file : "rules", .trusted = trusted, .error = error };
 	guint first = 1;
 
 	rules->rules = g_ptr_array_new_with_free_func(rule_free);
 	rules->file = g_strdup(ps.file);
+	rules->trusted = trusted;
 	if (!g_utf8_validate(text, -1, NULL)) {
 		g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG, "%s: not UTF-8 text", ps.file);
 		return NULL;
@@ -743,7 +788,7 @@ read_rules(int fd, const char *path, const struct stat *st, GError **error)
  * opened (fstat), never by its path again: a group member can put a
  * symbolic link, or a hard link to a stored part (which mdir owns), in
  * place of .rules.  A file with more than one link may be a stored part:
- * it may file, never pipe.
+ * it may file, never pipe nor send.
  */
 MdirRules *
 mdir_rules_load(const char *path, uid_t folder_owner, GError **error)
@@ -788,6 +833,35 @@ guint
 mdir_rules_count(const MdirRules *rules)
 {
 	return rules->rules->len;
+}
+
+gboolean
+mdir_rules_trusted(const MdirRules *rules)
+{
+	return rules->trusted;
+}
+
+/*
+ * The outboxes are mdir-outbox(1)'s: SMTP/Outbox and
+ * SMTP/Accounts/<address>/Outbox.  Compared without case, and with empty,
+ * "." and ".." names taken out first, so that no spelling of one passes
+ * for another folder (a file system may fold case).
+ */
+gboolean
+mdir_is_outbox(const char *folder)
+{
+	g_autofree char *canon = g_canonicalize_filename(folder, "/");
+	g_auto(GStrv) all = g_strsplit(canon, "/", -1);
+	const char *parts[5] = { NULL };
+	guint n = 0;
+
+	for (guint i = 0; all[i]; i++)
+		if (all[i][0] != '\0' && n++ < G_N_ELEMENTS(parts))
+			parts[n - 1] = all[i];
+	if ((n != 2 && n != 4) || g_ascii_strcasecmp(parts[0], "SMTP") != 0 ||
+	    g_ascii_strcasecmp(parts[n - 1], "Outbox") != 0)
+		return FALSE;
+	return n == 2 || g_ascii_strcasecmp(parts[1], "Accounts") == 0;
 }
 
 /* The evaluator ------------------------------------------------------------- */

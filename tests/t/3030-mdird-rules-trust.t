@@ -3,10 +3,11 @@
 # programs in [rules] programs; a .rules that is a symbolic link, or a hard
 # link to a stored part (an attachment a remote sender chose), never
 # pipes; the MDIR_* values a remote sender fills are cut, so the notifier
-# still runs.
+# still runs.  A rules file that may not pipe may not send either (16.4):
+# no forward, nothing copied or moved into an outbox.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/mdird.sh"
-plan 12
+plan 21
 
 JO=SMTP/Accounts/jo@example.org
 A=$MDIR_ROOT/$JO
@@ -78,3 +79,41 @@ ok "$([ -n "$len" ] && [ "$len" -le 4096 ]; echo $?)" "MDIR_TO is cut to 4 KB ($
 # the part's record holds To: cut at 1 KB already: that is a cut too
 is "$(sed -n 's/^[0-9]*|\(.*\)|big$/\1/p' "$T/env" | sort -u)" "MDIR_TO" \
 	"MDIR_CUT names it in every run"
+
+# a group member's .rules: here one with another link, which may not pipe
+# (as one owned by someone else than the folder's owner)
+member_rules() {
+	rm -f "$A/.rules" "$T/member.rules"
+	printf '%s\n' "$1" >"$A/.rules"
+	ln "$A/.rules" "$T/member.rules"
+}
+outbox_empty() { [ -z "$(ls "$1" 2>/dev/null)" ]; }
+member_rules 'forward x@evil.example'
+deliver && md_idle
+wait_for 5 grep -q ':1:1: forward is allowed only in a rules file owned by root' "$MD_LOG"
+ok $? "a group member's forward is refused (logged)"
+ok "$(outbox_empty "$MDIR_ROOT/SMTP/Outbox"; echo $?)" "and nothing is queued to send"
+ok "$(grep -q 'forward is allowed only' "$A"/rules-error*.eml; echo $?)" \
+	"the rules file is set aside with a notice in the folder"
+ok "$([ -f "$A/m$n.eml" ]; echo $?)" "the entry stays in the folder"
+
+member_rules "copy $JO/Outbox"
+deliver && md_idle
+wait_for 5 grep -q "copy into an outbox ($JO/Outbox) is allowed only" "$MD_LOG"
+ok $? "a group member's copy into jo's Outbox is refused (logged)"
+ok "$(outbox_empty "$A/Outbox"; echo $?)" "and puts nothing there"
+
+# a template that leads into the outbox is refused when it is filled in
+member_rules 'move ~/Outbox'
+deliver && md_idle
+wait_for 5 grep -q "move into the outbox $JO/Outbox refused" "$MD_LOG"
+ok $? "a group member's move into ~/Outbox is refused (logged)"
+ok "$(outbox_empty "$A/Outbox" && [ -f "$A/m$n.eml" ]; echo $?)" \
+	"nothing goes there; the entry stays in the folder"
+
+# the owner's own rules file still forwards
+rm -f "$A/.rules" "$T/member.rules"
+printf 'forward me@phone.example\n' >"$A/.rules"
+deliver && md_idle
+wait_for 5 sh -c "[ -n \"\$(ls '$MDIR_ROOT/SMTP/Outbox')\" ]"
+ok $? "the owner's forward is queued in SMTP/Outbox"

@@ -614,6 +614,104 @@ test_account_template(Fixture *fx, gconstpointer data)
 	ASSERT_LS(fx, "Documents/2026", "(none)");
 }
 
+/*
+ * Makes @folder's rules file one that may not be trusted, as a group
+ * member's is: another link to it (@other, in the test's directory).
+ */
+static void
+untrusted_account(Fixture *fx, const char *folder, const char *rules, const char *other)
+{
+	g_autofree char *path = NULL;
+	g_autofree char *to = g_build_filename(test_dir(), other, NULL);
+
+	account(fx, folder, rules);
+	path = g_build_filename(mdir_store_root(fx->store), folder, ".rules", NULL);
+	g_assert_cmpint(link(path, to), ==, 0);
+}
+
+/* A symbolic link in the root at @name, to @target. */
+static void
+root_symlink(Fixture *fx, const char *target, const char *name)
+{
+	g_autofree char *path = g_build_filename(mdir_store_root(fx->store), name, NULL);
+
+	g_assert_cmpint(symlink(target, path), ==, 0);
+}
+
+/*
+ * Rules that may not pipe may not route into an outbox either (issue
+ * 16.4): a template, or a link a group member made, that leads into one
+ * is refused when planned; the entry stays where the rules would
+ * otherwise leave it, and the rest of the batch is filed.
+ */
+static void
+test_route_untrusted(Fixture *fx, gconstpointer data)
+{
+	(void)data;
+	account(fx, "Users/Out", NULL);
+	root_symlink(fx, "../../SMTP/Outbox", "Users/Out/Invoice");
+	root_symlink(fx, "SMTP/Accounts/jo@example.org", "Jo");
+	untrusted_account(fx, JO, "if part = 0 then copy Users/Out/{subject}; copy Jo/Outbox\n"
+				  "if part = 1 then move ~/Outbox\n"
+				  "if part = 2 then copy Docs; move {account}/Outbox\n", "jo.rules");
+	/* the same rules of the folder's owner do file there */
+	account(fx, "SMTP/Accounts/c@example.org", "if part = 1 then move ~/Outbox\n");
+	deliver(fx, "a", "jo@example.org");
+	deliver(fx, "b", "c@example.org");
+	g_assert_cmpint(drain(fx, NULL), ==, 2);
+	ASSERT_LS(fx, JO, "Invoice.eml Invoice.txt invoice.pdf");
+	ASSERT_LS(fx, "Docs", "invoice.pdf");
+	ASSERT_LS(fx, "SMTP/Outbox", "");
+	ASSERT_LS(fx, JO "/Outbox", "(none)");
+	ASSERT_LS(fx, "SMTP/Accounts/c@example.org/Outbox", "Invoice.txt");
+	ASSERT_LS(fx, "SMTP/Accounts/c@example.org", "Invoice.eml invoice.pdf");
+}
+
+/*
+ * Trust is judged again when it changes, not only when the text does: a
+ * forward refused while the file had another link runs once that link
+ * is gone (what the notice asks the owner to fix).
+ */
+static void
+test_trust_change(Fixture *fx, gconstpointer data)
+{
+	g_autofree char *other = g_build_filename(test_dir(), "jo.rules", NULL);
+
+	(void)data;
+	untrusted_account(fx, JO, "if part = 0 then forward jo@elsewhere.example\n", "jo.rules");
+	deliver(fx, "a", "jo@example.org");
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	ASSERT_LS(fx, "SMTP/Outbox", "");
+	ASSERT_LS(fx, JO, "Invoice.eml Invoice.txt invoice.pdf rules-error.eml");
+	g_assert_cmpint(unlink(other), ==, 0);
+	deliver(fx, "b", "jo@example.org");
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	ASSERT_LS(fx, "SMTP/Outbox", "Invoice.eml");
+}
+
+/*
+ * Trust holds along a cascade: a folder a group member's rules route
+ * into (one the member made, whose own rules they wrote and therefore
+ * own) sends nothing for them, its owner's rules notwithstanding.
+ */
+static void
+test_cascade_untrusted(Fixture *fx, gconstpointer data)
+{
+	(void)data;
+	account(fx, "Users/member", "forward x@evil.example; copy SMTP/Outbox\n");
+	untrusted_account(fx, JO, "if part = 1 then copy Users/member\n", "jo.rules");
+	/* the account's own rules may send what goes the same way */
+	account(fx, "SMTP/Accounts/c@example.org", "if part = 1 then copy Users/member\n");
+	deliver(fx, "a", "jo@example.org");
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	ASSERT_LS(fx, "Users/member", "Invoice.txt");
+	ASSERT_LS(fx, "SMTP/Outbox", "");
+	ASSERT_LS(fx, JO, "Invoice.eml Invoice.txt invoice.pdf");
+	deliver(fx, "b", "c@example.org");
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	ASSERT_LS(fx, "SMTP/Outbox", "Invoice.eml Invoice.txt");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -632,6 +730,9 @@ main(int argc, char **argv)
 	ADD("/classify/slices", test_slices);
 	ADD("/classify/new-folders-cap", test_new_folders_cap);
 	ADD("/classify/account-template", test_account_template);
+	ADD("/classify/route-untrusted", test_route_untrusted);
+	ADD("/classify/trust-change", test_trust_change);
+	ADD("/classify/cascade-untrusted", test_cascade_untrusted);
 	ADD("/classify/slices-stopped", test_slices_stopped);
 	return g_test_run();
 }

