@@ -204,8 +204,7 @@ static char *
 wrap_forward(MdirClassifier *c, const Filing *fi, GError **error)
 {
 	g_autofree char *unique = mdir_unique_name();
-	g_autofree char *path = g_build_filename(mdir_store_root(c->store), ".mstore", "tmp",
-	    "forward", NULL);
+	g_autofree char *path = NULL;
 	g_autofree char *date = mdir_time_now(MDIR_TIME_RFC5322);
 	const char *account = mdir_record_get(fi->record, "account");
 	g_autofree char *from = account ? g_path_get_basename(account) : g_strdup("mdird");
@@ -226,15 +225,8 @@ wrap_forward(MdirClassifier *c, const Filing *fi, GError **error)
 	g_string_printf(head, "Resent-From: %s%sResent-To: %s%sResent-Date: %s%s"
 			      "Resent-Message-ID: <%s@mdird>%s",
 	    from, eol, fi->forward_to, eol, date, eol, unique, eol);
-	{
-		char *with = g_strconcat(path, ".", unique, NULL);
-
-		g_free(path);
-		path = with;
-	}
-	out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, MDIR_FILE_MODE);
+	out = mdir_store_tmp_open(c->store, MDIR_FILE_MODE, &path, error);
 	if (out < 0) {
-		mdir_set_errno(error, errno, path);
 		close(in);
 		return NULL;
 	}

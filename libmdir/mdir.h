@@ -531,6 +531,46 @@ typedef gboolean (*MdirStoreForeachFunc)(const char *message_dir, gpointer user_
 MDIR_API gboolean mdir_store_foreach(MdirStore *store, MdirStoreForeachFunc func,
     gpointer user_data, GError **error);
 
+/*
+ * Removes the stored message in @message_dir (a directory
+ * mdir_store_foreach() gave, or mdir_store_message_dir()): renamed into
+ * .mstore/tmp in one step, so that no reader sees half of it, then its
+ * files removed (what a crash leaves there, mdir_store_tmp_litter()
+ * finds).  Whether a folder still links to its parts is the caller's
+ * question ("mstore gc").  MDIR_ERROR_USAGE if @message_dir is not a
+ * message directory of @store; G_FILE_ERROR if the rename fails.
+ */
+MDIR_API gboolean mdir_store_remove_message(MdirStore *store, const char *message_dir,
+    GError **error);
+
+/*
+ * A new, empty file in the store's tmp directory (.mstore/tmp), for a
+ * program's scratch copy of a message or a file it will move into place
+ * itself: named as the store's transactions name their directories
+ * (unique across hosts, processes and calls), created with O_EXCL (never
+ * an existing file, never through a link), open read-write with
+ * O_CLOEXEC.  Its mode is @mode less the umask ([mdir] umask), bits
+ * outside 0660 dropped: 0660 for the store's own, less for a file more
+ * private than the store's (0600), never more open.
+ * Returns the descriptor (the caller closes it) and sets @path (transfer
+ * full: g_free()).  Nothing is synced: the caller removes the file when
+ * done, or fsyncs it before a rename or link that must survive a crash.
+ * One a crash leaves behind is litter (mdir_store_tmp_litter()).  -1 and
+ * a G_FILE_ERROR naming the path when it cannot be made; @path is then
+ * NULL and nothing is left.
+ */
+MDIR_API int mdir_store_tmp_open(MdirStore *store, guint mode, char **path,
+    GError **error);
+
+/*
+ * What a crash left in .mstore/tmp: the paths (a new array of strings,
+ * transfer full) of its entries, files or directories, last changed more
+ * than @min_age seconds ago; younger ones may be in use.  NULL and
+ * @error when tmp cannot be read.
+ */
+MDIR_API GPtrArray *mdir_store_tmp_litter(MdirStore *store, gint64 min_age,
+    GError **error);
+
 /* Paths inside the root ------------------------------------------------------ */
 
 /*

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -193,12 +194,70 @@ mdir_store_load_record(MdirStore *store, const char *url, GError **error)
 	return mdir_record_load(path, error);
 }
 
+/* Temporary files -------------------------------------------------------- */
+
+/*
+ * A fresh path in .mstore/tmp: the one naming scheme of everything
+ * temporary in the store (a transaction's directory, a program's scratch
+ * file, a message on its way out), so fsck tells litter by age alone.
+ */
+static char *
+tmp_path(const MdirStore *store)
+{
+	g_autofree char *unique = mdir_unique_name();
+
+	return g_build_filename(store->tmp, unique, NULL);
+}
+
+int
+mdir_store_tmp_open(MdirStore *store, guint mode, char **path, GError **error)
+{
+	g_autofree char *p = NULL;
+	int fd;
+
+	g_return_val_if_fail(store != NULL && path != NULL, -1);
+	*path = NULL;
+	p = tmp_path(store);
+	/* O_EXCL: never an existing file, nor a link planted under the name */
+	fd = open(p, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode & MDIR_FILE_MODE);
+	if (fd < 0) {
+		mdir_set_errno(error, errno, p);
+		return -1;
+	}
+	*path = g_steal_pointer(&p);
+	return fd;
+}
+
+GPtrArray *
+mdir_store_tmp_litter(MdirStore *store, gint64 min_age, GError **error)
+{
+	g_autoptr(GDir) d = NULL;
+	GPtrArray *litter = NULL;
+	time_t before = time(NULL) - (time_t)min_age;
+	const char *n;
+
+	d = g_dir_open(store->tmp, 0, error);
+	if (d == NULL)
+		return NULL;
+	litter = g_ptr_array_new_with_free_func(g_free);
+	while ((n = g_dir_read_name(d)) != NULL) {
+		char *p = g_build_filename(store->tmp, n, NULL);
+		struct stat st;
+
+		/* younger: a delivery may be writing it now */
+		if (lstat(p, &st) == 0 && st.st_mtime < before)
+			g_ptr_array_add(litter, p);
+		else
+			g_free(p);
+	}
+	return litter;
+}
+
 /* Transactions ---------------------------------------------------------- */
 
 MdirStoreTxn *
 mdir_store_txn_begin(MdirStore *store, GError **error)
 {
-	g_autofree char *unique = mdir_unique_name();
 	g_autofree char *meta = NULL;
 	MdirStoreTxn *t;
 
@@ -206,7 +265,7 @@ mdir_store_txn_begin(MdirStore *store, GError **error)
 	t->store = store;
 	t->fd = -1;
 	t->records = g_ptr_array_new_with_free_func((GDestroyNotify)mdir_record_free);
-	t->dir = g_build_filename(store->tmp, unique, NULL);
+	t->dir = tmp_path(store);
 	meta = g_build_filename(t->dir, ".meta", NULL);
 	if (g_mkdir_with_parents(meta, MDIR_DIR_MODE) < 0) {
 		mdir_set_errno(error, errno, t->dir);
@@ -631,5 +690,42 @@ mdir_store_foreach(MdirStore *store, MdirStoreForeachFunc func, gpointer user_da
 				return TRUE;
 		}
 	}
+	return TRUE;
+}
+
+/* Whether @dir is msg/<h2>/<h> of @store, h 64 hex digits starting with h2. */
+static gboolean
+is_message_dir(const MdirStore *store, const char *dir)
+{
+	g_autofree char *bucket = g_path_get_dirname(dir);
+	g_autofree char *msg = g_path_get_dirname(bucket);
+	g_autofree char *h = g_path_get_basename(dir);
+	g_autofree char *h2 = g_path_get_basename(bucket);
+
+	if (strcmp(msg, store->msg) != 0 || strlen(h) != 64 || strlen(h2) != 2 ||
+	    strncmp(h, h2, 2) != 0)
+		return FALSE;
+	for (const char *p = h; *p; p++)
+		if (!g_ascii_isxdigit(*p))
+			return FALSE;
+	return TRUE;
+}
+
+gboolean
+mdir_store_remove_message(MdirStore *store, const char *message_dir, GError **error)
+{
+	g_autofree char *grave = NULL;
+
+	if (!is_message_dir(store, message_dir)) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE, "%s: not a stored message",
+		    message_dir);
+		return FALSE;
+	}
+	/* out of msg/ in one step: no reader ever sees half of a message */
+	grave = tmp_path(store);
+	if (rename(message_dir, grave) < 0)
+		return mdir_set_errno(error, errno, message_dir);
+	/* a crash from here on leaves a directory in tmp, which fsck removes */
+	remove_tree(grave);
 	return TRUE;
 }

@@ -399,14 +399,15 @@ has_8bit(const char *path)
 }
 
 /*
- * A 7-bit copy of @path in @tmpdir: 8-bit parts re-encoded (quoted-printable
- * or base64) by GMime, as a relay without 8BITMIME would, but before the
- * signature rather than after it.  Transfer full.
+ * A 7-bit copy of @path in @store's tmp: 8-bit parts re-encoded
+ * (quoted-printable or base64) by GMime, as a relay without 8BITMIME
+ * would, but before the signature rather than after it.  Transfer full.
  */
 static char *
-to_7bit(const char *path, const char *tmpdir, GError **error)
+to_7bit(const char *path, MdirStore *store, GError **error)
 {
-	g_autofree char *out = g_strdup_printf("%s/7bit.%08x", tmpdir, g_random_int());
+	g_autofree char *out = NULL;
+	int fd;
 	GMimeFormatOptions *fmt = NULL;
 	GMimeStream *in = NULL;
 	GMimeStream *dst = NULL;
@@ -424,9 +425,10 @@ to_7bit(const char *path, const char *tmpdir, GError **error)
 		goto out;
 	}
 	g_mime_object_encode(GMIME_OBJECT(msg), GMIME_ENCODING_CONSTRAINT_7BIT);
-	dst = g_mime_stream_fs_open(out, O_WRONLY | O_CREAT | O_EXCL, 0600, error);
-	if (dst == NULL)
+	fd = mdir_store_tmp_open(store, 0600, &out, error);
+	if (fd < 0)
 		goto out;
+	dst = g_mime_stream_fs_new(fd); /* owns @fd from here on */
 	fmt = g_mime_format_options_new();
 	ok = g_mime_object_write_to_stream(GMIME_OBJECT(msg), fmt, dst) >= 0 &&
 	    g_mime_stream_flush(dst) == 0;
@@ -486,7 +488,7 @@ message_load(const char *path, const MessageLoad *how, GError **error)
 	m->body_path = g_strdup(path);
 	if (has_8bit(path)) {
 		g_free(m->body_path);
-		m->body_path = to_7bit(path, how->tmpdir, error);
+		m->body_path = to_7bit(path, how->store, error);
 		if (m->body_path == NULL)
 			return NULL;
 	}
@@ -508,9 +510,10 @@ message_load(const char *path, const MessageLoad *how, GError **error)
 }
 
 gboolean
-message_write(const Message *m, const char *prefix, const char *out, GError **error)
+message_write(const Message *m, const char *prefix, int fd, const char *out,
+    GError **error)
 {
-	FILE *dst = fopen(out, "wxe");
+	FILE *dst = fdopen(fd, "w");
 	FILE *src = NULL;
 	char buf[65536];
 	char last = '\n';
@@ -520,6 +523,8 @@ message_write(const Message *m, const char *prefix, const char *out, GError **er
 	if (dst == NULL) {
 		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", out,
 		    g_strerror(errno));
+		close(fd);
+		unlink(out);
 		return FALSE;
 	}
 	for (const char *p = prefix ? prefix : ""; *p; p++)

@@ -22,7 +22,6 @@ struct Outbox {
 	MdirConfig *config;
 	MdirStore *store;
 	MdirFolder *outbox;
-	char *tmpdir;
 	DkimKey *rsa;
 	DkimKey *ed25519;
 	gboolean dry_run;
@@ -163,7 +162,7 @@ leftover(Outbox *r, const char *name, MdirRecord *rec)
 			mdir_log(LOG_ERR, "%s: %s", name, e->message);
 		return;
 	}
-	file = outbox_entry_copy(r->outbox, name, r->tmpdir, &e);
+	file = outbox_entry_copy(r->outbox, name, r->store, &e);
 	if (file == NULL) {
 		mdir_log(LOG_ERR, "%s: %s", name, e->message);
 		return;
@@ -178,11 +177,12 @@ static char *
 prepare(Outbox *r, Message *m, GError **error)
 {
 	const char *domain = mdir_config_get(r->config, "outbox", "dkim_domain");
-	g_autofree char *path = g_strdup_printf("%s/outbox.%08x", r->tmpdir, g_random_int());
+	g_autofree char *path = NULL;
 	g_autoptr(GString) sigs = g_string_new(NULL);
 	g_autoptr(GString) with = g_string_new(NULL);
 	g_autoptr(GString) sels = g_string_new(NULL);
 	DkimKey *keys[] = { r->ed25519, r->rsa }; /* RSA on top: read first */
+	int fd;
 
 	if ((r->rsa || r->ed25519) && !policy_may_sign(r->config, m))
 		mdir_log(LOG_INFO, "<%s>: From <%s>, not a local domain: not signed", m->message_id,
@@ -218,7 +218,8 @@ prepare(Outbox *r, Message *m, GError **error)
 			g_string_prepend_c(sels, ',');
 		}
 	}
-	if (!message_write(m, sigs->str, path, error))
+	fd = mdir_store_tmp_open(r->store, 0660, &path, error);
+	if (fd < 0 || !message_write(m, sigs->str, fd, path, error))
 		return NULL;
 	if (with->len > 0)
 		m->signed_with = g_strdup_printf("%s d=%s s=%s", with->str + 1, domain,
@@ -314,7 +315,7 @@ load(const Outbox *r, const char *path, const MdirRecord *rec, GError **error)
 	MessageLoad how = {
 		.default_sender = mdir_config_get(r->config, "outbox", "sender"),
 		.domain = mdir_config_get(r->config, "outbox", "dkim_domain"),
-		.tmpdir = r->tmpdir,
+		.store = r->store,
 	};
 
 	if (r->own) {
@@ -405,7 +406,7 @@ one(Outbox *r, const char *name, GError **error)
 	}
 	if (!send_due(rec))
 		return TRUE;
-	copy = outbox_entry_copy(r->outbox, name, r->tmpdir, &e);
+	copy = outbox_entry_copy(r->outbox, name, r->store, &e);
 	if (copy == NULL) {
 		mdir_log(LOG_ERR, "%s/%s: %s; not sent", mdir_folder_name(r->outbox), name,
 		    e->message);
@@ -486,7 +487,6 @@ outbox_open(MdirConfig *config, OutboxFlags flags, GError **error)
 	r->store = mdir_store_open_config(config, error);
 	if (r->store == NULL || !load_keys(r, error))
 		return NULL;
-	r->tmpdir = g_build_filename(mdir_store_root(r->store), ".mstore", "tmp", NULL);
 	return g_steal_pointer(&r);
 }
 
@@ -500,7 +500,6 @@ outbox_free(Outbox *r)
 	mdir_folder_free(r->outbox);
 	g_free(r->account);
 	mdir_store_free(r->store);
-	g_free(r->tmpdir);
 	g_free(r);
 }
 

@@ -45,7 +45,7 @@ typedef struct {
 	const char *const *rcpts;
 	const char *default_sender; /* [outbox] sender, when the headers name none */
 	const char *domain;	    /* of a Message-ID made here */
-	const char *tmpdir;	    /* for the 7-bit copy */
+	MdirStore *store;	    /* whose tmp holds the 7-bit copy */
 } MessageLoad;
 
 /*
@@ -61,8 +61,12 @@ Message *message_load(const char *path, const MessageLoad *how, GError **error);
 void message_free(Message *m);
 /* The value of the first field @name, unfolded, as written.  Transfer full. */
 char *message_header(const Message *m, const char *name);
-/* Writes @m (after @prefix, the signature fields) to a new file @out. */
-gboolean message_write(const Message *m, const char *prefix, const char *out, GError **error);
+/*
+ * Writes @m (after @prefix, the signature fields) to @fd, a new file at
+ * @out; closes @fd, and removes @out on failure.
+ */
+gboolean message_write(const Message *m, const char *prefix, int fd, const char *out,
+    GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Message, message_free)
 
 /* dkim.c */
@@ -147,10 +151,10 @@ gboolean policy_may_sign(const MdirConfig *config, const Message *m);
 gboolean policy_own_outbox_private(const char *path, GError **error);
 /*
  * Entry @name of @folder read once, without following a link, into a new
- * private file in @tmpdir (its path, transfer full).  A link or anything
- * but a regular file is an error, and nothing is read.
+ * private file in @store's tmp (its path, transfer full).  A link or
+ * anything but a regular file is an error, and nothing is read.
  */
-char *outbox_entry_copy(MdirFolder *folder, const char *name, const char *tmpdir,
+char *outbox_entry_copy(MdirFolder *folder, const char *name, MdirStore *store,
     GError **error);
 
 /* outbox.c: one run over the outboxes. */

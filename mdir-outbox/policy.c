@@ -135,19 +135,21 @@ policy_own_outbox_private(const char *path, GError **error)
 /*
  * The entry read once, through a descriptor opened without following a
  * link (O_NONBLOCK: a FIFO must not hang the run), into a private copy in
- * @tmpdir: what is signed, sent, attached to a notice and filed is that
- * copy, whatever the entry's name is made to point to meanwhile.
+ * the store's tmp: what is signed, sent, attached to a notice and filed is
+ * that copy, whatever the entry's name is made to point to meanwhile.
  */
 char *
-outbox_entry_copy(MdirFolder *folder, const char *name, const char *tmpdir, GError **error)
+outbox_entry_copy(MdirFolder *folder, const char *name, MdirStore *store, GError **error)
 {
 	g_autofree char *path = mdir_folder_entry_path(folder, name);
-	g_autofree char *copy = g_strdup_printf("%s/entry.%08x", tmpdir, g_random_int());
+	g_autofree char *copy = NULL;
 	int in = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	int out = -1;
+	const char *failed = NULL;
+	int err = 0;
+	int out;
 	struct stat st;
 	char buf[65536];
-	ssize_t n = 0;
+	ssize_t n;
 
 	if (in < 0) {
 		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", path,
@@ -161,24 +163,36 @@ outbox_entry_copy(MdirFolder *folder, const char *name, const char *tmpdir, GErr
 		return NULL;
 	}
 	/* the copy may be filed (SMTP/Failed): never more open than the entry */
-	out = open(copy, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    st.st_mode & 0666);
-	while (out >= 0 && (n = read(in, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || write(out, buf, n) != n)
-			break;
-	}
-	if (out < 0 || n != 0 || close(out) != 0) {
-		int err = errno ? errno : EIO;
-
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s",
-		    out < 0 ? copy : path, g_strerror(err));
-		if (out >= 0)
-			unlink(copy);
+	out = mdir_store_tmp_open(store, st.st_mode & 0660, &copy, error);
+	if (out < 0) {
 		close(in);
 		return NULL;
 	}
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			failed = path;
+			err = errno;
+			break;
+		}
+		errno = 0;
+		if (write(out, buf, n) != n) {
+			failed = copy;
+			err = errno ? errno : EIO; /* a short write: no errno */
+			break;
+		}
+	}
+	if (close(out) != 0 && failed == NULL) {
+		failed = copy;
+		err = errno;
+	}
 	close(in);
+	if (failed) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s", failed,
+		    g_strerror(err));
+		unlink(copy);
+		return NULL;
+	}
 	return g_steal_pointer(&copy);
 }

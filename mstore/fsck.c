@@ -50,32 +50,22 @@ inode_key(const struct stat *st)
 	return g_strdup_printf("%lu:%lu", (unsigned long)st->st_dev, (unsigned long)st->st_ino);
 }
 
-static gboolean
-is_stale(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0 && time(NULL) - st.st_mtime > STALE_SECONDS;
-}
-
 /* The store -------------------------------------------------------------- */
 
 static void
 check_tmp(Fsck *fs)
 {
-	g_autofree char *tmp = g_build_filename(mdir_store_root(fs->ms->store), ".mstore", "tmp",
-	    NULL);
-	g_autoptr(GDir) d = g_dir_open(tmp, 0, NULL);
-	const char *n;
+	g_autoptr(GError) e = NULL;
+	g_autoptr(GPtrArray) litter = mdir_store_tmp_litter(fs->ms->store, STALE_SECONDS, &e);
 
-	while (d && (n = g_dir_read_name(d)) != NULL) {
-		g_autofree char *p = g_build_filename(tmp, n, NULL);
-		gboolean fixed = FALSE;
+	if (litter == NULL) {
+		g_printerr("mstore: fsck: %s\n", e->message);
+		return;
+	}
+	for (guint i = 0; i < litter->len; i++) {
+		const char *p = g_ptr_array_index(litter, i);
+		gboolean fixed = fs->repair && mstore_remove_tree(p);
 
-		if (!is_stale(p))
-			continue; /* a delivery may be writing it now */
-		if (fs->repair)
-			fixed = mstore_remove_tree(p);
 		report(fs, "orphan-tmp", p, "unfinished write left by a crash", fixed);
 	}
 }

@@ -4,8 +4,8 @@
  * files has a second link is referred to by no folder.  Young messages and
  * those a batch still names, in whatever state (queued, being written,
  * claimed by mdird, set aside: mdir_queue_anchors()), are kept: mdird may
- * not have filed them yet.  A message leaves the store by one rename into .mstore/tmp before
- * it is deleted, so no reader ever sees half of one.
+ * not have filed them yet.  mdir_store_remove_message() takes a message out of
+ * the store in one step, so no reader ever sees half of one.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -54,8 +54,6 @@ collect(const char *dir, gpointer data)
 	g_autofree char *meta = g_build_filename(dir, ".meta", "0", NULL);
 	g_autoptr(MdirRecord) rec = mdir_record_load(meta, NULL);
 	const char *anchor = rec ? mdir_record_get(rec, "anchor") : NULL;
-	g_autofree char *unique = NULL;
-	g_autofree char *grave = NULL;
 
 	if (in_use(gc, dir) || anchor == NULL || g_hash_table_contains(gc->named, anchor)) {
 		gc->kept++;
@@ -65,15 +63,7 @@ collect(const char *dir, gpointer data)
 	gc->dropped++;
 	if (gc->dry_run)
 		return TRUE;
-	unique = g_strdup_printf("gc.%d.%u", (int)getpid(), gc->dropped);
-	grave = g_build_filename(mdir_store_root(gc->ms->store), ".mstore", "tmp", unique, NULL);
-	if (rename(dir, grave) < 0) {
-		g_set_error(&gc->error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", dir,
-		    g_strerror(errno));
-		return FALSE;
-	}
-	mstore_remove_tree(grave);
-	return TRUE;
+	return mdir_store_remove_message(gc->ms->store, dir, &gc->error);
 }
 
 int

@@ -7,9 +7,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
-#include <linux/capability.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <gmime/gmime.h>
@@ -31,18 +29,6 @@ static const char untrusted[] =
     "<b>not a part</b>\n"
     "--=-mdir-boundary--\n"
     "Schöne Grüße\n";
-
-static guint
-count_dir(MdirStore *store, const char *sub)
-{
-	g_autofree char *d = g_build_filename(mdir_store_root(store), sub, NULL);
-	g_autoptr(GDir) dir = g_dir_open(d, 0, NULL);
-	guint n = 0;
-
-	while (dir && g_dir_read_name(dir))
-		n++;
-	return n;
-}
 
 /* A text part of @text and an attachment @name of @size bytes of 'x'. */
 static GMimeMessage *
@@ -125,8 +111,8 @@ test_direct(void)
 	    &entry, &error));
 	g_assert_no_error(error);
 	g_assert_cmpstr(entry, ==, "Grüße_ Bericht für März.eml");
-	g_assert_cmpuint(count_dir(store, ".mstore/tmp"), ==, 0);
-	g_assert_cmpuint(count_dir(store, ".mdird/queue"), ==, 0);
+	g_assert_cmpuint(test_count_dir(store, ".mstore/tmp"), ==, 0);
+	g_assert_cmpuint(test_count_dir(store, ".mdird/queue"), ==, 0);
 
 	/* its record is the stored part's, with the caller's fields */
 	r = mdir_folder_load_record(f, entry, &error);
@@ -184,7 +170,7 @@ test_rules(void)
 	    &error));
 	g_assert_no_error(error);
 	g_assert_null(entry);
-	g_assert_cmpuint(count_dir(store, ".mstore/tmp"), ==, 0);
+	g_assert_cmpuint(test_count_dir(store, ".mstore/tmp"), ==, 0);
 	names = mdir_folder_list(f, &error);
 	g_assert_cmpuint(names->len, ==, 0);
 	batches = mdir_queue_list(store, &error);
@@ -218,7 +204,7 @@ test_folder_missing(void)
 	    &error));
 	g_assert_nonnull(error);
 	g_assert_null(entry);
-	g_assert_cmpuint(count_dir(store, ".mstore/tmp"), ==, 0);
+	g_assert_cmpuint(test_count_dir(store, ".mstore/tmp"), ==, 0);
 }
 
 /* The queue unwritable (a file where it should be): an error, nothing in tmp. */
@@ -237,19 +223,7 @@ test_queue_broken(void)
 	g_assert_false(mdir_generated_file(store, NULL, m, f, NULL, MDIR_GENERATED_RULES, NULL,
 	    &error));
 	g_assert_nonnull(error);
-	g_assert_cmpuint(count_dir(store, ".mstore/tmp"), ==, 0);
-}
-
-/* Root too must heed a directory's mode: CAP_DAC_OVERRIDE off, in this process. */
-static void
-drop_dac_override(void)
-{
-	struct __user_cap_header_struct head = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-
-	g_assert_cmpint(syscall(SYS_capget, &head, data), ==, 0);
-	data[0].effective &= ~(1u << CAP_DAC_OVERRIDE);
-	g_assert_cmpint(syscall(SYS_capset, &head, data), ==, 0);
+	g_assert_cmpuint(test_count_dir(store, ".mstore/tmp"), ==, 0);
 }
 
 /*
@@ -276,14 +250,14 @@ test_tmp_unwritable(void)
 		g_assert_nonnull(error);
 		g_assert_nonnull(strstr(error->message, g_strerror(EFBIG)));
 		g_clear_error(&error);
-		g_assert_cmpuint(count_dir(store, ".mstore/tmp"), ==, 0);
+		g_assert_cmpuint(test_count_dir(store, ".mstore/tmp"), ==, 0);
 		g_assert_cmpint(g_chmod(tmp, 0500), ==, 0);
-		drop_dac_override();
+		test_drop_dac_override();
 		g_assert_false(mdir_generated_file(store, NULL, small, f, NULL,
 		    MDIR_GENERATED_DIRECT, NULL, &error));
 		g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_ACCES);
 		g_clear_error(&error);
-		g_assert_cmpuint(count_dir(store, ".mstore/tmp"), ==, 0);
+		g_assert_cmpuint(test_count_dir(store, ".mstore/tmp"), ==, 0);
 		return;
 	}
 	g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);

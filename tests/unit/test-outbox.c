@@ -114,11 +114,11 @@ test_entry_symlink(Fx *fx, gconstpointer data)
 
 	(void)data;
 	g_assert_cmpint(symlink(fx->key, link), ==, 0);
-	g_assert_null(outbox_entry_copy(fx->box, "key.eml", fx->tmpdir, &e));
+	g_assert_null(outbox_entry_copy(fx->box, "key.eml", fx->store, &e));
 	g_assert_nonnull(e);
 	g_assert_nonnull(strstr(e->message, "symbolic link"));
 	g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
-	g_assert_null(outbox_entry_copy(fx->box, "fifo.eml", fx->tmpdir, &e2));
+	g_assert_null(outbox_entry_copy(fx->box, "fifo.eml", fx->store, &e2));
 	g_assert_nonnull(strstr(e2->message, "not a regular file"));
 	g_assert_cmpuint(tmp_files(fx), ==, before);
 }
@@ -128,7 +128,7 @@ test_entry_regular(Fx *fx, gconstpointer data)
 {
 	g_autofree char *p = entry(fx, "m.eml", "From: jo@example.org\n\nhi\n");
 	g_autoptr(GError) e = NULL;
-	g_autofree char *copy = outbox_entry_copy(fx->box, "m.eml", fx->tmpdir, &e);
+	g_autofree char *copy = outbox_entry_copy(fx->box, "m.eml", fx->store, &e);
 	g_autofree char *text = NULL;
 	struct stat st;
 
@@ -139,7 +139,7 @@ test_entry_regular(Fx *fx, gconstpointer data)
 	unlink(copy);
 	g_assert_cmpint(chmod(p, 0600), ==, 0);
 	g_clear_pointer(&copy, g_free);
-	copy = outbox_entry_copy(fx->box, "m.eml", fx->tmpdir, &e);
+	copy = outbox_entry_copy(fx->box, "m.eml", fx->store, &e);
 	g_assert_no_error(e);
 	g_assert_cmpint(stat(copy, &st), ==, 0);
 	g_assert_cmpint(st.st_mode & 077, ==, 0); /* no more open than the entry */
@@ -168,7 +168,7 @@ static Message *
 load(Fx *fx, const char *raw, const char *sender, const char *const *rcpts, GError **e)
 {
 	g_autofree char *p = entry(fx, "load.eml", raw);
-	MessageLoad how = { .sender = sender, .rcpts = rcpts, .tmpdir = fx->tmpdir };
+	MessageLoad how = { .sender = sender, .rcpts = rcpts, .store = fx->store };
 
 	return message_load(p, &how, e);
 }

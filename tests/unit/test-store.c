@@ -1,7 +1,11 @@
 /* Unit tests of store.c and url.c: the content store (DESIGN §2, §3). */
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include "testutil.h"
 
@@ -244,6 +248,185 @@ test_put_file(void)
 	g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
 }
 
+static char *
+tmp_dir(MdirStore *s)
+{
+	return g_build_filename(mdir_store_root(s), ".mstore", "tmp", NULL);
+}
+
+/* A path made by mdir_store_tmp_open() in a child process. */
+static char *
+tmp_open_in_child(MdirStore *s)
+{
+	char buf[4096];
+	int fds[2];
+	int status;
+	ssize_t n;
+	pid_t pid;
+
+	g_assert_cmpint(pipe(fds), ==, 0);
+	pid = fork();
+	g_assert_cmpint(pid, >=, 0);
+	if (pid == 0) {
+		g_autofree char *path = NULL;
+		int fd = mdir_store_tmp_open(s, 0660, &path, NULL);
+
+		_exit(fd < 0 || write(fds[1], path, strlen(path)) < 0);
+	}
+	close(fds[1]);
+	n = read(fds[0], buf, sizeof(buf) - 1);
+	close(fds[0]);
+	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+	g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	g_assert_cmpint(n, >, 0);
+	buf[n] = '\0';
+	return g_strdup(buf);
+}
+
+/* New files in the store's tmp, each its own, from one process and from two. */
+static void
+test_tmp_open(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(GError) error = NULL;
+	g_autofree char *tmp = tmp_dir(s);
+	g_autofree char *a = NULL;
+	g_autofree char *b = NULL;
+	g_autofree char *c = NULL;
+	g_autofree char *dir = NULL;
+	struct stat st;
+	int fa, fb;
+
+	fa = mdir_store_tmp_open(s, 0660, &a, &error);
+	g_assert_no_error(error);
+	fb = mdir_store_tmp_open(s, 0660, &b, &error);
+	g_assert_no_error(error);
+	c = tmp_open_in_child(s);
+	g_assert_cmpint(fa, >=, 0);
+	g_assert_cmpint(fb, >=, 0);
+	g_assert_cmpstr(a, !=, b);
+	g_assert_cmpstr(a, !=, c);
+	g_assert_cmpstr(b, !=, c);
+	dir = g_path_get_dirname(a);
+	g_assert_cmpstr(dir, ==, tmp);
+	g_assert_cmpuint(test_count_dir(s, ".mstore/tmp"), ==, 3);
+	/* a new, empty regular file, open for writing, not inherited by a program run */
+	g_assert_cmpint(lstat(a, &st), ==, 0);
+	g_assert_true(S_ISREG(st.st_mode));
+	g_assert_cmpint(st.st_size, ==, 0);
+	g_assert_cmpint(write(fa, "x", 1), ==, 1);
+	g_assert_cmpint(fcntl(fa, F_GETFD) & FD_CLOEXEC, ==, FD_CLOEXEC);
+	g_assert_cmpint(fcntl(fa, F_GETFL) & O_ACCMODE, ==, O_RDWR);
+	close(fa);
+	close(fb);
+}
+
+/* The mode asked for, less the umask, never more open than the store's 0660. */
+static void
+test_tmp_mode(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	static const guint asked[] = { 0660, 0600, 0777, 0440 };
+	static const guint given[] = { 0640, 0600, 0640, 0440 };
+	mode_t old = umask(022);
+
+	for (gsize i = 0; i < G_N_ELEMENTS(asked); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autofree char *path = NULL;
+		int fd = mdir_store_tmp_open(s, asked[i], &path, &error);
+		struct stat st;
+
+		g_assert_no_error(error);
+		g_assert_cmpint(fstat(fd, &st), ==, 0);
+		g_assert_cmpuint(st.st_mode & 07777, ==, given[i]);
+		close(fd);
+	}
+	umask(old);
+}
+
+/* A tmp that may not be written: a G_FILE_ERROR naming it, no path, nothing left. */
+static void
+test_tmp_unwritable(void)
+{
+	if (g_test_subprocess()) {
+		g_autoptr(MdirStore) s = test_store();
+		g_autofree char *tmp = tmp_dir(s);
+		char before[] = "not set";
+		char *path = before;
+		GError *error = NULL;
+
+		g_assert_cmpint(g_chmod(tmp, 0500), ==, 0);
+		test_drop_dac_override();
+		g_assert_cmpint(mdir_store_tmp_open(s, 0660, &path, &error), ==, -1);
+		g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_ACCES);
+		g_assert_true(g_str_has_prefix(error->message, tmp));
+		g_assert_null(path);
+		g_assert_cmpuint(test_count_dir(s, ".mstore/tmp"), ==, 0);
+		g_error_free(error);
+		return;
+	}
+	g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+	g_test_trap_assert_passed();
+}
+
+/* Only what is older than asked is litter. */
+static void
+test_tmp_litter(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) past_hour = NULL;
+	g_autoptr(GPtrArray) past_3h = NULL;
+	g_autofree char *stale = NULL;
+	g_autofree char *fresh = NULL;
+	struct utimbuf then = { time(NULL) - 7200, time(NULL) - 7200 };
+
+	close(mdir_store_tmp_open(s, 0660, &stale, &error));
+	close(mdir_store_tmp_open(s, 0660, &fresh, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(utime(stale, &then), ==, 0);
+	past_hour = mdir_store_tmp_litter(s, 3600, &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(past_hour->len, ==, 1);
+	g_assert_cmpstr(past_hour->pdata[0], ==, stale);
+	past_3h = mdir_store_tmp_litter(s, 10800, &error);
+	g_assert_cmpuint(past_3h->len, ==, 0);
+}
+
+/* A stored message goes whole; anything but a message directory is refused. */
+static void
+test_remove_message(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(GError) error = NULL;
+	g_autofree char *id = test_store_message(s, "gone\n", "gone@x", NULL);
+	g_autofree char *keep = test_store_message(s, "kept\n", "kept@x", NULL);
+	g_autofree char *dir = mdir_store_message_dir(s, id);
+	g_autofree char *other = mdir_store_message_dir(s, keep);
+	g_autofree char *bucket = g_path_get_dirname(other);
+	g_autofree char *dotdot = g_build_filename(other, "..", NULL);
+	g_autofree char *accounts = g_build_filename(mdir_store_root(s), "SMTP", "Accounts",
+	    NULL);
+	const char *const wrong[] = { bucket, dotdot, accounts, "/tmp" };
+
+	g_assert_true(mdir_store_remove_message(s, dir, &error));
+	g_assert_no_error(error);
+	g_assert_false(g_file_test(dir, G_FILE_TEST_EXISTS));
+	g_assert_cmpuint(count_messages(s), ==, 1);
+	g_assert_cmpuint(test_count_dir(s, ".mstore/tmp"), ==, 0);
+	for (gsize i = 0; i < G_N_ELEMENTS(wrong); i++) {
+		GError *e = NULL;
+
+		g_assert_false(mdir_store_remove_message(s, wrong[i], &e));
+		g_assert_error(e, MDIR_ERROR, MDIR_ERROR_USAGE);
+		g_error_free(e);
+	}
+	g_assert_false(mdir_store_remove_message(s, dir, &error));
+	g_assert_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+	g_assert_cmpuint(count_messages(s), ==, 1);
+	g_assert_true(g_file_test(accounts, G_FILE_TEST_IS_DIR));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -258,5 +441,10 @@ main(int argc, char **argv)
 	g_test_add_func("/store/crash/half-written", test_half_written);
 	g_test_add_func("/store/race/same-id", test_concurrent_same_id);
 	g_test_add_func("/store/txn/free-removes-tmp", test_free_removes_tmp);
+	g_test_add_func("/store/tmp/open", test_tmp_open);
+	g_test_add_func("/store/tmp/mode", test_tmp_mode);
+	g_test_add_func("/store/tmp/unwritable", test_tmp_unwritable);
+	g_test_add_func("/store/tmp/litter", test_tmp_litter);
+	g_test_add_func("/store/remove-message", test_remove_message);
 	return g_test_run();
 }

@@ -6,6 +6,10 @@
 #ifndef TESTUTIL_H
 #define TESTUTIL_H
 
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <glib.h>
 #include <glib/gstdio.h>
 
@@ -47,6 +51,19 @@ test_write_tmp(const char *name, const char *content)
 	return path;
 }
 
+/* The number of entries in @sub, a directory under the root of @store. */
+static inline guint
+test_count_dir(MdirStore *store, const char *sub)
+{
+	g_autofree char *d = g_build_filename(mdir_store_root(store), sub, NULL);
+	g_autoptr(GDir) dir = g_dir_open(d, 0, NULL);
+	guint n = 0;
+
+	while (dir && g_dir_read_name(dir))
+		n++;
+	return n;
+}
+
 /* A message stored from @raw with @message_id (NULL: none); its id. */
 static inline char *
 test_store_message(MdirStore *store, const char *raw, const char *message_id,
@@ -63,6 +80,21 @@ test_store_message(MdirStore *store, const char *raw, const char *message_id,
 	g_assert_true(mdir_store_txn_commit(txn, message_id, &id, outcome, &error));
 	g_assert_no_error(error);
 	return id;
+}
+
+/*
+ * Root too must heed a directory's mode: CAP_DAC_OVERRIDE off, in this
+ * process (call it in a g_test_trap_subprocess() child).
+ */
+static inline void
+test_drop_dac_override(void)
+{
+	struct __user_cap_header_struct head = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	g_assert_cmpint(syscall(SYS_capget, &head, data), ==, 0);
+	data[0].effective &= ~(1u << CAP_DAC_OVERRIDE);
+	g_assert_cmpint(syscall(SYS_capset, &head, data), ==, 0);
 }
 
 #endif
