@@ -59,8 +59,8 @@ main(int argc, char **argv)
 	config = mdir_config_load(mdir_options_config(opts), &e);
 	if (config == NULL)
 		goto out;
-	outbox = outbox_open(config, (dry_run ? OUTBOX_DRY_RUN : 0) | (verbose ? OUTBOX_VERBOSE : 0),
-	    &e);
+	outbox = outbox_open(config, (dry_run ? OUTBOX_DRY_RUN : 0) | (verbose ? OUTBOX_VERBOSE : 0) |
+	    (record ? OUTBOX_KEYS_ONLY : 0), &e);
 	if (outbox == NULL)
 		goto out;
 	if (record)

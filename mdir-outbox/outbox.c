@@ -484,8 +484,11 @@ outbox_open(MdirConfig *config, OutboxFlags flags, GError **error)
 	r->config = config;
 	r->dry_run = (flags & OUTBOX_DRY_RUN) != 0;
 	r->verbose = (flags & OUTBOX_VERBOSE) != 0;
-	r->store = mdir_store_open_config(config, error);
-	if (r->store == NULL || !load_keys(r, error))
+	/* the DNS records need the keys only: no store to reach, or to fail on */
+	if (!(flags & OUTBOX_KEYS_ONLY) &&
+	    (r->store = mdir_store_open_config(config, error)) == NULL)
+		return NULL;
+	if (!load_keys(r, error))
 		return NULL;
 	return g_steal_pointer(&r);
 }

@@ -163,9 +163,13 @@ typedef struct Outbox Outbox;
 typedef enum {
 	OUTBOX_DRY_RUN = 1 << 0, /* say what would be sent; send and move nothing */
 	OUTBOX_VERBOSE = 1 << 1,
+	OUTBOX_KEYS_ONLY = 1 << 2, /* the keys, no store: for outbox_print_records() */
 } OutboxFlags;
 
-/* Opens the store and loads the DKIM keys of @config (which must outlive it). */
+/*
+ * Opens the store (not with OUTBOX_KEYS_ONLY) and loads the DKIM keys of
+ * @config (which must outlive it).
+ */
 Outbox *outbox_open(MdirConfig *config, OutboxFlags flags, GError **error);
 void outbox_free(Outbox *outbox);
 /* Prints the TXT records of the keys; MDIR_ERROR_CONFIG if there is none. */

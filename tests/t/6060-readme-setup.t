@@ -10,7 +10,7 @@
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/readme.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root to add a user and run commands as it"
-plan 24
+plan 26
 
 # Every difference between the admin's machine and this test, and nothing
 # else:
@@ -156,8 +156,11 @@ ok $? "its p= is the key's public half (openssl pkey -pubout)"
 expect_code 0 "the user reads the key: --dkim-record as the user works" -- \
 	as_user "$TB/mdir-outbox" -c "$ETC/mdir.conf" --dkim-record
 is "$out" "$(cat "$T/dkim.out")" "and prints the same record again"
-# another user, even one of the mdir group (which opens the store), does
-# not read the key, and is told which file
+# another user, even one of the mdir group, does not read the key, and is
+# told which file (--dkim-record needs the keys only, not the store)
 expect_code 77 "another user in the mdir group cannot read the key (77)" -- \
 	clean runuser -u nobody -g "$U" -- "$TB/mdir-outbox" -c "$ETC/mdir.conf" --dkim-record
 is "$err" "mdir-outbox: $KEY: Permission denied" "and is told which file it cannot read"
+expect_code 77 "nor can a user outside the group, told the same" -- \
+	clean runuser -u nobody -- "$TB/mdir-outbox" -c "$ETC/mdir.conf" --dkim-record
+is "$err" "mdir-outbox: $KEY: Permission denied" "(the key, not the store it needs no access to)"
