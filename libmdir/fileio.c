@@ -259,6 +259,39 @@ mdir_mkdir_durable(const char *path, GError **error)
 	return mdir_fsync_dir(parent, error);
 }
 
+/*
+ * The tools' own files outside the folders (.stats/events, .mdird's lock)
+ * sit in directories whoever can write the root can write too: neither
+ * the directory nor the file is followed through a link, or a link put
+ * there would have mdir append to or truncate a file elsewhere.
+ */
+int
+mdir_dir_open_nofollow(const char *path, gboolean create, GError **error)
+{
+	g_return_val_if_fail(path != NULL, -1);
+	if (create && !mdir_mkdir_durable(path, error))
+		return -1;
+	/* O_NOFOLLOW binds the last component only: the root's own path, the
+	 * administrator's, may hold links */
+	return mdir_open_dir_at(AT_FDCWD, path, FALSE, path, error);
+}
+
+int
+mdir_file_open_nofollow(const char *path, int flags, GError **error)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+	g_autofree char *base = g_path_get_basename(path);
+	int dirfd;
+	int fd;
+
+	dirfd = mdir_dir_open_nofollow(dir, (flags & O_CREAT) != 0, error);
+	if (dirfd < 0)
+		return -1;
+	fd = mdir_open_at(dirfd, base, flags, path, error);
+	close(dirfd);
+	return fd;
+}
+
 gboolean
 mdir_fs_whole_sync(const char *path)
 {
