@@ -148,7 +148,9 @@ fail:
 gboolean
 mdir_write_file(const char *path, const void *data, gsize length, GError **error)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, MDIR_FILE_MODE);
+	/* never truncate what a link put in a group-writable directory leads to */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	    MDIR_FILE_MODE);
 
 	if (fd < 0)
 		return mdir_set_errno(error, errno, path);

@@ -1,12 +1,13 @@
 #!/bin/sh
 # The tools' own files under the root, outside any folder (.stats/events,
-# .stats/stats.db, .mdird/mdird.lock, SMTP/Outbox/.outbox.lock), and the
+# .stats/stats.db, .mdird/mdird.lock, SMTP/Outbox/.outbox.lock, the queue's
+# shard locks), and the
 # directories they live in, are never followed through a symbolic link: a
 # group member who can write the root (0770) links one to a file of the
 # mdir user's outside it, and the program that writes it leaves that file
 # alone and says why (issue 16.3; the folders' own files: t/1060).
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
-plan 26
+plan 31
 
 JO=SMTP/Accounts/jo@example.org
 C=$T/c.conf
@@ -80,6 +81,31 @@ ln -s "$T/victim" "$MDIR_ROOT/SMTP/Outbox/.outbox.lock"
 expect_code 73 "mdir-outbox refuses a linked lock" -- mdir-outbox -c "$C"
 like "$err" "\.outbox\.lock.*symbolic link" "and says why"
 ok "$(untouched)" "the file the lock link leads to is untouched"
+
+# .mdird/keys/<h2>/.lock, the delivery keys' shard locks: a link to a file
+# that is not there yet (every shard: the key is not known in advance)
+rm -r "$MDIR_ROOT/.mdird/keys"
+for a in 0 1 2 3 4 5 6 7 8 9 a b c d e f; do
+	for b in 0 1 2 3 4 5 6 7 8 9 a b c d e f; do
+		mkdir -p "$MDIR_ROOT/.mdird/keys/$a$b"
+		ln -s "$T/made" "$MDIR_ROOT/.mdird/keys/$a$b/.lock"
+	done
+done
+expect_code 75 "a delivery with a linked shard lock waits (75)" -- \
+	mdir-receive -c "$C" -q 4XYZ1 -- jo@example.org <"$DATA/crlf.eml"
+ok "$([ ! -e "$T/made" ]; echo $?)" "and makes no file where the link leads"
+like "$(cat "$T/log")" "keys/[0-9a-f]{2}/\.lock.*symbolic link" "the refusal is logged"
+rm -r "$MDIR_ROOT/.mdird/keys"
+
+# .mdird/queue/.KEY, a batch being written: a delivery's key is the hash of
+# its bytes and recipient, which whoever sends the message knows
+sha=$(sha256sum <"$DATA/crlf.eml" | cut -d' ' -f1)
+key=$(printf '%s\n%s' "$sha" jo@example.org | sha256sum | cut -d' ' -f1)
+ln -s "$T/victim" "$MDIR_ROOT/.mdird/queue/.$key"
+expect_code 75 "a delivery whose pending batch is a link waits (75)" -- \
+	mdir-receive -c "$C" -q 4XYZ2 -- jo@example.org <"$DATA/crlf.eml"
+ok "$(untouched)" "the file the link leads to is untouched"
+rm "$MDIR_ROOT/.mdird/queue/.$key"
 
 # without the links, all of them work again
 rm "$MDIR_ROOT/SMTP/Outbox/.outbox.lock"
