@@ -270,12 +270,26 @@ mdir_mkdir_durable(const char *path, GError **error)
 int
 mdir_dir_open_nofollow(const char *path, gboolean create, GError **error)
 {
+	g_autoptr(GError) e = NULL;
+	int errsv = 0;
+	int fd;
+
 	g_return_val_if_fail(path != NULL, -1);
-	if (create && !mdir_mkdir_durable(path, error))
-		return -1;
+	/* not synced: an events file or a lock lost in a crash costs nothing,
+	 * and a delivery under sync = syncfs pays no fsync for it */
+	if (create && g_mkdir_with_parents(path, MDIR_DIR_MODE) < 0)
+		errsv = errno;
 	/* O_NOFOLLOW binds the last component only: the root's own path, the
 	 * administrator's, may hold links */
-	return mdir_open_dir_at(AT_FDCWD, path, FALSE, path, error);
+	fd = mdir_open_dir_at(AT_FDCWD, path, FALSE, path, &e);
+	if (fd >= 0)
+		return fd;
+	/* a dangling link fails the mkdir too: say it is a link */
+	if (errsv != 0 && !g_error_matches(e, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT))
+		mdir_set_errno(error, errsv, path);
+	else
+		g_propagate_error(error, g_steal_pointer(&e));
+	return -1;
 }
 
 int

@@ -383,8 +383,8 @@ MDIR_API gboolean mdir_fsync_path(const char *path, GError **error);
 MDIR_API gboolean mdir_mkdir_durable(const char *path, GError **error);
 
 /*
- * Opens the directory @path (made first if missing and @create, as by
- * mdir_mkdir_durable()) without following a symbolic link as its last
+ * Opens the directory @path (made first if missing and @create, mode 0770
+ * less the umask, not synced) without following a symbolic link as its last
  * component: for the tools' own directories under the root (.mdird,
  * .stats), which whoever can write the root could replace by a link to
  * elsewhere.  A link, or anything but a directory, is

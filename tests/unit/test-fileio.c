@@ -113,6 +113,12 @@ test_open_nofollow(void)
 	g_assert_cmpint(mdir_dir_open_nofollow(linked, TRUE, &error), ==, -1);
 	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT);
 	g_clear_error(&error);
+	/* a dangling one, which the mkdir trips over first */
+	g_assert_cmpint(unlink(linked), ==, 0);
+	g_assert_cmpint(symlink("/nonexistent", linked), ==, 0);
+	g_assert_cmpint(mdir_file_open_nofollow(via, O_RDWR | O_CREAT, &error), ==, -1);
+	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT);
+	g_clear_error(&error);
 	g_assert_true(g_file_get_contents(victim, &text, NULL, NULL));
 	g_assert_cmpstr(text, ==, "private");
 	/* a missing file without O_CREAT is the plain error */
