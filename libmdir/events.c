@@ -40,6 +40,7 @@ mdir_events_record(const MdirConfig *config, const char *kind, ...)
 {
 	g_autofree char *path = mdir_events_path(config);
 	g_autoptr(GString) line = g_string_new(NULL);
+	g_autoptr(GError) e = NULL;
 	const char *key;
 	va_list ap;
 	int fd;
@@ -58,17 +59,16 @@ mdir_events_record(const MdirConfig *config, const char *kind, ...)
 	}
 	va_end(ap);
 	g_string_append_c(line, '\n');
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, MDIR_FILE_MODE);
-	if (fd < 0 && errno == ENOENT) {
-		g_autofree char *dir = g_path_get_dirname(path);
-
-		if (g_mkdir_with_parents(dir, MDIR_DIR_MODE) == 0)
-			fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, MDIR_FILE_MODE);
+	/* the root is group-writable: a link as .stats or as the file would
+	 * have every delivery append to whatever it leads to */
+	fd = mdir_file_open_nofollow(path, O_WRONLY | O_APPEND | O_CREAT, &e);
+	if (fd < 0) {
+		mdir_log(LOG_WARNING, "statistics not recorded: %s", e->message);
+		return;
 	}
 	/* one write: lines of concurrent writers never mix */
-	if (fd < 0 || write(fd, line->str, line->len) != (ssize_t)line->len)
+	if (write(fd, line->str, line->len) != (ssize_t)line->len)
 		mdir_log(LOG_WARNING, "statistics not recorded: %s: %s", path,
 		    g_strerror(errno ? errno : EIO));
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 }

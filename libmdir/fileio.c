@@ -148,7 +148,9 @@ fail:
 gboolean
 mdir_write_file(const char *path, const void *data, gsize length, GError **error)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, MDIR_FILE_MODE);
+	/* never truncate what a link put in a group-writable directory leads to */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	    MDIR_FILE_MODE);
 
 	if (fd < 0)
 		return mdir_set_errno(error, errno, path);
@@ -257,6 +259,53 @@ mdir_mkdir_durable(const char *path, GError **error)
 		return mdir_set_errno(error, errno, path);
 	/* the new name lives in the parent: make it durable there */
 	return mdir_fsync_dir(parent, error);
+}
+
+/*
+ * The tools' own files outside the folders (.stats/events, .mdird's lock)
+ * sit in directories whoever can write the root can write too: neither
+ * the directory nor the file is followed through a link, or a link put
+ * there would have mdir append to or truncate a file elsewhere.
+ */
+int
+mdir_dir_open_nofollow(const char *path, gboolean create, GError **error)
+{
+	g_autoptr(GError) e = NULL;
+	int errsv = 0;
+	int fd;
+
+	g_return_val_if_fail(path != NULL, -1);
+	/* not synced: an events file or a lock lost in a crash costs nothing,
+	 * and a delivery under sync = syncfs pays no fsync for it */
+	if (create && g_mkdir_with_parents(path, MDIR_DIR_MODE) < 0)
+		errsv = errno;
+	/* O_NOFOLLOW binds the last component only: the root's own path, the
+	 * administrator's, may hold links */
+	fd = mdir_open_dir_at(AT_FDCWD, path, FALSE, path, &e);
+	if (fd >= 0)
+		return fd;
+	/* a dangling link fails the mkdir too: say it is a link */
+	if (errsv != 0 && !g_error_matches(e, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT))
+		mdir_set_errno(error, errsv, path);
+	else
+		g_propagate_error(error, g_steal_pointer(&e));
+	return -1;
+}
+
+int
+mdir_file_open_nofollow(const char *path, int flags, GError **error)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+	g_autofree char *base = g_path_get_basename(path);
+	int dirfd;
+	int fd;
+
+	dirfd = mdir_dir_open_nofollow(dir, (flags & O_CREAT) != 0, error);
+	if (dirfd < 0)
+		return -1;
+	fd = mdir_open_at(dirfd, base, flags, path, error);
+	close(dirfd);
+	return fd;
 }
 
 gboolean

@@ -382,6 +382,28 @@ MDIR_API gboolean mdir_fsync_path(const char *path, GError **error);
 /* mkdir -p with mode 0770 (less the umask), fsyncing each parent it adds to. */
 MDIR_API gboolean mdir_mkdir_durable(const char *path, GError **error);
 
+/*
+ * Opens the directory @path (made first if missing and @create, mode 0770
+ * less the umask, not synced) without following a symbolic link as its last
+ * component: for the tools' own directories under the root (.mdird,
+ * .stats), which whoever can write the root could replace by a link to
+ * elsewhere.  A link, or anything but a directory, is
+ * MDIR_ERROR_OUTSIDE_ROOT, the path in the message.  Returns a descriptor
+ * (the caller close(2)s it) or -1.
+ */
+MDIR_API int mdir_dir_open_nofollow(const char *path, gboolean create, GError **error);
+
+/*
+ * Opens @path with @flags (plus O_NOFOLLOW and O_CLOEXEC; mode 0660 less
+ * the umask when O_CREAT makes it), its directory opened as by
+ * mdir_dir_open_nofollow() (made first with O_CREAT): a link as the file or
+ * as its directory, or a file that is not a regular one, is
+ * MDIR_ERROR_OUTSIDE_ROOT, never followed.  For the tools' own files under
+ * the root: locks, the events file (mdir(5)).  Returns a descriptor (the
+ * caller close(2)s it) or -1.
+ */
+MDIR_API int mdir_file_open_nofollow(const char *path, int flags, GError **error);
+
 /* Names ------------------------------------------------------------------- */
 
 /*

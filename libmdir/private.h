@@ -44,7 +44,10 @@ gboolean mdir_file_write_replace(const char *path, const void *data, gsize lengt
 /* mdir_record_save() without the sync. */
 gboolean mdir_write_record(const MdirRecord *record, const char *path, GError **error);
 
-/* Writes a file in place, without fsync (for trees synced as a whole). */
+/*
+ * Writes a file in place, without fsync (for trees synced as a whole); a
+ * link as @path is not followed (ELOOP).
+ */
 gboolean mdir_write_file(const char *path, const void *data, gsize length, GError **error);
 
 /*

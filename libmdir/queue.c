@@ -153,11 +153,10 @@ lock_shard(const char *kpath, gboolean whole, gboolean wait, GError **error)
 	}
 	if (!whole && !mdir_mkdir_durable(shard, error))
 		return -1;
-	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, MDIR_FILE_MODE);
-	if (fd < 0) {
-		mdir_set_errno(error, errno, lock);
+	/* .mdird is group-writable: a link as the shard or its lock refused */
+	fd = mdir_file_open_nofollow(lock, O_RDWR | O_CREAT, error);
+	if (fd < 0)
 		return -1;
-	}
 	/* mdir-receive's deadline bounds the wait */
 	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
 		int errsv = errno;
@@ -180,9 +179,9 @@ make_key(const char *path, gboolean whole, GError **error)
 	g_autofree char *dir = g_path_get_dirname(path);
 	int fd;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, MDIR_FILE_MODE);
+	fd = mdir_file_open_nofollow(path, O_WRONLY | O_CREAT, error);
 	if (fd < 0)
-		return mdir_set_errno(error, errno, path);
+		return FALSE;
 	close(fd);
 	return whole || mdir_fsync_dir(dir, error);
 }

@@ -462,12 +462,16 @@ print_records(const Outbox *r)
 	}
 }
 
-/* One run at a time: a lock in mdir's own outbox, held until the run ends. */
+/*
+ * One run at a time: a lock in mdir's own outbox, held until the run ends;
+ * -1 and no error if another run holds it, -1 and an error if it cannot
+ * be opened (a link there is refused, never followed).
+ */
 static int
-lock_outbox(const MdirFolder *own)
+lock_outbox(const MdirFolder *own, GError **error)
 {
 	g_autofree char *p = g_build_filename(mdir_folder_path(own), ".outbox.lock", NULL);
-	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = mdir_file_open_nofollow(p, O_RDWR | O_CREAT, error);
 
 	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
 		return fd;
@@ -584,7 +588,11 @@ outbox_run(Outbox *r, const char *folder, GError **error)
 
 	if (own == NULL)
 		return FALSE;
-	lock = lock_outbox(own);
+	lock = lock_outbox(own, &e);
+	if (lock < 0 && e) {
+		g_propagate_error(error, e);
+		return FALSE;
+	}
 	if (lock < 0) {
 		mdir_log(LOG_INFO, "another run holds %s; this one stops", OWN_OUTBOX);
 		if (r->verbose || isatty(STDERR_FILENO))

@@ -141,23 +141,22 @@ on_term(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-/* One mdird per root: an flock held for life, the pid written in. */
+/*
+ * One mdird per root: an flock held for life, the pid written in.  The
+ * root is group-writable: a link as .mdird or as the lock is refused, or
+ * the pid would replace whatever it leads to.
+ */
 static int
 lock_root(MdirStore *store, GError **error)
 {
-	g_autofree char *dir = g_build_filename(mdir_store_root(store), ".mdird", NULL);
-	g_autofree char *path = g_build_filename(dir, "mdird.lock", NULL);
+	g_autofree char *path = g_build_filename(mdir_store_root(store), ".mdird", "mdird.lock",
+	    NULL);
 	char pid[32] = "";
 	int fd;
 
-	if (!mdir_mkdir_durable(dir, error))
+	fd = mdir_file_open_nofollow(path, O_RDWR | O_CREAT, error);
+	if (fd < 0)
 		return -1;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0660);
-	if (fd < 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", path,
-		    g_strerror(errno));
-		return -1;
-	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (read(fd, pid, sizeof(pid) - 1) < 0)
 			pid[0] = '\0';

@@ -6,10 +6,12 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "stats.h"
 
@@ -151,11 +153,36 @@ finalize(gpointer st)
 	sqlite3_finalize(st);
 }
 
+/*
+ * The database's path with its directory resolved, that directory being no
+ * link itself (the root is group-writable: a link as .stats would put the
+ * database, and what SQLite writes beside it, elsewhere).  SQLite's
+ * NOFOLLOW refuses a link anywhere in the path it is given: resolved, the
+ * path keeps the links of the root's own path (the administrator's) out,
+ * and a link put in later is refused.
+ */
+static char *
+real_path(const char *path, GError **error)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+	g_autofree char *base = g_path_get_basename(path);
+	g_autofree char *self = NULL;
+	g_autofree char *real = NULL;
+	int fd = mdir_dir_open_nofollow(dir, TRUE, error);
+
+	if (fd < 0)
+		return NULL;
+	self = g_strdup_printf("/proc/self/fd/%d", fd);
+	real = g_file_read_link(self, error);
+	close(fd);
+	return real ? g_build_filename(real, base, NULL) : NULL;
+}
+
 Stats *
 stats_open(const MdirConfig *config, MdirStore *store, GError **error)
 {
 	g_autoptr(Stats) s = g_new0(Stats, 1);
-	g_autofree char *dir = NULL;
+	g_autofree char *real = NULL;
 	int rc;
 
 	s->config = config;
@@ -163,14 +190,17 @@ stats_open(const MdirConfig *config, MdirStore *store, GError **error)
 	s->stmts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	    finalize);
 	s->path = g_strdup(mdir_config_get(config, "stats", "database"));
-	dir = g_path_get_dirname(s->path);
-	if (g_mkdir_with_parents(dir, 0770) < 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", dir,
-		    g_strerror(errno));
+	real = real_path(s->path, error);
+	if (real == NULL)
+		return NULL;
+	rc = sqlite3_open_v2(real, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
+	if (rc != SQLITE_OK && s->db && sqlite3_extended_errcode(s->db) == SQLITE_CANTOPEN_SYMLINK) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT,
+		    "%s: a symbolic link, not followed nor used", s->path);
 		return NULL;
 	}
-	if ((rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-		 SQLITE_OPEN_NOMUTEX, NULL)) != SQLITE_OK) {
+	if (rc != SQLITE_OK) {
 		set_sql_error(s, error, rc, s->db ? sqlite3_errmsg(s->db) : NULL);
 		return NULL;
 	}
@@ -190,7 +220,9 @@ stats_close(Stats *s)
 
 	if (s == NULL)
 		return;
-	stats_commit(s);
+	/* a database that failed to open has nothing to commit */
+	if (s->db)
+		stats_commit(s);
 	g_hash_table_unref(s->stmts);
 	while (s->db && (st = sqlite3_next_stmt(s->db, NULL)) != NULL)
 		sqlite3_finalize(st);
@@ -449,6 +481,7 @@ stats_import(Stats *s, GError **error)
 	g_autofree char *path = mdir_events_path(s->config);
 	g_autofree char *where = NULL;
 	g_autofree char *id = NULL;
+	g_autoptr(GError) e = NULL;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
@@ -456,11 +489,20 @@ stats_import(Stats *s, GError **error)
 	gint count = 0;
 	int rc = SQLITE_DONE;
 	struct stat st;
-	FILE *fp;
+	FILE *fp = NULL;
+	int fd;
 
-	fp = fopen(path, "re");
-	if (fp == NULL)
+	/* a link would import another file's lines (and say how far) */
+	fd = mdir_file_open_nofollow(path, O_RDONLY, &e);
+	if (fd < 0 && g_error_matches(e, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT)) {
+		g_propagate_error(error, g_steal_pointer(&e));
+		return -1;
+	}
+	if (fd < 0 || (fp = fdopen(fd, "r")) == NULL) {
+		if (fd >= 0)
+			close(fd);
 		return 0;
+	}
 	if (fstat(fileno(fp), &st) < 0) {
 		fclose(fp);
 		return 0;
