@@ -52,6 +52,39 @@ static const char *const skeleton[] = {
 	"SMTP/Sent", "SMTP/Failed", "SMTP/Spam", "SMTP/Statistics",
 };
 
+/* The store's and mdird's own directories: never a link (mdir(5)). */
+static const char *const internal[] = {
+	".mstore", ".mstore/tmp", ".mstore/msg", ".mdird", ".mdird/queue", ".mdird/work",
+	".mdird/failed", ".mdird/keys",
+};
+
+/*
+ * Whether the internal directories under @root are real directories: a
+ * group member's link in place of one would send batches and parts
+ * outside the root.  Those not made yet are left to their maker.
+ */
+static gboolean
+internal_dirs_real(const char *root, GError **error)
+{
+	for (gsize i = 0; i < G_N_ELEMENTS(internal); i++) {
+		g_autofree char *d = g_build_filename(root, internal[i], NULL);
+		struct stat st;
+
+		if (lstat(d, &st) < 0) {
+			if (errno == ENOENT)
+				continue;
+			return mdir_set_errno(error, errno, d);
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			g_set_error(error, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT,
+			    "%s: %s, not followed nor used", d,
+			    S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
 MdirStore *
 mdir_store_open(const char *root, GError **error)
 {
@@ -76,12 +109,17 @@ mdir_store_open(const char *root, GError **error)
 	}
 	s->root = g_strdup(real);
 	free(real);
+	/* before making what is missing (not through a link), and after */
+	if (!internal_dirs_real(s->root, error))
+		return NULL;
 	for (gsize i = 0; i < G_N_ELEMENTS(skeleton); i++) {
 		g_autofree char *d = g_build_filename(s->root, skeleton[i], NULL);
 
 		if (!mdir_mkdir_durable(d, error))
 			return NULL;
 	}
+	if (!internal_dirs_real(s->root, error))
+		return NULL;
 	s->tmp = g_build_filename(s->root, ".mstore", "tmp", NULL);
 	s->msg = g_build_filename(s->root, ".mstore", "msg", NULL);
 	s->whole_sync = mdir_fs_whole_sync(s->root);

@@ -1,13 +1,13 @@
 #!/bin/sh
 # The tools' own files under the root, outside any folder (.stats/events,
 # .stats/stats.db, .mdird/mdird.lock, SMTP/Outbox/.outbox.lock, the queue's
-# shard locks), and the
-# directories they live in, are never followed through a symbolic link: a
+# shard locks), the directories they live in, and the store's own
+# directories (.mstore/msg, .mdird/queue, ...), are never followed through a symbolic link: a
 # group member who can write the root (0770) links one to a file of the
 # mdir user's outside it, and the program that writes it leaves that file
 # alone and says why (issue 16.3; the folders' own files: t/1060).
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
-plan 31
+plan 38
 
 JO=SMTP/Accounts/jo@example.org
 C=$T/c.conf
@@ -70,11 +70,28 @@ mv "$MDIR_ROOT/.mdird" "$T/mdird.real"
 ln -s "$T/outdir" "$MDIR_ROOT/.mdird"
 expect_code 73 "nor on a linked .mdird" -- timeout 10 mdird -F -c "$C"
 like "$err" "\.mdird.*symbolic link" "and says why"
-# (the store's skeleton, .mdird/queue among it, is made before: not this
-# test's business)
-ok "$([ ! -e "$T/outdir/mdird.lock" ]; echo $?)" "no lock made where .mdird leads"
+ok "$(empty)" "nothing made where .mdird leads (no lock, no queue)"
+# mdir-receive opens the store too: it waits, and queues nothing there
+expect_code 75 "a delivery into a root whose .mdird is a link waits (75)" -- \
+	mdir-receive -c "$C" -- jo@example.org <"$DATA/crlf.eml"
+ok "$(empty)" "and writes no batch where the link leads"
 rm "$MDIR_ROOT/.mdird"
 mv "$T/mdird.real" "$MDIR_ROOT/.mdird"
+# the store's own directories: .mdird/queue, .mstore/msg
+mv "$MDIR_ROOT/.mdird/queue" "$T/queue.real"
+ln -s "$T/outdir" "$MDIR_ROOT/.mdird/queue"
+expect_code 75 "nor when .mdird/queue is a link" -- \
+	mdir-receive -c "$C" -- jo@example.org <"$DATA/crlf.eml"
+like "$err$(cat "$T/log")" "\.mdird/queue: a symbolic link" "and says why"
+ok "$(empty)" "no batch where it leads"
+rm "$MDIR_ROOT/.mdird/queue"
+mv "$T/queue.real" "$MDIR_ROOT/.mdird/queue"
+mv "$MDIR_ROOT/.mstore/msg" "$T/msg.real"
+ln -s "$T/outdir" "$MDIR_ROOT/.mstore/msg"
+expect_code 73 "mstore refuses a root whose .mstore/msg is a link (73)" -- mstore -c "$C" ls SMTP
+ok "$(empty)" "and leaves where it leads alone"
+rm "$MDIR_ROOT/.mstore/msg"
+mv "$T/msg.real" "$MDIR_ROOT/.mstore/msg"
 
 # SMTP/Outbox/.outbox.lock, mdir-outbox's lock for one run at a time
 ln -s "$T/victim" "$MDIR_ROOT/SMTP/Outbox/.outbox.lock"
