@@ -512,6 +512,19 @@ put(GMimeStream *out, const void *buf, gsize len)
 }
 
 /*
+ * The bytes of @b as text, and where they end: never NULL, as an empty
+ * GByteArray's data is (NULL + 0 is undefined in C).
+ */
+static const char *
+bytes_text(const GByteArray *b, const char **end)
+{
+	const char *p = b->len > 0 ? (const char *)b->data : "";
+
+	*end = p + b->len;
+	return p;
+}
+
+/*
  * Decodes the body [@p, @end) into @out, a chunk at a time.  Base64 is
  * ours (an unpadded tail is decoded, as every mail client does); the rest
  * is GMime's.
@@ -681,12 +694,9 @@ holds_blocks(const char *mime_type)
 static void
 split_blocks(Splitter *sp, guint container, GByteArray *bytes)
 {
-	g_autoptr(GArray) blocks = NULL;
-
-	if (bytes->len == 0) /* an empty array's data is NULL: no NULL + 0 */
-		return;
-	blocks = mime_find_blocks((const char *)bytes->data,
-	    (const char *)bytes->data + bytes->len);
+	const char *end;
+	const char *p = bytes_text(bytes, &end);
+	g_autoptr(GArray) blocks = mime_find_blocks(p, end);
 	for (guint i = 0; i < blocks->len && !sp->error; i++) {
 		MimeBlock *b = &g_array_index(blocks, MimeBlock, i);
 		g_autofree char *name = part_name(sp, b->name, "application/octet-stream");
@@ -786,8 +796,7 @@ split_forwarded(Splitter *sp, const MimeHeader *h, guint depth, guint container)
 		mem = g_mime_stream_mem_new();
 		decode_body(sp, p, end, cte, mem);
 		bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-		p = (const char *)bytes->data;
-		end = p + bytes->len;
+		p = bytes_text(bytes, &end);
 		add_defect(sp, g_strdup_printf("message/rfc822 in %s", cte_name));
 	}
 	mime_header_parse(&inner, mime_skip_envelope(p, end), end);
