@@ -40,10 +40,11 @@ is "$(cd "$R" && find . -type d | sort | tr '\n' ' ')" \
 # issue 16.11: pipe(8) may start it under umask 077; [mdir] umask (0007 by
 # default) still leaves what it stores readable and writable by the
 # group (mdird, sync clients), never by others
-touch "$T/before"
+# (what it stored: the files that were not there before)
+find "$MDIR_ROOT/.mstore/msg" -type f | sort >"$T/before"
 (umask 077; sed "s/^Message-ID: <mixed@/Message-ID: <umask@/" "$msg" |
 	mdir-receive -- jo@example.org >/dev/null)
 ok $? "a delivery under umask 077"
-modes=$(find "$MDIR_ROOT/.mstore/msg" -type f -newer "$T/before" -exec stat -c %a {} + |
-	sort -u | tr '\n' ' ')
+find "$MDIR_ROOT/.mstore/msg" -type f | sort >"$T/after"
+modes=$(comm -13 "$T/before" "$T/after" | xargs -r stat -c %a | sort -u | tr '\n' ' ')
 is "$modes$(stat -c %a "$(batch_of umask)")" "660 660" "its stored parts and records and its batch are 0660"
