@@ -308,6 +308,31 @@ mdir_file_open_nofollow(const char *path, int flags, GError **error)
 	return fd;
 }
 
+GPtrArray *
+mdir_dir_older(const char *dir, time_t before,
+    gboolean (*keep)(const char *name, const struct stat *st), GError **error)
+{
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	GPtrArray *old = g_ptr_array_new_with_free_func(g_free);
+	const char *n;
+
+	if (d == NULL && errno != ENOENT) {
+		mdir_set_errno(error, errno ? errno : EIO, dir);
+		g_ptr_array_unref(old);
+		return NULL;
+	}
+	while (d && (n = g_dir_read_name(d)) != NULL) {
+		char *p = g_build_filename(dir, n, NULL);
+		struct stat st;
+
+		if (lstat(p, &st) == 0 && st.st_mtime < before && (keep == NULL || keep(n, &st)))
+			g_ptr_array_add(old, p);
+		else
+			g_free(p);
+	}
+	return old;
+}
+
 gboolean
 mdir_fs_whole_sync(const char *path)
 {

@@ -4,6 +4,9 @@
 #ifndef MDIR_PRIVATE_H
 #define MDIR_PRIVATE_H
 
+#include <sys/stat.h>
+#include <time.h>
+
 #include <glib.h>
 
 #include "mdir.h"
@@ -23,6 +26,16 @@ char *mdir_read_fd(int fd, const char *label, gsize *length, GError **error);
 
 /* A fresh unique suffix for temporary names: "host.pid.counter.random". */
 char *mdir_unique_name(void);
+
+/*
+ * The paths (a new array) of the entries of @dir last changed before
+ * @before (a time_t), links not followed, that @keep (NULL: all) accepts
+ * by name and lstat: what a crash left behind, by age (the queue's
+ * litter, the store's tmp).  A missing @dir has none; NULL and @error
+ * when it cannot be read.
+ */
+GPtrArray *mdir_dir_older(const char *dir, time_t before,
+    gboolean (*keep)(const char *name, const struct stat *st), GError **error);
 
 /* Whether @name is reserved (starts with a dot) or not a single component. */
 gboolean mdir_name_is_reserved(const char *name);

@@ -351,29 +351,19 @@ remove_pending(MdirStore *store, const char *path, const char *key, time_t befor
 	return ok;
 }
 
+/* Litter is a batch never finished: a dot name, a regular file. */
+static gboolean
+is_litter(const char *name, const struct stat *st)
+{
+	return name[0] == '.' && S_ISREG(st->st_mode);
+}
+
 GPtrArray *
 mdir_queue_litter(MdirStore *store, gint64 min_age, GError **error)
 {
 	g_autofree char *dir = mdir_queue_dir(store);
-	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-	GPtrArray *litter = g_ptr_array_new_with_free_func(g_free);
-	time_t before = time(NULL) - (time_t)min_age;
-	const char *n;
 
-	if (d == NULL && errno != ENOENT) {
-		mdir_set_errno(error, errno ? errno : EIO, dir);
-		g_ptr_array_unref(litter);
-		return NULL;
-	}
-	while (d && (n = g_dir_read_name(d)) != NULL) {
-		char *p = g_build_filename(dir, n, NULL);
-
-		if (n[0] == '.' && older_than(p, before))
-			g_ptr_array_add(litter, p);
-		else
-			g_free(p);
-	}
-	return litter;
+	return mdir_dir_older(dir, time(NULL) - (time_t)min_age, is_litter, error);
 }
 
 gboolean

@@ -269,26 +269,8 @@ mdir_store_tmp_open(MdirStore *store, guint mode, char **path, GError **error)
 GPtrArray *
 mdir_store_tmp_litter(MdirStore *store, gint64 min_age, GError **error)
 {
-	g_autoptr(GDir) d = NULL;
-	GPtrArray *litter = NULL;
-	time_t before = time(NULL) - (time_t)min_age;
-	const char *n;
-
-	d = g_dir_open(store->tmp, 0, error);
-	if (d == NULL)
-		return NULL;
-	litter = g_ptr_array_new_with_free_func(g_free);
-	while ((n = g_dir_read_name(d)) != NULL) {
-		char *p = g_build_filename(store->tmp, n, NULL);
-		struct stat st;
-
-		/* younger: a delivery may be writing it now */
-		if (lstat(p, &st) == 0 && st.st_mtime < before)
-			g_ptr_array_add(litter, p);
-		else
-			g_free(p);
-	}
-	return litter;
+	/* younger: a delivery may be writing it now */
+	return mdir_dir_older(store->tmp, time(NULL) - (time_t)min_age, NULL, error);
 }
 
 /* Transactions ---------------------------------------------------------- */
