@@ -25,18 +25,21 @@ no_account(GError **error, const char *recipient, const char *why)
  * that "xn--bcher-kva.example", "Bücher.example" and "bücher.example" are
  * one domain.  GLib decodes an A-label keeping its letters' case, hence
  * to ASCII (lower-cased) first.  A name IDNA refuses is only lower-cased.
+ * NULL for a name that is not UTF-8: GLib's UTF-8 functions step by the
+ * lead byte, past the end of such a string, and no domain of ours is one.
  */
 static char *
 normalize_domain(const char *domain)
 {
-	g_autofree char *nfc = g_utf8_normalize(domain, -1, G_NORMALIZE_NFC);
+	g_autofree char *nfc = g_utf8_validate(domain, -1, NULL) ?
+	    g_utf8_normalize(domain, -1, G_NORMALIZE_NFC) : NULL;
 	g_autofree char *ascii = nfc ? g_hostname_to_ascii(nfc) : NULL;
 	g_autofree char *lower = ascii ? g_ascii_strdown(ascii, -1) : NULL;
 	char *unicode = lower ? g_hostname_to_unicode(lower) : NULL;
 
 	if (unicode)
 		return unicode;
-	return nfc ? g_utf8_strdown(nfc, -1) : g_strdup(domain);
+	return nfc ? g_utf8_strdown(nfc, -1) : NULL;
 }
 
 char *
@@ -70,11 +73,12 @@ mdir_domain_is_local(const MdirConfig *config, const char *domain)
 
 	if (domains[0] == NULL)
 		return TRUE; /* none configured: every domain Postfix hands us */
-	want = normalize_domain(domain);
+	if ((want = normalize_domain(domain)) == NULL)
+		return FALSE;
 	for (char **d = domains; *d; d++) {
 		g_autofree char *have = normalize_domain(*d);
 
-		if (strcmp(have, want) == 0)
+		if (g_strcmp0(have, want) == 0)
 			return TRUE;
 	}
 	return FALSE;

@@ -811,7 +811,8 @@ MDIR_API char *mdir_address_normalize(const char *address);
 /*
  * Whether mail for @domain is ours: one of [receive] local_domains (both
  * normalised, so A-labels and U-labels agree), or any domain when none is
- * configured (Postfix decides what it hands us).
+ * configured (Postfix decides what it hands us).  A @domain that is not
+ * valid UTF-8 is none of the configured ones.
  */
 MDIR_API gboolean mdir_domain_is_local(const MdirConfig *config, const char *domain);
 
