@@ -433,7 +433,8 @@ static void
 split_uuencode(Splitter *sp, guint text)
 {
 	g_autofree char *path = mdir_store_txn_part_path(sp->txn, text);
-	g_autoptr(GRegex) begin = g_regex_new("^begin [0-7]{3,4} (.+)$", 0, 0, NULL);
+	/* bytes: a part kept as bytes is not UTF-8, and its files count too */
+	g_autoptr(GRegex) begin = g_regex_new("^begin [0-7]{3,4} (.+)$", G_REGEX_RAW, 0, NULL);
 	FILE *fp = fopen(path, "re");
 	char *line = NULL;
 	size_t cap = 0;

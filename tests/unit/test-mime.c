@@ -220,6 +220,32 @@ test_uuencode(void)
 	split_clear(&s);
 }
 
+/*
+ * A begin line in an 8-bit text part that is not UTF-8 ("café" in
+ * Latin-1): the file is split out all the same, its name read in the
+ * part's charset; and where the part is kept as bytes, the line is
+ * matched as bytes.
+ */
+static void
+test_uuencode_latin1_name(void)
+{
+	Split s;
+
+	split_fixture(&s, "uuencode-latin1-name.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_field(&s, 2, "suggested-name", "caf\u00e9.txt");
+	assert_field(&s, 2, "transfer-encoding", "x-uuencode");
+	assert_content(&s, 2, "hello, world!\n");
+	split_clear(&s);
+	/* in a part kept as bytes (not UTF-8 as declared, with a NUL) */
+	split_fixture(&s, "uuencode-bytes-name.eml");
+	g_assert_cmpuint(s.parts, ==, 2);
+	assert_field(&s, 1, "defects", "not text in its charset, with NUL bytes: kept as bytes");
+	assert_field(&s, 2, "transfer-encoding", "x-uuencode");
+	assert_content(&s, 2, "hello, world!\n");
+	split_clear(&s);
+}
+
 static void
 test_tnef(void)
 {
@@ -746,6 +772,7 @@ main(int argc, char **argv)
 	g_test_add_func("/mime/alternative-related-signed", test_alternative_related_signed);
 	g_test_add_func("/mime/nested-rfc822", test_nested_rfc822);
 	g_test_add_func("/mime/uuencode", test_uuencode);
+	g_test_add_func("/mime/uuencode-latin1-name", test_uuencode_latin1_name);
 	g_test_add_func("/mime/tnef", test_tnef);
 	g_test_add_func("/mime/charsets", test_charsets);
 	g_test_add_func("/mime/undeclared-8bit", test_undeclared_8bit);
