@@ -175,3 +175,53 @@ printf '\nmdird alone, %d queued batches (%d entries), started after they queued
 printf '  %.0f batches/s, %.0f entries/s, %.2f syncs a batch (%s in all)\n' \
 	"$(echo "$batches * 10^9 / $ns" | bc -l)" "$(echo "$entries * 10^9 / $ns" | bc -l)" \
 	"$(echo "$syncs / $batches" | bc -l)" "$syncs"
+
+# Many rules (issue 17): an account whose .rules has 100 rules -- equality
+# on from, to and list-id, contains on subject, regexes on suggested-name,
+# size tests, and 10 that copy every part -- against none, and against the
+# same 90 tests with nothing copied (what evaluating them costs alone).
+rules100() { # EVERY: the size the last 10 need (0: every part; huge: none)
+	i=0
+	while [ $i -lt 25 ]; do echo "if from = \"user$i@nowhere.test\" then copy From/$i"; i=$((i + 1)); done
+	while [ $i -lt 35 ]; do echo "if to = \"list$i@lists.test\" then copy To/$i"; i=$((i + 1)); done
+	while [ $i -lt 50 ]; do echo "if list-id = \"<list$i.lists.test>\" then copy Lists/$i"; i=$((i + 1)); done
+	while [ $i -lt 65 ]; do echo "if subject contains \"keyword $i\" then copy Subj/$i"; i=$((i + 1)); done
+	while [ $i -lt 80 ]; do
+		echo "if suggested-name ~ \"^report-$i-[0-9]+\\\\.pdf\$\" then copy Reports/$i"
+		i=$((i + 1))
+	done
+	while [ $i -lt 90 ]; do echo "if size > $((i + 100))M then copy Big/$i"; i=$((i + 1)); done
+	while [ $i -lt 100 ]; do echo "if size >= $1 then copy Every/$i; continue"; i=$((i + 1)); done
+}
+drain_with() { # RULES-FILE|"": prints batches/s, entries/s of a waiting queue
+	fresh
+	if [ -n "$1" ]; then cp "$1" "$MDIR_ROOT/$jo/.rules"; else rm -f "$MDIR_ROOT/$jo/.rules"; fi
+	for f in "$W"/corpus/*.eml; do one mdir "$f"; done
+	batches=$(ls "$MDIR_ROOT/.mdird/queue" | wc -l)
+	start=$(date +%s%N)
+	start_md
+	wait_empty
+	ns=$(($(date +%s%N) - start))
+	stop_md
+	entries=$(find "$MDIR_ROOT" -name .changes -exec grep -h ' + ' {} + | wc -l)
+	printf '%9.0f %10.0f' "$(echo "$batches * 10^9 / $ns" | bc -l)" \
+		"$(echo "$entries * 10^9 / $ns" | bc -l)"
+}
+watch_with() { # RULES-FILE|"": the watcher's delay at 20 deliveries a second
+	fresh
+	if [ -n "$1" ]; then cp "$1" "$MDIR_ROOT/$jo/.rules"; else rm -f "$MDIR_ROOT/$jo/.rules"; fi
+	start_md
+	/usr/bin/python3 "$top/bench/watch-latency.py" "$bin" "$conf" "$MDIR_ROOT" "$jo" 20 \
+		$(ls "$W"/corpus/*.eml | head -n 200)
+	stop_md
+}
+rules100 0 >"$W/rules-copy"
+rules100 999999999 >"$W/rules-none"
+printf '\nmany rules: mdird draining %d queued messages\n' "$n"
+printf '  %-34s %9s %10s\n' rules msgs/s entries/s
+printf '  %-34s %s\n' "none" "$(drain_with "")"
+printf '  %-34s %s\n' "100, none matching" "$(drain_with "$W/rules-none")"
+printf '  %-34s %s\n' "100, 10 copying every part" "$(drain_with "$W/rules-copy")"
+printf '\nmany rules: a watcher of the account, 20 deliveries a second\n'
+printf '  none:                        %s\n' "$(watch_with "")"
+printf '  100, 10 copying every part:  %s\n' "$(watch_with "$W/rules-copy")"
