@@ -50,6 +50,7 @@ static const KeyDef keys[] = {
 	{ "mdir", "lock_timeout", T_DURATION, "30s" },
 	{ "mdir", "sync", T_SYNC, "auto" },
 	{ "receive", "local_domains", T_LIST, "" },
+	{ "receive", "role_accounts", T_BOOL, "true" },
 	{ "receive", "recipient_delimiter", T_STRING, "+" },
 	{ "receive", "max_size", T_SIZE, "0" },
 	{ "receive", "max_depth", T_INT, "64" },

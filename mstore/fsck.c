@@ -279,6 +279,9 @@ cmd_fsck(Mstore *ms, int argc, char **argv, GError **error)
 			check_folder(&fs, argv[i]);
 	else
 		walk_folders(&fs, mdir_store_root(ms->store), TRUE);
+	/* a warning, not a problem of the store: nothing to repair here */
+	if (argc == 1)
+		mstore_account_check_domains(ms);
 	g_hash_table_unref(fs.inodes);
 	if (fs.found)
 		fprintf(stderr, "mstore: fsck: %u problems, %u repaired, %u left\n", fs.found,

@@ -33,6 +33,7 @@ static const struct {
 	{ "version", cmd_version, "print a folder's version" },
 	{ "changes", cmd_changes, "print a folder's changes since a version" },
 	{ "mkdir", cmd_mkdir, "make a folder" },
+	{ "account", cmd_account, "make, alias, forward, disable, list accounts" },
 	{ "cp", cmd_cp, "file parts or entries into a folder" },
 	{ "mv", cmd_mv, "move entries to another folder" },
 	{ "rm", cmd_rm, "remove entries" },

@@ -32,6 +32,14 @@ int cmd_fsck(Mstore *, int, char **, GError **);
 int cmd_gc(Mstore *, int, char **, GError **);
 int cmd_export(Mstore *, int, char **, GError **);
 int cmd_config(Mstore *, int, char **, GError **);
+int cmd_account(Mstore *, int, char **, GError **);
+
+/*
+ * Warns of each local domain with accounts whose postmaster@ or abuse@
+ * takes no mail, unless [receive] role_accounts is off; returns how many
+ * are missing.
+ */
+guint mstore_account_check_domains(Mstore *ms);
 
 /* Runs @func, the command mstore_parse() is then about. */
 int mstore_run(Mstore *ms, MstoreCommand func, int argc, char **argv, GError **error);

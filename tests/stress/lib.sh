@@ -49,6 +49,9 @@ rand() { od -An -N2 -tu2 /dev/urandom | tr -d ' '; }
 
 st_setup() {
 	mstore mkdir SMTP/Accounts/jo@example.org SMTP/Accounts/ann@example.org >/dev/null
+	# as a real domain has them, so that fsck warns of nothing
+	mstore account alias postmaster@example.org jo@example.org 2>/dev/null
+	mstore account alias abuse@example.org jo@example.org
 	printf 'if content-type = application/pdf then move Docs\n' \
 		>"$MDIR_ROOT/SMTP/Accounts/jo@example.org/.rules"
 }

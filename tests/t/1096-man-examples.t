@@ -61,6 +61,7 @@ mstore.1.2        sh
 mstore.1.3        sh
 mstore.1.4        sh      skip=^mutt mutt is an interactive mail reader
 mstore.1.5        cron
+mstore.1.6        sh
 smtp-stats.1.1    cron
 smtp-stats.1.2    sh
 '

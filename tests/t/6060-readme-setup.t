@@ -128,11 +128,13 @@ ok $? "mstore init made a store in the root, every file the user's"
 as_user "$TB/mstore" -c "$ETC/mdir.conf" fsck >"$T/fsck" 2>&1
 ok $? "mstore fsck as the user: the store is sound"
 [ -z "$(cat "$T/fsck")" ] || diag "$(cat "$T/fsck")"
-# the accounts the README's mkdir line names, as the user lists them
-want=$(grep -oE 'SMTP/Accounts/[^[:blank:]\\]+' "$T/setup.sh" | sed 's|.*/||' | sort)
-is "$(as_user "$TB/mstore" -c "$ETC/mdir.conf" ls SMTP/Accounts 2>&1 | sort)" "$want" \
-	"mstore ls as the user lists the accounts mkdir made"
-like "$(echo $want)" "(^| )postmaster@example\.org( |$)" "postmaster@ is among them"
+# the accounts the README's lines make, as the user lists them
+is "$(as_user "$TB/mstore" -c "$ETC/mdir.conf" account list 2>&1)" \
+	"$(printf '%s\t%s\t%s\n' abuse@example.org alias jo@example.org \
+		jo@example.org folder '' postmaster@example.org alias jo@example.org)" \
+	"mstore account list as the user: jo, and postmaster@ and abuse@ its aliases"
+is "$(grep -c 'no such account; every domain needs one' "$T/setup.err")" 3 \
+	"mstore warned of postmaster@ and abuse@, then of abuse@, then no more"
 
 # step 4
 run dkim
