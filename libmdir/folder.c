@@ -796,6 +796,11 @@ mdir_folder_save_record(MdirFolder *folder, const char *name, const MdirRecord *
 	if (!is_entry(folder->fd, name))
 		g_set_error(error, MDIR_ERROR, MDIR_ERROR_NOT_FOUND, "%s/%s: no such entry",
 		    folder->name, name);
+	else if (mdir_store_whole_sync(folder->store))
+		/* one flush for the file, its rename and the directory (the
+		 * outbox's in-flight mark: one of a message's two) */
+		ok = write_record(folder, name, record, FALSE, error) &&
+		    mdir_syncfs(folder->path, error);
 	else
 		ok = write_record(folder, name, record, TRUE, error);
 	mdir_folder_unlock(folder);
