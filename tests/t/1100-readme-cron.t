@@ -19,6 +19,9 @@ printf '[mdir]\nroot = %s\n[receive]\nlocal_domains = example.org\n[outbox]\nsen
 	"$MDIR_ROOT" "$T/sendmail" >"$C"
 JO=SMTP/Accounts/jo@example.org
 mstore -c "$C" mkdir "$JO/Outbox" SMTP/Spam SMTP/Statistics >/dev/null
+# as every domain has them (else fsck warns, rightly, from cron too)
+mstore -c "$C" account alias postmaster@example.org jo@example.org 2>/dev/null
+mstore -c "$C" account alias abuse@example.org jo@example.org
 # work for each job: a message to send, one to learn as spam, one delivered
 printf 'From: Jo <jo@example.org>\nTo: Ана <ana@example.net>\nSubject: hi\n\nhello\n' >"$T/out.eml"
 mstore -c "$C" put "$T/out.eml" "$JO/Outbox" >/dev/null
