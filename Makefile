@@ -5,8 +5,13 @@
 
 .DEFAULT_GOAL := all
 
-VERSION    := 0.1.0
+# The version is written once, in mdir.h (--version of every program
+# prints it); debian/changelog's must agree (t/1084 checks).
+VERSION    := $(shell sed -n 's/^\#define MDIR_VERSION_STRING "\(.*\)"$$/\1/p' libmdir/mdir.h)
 SOVERSION  := 0
+ifeq ($(VERSION),)
+$(error no MDIR_VERSION_STRING in libmdir/mdir.h)
+endif
 
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
@@ -76,7 +81,7 @@ LIB_REAL := $(B)/lib/libmdir.so.$(VERSION)
 $(B)/obj/libmdir/%.o: libmdir/%.c
 	@mkdir -p $(@D)
 	$(say) CC $@
-	$(Q)$(CC) $(CFLAGS) $(MDIR_CFLAGS) -fPIC -fvisibility=hidden -DMDIR_COMPILATION \
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(MDIR_CFLAGS) -fPIC -fvisibility=hidden -DMDIR_COMPILATION \
 		-c -o $@ $<
 
 $(LIB_REAL): $(LIB_OBJ)
@@ -99,7 +104,7 @@ $(1)_LIBS := $$(if $$($(1)_PKGS),$$(shell pkg-config --libs $$($(1)_PKGS) 2>/dev
 $$(B)/obj/$(1)/%.o: $(1)/%.c
 	@mkdir -p $$(@D)
 	$$(say) CC $$@
-	$$(Q)$$(CC) $$(CFLAGS) $$(MDIR_CFLAGS) $$($(1)_CFLAGS) -I$(1) -c -o $$@ $$<
+	$$(Q)$$(CC) $$(CPPFLAGS) $$(CFLAGS) $$(MDIR_CFLAGS) $$($(1)_CFLAGS) -I$(1) -c -o $$@ $$<
 $$(B)/bin/$(1): $$($(1)_OBJ) $$(LIB_REAL)
 	@mkdir -p $$(@D)
 	$$(say) LD $$@
@@ -180,7 +185,8 @@ $(foreach n,$(FUZZ_NAMES),$(eval $(call fuzz_rules,$(n))))
 # keep the test objects: they are intermediate only to make
 .SECONDARY:
 
-.PHONY: all check check-build test stress deps demo install uninstall clean lint help fuzz fuzz-build
+.PHONY: all check check-build test stress deps demo install uninstall clean lint help fuzz fuzz-build \
+	dist version
 
 all: $(LIB_REAL) $(BIN)
 
@@ -229,8 +235,27 @@ demo:
 	@scripts/demo $(B)
 
 help:
-	@echo "targets: all check stress fuzz demo deps install uninstall clean lint"
-	@echo "variables: PREFIX DESTDIR SANITIZE=1 B (build directory) FUZZ_SECONDS"
+	@echo "targets: all check stress fuzz demo deps install uninstall clean lint dist version"
+	@echo "variables: PREFIX DESTDIR SANITIZE=1 B (build directory) FUZZ_SECONDS DISTDIR"
+
+version:
+	@echo $(VERSION)
+
+# mdir-VERSION.tar.gz in DISTDIR: every file git tracks, as it is in the
+# work tree, under mdir-VERSION/.  The same bytes for the same files: names
+# sorted, owner 0, every time the last commit's (or SOURCE_DATE_EPOCH),
+# gzip without a name or time.
+DISTDIR ?= .
+DIST_EPOCH = $(or $(SOURCE_DATE_EPOCH),$(shell git log -1 --format=%ct 2>/dev/null))
+dist:
+	@git rev-parse --is-inside-work-tree >/dev/null 2>&1 || \
+		{ echo "make dist: needs the git work tree (it packs what git tracks)" >&2; exit 1; }
+	$(Q)git ls-files -z | xargs -0 -n1 sh -c '[ -e "$$0" ] && printf "%s\0" "$$0"' | \
+		LC_ALL=C tar --null -T - --sort=name --transform 's,^,mdir-$(VERSION)/,' \
+		--mtime=@$(DIST_EPOCH) --owner=0 --group=0 --numeric-owner \
+		--mode=go-w -cf - | gzip -n9 > $(DISTDIR)/mdir-$(VERSION).tar.gz.tmp
+	$(Q)mv $(DISTDIR)/mdir-$(VERSION).tar.gz.tmp $(DISTDIR)/mdir-$(VERSION).tar.gz
+	$(say) DIST $(DISTDIR)/mdir-$(VERSION).tar.gz
 
 # made again at each make: PREFIX may differ from the last run's, and an
 # install must not carry an earlier prefix (replaced only when it changed)
@@ -288,6 +313,6 @@ uninstall:
 	fi
 
 clean:
-	rm -rf build build-san build-fuzz mdir.pc
+	rm -rf build build-san build-fuzz mdir.pc mdir-*.tar.gz
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
