@@ -8,7 +8,7 @@
 # and installs the packages themselves.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/readme.sh"
-plan 17
+plan 18
 
 D=$MDIR_SRC/debian
 v=$(sed -n 's/^#define MDIR_VERSION_STRING "\(.*\)"$/\1/p' "$MDIR_SRC/libmdir/mdir.h")
@@ -54,6 +54,11 @@ done
 cmp -s "$T/main.cf.want" "$T/main.cf.debian" && cmp -s "$T/master.cf.want" "$T/master.cf.debian" &&
 	cmp -s "$T/dkim.want" "$T/dkim.debian"
 ok $? "README.Debian's blocks are the README's, with /usr/bin for /usr/local/bin"
+
+# the cron lines too (t/1100 runs the README's)
+cron() { grep -E '^ *([-0-9*/,]+ +){5}/' "$1" | sed 's/^ *//'; }
+is "$(cron "$D/mdir.README.Debian")" "$(cron "$MDIR_SRC/README" | sed 's|/usr/local/bin/|/usr/bin/|')" \
+	"README.Debian's cron lines are the README's, with /usr/bin"
 
 # make dist: every file git tracks (that is there), under mdir-VERSION/, and
 # the same bytes when made again
