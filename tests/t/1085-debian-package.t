@@ -6,11 +6,12 @@
 # units and the conffile checked, a message delivered by the installed
 # mdir-receive as the user mdir with an empty environment and filed by the
 # installed mdird; purged keeping the data (the debconf default), installed
-# again over it, and purged with the data.  Also: lintian clean and
-# hardening-check on what is installed.
+# again over it, and purged with the data.  Also: lintian clean,
+# hardening-check on what is installed, and a second build of the tree,
+# elsewhere, giving the same bytes (reproducible).
 #
 # Root only (it installs packages and makes the user mdir), and never over
-# an mdir the machine already has.  Both builds are made with
+# an mdir the machine already has.  The three builds are made with
 # DEB_BUILD_OPTIONS=nocheck: make check is what is running this test, and
 # a package build inside it would run the suite again.  Each builds in a
 # copy of the tree under $T, never in the work tree.
@@ -28,7 +29,7 @@ done
 getent passwd mdir >/dev/null && skip_all "this machine has a user mdir"
 getent group mdir >/dev/null && skip_all "this machine has a group mdir"
 [ -e /var/lib/mdir ] || [ -e /etc/mdir ] && skip_all "this machine has /var/lib/mdir or /etc/mdir"
-plan 43
+plan 45
 
 v=$(sed -n 's/^#define MDIR_VERSION_STRING "\(.*\)"$/\1/p' "$MDIR_SRC/libmdir/mdir.h")
 old=0.0.1
@@ -85,6 +86,17 @@ ok $? "the packages build at version $old (this tree, its version bumped down)"
 build "$T/new" "$v"
 ok $? "and at this tree's version $v"
 NEW=$T/new
+# reproducible: the same tree built again elsewhere (another path, the
+# same SOURCE_DATE_EPOCH: dpkg-buildpackage takes the changelog's date)
+# gives the same bytes, every package the debug symbols' included
+build "$T/again/deeper" "$v"
+ok $? "and again, in another directory"
+same=0
+for f in "$NEW"/*.deb; do
+	cmp -s "$f" "$T/again/deeper/${f##*/}" || { same=1; diag "${f##*/} differs"; }
+done
+[ -n "$(ls "$T/again/deeper"/*.deb 2>/dev/null)" ] || same=1
+ok $same "the two builds' packages are byte for byte the same"
 ls "$NEW/mdir_${v}_"*.deb "$NEW/libmdir0_${v}_"*.deb "$NEW/libmdir-dev_${v}_"*.deb >/dev/null 2>&1
 ok $? "three packages: mdir, libmdir0, libmdir-dev"
 
