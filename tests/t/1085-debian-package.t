@@ -29,7 +29,7 @@ done
 getent passwd mdir >/dev/null && skip_all "this machine has a user mdir"
 getent group mdir >/dev/null && skip_all "this machine has a group mdir"
 [ -e /var/lib/mdir ] || [ -e /etc/mdir ] && skip_all "this machine has /var/lib/mdir or /etc/mdir"
-plan 45
+plan 48
 
 v=$(sed -n 's/^#define MDIR_VERSION_STRING "\(.*\)"$/\1/p' "$MDIR_SRC/libmdir/mdir.h")
 old=0.0.1
@@ -194,6 +194,19 @@ ok $? "the installed mdir-receive delivers as mdir with an empty environment, md
 is "$(as_mdir /usr/bin/mstore -c "$CONF" changes --since 0 "$JO" 2>/dev/null | grep -cE 'report(-[0-9]+)?\.pdf$')" 2 \
 	"jo's folder got both messages' attachments"
 is "$(ls "$ROOT/.mdird/queue" 2>/dev/null)" "" "nothing left in the queue"
+
+# ------------------------------------------------------------- libmdir-dev
+$APT install "$NEW"/libmdir-dev_"$v"_*.deb >"$T/apt-dev" 2>&1
+is "$(installed libmdir-dev)" "install ok installed $v" "libmdir-dev installs"
+cat >"$T/use.c" <<'EOF2'
+#include <stdio.h>
+#include <mdir.h>
+int main(void) { char *n = mdir_sanitize_name("../x", -1); puts(n); g_free(n); return 0; }
+EOF2
+cc -o "$T/use" "$T/use.c" $(pkg-config --cflags --libs mdir 2>&1) >"$T/cc.err" 2>&1
+ok $? "a program builds with pkg-config mdir against the installed header and library"
+is "$("$T/use" 2>&1)" "_x" "and runs"
+dpkg --purge libmdir-dev >/dev/null 2>&1
 
 # ------------------------------------------------------------- purge, keep
 dpkg -L mdir libmdir0 | sort -u >"$T/files"
