@@ -29,7 +29,7 @@ done
 getent passwd mdir >/dev/null && skip_all "this machine has a user mdir"
 getent group mdir >/dev/null && skip_all "this machine has a group mdir"
 [ -e /var/lib/mdir ] || [ -e /etc/mdir ] && skip_all "this machine has /var/lib/mdir or /etc/mdir"
-plan 48
+plan 49
 
 v=$(sed -n 's/^#define MDIR_VERSION_STRING "\(.*\)"$/\1/p' "$MDIR_SRC/libmdir/mdir.h")
 old=0.0.1
