@@ -313,6 +313,6 @@ uninstall:
 	fi
 
 clean:
-	rm -rf build build-san build-fuzz mdir.pc mdir-*.tar.gz
+	rm -rf build build-san build-fuzz mdir.pc
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -16,6 +16,7 @@
 # a package build inside it would run the suite again.  Each builds in a
 # copy of the tree under $T, never in the work tree.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
+. "$MDIR_SRC/tests/lib/readme.sh"
 [ "$(id -u)" = 0 ] || skip_all "needs root to install packages"
 [ -z "${MDIR_PACKAGE_BUILD:-}" ] || skip_all "inside a package build of mdir"
 for c in dpkg-buildpackage dh lintian hardening-check apt-get; do
@@ -29,7 +30,7 @@ done
 getent passwd mdir >/dev/null && skip_all "this machine has a user mdir"
 getent group mdir >/dev/null && skip_all "this machine has a group mdir"
 [ -e /var/lib/mdir ] || [ -e /etc/mdir ] && skip_all "this machine has /var/lib/mdir or /etc/mdir"
-plan 49
+plan 51
 
 v=$(sed -n 's/^#define MDIR_VERSION_STRING "\(.*\)"$/\1/p' "$MDIR_SRC/libmdir/mdir.h")
 old=0.0.1
@@ -137,13 +138,19 @@ postfix_files() { find /etc/postfix -type f -exec cksum {} + 2>/dev/null | sort;
 postfix_before=$(postfix_files)
 $APT install "$T/old"/mdir_"$old"_*.deb "$T/old"/libmdir0_"$old"_*.deb >"$T/apt-old" 2>&1
 is "$(installed mdir)" "install ok installed $old" "version $old installs with apt-get install ./*.deb"
-as_mdir /usr/bin/mstore -c "$CONF" mkdir "$JO" >/dev/null 2>&1
+# README.Debian's step 1 as written (its block "domain"), as root in an
+# admin's shell: the domain into mdir.conf, the accounts
+readme_block domain "$MDIR_SRC/debian/mdir.README.Debian" >"$T/domain.sh" &&
+	(umask 022 && cd / && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+		sh -e "$T/domain.sh") >"$T/domain.out" 2>&1
+ok $? "README.Debian's step 1 runs as written"
+is "$(as_mdir /usr/bin/mstore -c "$CONF" ls SMTP/Accounts 2>&1 | sort | tr '\n' ' ')" \
+	"abuse@example.org jo@example.org postmaster@example.org " "and makes the accounts"
 deliver old1 && file_queue
 ok $? "a message delivered and filed with $old"
 files_before=$(jo_files)
 like "$files_before" "report\.pdf" "its attachment is in jo's folder"
-# the admin's change to the conffile, and a statistics database
-sed -i 's/^#local_domains =.*/local_domains = example.org/' "$CONF"
+# a statistics database (the admin's change to the conffile: step 1's)
 as_mdir /usr/bin/smtp-stats -c "$CONF" learn >/dev/null 2>&1
 db_before=$(cksum <"$ROOT/.stats/stats.db" 2>/dev/null || echo "none before")
 ok "$([ -s "$ROOT/.stats/stats.db" ]; echo $?)" "smtp-stats learn made its database"
