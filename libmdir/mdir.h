@@ -1067,6 +1067,23 @@ typedef struct MdirDelivery MdirDelivery;
  */
 MDIR_API MdirDelivery *mdir_receive(MdirStore *store, const MdirConfig *config, int fd,
     const MdirEnvelope *envelope, GError **error);
+
+/*
+ * Where mdir_receive_read() takes the message from: up to @size bytes into
+ * @buf; the number given, 0 at its end, or -1 with @error set (@error may
+ * be NULL: the input is then only being drained).
+ */
+typedef gssize (*MdirReadFunc)(gpointer data, char *buf, gsize size, GError **error);
+
+/*
+ * mdir_receive() with the message from @reader instead of a file
+ * descriptor: the same path, so a message is stored byte for byte as
+ * @reader gives it (the LMTP server's DATA, dot-unstuffed).  An error of
+ * @reader ends the delivery with that error, nothing published.
+ * Transfer full: mdir_delivery_free().
+ */
+MDIR_API MdirDelivery *mdir_receive_read(MdirStore *store, const MdirConfig *config,
+    MdirReadFunc reader, gpointer data, const MdirEnvelope *envelope, GError **error);
 MDIR_API void mdir_delivery_free(MdirDelivery *delivery);
 
 /* The id the message is stored under.  Transfer none (all getters below). */

@@ -62,33 +62,42 @@ mdir_delivery_free(MdirDelivery *d)
 	g_free(d);
 }
 
-/* Reads @fd to its end, keeping nothing: Postfix wants its input read. */
-static void
-drain(int fd)
+/* The pipe mode's reader: the fd, read to its end. */
+static gssize
+read_fd(gpointer data, char *buf, gsize size, GError **error)
 {
-	char buf[65536];
+	int fd = GPOINTER_TO_INT(data);
 	ssize_t n;
 
-	while ((n = read(fd, buf, sizeof(buf))) != 0)
-		if (n < 0 && errno != EINTR)
-			break;
+	while ((n = read(fd, buf, size)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		mdir_set_errno(error, errno, "standard input");
+	return n;
+}
+
+/* Reads the input to its end, keeping nothing: Postfix wants its input read. */
+static void
+drain(MdirReadFunc reader, gpointer data)
+{
+	char buf[65536];
+	gssize n;
+
+	while ((n = reader(data, buf, sizeof(buf), NULL)) > 0)
+		;
 }
 
 static gboolean
-spool(MdirStoreTxn *txn, int fd, GError **error)
+spool(MdirStoreTxn *txn, MdirReadFunc reader, gpointer data, GError **error)
 {
 	char buf[65536];
-	ssize_t n;
+	gssize n;
 
 	if (!mdir_store_txn_open_part(txn, 0, error))
 		return FALSE;
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			mdir_set_errno(error, errno, "standard input");
+	while ((n = reader(data, buf, sizeof(buf), error)) != 0) {
+		if (n < 0)
 			return FALSE;
-		}
 		if (!mdir_store_txn_write(txn, buf, n, error))
 			return FALSE;
 	}
@@ -320,6 +329,13 @@ MdirDelivery *
 mdir_receive(MdirStore *store, const MdirConfig *config, int fd, const MdirEnvelope *env,
     GError **error)
 {
+	return mdir_receive_read(store, config, read_fd, GINT_TO_POINTER(fd), env, error);
+}
+
+MdirDelivery *
+mdir_receive_read(MdirStore *store, const MdirConfig *config, MdirReadFunc reader,
+    gpointer data, const MdirEnvelope *env, GError **error)
+{
 	g_autoptr(MdirDelivery) d = delivery_new();
 	g_autoptr(GArray) targets = NULL;
 	g_autoptr(MdirStoreTxn) txn = NULL;
@@ -328,7 +344,7 @@ mdir_receive(MdirStore *store, const MdirConfig *config, int fd, const MdirEnvel
 
 	targets = resolve_targets(store, config, env, d, &no_account, error);
 	if (targets == NULL || targets->len == 0) {
-		drain(fd);
+		drain(reader, data);
 		if (targets)
 			g_propagate_error(error, g_steal_pointer(&no_account));
 		g_clear_error(&no_account);
@@ -336,7 +352,7 @@ mdir_receive(MdirStore *store, const MdirConfig *config, int fd, const MdirEnvel
 	}
 	g_clear_error(&no_account);
 	txn = mdir_store_txn_begin(store, error);
-	if (txn == NULL || !spool(txn, fd, error))
+	if (txn == NULL || !spool(txn, reader, data, error))
 		return NULL;
 	return deliver(store, config, txn, targets, env, received_at, NULL,
 	    g_steal_pointer(&d), error);

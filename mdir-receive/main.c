@@ -20,6 +20,7 @@
 #include <glib.h>
 
 #include "mdir.h"
+#include "receive.h"
 
 /* Postfix quotes the output in its bounce and log, with any line end made
  * a space: "(... no such account )".  A line end only for a person. */
@@ -47,23 +48,6 @@ arm_deadline(gint64 ms)
 	alarm(ms > 0 ? (unsigned)MAX(1, ms / 1000) : 0);
 }
 
-/* For smtp-stats: what was delivered to whom, and what was refused. */
-static void
-record_events(const MdirConfig *config, const char *sender, const char *client,
-    const MdirDelivery *d)
-{
-	const char *at = sender ? strrchr(sender, '@') : NULL;
-	g_autofree char *size = g_strdup_printf("%" G_GUINT64_FORMAT, mdir_delivery_size(d));
-
-	for (const char *const *a = mdir_delivery_accounts(d); *a; a++)
-		mdir_events_record(config, "delivered", "account", *a, "ip", client, "size", size,
-		    "sender_domain", at ? at + 1 : NULL, "message_id",
-		    mdir_delivery_message_id(d), NULL);
-	for (const char *const *u = mdir_delivery_unknown(d); *u; u++)
-		mdir_events_record(config, "unknown", "rcpt", *u, "ip", client, "sender_domain",
-		    at ? at + 1 : NULL, NULL);
-}
-
 /* The one status line for Postfix, then the exit code that agrees with it. */
 static int
 finish(const GError *error, const char *what)
@@ -78,33 +62,38 @@ finish(const GError *error, const char *what)
 	return code;
 }
 
-static char *
-join(const char *const *v)
-{
-	GString *s = g_string_new(NULL);
+static gboolean lmtp_mode;
+static char *lmtp_address;
 
-	for (; *v; v++)
-		g_string_append_printf(s, "%s%s", s->len ? "," : "", *v);
-	return g_string_free(s, FALSE);
+/* --lmtp alone: one session on stdin/stdout; --lmtp=ADDRESS: resident. */
+static gboolean
+on_lmtp(const char *name, const char *value, gpointer data, GError **error)
+{
+	(void)name;
+	(void)data;
+	(void)error;
+	lmtp_mode = TRUE;
+	g_free(lmtp_address);
+	lmtp_address = g_strdup(value);
+	return TRUE;
 }
 
-static void
-log_delivery(const char *queue_id, const char *sender, const MdirDelivery *d, gint64 start)
+/* The LMTP server's start: errors go to the log and stderr, not to Postfix. */
+static int
+serve_lmtp(const MdirConfig *config)
 {
-	g_autofree char *accounts = join(mdir_delivery_accounts(d));
-	const char *const *unknown = mdir_delivery_unknown(d);
-	g_autofree char *refused = join(unknown);
+	g_autoptr(GError) error = NULL;
 
-	/* a second recipient of one message finds it stored: shared, not
-	 * dropped (the store keeps one copy; each account gets its batch) */
-	mdir_log(LOG_INFO, "%s: message-id=<%s> from=<%s> to=%s%s%s size=%" G_GUINT64_FORMAT
-	    " parts=%u defects=%u outcome=delivered stored=%s ms=%" G_GINT64_FORMAT,
-	    queue_id ? queue_id : "-",
-	    mdir_delivery_message_id(d) ? mdir_delivery_message_id(d) : "",
-	    sender ? sender : "", accounts, unknown[0] ? " no-account=" : "", refused,
-	    mdir_delivery_size(d), mdir_delivery_parts(d), mdir_delivery_defects(d),
-	    mdir_delivery_duplicate(d) ? "shared" : "new",
-	    (g_get_monotonic_time() - start) / 1000);
+	signal(SIGPIPE, SIG_IGN);
+	if (lmtp_address == NULL) {
+		lmtp_session(config, STDIN_FILENO, STDOUT_FILENO, NULL);
+		return EX_OK;
+	}
+	if (!lmtp_listen(config, lmtp_address, &error)) {
+		mdir_log(LOG_CRIT, "lmtp: %s", error->message);
+		return mdir_exit_code(error, MDIR_EXIT_TOOL);
+	}
+	return EX_OK;
 }
 
 int
@@ -118,6 +107,9 @@ main(int argc, char **argv)
 		{ "sender", 'f', 0, G_OPTION_ARG_STRING, &sender, "envelope sender", "ADDR" },
 		{ "client-address", 'a', 0, G_OPTION_ARG_STRING, &client, "client IP", "IP" },
 		{ "helo", 'h', 0, G_OPTION_ARG_STRING, &helo, "client HELO name", "NAME" },
+		{ "lmtp", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, (gpointer)on_lmtp,
+		    "serve LMTP: on stdin/stdout, or resident on ADDRESS (unix:PATH, "
+		    "inet:127.0.0.1:PORT)", "ADDRESS" },
 		{ G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &recipients, NULL, NULL },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
@@ -147,7 +139,7 @@ main(int argc, char **argv)
 	}
 	if (go == 0)
 		return EX_OK;
-	if (recipients == NULL || recipients[0] == NULL) {
+	if (!lmtp_mode && (recipients == NULL || recipients[0] == NULL)) {
 		g_set_error(&error, MDIR_ERROR, MDIR_ERROR_USAGE, "no recipient given");
 		mdir_log(LOG_CRIT, "no recipient given (check master.cf: -- ${recipient})");
 		return finish(error, NULL);
@@ -161,6 +153,8 @@ main(int argc, char **argv)
 		mdir_log(LOG_WARNING, "%s", *w);
 	mdir_log_set_level(mdir_log_level_from_string(mdir_config_get(config, "mdir",
 	    "log_level")));
+	if (lmtp_mode)
+		return serve_lmtp(config);
 	arm_deadline(mdir_config_get_duration_ms(config, "receive", "deadline"));
 	store = mdir_store_open_config(config, &error);
 	if (store == NULL) {
@@ -179,7 +173,7 @@ main(int argc, char **argv)
 				mdir_events_record(config, "unknown", "rcpt", *r, "ip", client, NULL);
 		return finish(error, NULL);
 	}
-	log_delivery(queue_id, sender, d, start);
-	record_events(config, sender, client, d);
+	receive_log_delivery(queue_id, sender, d, start);
+	receive_record_events(config, sender, client, d);
 	return EX_OK;
 }
