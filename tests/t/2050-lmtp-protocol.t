@@ -1,0 +1,158 @@
+#!/bin/sh
+# mdir-receive --lmtp on stdin/stdout (inetd, systemd's Accept=yes): the
+# protocol as Postfix's lmtp client holds it (RFC 2033), driven by
+# Python's smtplib.LMTP and by pipelined command scripts.  One reply per
+# accepted recipient after the data, 550 5.1.1 at RCPT for no account,
+# dot-unstuffing, CRLF made LF and the Return-Path of pipe(8)'s R flag,
+# XFORWARD into the records, RSET, size limits, bad commands, SMTPUTF8
+# addresses in Cyrillic and CJK.
+. "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
+command -v python3 >/dev/null || skip_all "no python3"
+plan 40
+
+mstore mkdir SMTP/Accounts/jo@example.org SMTP/Accounts/al@example.org \
+	'SMTP/Accounts/дмитрий@пример.рф' 'SMTP/Accounts/用户@例子.中国' >/dev/null
+Q=$MDIR_ROOT/.mdird/queue
+send() { python3 "$MDIR_SRC/tests/lib/lmtp-send.py" "stdio:$BIN/mdir-receive --lmtp" "$@"; }
+# a pipelined script: every command in one write, the replies CR-less
+session() { printf "$1" | mdir-receive --lmtp | tr -d '\r'; }
+# the replies but the greeting and LHLO's
+replies() { grep -v -e '^220 ' -e '^250-' -e '^250 SIZE'; }
+field() { grep -m1 "^$1: " "$2" | cut -d' ' -f2-; }
+
+# the greeting and LHLO's extensions
+out=$(session 'LHLO client.test\r\nQUIT\r\n')
+like "$out" '^220 .* LMTP' "a 220 greeting"
+for ext in PIPELINING ENHANCEDSTATUSCODES 8BITMIME SMTPUTF8 'XFORWARD .*ADDR.*HELO.*IDENT' 'SIZE [0-9]+'; do
+	like "$out" "^250[- ]$ext" "LHLO announces $ext"
+done
+like "$out" '221 2\.0\.0' "QUIT: 221"
+
+# a good and an unknown recipient in one transaction
+printf 'Subject: one\nMessage-ID: <one@sender.test>\n\n.a line with a dot\n..two dots\nend\n' >"$T/one.eml"
+out=$(send --xforward 'ADDR=192.0.2.9 HELO=client.test IDENT=4F2A1' a@sender.test \
+	jo@example.org nobody@example.org <"$T/one.eml")
+like "$(echo "$out" | sed -n 1p)" '^jo@example\.org 250 2\.0\.0 ' "the account: 250 after the data"
+like "$(echo "$out" | sed -n 2p)" '^nobody@example\.org 550 5\.1\.1 .*no such account' \
+	"no such account: 550 5.1.1 at RCPT"
+is "$(mstore cat mstore:one@sender.test/0)" "Return-Path: <a@sender.test>
+Subject: one
+Message-ID: <one@sender.test>
+
+.a line with a dot
+..two dots
+end" "stored: dot-unstuffed, LF line ends, the Return-Path first"
+is "$(ls "$Q" | wc -l)" 1 "one batch, for the account"
+b=$Q/$(ls "$Q")
+is "$(field queue-id "$b")" 4F2A1 "XFORWARD IDENT: the queue id"
+is "$(field client-address "$b")" 192.0.2.9 "XFORWARD ADDR: the client address"
+is "$(field client-helo "$b")" client.test "XFORWARD HELO: the HELO name"
+is "$(field envelope-from "$b")" a@sender.test "the sender"
+rm -f "$Q"/*
+
+# two accounts: two replies after one DATA, one copy stored
+printf 'Subject: two\nMessage-ID: <two@sender.test>\n\nhi\n' >"$T/two.eml"
+out=$(send a@sender.test jo@example.org al@example.org <"$T/two.eml")
+is "$(echo "$out" | cut -d' ' -f1-3)" "jo@example.org 250 2.0.0
+al@example.org 250 2.0.0" "two accounts, one reply each"
+is "$(ls "$Q" | wc -l)" 2 "a batch each"
+rm -f "$Q"/*
+
+# SMTPUTF8: Cyrillic and CJK addresses
+printf 'Subject: utf8\nMessage-ID: <utf8@sender.test>\n\nпривет\n' >"$T/utf8.eml"
+out=$(send --utf8 'отправитель@пример.рф' 'дмитрий@пример.рф' '用户@例子.中国' 'нет@пример.рф' <"$T/utf8.eml")
+is "$(echo "$out" | cut -d' ' -f1-3)" "дмитрий@пример.рф 250 2.0.0
+用户@例子.中国 250 2.0.0
+нет@пример.рф 550 5.1.1" "UTF-8 recipients: two accounts, one unknown"
+is "$(grep -h '^account: ' "$Q"/* | sort -u)" "account: SMTP/Accounts/дмитрий@пример.рф
+account: SMTP/Accounts/用户@例子.中国" "queued for both"
+is "$(grep -h -m1 '^envelope-from: ' "$Q"/* | sort -u)" "envelope-from: отправитель@пример.рф" \
+	"the UTF-8 sender recorded"
+rm -f "$Q"/*
+
+# pipelining: a whole transaction in one write, the replies in order
+out=$(session 'LHLO c\r\nMAIL FROM:<a@sender.test>\r\nRCPT TO:<jo@example.org>\r\nRCPT TO:<x@example.org>\r\nRCPT TO:<al@example.org>\r\nDATA\r\nMessage-ID: <pipe@sender.test>\r\n\r\nbody\r\n.\r\nNOOP\r\nQUIT\r\n' |
+	replies)
+is "$(echo "$out" | cut -c1-9)" "250 2.1.0
+250 2.1.5
+550 5.1.1
+250 2.1.5
+354 go ah
+250 2.0.0
+250 2.0.0
+250 2.0.0
+221 2.0.0" "pipelined: every reply, one per accepted recipient after the data"
+is "$(ls "$Q" | wc -l)" 2 "pipelined: delivered to both accounts"
+rm -f "$Q"/*
+
+# RSET, and DATA with no recipient
+out=$(session 'LHLO c\r\nMAIL FROM:<a@sender.test>\r\nRCPT TO:<jo@example.org>\r\nRSET\r\nDATA\r\nMAIL FROM:<a@sender.test>\r\nDATA\r\nQUIT\r\n' |
+	replies)
+is "$(echo "$out" | cut -c1-9)" "250 2.1.0
+250 2.1.5
+250 2.0.0
+503 5.5.1
+250 2.1.0
+503 5.5.1
+221 2.0.0" "RSET forgets the transaction; DATA without a recipient is 503"
+is "$(ls "$Q" | wc -l)" 0 "nothing queued"
+
+# bad commands
+long=$(head -c 5000 /dev/zero | tr '\0' x)
+out=$(session "MAIL FROM:<a@b>\r\nLHLO c\r\nRCPT TO:<jo@example.org>\r\nFROB\r\nHELO c\r\nEHLO c\r\nNOOP $long\r\nMAIL FROM:<a@b> FOO=1\r\nMAIL FROM a@b\r\nVRFY jo@example.org\r\nNOOP\r\nQUIT\r\n" |
+	replies | cut -c1-9)
+is "$out" "503 5.5.1
+503 5.5.1
+500 5.5.2
+500 5.5.1
+500 5.5.1
+500 5.5.2
+555 5.5.4
+501 5.5.4
+252 2.5.0
+250 2.0.0
+221 2.0.0" "MAIL before LHLO, RCPT before MAIL, unknown, HELO, EHLO, a long line, a bad parameter, bad syntax, VRFY: each its code, the session goes on"
+out=$(i=0; while [ $i -lt 25 ]; do printf 'FROB\r\n'; i=$((i + 1)); done | mdir-receive --lmtp | tr -d '\r')
+is "$(echo "$out" | tail -n 1 | cut -c1-9)" "421 4.7.0" "too many bad commands: 421, closed"
+is "$(echo "$out" | grep -c '^500')" 20 "after 20"
+
+# size limits: SIZE= at MAIL, and the data itself
+printf '[receive]\nlmtp_max_message_size = 1k\n' >>"$MDIR_CONF"
+head -c 3000 /dev/zero | tr '\0' y | fold -w 70 >"$T/big.body"
+{ printf 'Message-ID: <big@sender.test>\n\n'; cat "$T/big.body"; } >"$T/big.eml"
+out=$(send --size a@sender.test jo@example.org <"$T/big.eml")
+like "$out" '^MAIL 552 5\.3\.4 ' "SIZE= over lmtp_max_message_size: 552 5.3.4 at MAIL"
+out=$(send a@sender.test jo@example.org al@example.org <"$T/big.eml")
+is "$(echo "$out" | cut -d' ' -f2-3)" "552 5.3.4
+552 5.3.4" "data over the limit: 552 5.3.4 for each recipient"
+is "$(ls "$Q" | wc -l)" 0 "nothing queued"
+is "$(mstore cat mstore:big@sender.test/0 2>/dev/null | wc -c)" 0 "nothing stored"
+is "$(find "$MDIR_ROOT/.mstore/tmp" -mindepth 1 | wc -l)" 0 "nothing left in tmp"
+out=$(session "LHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<jo@example.org>\r\nDATA\r\n$(sed 's/$/\\r\\n/' "$T/big.body" | tr -d '\n').\r\nNOOP\r\nQUIT\r\n" |
+	replies | cut -c1-9)
+is "$(echo "$out" | tail -n 3)" "552 5.3.4
+250 2.0.0
+221 2.0.0" "after a message too big, the session goes on"
+
+# the client leaves in the middle of the data: no reply, nothing queued
+out=$(session 'LHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<jo@example.org>\r\nDATA\r\nMessage-ID: <cut@x>\r\n\r\nhalf')
+is "$(echo "$out" | tail -n 1 | cut -c1-3)" 354 "a cut data: no reply after 354"
+is "$(ls "$Q" | wc -l)" 0 "nothing queued"
+is "$(find "$MDIR_ROOT/.mstore/tmp" -mindepth 1 | wc -l)" 0 "nothing left in tmp"
+
+# a stalled client: the time-out ends the session with 421
+printf '[receive]\nlmtp_timeout = 1s\n' >>"$MDIR_CONF"
+(printf 'LHLO c\r\n'; sleep 4) | {
+	start=$(date +%s)
+	mdir-receive --lmtp | tr -d '\r' >"$T/out"
+	echo $(($(date +%s) - start)) >"$T/secs"
+}
+is "$(tail -n 1 "$T/out" | cut -c1-9)" "421 4.4.2" "a silent client: 421 4.4.2"
+ok "$([ "$(cat "$T/secs")" -lt 4 ]; echo $?)" "ended before its input did"
+
+# the log line, the pipe mode's
+printf '[mdir]\nlog_file = %s/lmtp.log\n' "$T" >>"$MDIR_CONF"
+printf 'Message-ID: <logged@sender.test>\n\nhi\n' | send --xforward IDENT=7B3C9 a@sender.test \
+	jo@example.org >/dev/null
+like "$(cat "$T/lmtp.log")" '7B3C9: message-id=<logged@sender\.test> from=<a@sender\.test> to=SMTP/Accounts/jo@example\.org size=[0-9]+ parts=1 defects=0 outcome=delivered stored=new ms=[0-9]+' \
+	"one log line in the pipe mode's queue_id: key=value style"
