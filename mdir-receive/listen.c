@@ -152,6 +152,7 @@ refuse(Server *srv, int fd)
 {
 	static const char full[] = "421 4.3.2 too many LMTP sessions, try again later\r\n";
 	gint64 now = g_get_monotonic_time();
+	char buf[4096];
 
 	if (now - srv->last_full_log > 60 * G_USEC_PER_SEC) {
 		mdir_log(LOG_WARNING, "lmtp: %u sessions, the most allowed ([receive] "
@@ -160,6 +161,11 @@ refuse(Server *srv, int fd)
 	}
 	if (write(fd, full, sizeof(full) - 1) < 0)
 		mdir_log(LOG_DEBUG, "lmtp: refused client gone: %s", g_strerror(errno));
+	/* what it sent already, read: closed unread, it would reset the
+	 * connection and the client might lose the 421 */
+	shutdown(fd, SHUT_WR);
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
 }
 
 static void

@@ -91,6 +91,8 @@ serve_lmtp(const MdirConfig *config)
 	}
 	if (!lmtp_listen(config, lmtp_address, &error)) {
 		mdir_log(LOG_CRIT, "lmtp: %s", error->message);
+		if (!isatty(STDERR_FILENO)) /* else the log said it there */
+			g_printerr("mdir-receive: %s\n", error->message);
 		return mdir_exit_code(error, MDIR_EXIT_TOOL);
 	}
 	return EX_OK;
