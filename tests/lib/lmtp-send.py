@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """An LMTP client for the tests, on Python's smtplib.LMTP.
 
-    lmtp-send.py ADDRESS [--xforward K=V ...] [--size] [--utf8] FROM RCPT... <MESSAGE
+    lmtp-send.py ADDRESS [--xforward K=V ...] [--size] [--utf8] [--file F ...] FROM RCPT...
+
+The message is standard input, or each --file in turn, one transaction
+each in the same session (as Postfix sends down a cached connection).
 
 ADDRESS: /PATH (a Unix socket), inet:HOST:PORT, or stdio:COMMAND (the
 command run with a socket as its standard input and output, as inetd
@@ -10,7 +13,7 @@ client sends it: every line ending in CRLF (a CRLF or a bare LF in the
 file), dot-stuffed by smtplib.  smtplib.LMTP reads one reply after DATA;
 LMTP gives one per accepted recipient (RFC 2033 4.2), read here.
 
-Prints one line per recipient, "RCPT CODE TEXT", the RCPT reply for a
+Prints one line per recipient and message, "RCPT CODE TEXT", the RCPT reply for a
 refused one and the reply after the data for an accepted one; exits 0.
 """
 import shlex
@@ -46,9 +49,40 @@ def wire(data):
     return b"".join((l[:-1] if l.endswith(b"\r") else l) + b"\r\n" for l in lines)
 
 
+def transaction(c, sender, opts, rcpts, data, xforward):
+    """One message; the reply line for each recipient, by recipient."""
+    if xforward:
+        c.docmd("XFORWARD", " ".join(xforward))
+    opts = [o % len(data) if "%" in o else o for o in opts]
+    code, text = c.mail(sender, opts)
+    if code != 250:
+        c.rset()
+        return {r: "MAIL %d %s" % (code, text.decode()) for r in rcpts}
+    accepted, out = [], {}
+    for r in rcpts:
+        code, text = c.rcpt(r)
+        if code == 250:
+            accepted.append(r)
+        else:
+            out[r] = "%d %s" % (code, text.decode())
+    if not accepted:
+        c.rset()
+        return out
+    code, text = c.docmd("DATA")
+    if code != 354:
+        for r in accepted:
+            out[r] = "DATA %d %s" % (code, text.decode())
+        return out
+    c.send(smtplib._quote_periods(data) + b".\r\n")
+    for r in accepted:
+        code, text = c.getreply()
+        out[r] = "%d %s" % (code, text.decode())
+    return out
+
+
 def main(argv):
     address = argv.pop(0)
-    xforward, opts = [], []
+    xforward, opts, files = [], [], []
     while argv and argv[0].startswith("--"):
         a = argv.pop(0)
         if a == "--xforward":
@@ -57,46 +91,29 @@ def main(argv):
             opts.append("SIZE=%d")
         elif a == "--utf8":
             opts.append("SMTPUTF8")
+        elif a == "--file":
+            files.append(argv.pop(0))
     sender, rcpts = argv[0], argv[1:]
-    data = wire(sys.stdin.buffer.read())
     c, proc, code = connect(address)
     if code != 220:
         print("connect %d" % code)
         return 0
     c.ehlo_or_helo_if_needed()
-    if xforward:
-        c.docmd("XFORWARD", " ".join(xforward))
-    opts = [o % len(data) if "%" in o else o for o in opts]
-    code, text = c.mail(sender, opts)
-    if code != 250:
-        print("MAIL %d %s" % (code, text.decode()))
-        c.close()
-        return 0
-    accepted, out = [], {}
-    for r in rcpts:
-        code, text = c.rcpt(r)
-        if code == 250:
-            accepted.append(r)
+    for f in files or [None]:
+        if f is None:
+            data = sys.stdin.buffer.read()
         else:
-            out[r] = "%d %s" % (code, text.decode())
-    if accepted:
-        code, text = c.docmd("DATA")
-        if code != 354:
-            for r in accepted:
-                out[r] = "DATA %d %s" % (code, text.decode())
-        else:
-            c.send(smtplib._quote_periods(data) + b".\r\n")
-            for r in accepted:
-                code, text = c.getreply()
-                out[r] = "%d %s" % (code, text.decode())
+            with open(f, "rb") as fh:
+                data = fh.read()
+        out = transaction(c, sender, opts, rcpts, wire(data), xforward)
+        for r in rcpts:
+            print("%s %s" % (r, out[r]), flush=True)
     try:
         c.quit()
     except smtplib.SMTPServerDisconnected:
         pass
     if proc:
         proc.wait(timeout=30)
-    for r in rcpts:
-        print("%s %s" % (r, out[r]))
     return 0
 
 

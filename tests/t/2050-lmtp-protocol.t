@@ -121,7 +121,7 @@ printf '[receive]\nlmtp_max_message_size = 1k\n' >>"$MDIR_CONF"
 head -c 3000 /dev/zero | tr '\0' y | fold -w 70 >"$T/big.body"
 { printf 'Message-ID: <big@sender.test>\n\n'; cat "$T/big.body"; } >"$T/big.eml"
 out=$(send --size a@sender.test jo@example.org <"$T/big.eml")
-like "$out" '^MAIL 552 5\.3\.4 ' "SIZE= over lmtp_max_message_size: 552 5.3.4 at MAIL"
+like "$out" '^jo@example\.org MAIL 552 5\.3\.4 ' "SIZE= over lmtp_max_message_size: 552 5.3.4 at MAIL"
 out=$(send a@sender.test jo@example.org al@example.org <"$T/big.eml")
 is "$(echo "$out" | cut -d' ' -f2-3)" "552 5.3.4
 552 5.3.4" "data over the limit: 552 5.3.4 for each recipient"
