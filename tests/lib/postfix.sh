@@ -4,12 +4,16 @@
 #   pf_require            skip the whole file unless root with Postfix and swaks
 #   pf_start [EXTRA]      config and queue under $PF, mdir-receive as $PF_USER;
 #                         EXTRA lines are appended to main.cf
-#   pf_config [EXTRA]     only writes $PF/etc/main.cf and master.cf
+#   pf_config [EXTRA]     only writes $PF/etc/main.cf and master.cf; with
+#                         PF_README_MORE=NAME, the README's block NAME
+#                         last in main.cf (the LMTP variant: main.cf-lmtp)
 #   pf_readme_cf NAME     the README's block NAME made private, as pf_config
 #                         puts it in
 #   pf_send ARGS...       swaks to the plain listener; sets $PF_QID
 #   pf_wait QID RCPT      polls the log until the delivery ends; sets
 #                         $PF_STATUS (sent, deferred, bounced) and $PF_DSN
+#                         (of the log lines with $PF_RELAY: "relay=mdir,",
+#                         the pipe entry, by default)
 #   pf_flush              retry the deferred queue now
 #   pf_stop               (at exit by itself)
 #
@@ -137,6 +141,7 @@ _pf_bail() {
 #   /usr/local/bin/       -> $PF_BIN/, copies of the build's programs
 #   /etc/mdir/mdir.conf   -> $PF/mdir.conf, this instance's configuration
 #   /var/lib/mdir         -> $MDIR_ROOT, the test's root
+#   /run/mdir/            -> $T/run/, where the LMTP server's socket is
 #
 # No README line is dropped.  A line that still names /var/lib/mdir,
 # /usr/local, /etc/mdir, example.org, another policy endpoint or another
@@ -152,7 +157,8 @@ _pf_private() {
 	    -e "s/\(^\|[[:blank:]]\)user=mdir\([[:blank:]]\|\$\)/\1user=$PF_USER\2/" \
 	    -e "s|/usr/local/bin/|$PF_BIN/|g" \
 	    -e "s|/etc/mdir/mdir\.conf|$PF/mdir.conf|g" \
-	    -e "s|/var/lib/mdir|$MDIR_ROOT|g"
+	    -e "s|/var/lib/mdir|$MDIR_ROOT|g" \
+	    -e "s|/run/mdir/|$T/run/|g"
 }
 
 # pf_readme_cf NAME: the README's block NAME as this instance has it
@@ -222,6 +228,7 @@ proxymap  unix  -       -       n       -       -       proxymap
 proxywrite unix -       -       n       -       1       proxymap
 smtp      unix  -       -       n       -       -       smtp
 relay     unix  -       -       n       -       -       smtp
+lmtp      unix  -       -       n       -       -       lmtp
 showq     unix  n       -       n       -       -       showq
 error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
@@ -243,7 +250,12 @@ pf_config() {
 		[ -z "$_left" ] || _pf_bail "README's $_f not made private" \
 			"(rules in tests/lib/postfix.sh): $(echo "$_left" | tr '\n' ' ')"
 	done
-	{ cat "$T/.main.cf"; _pf_main_extra; printf '%s\n' "${1:-}"; } >"$PF/etc/main.cf"
+	if [ -n "${PF_README_MORE:-}" ]; then
+		pf_readme_cf "$PF_README_MORE" >"$T/.more.cf" ||
+			_pf_bail "README: no usable '# mdir: $PF_README_MORE' block"
+	fi
+	{ cat "$T/.main.cf"; _pf_main_extra; printf '%s\n' "${1:-}"
+	  [ -n "${PF_README_MORE:-}" ] && cat "$T/.more.cf"; } >"$PF/etc/main.cf"
 	{ _pf_master_base; cat "$T/.master.cf"; } >"$PF/etc/master.cf"
 }
 
@@ -272,7 +284,7 @@ pf_send() {
 }
 
 _pf_status_line() {
-	grep -F " $1: to=<$2>," "$PF/maillog" | grep -F 'relay=mdir,' |
+	grep -F " $1: to=<$2>," "$PF/maillog" | grep -F "${PF_RELAY:-relay=mdir,}" |
 		grep -E 'status=(sent|bounced)' | tail -n 1
 }
 
@@ -285,7 +297,7 @@ pf_wait() {
 	else
 		wait_for "${3:-10}" _pf_has_final "$1" "$2"
 	fi
-	_line=$(grep -F " $1: to=<$2>," "$PF/maillog" | grep -F 'relay=mdir,' | tail -n 1)
+	_line=$(grep -F " $1: to=<$2>," "$PF/maillog" | grep -F "${PF_RELAY:-relay=mdir,}" | tail -n 1)
 	PF_STATUS=$(echo "$_line" | sed -n 's/.*status=\([a-z]*\).*/\1/p')
 	PF_DSN=$(echo "$_line" | sed -n 's/.*dsn=\([0-9.]*\).*/\1/p')
 	PF_LINE=$_line
