@@ -9,6 +9,9 @@
  * exactly 0, 67 (no such account) or 75 (anything else: retry later), and
  * its one output line starts with the enhanced status code that agrees,
  * because Postfix believes the text over the code.
+ *
+ * With --lmtp it speaks LMTP instead (lmtp.c, listen.c): the same
+ * delivery per message, a reply per recipient, no process per message.
  */
 #include <signal.h>
 #include <stdio.h>
