@@ -1,0 +1,276 @@
+/*
+ * lmtp-data.c: an LMTP session's connection and its DATA.
+ *
+ * Replies wait in a buffer until the client's input is used up, so a
+ * pipelined group of commands (RFC 2920) gets its replies in one write.
+ * Every wait on the client, to read or to write, has the session's
+ * time-out.  DATA is read through mdir_receive_read(), the pipe mode's
+ * own path: dot-unstuffed and with its CRLF made LF as it is read, after
+ * the Return-Path that pipe(8)'s R flag writes; nothing of the message is
+ * kept but the buffer at hand.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sysexits.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "mdir.h"
+#include "receive.h"
+#include "lmtp.h"
+
+/* Writes what is pending; a client that takes nothing for the time-out is gone. */
+void
+lmtp_flush(Session *s)
+{
+	gsize done = 0;
+
+	while (!s->dead && done < s->obuf->len) {
+		struct pollfd p = { .fd = s->out, .events = POLLOUT };
+		ssize_t n;
+
+		if (poll(&p, 1, (int)s->timeout_ms) == 0) {
+			mdir_log(LOG_NOTICE, "lmtp: %s: took no reply for %" G_GINT64_FORMAT " s; "
+			    "session ended", s->peer, s->timeout_ms / 1000);
+			s->dead = TRUE;
+			break;
+		}
+		n = write(s->out, s->obuf->str + done, s->obuf->len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			s->dead = TRUE;
+			break;
+		}
+		done += n;
+	}
+	g_string_truncate(s->obuf, 0);
+}
+
+/* More input, the replies due flushed first (PIPELINING, RFC 2920). */
+gboolean
+lmtp_fill(Session *s)
+{
+	struct pollfd p = { .fd = s->in, .events = POLLIN };
+	ssize_t n;
+
+	if (s->ipos < s->ilen)
+		return TRUE;
+	lmtp_flush(s);
+	while (!s->dead) {
+		int r = poll(&p, 1, (int)s->timeout_ms);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			mdir_log(LOG_NOTICE, "lmtp: %s: silent for %" G_GINT64_FORMAT " s; session "
+			    "ended", s->peer, s->timeout_ms / 1000);
+			g_string_append(s->obuf, "421 4.4.2 time-out, closing\r\n");
+			lmtp_flush(s);
+			s->dead = TRUE;
+			break;
+		}
+		n = read(s->in, s->ibuf, sizeof(s->ibuf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			s->dead = TRUE;
+			break;
+		}
+		s->ipos = 0;
+		s->ilen = n;
+		return TRUE;
+	}
+	return FALSE;
+}
+
+void
+lmtp_reply(Session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	g_string_append_vprintf(s->obuf, fmt, ap);
+	va_end(ap);
+	g_string_append(s->obuf, "\r\n");
+}
+
+/* The reply for an error of the pipe mode's kinds: 550 5.1.1, 452 4.3.1, 451. */
+void
+lmtp_reply_error(Session *s, const GError *error, const char *what)
+{
+	const char *status = mdir_enhanced_status(error);
+	g_autofree char *text = g_strdup(error->message);
+	int code = 451;
+
+	if (mdir_exit_code(error, MDIR_EXIT_MTA) == EX_NOUSER)
+		code = 550;
+	else if (strcmp(status, "4.3.1") == 0)
+		code = 452;
+	/* one line: an error's text may quote anything */
+	for (char *c = text; *c; c++)
+		if ((guchar)*c < ' ')
+			*c = ' ';
+	lmtp_reply(s, "%d %s %s%s", code, status, what ? what : "", text);
+}
+
+/*
+ * The DATA reader for mdir_receive_read(): the client's lines up to the
+ * lone dot, dot-unstuffed (RFC 5321 4.5.2), CRLF made LF as pipe(8)
+ * writes them, the Return-Path first.  A byte at a time through a small
+ * state machine: a line may be longer than any buffer.
+ */
+static gssize
+data_read(gpointer data, char *buf, gsize size, GError **error)
+{
+	Session *s = data;
+	gsize n = 0;
+
+	while (n < size && s->prefix_pos < s->prefix->len)
+		buf[n++] = s->prefix->str[s->prefix_pos++];
+	while (n + 2 <= size && !s->ended) {
+		char c;
+
+		if (!lmtp_fill(s)) {
+			g_set_error(error, MDIR_ERROR, MDIR_ERROR_TEMPFAIL,
+			    "the client left in the middle of the data");
+			return -1;
+		}
+		c = s->ibuf[s->ipos++];
+		switch (s->state) {
+		case S_DOT:
+			if (c == '\n')
+				s->ended = TRUE;
+			else if (c == '\r')
+				s->state = S_DOT_CR;
+			else {
+				s->state = S_TEXT;
+				s->ipos--; /* the stuffed dot goes; this byte is text */
+			}
+			continue;
+		case S_DOT_CR:
+			if (c == '\n') {
+				s->ended = TRUE;
+				continue;
+			}
+			buf[n++] = '\r'; /* ".\rX": the dot was stuffing */
+			s->state = S_TEXT;
+			s->ipos--;
+			continue;
+		case S_CR:
+			s->state = S_TEXT;
+			if (c == '\n') {
+				buf[n++] = '\n';
+				s->bol = TRUE;
+				continue;
+			}
+			buf[n++] = '\r';
+			break;
+		default:
+			break;
+		}
+		if (s->bol && c == '.') {
+			s->bol = FALSE;
+			s->state = S_DOT;
+		} else if (c == '\r')
+			s->state = S_CR;
+		else {
+			buf[n++] = c;
+			s->bol = c == '\n';
+		}
+	}
+	s->size += n;
+	if (s->max_size > 0 && s->size > s->max_size + s->prefix->len) {
+		s->too_big = TRUE;
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_FAILED, "message larger than %"
+		    G_GUINT64_FORMAT " bytes", s->max_size);
+		return -1;
+	}
+	return (gssize)n;
+}
+
+/* The rest of the data, after a delivery that stopped reading it. */
+static void
+data_drain(Session *s)
+{
+	char buf[4096];
+
+	s->too_big = FALSE;
+	s->max_size = 0;
+	while (!s->ended && data_read(s, buf, sizeof(buf), NULL) > 0)
+		;
+}
+
+/* One reply per accepted recipient (RFC 2033 4.2), in RCPT's order. */
+static void
+data_replies(Session *s, const MdirDelivery *d, const GError *error)
+{
+	for (guint i = 0; i < s->rcpts->len; i++) {
+		const char *rcpt = s->rcpts->pdata[i];
+		gboolean refused = FALSE;
+
+		for (const char *const *u = d ? mdir_delivery_unknown(d) : NULL; u && *u; u++)
+			refused |= strcmp(*u, rcpt) == 0;
+		if (s->too_big)
+			lmtp_reply(s, "552 5.3.4 message larger than %" G_GUINT64_FORMAT " bytes",
+			    s->max_size);
+		else if (error)
+			lmtp_reply_error(s, error, "mdir-receive: ");
+		else if (refused)
+			lmtp_reply(s, "550 5.1.1 <%s>: no such account", rcpt);
+		else
+			lmtp_reply(s, "250 2.0.0 <%s> delivered as mstore:%s", rcpt,
+			    mdir_delivery_stored_id(d));
+	}
+}
+
+void
+lmtp_data(Session *s)
+{
+	g_autoptr(MdirDelivery) d = NULL;
+	g_autoptr(GError) error = NULL;
+	MdirEnvelope env;
+	gint64 start;
+	guint64 max = s->max_size;
+
+	if (!s->mail || s->rcpts->len == 0) {
+		lmtp_reply(s, "503 5.5.1 no valid recipients");
+		return;
+	}
+	lmtp_reply(s, "354 go ahead, end with <CRLF>.<CRLF>");
+	lmtp_flush(s);
+	start = g_get_monotonic_time();
+	g_string_printf(s->prefix, "Return-Path: <%s>\n", s->sender);
+	s->prefix_pos = 0;
+	s->size = 0;
+	s->bol = TRUE;
+	s->state = S_TEXT;
+	s->ended = FALSE;
+	s->too_big = FALSE;
+	g_ptr_array_add(s->rcpts, NULL);
+	env = (MdirEnvelope){ s->sender, s->xaddr, s->xhelo, s->xident,
+		(const char *const *)s->rcpts->pdata, NULL };
+	d = mdir_receive_read(s->store, s->config, data_read, s, &env, &error);
+	g_ptr_array_set_size(s->rcpts, s->rcpts->len - 1);
+	if (!s->ended && !s->dead) {
+		gboolean too_big = s->too_big;
+
+		data_drain(s);
+		s->too_big = too_big;
+		s->max_size = max;
+	}
+	if (s->dead)
+		return; /* no reply: the client retries all of it */
+	if (d) {
+		receive_log_delivery(s->xident, s->sender, d, start);
+		receive_record_events(s->config, s->sender, s->xaddr, d);
+	} else
+		mdir_log(g_error_matches(error, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT) ? LOG_NOTICE :
+		    LOG_ERR, "%s: from=<%s> %s", s->xident ? s->xident : "-", s->sender,
+		    error->message);
+	data_replies(s, d, error);
+	lmtp_transaction_reset(s);
+}
