@@ -60,6 +60,7 @@ static const KeyDef keys[] = {
 	{ "receive", "lmtp_user", T_STRING, "postfix" },
 	{ "receive", "lmtp_timeout", T_DURATION, "300s" },
 	{ "receive", "lmtp_max_message_size", T_SIZE, "1G" },
+	{ "receive", "lmtp_group_commit", T_BOOL, "true" },
 	{ "outbox", "sendmail", T_PATH, "/usr/sbin/sendmail" },
 	{ "outbox", "sender", T_STRING, NULL },
 	{ "outbox", "dkim_domain", T_STRING, NULL },

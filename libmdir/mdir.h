@@ -469,6 +469,22 @@ typedef enum {
 /* How commits are made durable (mdir(5) STATES AND INVARIANTS). */
 MDIR_API void mdir_store_set_sync(MdirStore *store, MdirSyncMode mode);
 
+/*
+ * Stands for syncfs(2) of @path in the store's whole-file-system syncs:
+ * it returns TRUE only once every write made before the call is durable
+ * (by a sync that started after the call, its own or another's), else
+ * FALSE with @error set.
+ */
+typedef gboolean (*MdirSyncFunc)(const char *path, gpointer data, GError **error);
+
+/*
+ * Makes @store's whole-file-system syncs (MDIR_SYNC_FS, or AUTO on a local
+ * file system) go through @func, for a server whose concurrent deliveries
+ * share their flushes (group commit, mdir-receive --lmtp); NULL: syncfs(2)
+ * again.  Per-file syncs (MDIR_SYNC_FILE) are not affected.
+ */
+MDIR_API void mdir_store_set_sync_func(MdirStore *store, MdirSyncFunc func, gpointer data);
+
 /* The root, as given and resolved.  Transfer none. */
 MDIR_API const char *mdir_store_root(const MdirStore *store);
 

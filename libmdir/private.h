@@ -162,6 +162,9 @@ gboolean mdir_store_txn_publish(MdirStoreTxn *txn, const char *message_id, char 
 /* Whether the store's file system is synced whole (mdir_fs_whole_sync()). */
 gboolean mdir_store_whole_sync(const MdirStore *store);
 
+/* The store's whole-fs sync of @path: mdir_syncfs(), or its sync function. */
+gboolean mdir_store_syncfs(const MdirStore *store, const char *path, GError **error);
+
 /*
  * receive.c: mdir_receive() of a message already written as part 0 of
  * @txn (closed), for @env->folder, with @fields over the store's own in

@@ -37,7 +37,8 @@ mdir_queue_dir(const MdirStore *store)
  * retry writes a whole one.
  */
 static gboolean
-write_then_syncfs(const char *dir, const char *path, GString *text, GError **error)
+write_then_syncfs(MdirStore *store, const char *dir, const char *path, GString *text,
+    GError **error)
 {
 	g_autofree char *base = g_path_get_basename(path);
 	g_autofree char *tmp = g_strdup_printf("%s/.%s", dir, base);
@@ -48,7 +49,7 @@ write_then_syncfs(const char *dir, const char *path, GString *text, GError **err
 		unlink(tmp);
 		return mdir_set_errno(error, errno, path);
 	}
-	return mdir_syncfs(dir, error);
+	return mdir_store_syncfs(store, dir, error);
 }
 
 static GString *
@@ -85,7 +86,7 @@ mdir_queue_write(MdirStore *store, GPtrArray *records, char **name, GError **err
 
 	*name = batch_name();
 	path = g_build_filename(dir, *name, NULL);
-	if (!(mdir_store_whole_sync(store) ? write_then_syncfs(dir, path, text, error) :
+	if (!(mdir_store_whole_sync(store) ? write_then_syncfs(store, dir, path, text, error) :
 	    mdir_file_write_durable(path, text->str, text->len, error))) {
 		g_clear_pointer(name, g_free);
 		return FALSE;
@@ -195,9 +196,10 @@ drop_pending(const char *tmp, const char *kpath)
 }
 
 static gboolean
-sync_queue(const char *dir, gboolean whole, GError **error)
+sync_queue(MdirStore *store, const char *dir, GError **error)
 {
-	return whole ? mdir_syncfs(dir, error) : mdir_fsync_dir(dir, error);
+	return mdir_store_whole_sync(store) ? mdir_store_syncfs(store, dir, error) :
+	    mdir_fsync_dir(dir, error);
 }
 
 /*
@@ -236,7 +238,7 @@ mdir_queue_write_once(MdirStore *store, GPtrArray *records, const char *key, cha
 	if (fd < 0)
 		return FALSE;
 	if (access(kpath, F_OK) == 0 && access(tmp, F_OK) < 0) {
-		ok = sync_queue(dir, whole, error);
+		ok = sync_queue(store, dir, error);
 		goto out;
 	}
 	text = batch_text(records);
@@ -257,7 +259,7 @@ mdir_queue_write_once(MdirStore *store, GPtrArray *records, const char *key, cha
 	if (rename(tmp, path) < 0)
 		mdir_set_errno(error, errno, path);
 	else
-		ok = sync_queue(dir, whole, error);
+		ok = sync_queue(store, dir, error);
 	if (!ok)
 		g_clear_pointer(name, g_free);
 out:
@@ -341,7 +343,7 @@ remove_pending(MdirStore *store, const char *path, const char *key, time_t befor
 		return TRUE;
 	}
 	if (unlink(kpath) == 0)
-		ok = sync_queue(shard, mdir_store_whole_sync(store), error);
+		ok = sync_queue(store, shard, error);
 	else if (errno != ENOENT)
 		ok = mdir_set_errno(error, errno, kpath);
 	if (ok && unlink(path) < 0 && errno != ENOENT)

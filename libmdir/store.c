@@ -32,6 +32,8 @@ struct MdirStore {
 	char *tmp;
 	char *msg;
 	gboolean whole_sync; /* one syncfs, not an fsync per file (mdir(5)) */
+	MdirSyncFunc sync_func; /* NULL: syncfs(2) */
+	gpointer sync_data;
 };
 
 struct MdirStoreTxn {
@@ -176,6 +178,22 @@ gboolean
 mdir_store_whole_sync(const MdirStore *store)
 {
 	return store->whole_sync;
+}
+
+void
+mdir_store_set_sync_func(MdirStore *store, MdirSyncFunc func, gpointer data)
+{
+	g_return_if_fail(store != NULL);
+	store->sync_func = func;
+	store->sync_data = data;
+}
+
+gboolean
+mdir_store_syncfs(const MdirStore *store, const char *path, GError **error)
+{
+	if (store->sync_func)
+		return store->sync_func(path, store->sync_data, error);
+	return mdir_syncfs(path, error);
 }
 
 char *
@@ -521,7 +539,7 @@ sync_tree(MdirStoreTxn *txn, GError **error)
 	g_autofree char *meta = g_build_filename(txn->dir, ".meta", NULL);
 
 	if (txn->store->whole_sync)
-		return mdir_syncfs(txn->dir, error);
+		return mdir_store_syncfs(txn->store, txn->dir, error);
 
 	for (guint i = 0; i < txn->records->len; i++) {
 		g_autofree char *part = mdir_store_txn_part_path(txn, i);
@@ -628,7 +646,8 @@ mdir_store_txn_publish(MdirStoreTxn *txn, const char *message_id, char **stored_
 		txn->committed = TRUE;
 		/* the rename itself: with a whole-fs sync, the caller's next one
 		 * may cover it (final_sync FALSE); per file, only this does */
-		if (txn->store->whole_sync ? final_sync && !mdir_syncfs(parent, error) :
+		if (txn->store->whole_sync ? final_sync &&
+		    !mdir_store_syncfs(txn->store, parent, error) :
 		    !mdir_fsync_dir(parent, error))
 			return FALSE;
 		if (outcome)
