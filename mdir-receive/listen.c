@@ -37,6 +37,7 @@ typedef struct {
 	uid_t peer_uid; /* besides root and ourselves; (uid_t)-1: none */
 	guint max;
 	guint sessions;
+	LmtpGroup *group; /* NULL: each session syncs alone */
 	gint64 last_full_log;
 } Server;
 
@@ -142,7 +143,7 @@ serve_child(Server *srv, int fd, const sigset_t *mask)
 	signal(SIGINT, SIG_DFL);
 	sigprocmask(SIG_UNBLOCK, mask, NULL);
 	peer = peer_name(srv, fd);
-	lmtp_session(srv->config, fd, fd, peer);
+	lmtp_session(srv->config, fd, fd, peer, srv->group);
 	close(fd);
 	_exit(0);
 }
@@ -245,15 +246,30 @@ lmtp_listen(const MdirConfig *config, const char *spec, GError **error)
 	struct passwd *pw = user && *user ? getpwnam(user) : NULL;
 	g_autofree char *path = NULL;
 	g_autoptr(GSocket) sock = open_listener(spec, &path, error);
+	g_autoptr(MdirStore) store = NULL;
 	Server srv = { .config = config, .is_unix = path != NULL,
 		.peer_uid = pw ? pw->pw_uid : (uid_t)-1,
 		.max = (guint)MAX(1, mdir_config_get_int(config, "receive", "lmtp_max_sessions")) };
 
 	if (sock == NULL)
 		return FALSE;
+	/* the store opened once here: a broken root stops the start */
+	store = mdir_store_open_config(config, error);
+	if (store == NULL)
+		return FALSE;
+	if (mdir_config_get_bool(config, "receive", "lmtp_group_commit") &&
+	    (srv.group = lmtp_group_new(mdir_store_root(store))) == NULL)
+		mdir_log(LOG_WARNING, "lmtp: no group commit: %s", g_strerror(errno));
 	srv.fd = g_socket_get_fd(sock);
 	mdir_log(LOG_INFO, "lmtp: listening on %s, %u sessions at most", spec, srv.max);
 	serve(&srv);
+	if (srv.group) {
+		guint64 asked, syncs;
+
+		lmtp_group_stats(srv.group, &asked, &syncs);
+		mdir_log(LOG_INFO, "lmtp: group commit: %" G_GUINT64_FORMAT " syncs for %"
+		    G_GUINT64_FORMAT " asked", syncs, asked);
+	}
 	mdir_log(LOG_INFO, "lmtp: stopped; sessions in progress finish on their own");
 	if (path)
 		unlink(path);

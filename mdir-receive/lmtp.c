@@ -327,7 +327,7 @@ session_clear(Session *s)
 }
 
 void
-lmtp_session(const MdirConfig *config, int in, int out, const char *peer)
+lmtp_session(const MdirConfig *config, int in, int out, const char *peer, LmtpGroup *group)
 {
 	g_autoptr(GString) line = g_string_new(NULL);
 	g_autoptr(GError) error = NULL;
@@ -348,6 +348,8 @@ lmtp_session(const MdirConfig *config, int in, int out, const char *peer)
 		session_clear(&s);
 		return;
 	}
+	if (group)
+		mdir_store_set_sync_func(s.store, lmtp_group_syncfs, group);
 	lmtp_reply(&s, "220 %s LMTP mdir-receive", g_get_host_name());
 	while (!s.dead && read_line(&s, line, &too_long)) {
 		if (too_long) {

@@ -89,7 +89,7 @@ serve_lmtp(const MdirConfig *config)
 
 	signal(SIGPIPE, SIG_IGN);
 	if (lmtp_address == NULL) {
-		lmtp_session(config, STDIN_FILENO, STDOUT_FILENO, NULL);
+		lmtp_session(config, STDIN_FILENO, STDOUT_FILENO, NULL, NULL);
 		return EX_OK;
 	}
 	if (!lmtp_listen(config, lmtp_address, &error)) {
