@@ -22,7 +22,7 @@ W=$(mktemp -d /var/tmp/mdir-bench-lmtp.XXXXXX) # on disk, as mail is
 SRV=
 DOVE=
 cleanup() {
-	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null
+	[ -n "$SRV" ] && kill $SRV 2>/dev/null
 	[ -n "$DOVE" ] && kill "$DOVE" 2>/dev/null
 	wait 2>/dev/null
 	rm -rf "$W"
@@ -135,8 +135,15 @@ lmtp_run() { # SOCKET: elapsed ns on the first line, latencies after
 
 "$bin/mdir-receive" --lmtp=unix:"$W/lmtp.sock" 2>"$W/lmtp.err" &
 SRV=$!
+# the same without group commit, each session syncing alone
+{ cat "$MDIR_CONF"; printf 'lmtp_group_commit = false\n'; } >"$W/alone.conf"
+"$bin/mdir-receive" -c "$W/alone.conf" --lmtp=unix:"$W/alone.sock" 2>"$W/alone.err" &
+SRV="$SRV $!"
 i=0
-while [ ! -S "$W/lmtp.sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+while { [ ! -S "$W/lmtp.sock" ] || [ ! -S "$W/alone.sock" ]; } && [ $i -lt 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
 
 # Dovecot's LMTP, a private instance, if installed
 dove=no
@@ -184,6 +191,8 @@ clean; lmtp_run "$W/lmtp.sock" >/dev/null # warm the page cache and the server
 clean; lmtp_run "$W/lmtp.sock" >"$W/lmtp.out"
 ns_lmtp=$(head -n 1 "$W/lmtp.out")
 report "mdir LMTP, $par sessions" "$ns_lmtp"
+clean; ns_alone=$(lmtp_run "$W/alone.sock" | head -n 1)
+report "  without group commit" "$ns_alone"
 clean; ns_pseq=$(pipe_seq)
 report "mdir pipe, 1 at a time" "$ns_pseq"
 clean; ns_ppar=$(pipe_par)
@@ -203,7 +212,8 @@ printf '\nend of DATA to 250, mdir LMTP: median %s ms, 90th percentile %s ms\n' 
 	"$(pct "$W/lmtp.out" 0.5)" "$(pct "$W/lmtp.out" 0.9)"
 [ $dove = yes ] && printf 'end of DATA to 250, dovecot:   median %s ms, 90th percentile %s ms\n' \
 	"$(pct "$W/dove.out" 0.5)" "$(pct "$W/dove.out" 0.9)"
-printf '\nmdir LMTP / mdir pipe (1 at a time):  %.2fx\n' "$(echo "$ns_pseq / $ns_lmtp" | bc -l)"
+printf '\nmdir LMTP / without group commit:     %.2fx\n' "$(echo "$ns_alone / $ns_lmtp" | bc -l)"
+printf 'mdir LMTP / mdir pipe (1 at a time):  %.2fx\n' "$(echo "$ns_pseq / $ns_lmtp" | bc -l)"
 printf 'mdir LMTP / mdir pipe (%d at a time):  %.2fx\n' "$par" "$(echo "$ns_ppar / $ns_lmtp" | bc -l)"
 printf 'mdir LMTP / floor (%d at a time):      %.2fx\n' "$par" "$(echo "$ns_floor / $ns_lmtp" | bc -l)"
 if [ $dove = yes ]; then
