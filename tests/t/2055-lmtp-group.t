@@ -33,15 +33,16 @@ run() {
 		mdir-receive -c "$T/g.conf" --lmtp=unix:"$S" 2>"$T/server.err" &
 	tracer=$!
 	wait_for 10 test -S "$S" || return 1
-	: >"$T/replies"
+	rm -f "$T"/replies.*
 	for c in 0 1 2 3; do
 		set --
 		i=$((c * n + 1))
 		while [ $i -le $(((c + 1) * n)) ]; do set -- "$@" --file "$T/msg/$i.eml"; i=$((i + 1)); done
 		python3 "$MDIR_SRC/tests/lib/lmtp-send.py" "$S" "$@" a@sender.test jo@example.org \
-			>>"$T/replies" &
+			>"$T/replies.$c" &
 	done
-	wait_for 120 sh -c "[ \$(grep -c ' 250 ' '$T/replies') -ge $((4 * n)) ]"
+	wait_for 120 sh -c "[ \$(cat '$T'/replies.* | grep -c ' 250 ') -ge $((4 * n)) ]"
+	cat "$T"/replies.* >"$T/replies"
 	kill "$(pgrep -P "$tracer")" 2>/dev/null
 	wait "$tracer"
 	echo "$(awk '$NF == "syncfs" { print $4 }' "$T/strace") $(grep -c ' 250 ' "$T/replies")"
