@@ -8,7 +8,7 @@
 # addresses in Cyrillic and CJK.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 command -v python3 >/dev/null || skip_all "no python3"
-plan 40
+plan 42
 
 mstore mkdir SMTP/Accounts/jo@example.org SMTP/Accounts/al@example.org \
 	'SMTP/Accounts/дмитрий@пример.рф' 'SMTP/Accounts/用户@例子.中国' >/dev/null
@@ -68,6 +68,18 @@ is "$(grep -h '^account: ' "$Q"/* | sort -u)" "account: SMTP/Accounts/дмитр
 account: SMTP/Accounts/用户@例子.中国" "queued for both"
 is "$(grep -h -m1 '^envelope-from: ' "$Q"/* | sort -u)" "envelope-from: отправитель@пример.рф" \
 	"the UTF-8 sender recorded"
+rm -f "$Q"/*
+
+# a client whose lines end in a bare LF (doc/VIOLATIONS): taken as CRLF
+out=$(mdir-receive --lmtp <"$DATA/lmtp-bare-lf.lmtp" | tr -d '\r' | replies)
+is "$out" "250 2.1.0 ok
+250 2.1.5 ok
+354 go ahead, end with <CRLF>.<CRLF>
+250 2.0.0 <jo@example.org> delivered as mstore:bare-lf@sender.test
+221 2.0.0 bye" "bare LF line ends: the same dialogue"
+is "$(mstore cat mstore:bare-lf@sender.test/0 | od -An -c | tr -s ' ' | tail -n 3)" \
+	"$(printf 'Return-Path: <a@sender.test>\nMessage-ID: <bare-lf@sender.test>\nSubject: bare LF\n\nevery line of this session ends in a bare LF\n.and this one was dot-stuffed\na CR alone\rstays\n' |
+	od -An -c | tr -s ' ' | tail -n 3)" "stored as from CRLF lines; a CR alone kept"
 rm -f "$Q"/*
 
 # pipelining: a whole transaction in one write, the replies in order
