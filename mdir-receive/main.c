@@ -29,6 +29,8 @@
  * a space: "(... no such account )".  A line end only for a person. */
 static const char deadline_line[] = "4.3.0 mdir-receive: deadline exceeded, try again later";
 static gboolean on_terminal;
+static gboolean lmtp_mode;
+static char *lmtp_address;
 
 /* The hard deadline: give up before Postfix's command_time_limit bounces. */
 static void
@@ -57,16 +59,16 @@ finish(const GError *error, const char *what)
 {
 	int code = mdir_exit_code(error, MDIR_EXIT_MTA);
 
-	if (error) {
+	/* an LMTP client waits for a greeting: it gets a refusal */
+	if (error && lmtp_mode)
+		printf("421 %s mdir-receive: %s%s\r\n", mdir_enhanced_status(error),
+		    what ? what : "", error->message);
+	else if (error)
 		printf("%s mdir-receive: %s%s%s", mdir_enhanced_status(error), what ? what : "",
 		    error->message, on_terminal ? "\n" : "");
-		fflush(stdout);
-	}
+	fflush(stdout);
 	return code;
 }
-
-static gboolean lmtp_mode;
-static char *lmtp_address;
 
 /* --lmtp alone: one session on stdin/stdout; --lmtp=ADDRESS: resident. */
 static gboolean

@@ -8,7 +8,7 @@
 # addresses in Cyrillic and CJK.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 command -v python3 >/dev/null || skip_all "no python3"
-plan 42
+plan 43
 
 mstore mkdir SMTP/Accounts/jo@example.org SMTP/Accounts/al@example.org \
 	'SMTP/Accounts/дмитрий@пример.рф' 'SMTP/Accounts/用户@例子.中国' >/dev/null
@@ -161,6 +161,10 @@ printf '[receive]\nlmtp_timeout = 1s\n' >>"$MDIR_CONF"
 }
 is "$(tail -n 1 "$T/out" | cut -c1-9)" "421 4.4.2" "a silent client: 421 4.4.2"
 ok "$([ "$(cat "$T/secs")" -lt 4 ]; echo $?)" "ended before its input did"
+
+# a configuration that cannot be read: a 421 instead of the greeting
+out=$(mdir-receive -c "$T/none.conf" --lmtp </dev/null | tr -d '\r')
+like "$out" "^421 4\.3\.0 mdir-receive: configuration: .*none\.conf" "a broken configuration: 421"
 
 # the log line, the pipe mode's
 printf '[mdir]\nlog_file = %s/lmtp.log\n' "$T" >>"$MDIR_CONF"
