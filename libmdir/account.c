@@ -177,7 +177,8 @@ mdir_account_open(MdirStore *store, const MdirConfig *config, const char *recipi
 	disabled = g_build_filename(mdir_folder_path(f), ".disabled", NULL);
 	if (g_file_test(disabled, G_FILE_TEST_EXISTS)) {
 		mdir_folder_free(f);
-		no_account(error, recipient, "account disabled");
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_DISABLED, "%s: account disabled",
+		    recipient);
 		return NULL;
 	}
 	if (extension)

@@ -29,6 +29,7 @@ tool_code_mdir(int code)
 	case MDIR_ERROR_NOT_FOUND:
 		return EX_NOINPUT;
 	case MDIR_ERROR_NO_ACCOUNT:
+	case MDIR_ERROR_DISABLED:
 		return EX_NOUSER;
 	case MDIR_ERROR_LOCK_TIMEOUT:
 	case MDIR_ERROR_TEMPFAIL:
@@ -67,13 +68,20 @@ tool_code_file(int code)
 	}
 }
 
+gboolean
+mdir_error_is_refusal(const GError *error)
+{
+	return g_error_matches(error, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT) ||
+	    g_error_matches(error, MDIR_ERROR, MDIR_ERROR_DISABLED);
+}
+
 int
 mdir_exit_code(const GError *error, MdirExitPolicy policy)
 {
 	if (error == NULL)
 		return EX_OK;
 	if (policy == MDIR_EXIT_MTA) {
-		if (error->domain == MDIR_ERROR && error->code == MDIR_ERROR_NO_ACCOUNT)
+		if (mdir_error_is_refusal(error))
 			return EX_NOUSER;
 		return EX_TEMPFAIL;
 	}
@@ -97,8 +105,9 @@ mdir_enhanced_status(const GError *error)
 
 	if (code == EX_OK)
 		return "2.0.0";
+	/* 5.2.1: mailbox disabled, not accepting messages (RFC 3463) */
 	if (code == EX_NOUSER)
-		return "5.1.1";
+		return g_error_matches(error, MDIR_ERROR, MDIR_ERROR_DISABLED) ? "5.2.1" : "5.1.1";
 	/* 4.3.1: mail system full (RFC 3463) */
 	if ((error->domain == G_FILE_ERROR && error->code == G_FILE_ERROR_NOSPC) ||
 	    (error->domain == G_IO_ERROR && error->code == G_IO_ERROR_NO_SPACE))

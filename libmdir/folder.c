@@ -800,7 +800,7 @@ mdir_folder_save_record(MdirFolder *folder, const char *name, const MdirRecord *
 		/* one flush for the file, its rename and the directory (the
 		 * outbox's in-flight mark: one of a message's two) */
 		ok = write_record(folder, name, record, FALSE, error) &&
-		    mdir_syncfs(folder->path, error);
+		    mdir_store_syncfs(folder->store, folder->path, error);
 	else
 		ok = write_record(folder, name, record, TRUE, error);
 	mdir_folder_unlock(folder);

@@ -54,9 +54,16 @@ typedef enum {
 	MDIR_ERROR_CORRUPT,	 /* a file of ours is not as written */
 	MDIR_ERROR_EXISTS,	 /* the name is taken */
 	MDIR_ERROR_TEMPFAIL,	 /* try again later (a deadline passed) */
+	MDIR_ERROR_DISABLED,	 /* the recipient's account refuses mail */
 } MdirError;
 
 MDIR_API GQuark mdir_error_quark(void);
+
+/*
+ * Whether @error refuses a recipient for good: MDIR_ERROR_NO_ACCOUNT or
+ * MDIR_ERROR_DISABLED (exit 67; 5.1.1 and 5.2.1).
+ */
+MDIR_API gboolean mdir_error_is_refusal(const GError *error);
 
 typedef enum {
 	/*
@@ -809,8 +816,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirFolder, mdir_folder_free)
  * transfer full, NULL if none), then SMTP/Accounts/<address>, an alias (a link) to another account, or the
  * domain's catch-all SMTP/Accounts/@<domain>; a folder whose domain is
  * spelt with A-labels ("xn--...") serves too.  MDIR_ERROR_NO_ACCOUNT if
- * none exists, the domain is not one of [receive] local_domains, or the
- * folder holds a .disabled file.  Transfer full: mdir_folder_free().
+ * none exists or the domain is not one of [receive] local_domains;
+ * MDIR_ERROR_DISABLED if the folder holds a .disabled file.  Transfer
+ * full: mdir_folder_free().
  */
 MDIR_API MdirFolder *mdir_account_open(MdirStore *store, const MdirConfig *config,
     const char *recipient, char **extension, GError **error);

@@ -131,7 +131,7 @@ resolve_targets(MdirStore *store, const MdirConfig *config, const MdirEnvelope *
 			g_array_append_val(targets, t);
 			continue;
 		}
-		if (!g_error_matches(e, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT)) {
+		if (!mdir_error_is_refusal(e)) {
 			g_propagate_error(error, e);
 			return NULL;
 		}

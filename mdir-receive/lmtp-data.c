@@ -268,7 +268,7 @@ lmtp_data(Session *s)
 		receive_log_delivery(s->xident, s->sender, d, start);
 		receive_record_events(s->config, s->sender, s->xaddr, d);
 	} else
-		mdir_log(g_error_matches(error, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT) ? LOG_NOTICE :
+		mdir_log(mdir_error_is_refusal(error) ? LOG_NOTICE :
 		    LOG_ERR, "%s: from=<%s> %s", s->xident ? s->xident : "-", s->sender,
 		    error->message);
 	data_replies(s, d, error);

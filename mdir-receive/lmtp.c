@@ -188,7 +188,7 @@ cmd_rcpt(Session *s, const char *arg)
 	}
 	folder = mdir_account_open(s->store, s->config, to, &extension, &error);
 	if (folder == NULL) {
-		mdir_log(g_error_matches(error, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT) ? LOG_NOTICE :
+		mdir_log(mdir_error_is_refusal(error) ? LOG_NOTICE :
 		    LOG_ERR, "%s: from=<%s> %s", s->xident ? s->xident : "-", s->sender,
 		    error->message);
 		if (g_error_matches(error, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT))

@@ -172,7 +172,7 @@ main(int argc, char **argv)
 		NULL };
 	d = mdir_receive(store, config, STDIN_FILENO, &env, &error);
 	if (d == NULL) {
-		mdir_log(g_error_matches(error, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT) ? LOG_NOTICE :
+		mdir_log(mdir_error_is_refusal(error) ? LOG_NOTICE :
 		    LOG_ERR, "%s: from=<%s> %s", queue_id ? queue_id : "-", sender ? sender : "",
 		    error->message);
 		if (g_error_matches(error, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT))

@@ -203,7 +203,7 @@ mstore_account_check_domains(Mstore *ms)
 			g_autoptr(MdirFolder) f = mdir_account_open(ms->store, ms->config, addr, NULL,
 			    &e);
 
-			if (f || !g_error_matches(e, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT))
+			if (f || !mdir_error_is_refusal(e))
 				continue;
 			missing++;
 			mdir_log(LOG_WARNING, "%s; every domain needs one (%s)", e->message, why[r]);

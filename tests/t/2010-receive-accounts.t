@@ -34,7 +34,7 @@ is "$(ls "$Q" | wc -l)" 2 "but queued for each delivery"
 expect_code 0 "the catch-all of a domain" -- mdir-receive -- anyone@other.test <"$msg"
 is "$(field account "$Q/$(last_batch)")" "SMTP/Accounts/@other.test" "goes to @domain"
 expect_code 67 "a .disabled account refuses mail" -- mdir-receive -- off@example.org <"$msg"
-like "$out" "^5\.1\.1 .*off@example.org: account disabled" "and says so"
+like "$out" "^5\.2\.1 .*off@example.org: account disabled" "and says so: 5.2.1, mailbox disabled (RFC 3463)"
 expect_code 75 "an alias that leads out of the root is a fault, not a bounce" -- \
 	mdir-receive -- evil@example.org <"$msg"
 expect_code 67 "no catch-all, no account" -- mdir-receive -- x@nowhere.test <"$msg"

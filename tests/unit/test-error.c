@@ -43,6 +43,15 @@ test_mta_policy(void)
 		g_assert_cmpstr(mdir_enhanced_status(f), ==, "4.3.1");
 		g_assert_cmpstr(mdir_enhanced_status(NULL), ==, "2.0.0");
 	}
+	{
+		/* a disabled account: refused as no account is, with its own code */
+		g_autoptr(GError) e = g_error_new_literal(MDIR_ERROR, MDIR_ERROR_DISABLED, "x");
+
+		g_assert_cmpint(mdir_exit_code(e, MDIR_EXIT_MTA), ==, EX_NOUSER);
+		g_assert_cmpint(mdir_exit_code(e, MDIR_EXIT_TOOL), ==, EX_NOUSER);
+		g_assert_cmpstr(mdir_enhanced_status(e), ==, "5.2.1");
+		g_assert_true(mdir_error_is_refusal(e));
+	}
 }
 
 static void
