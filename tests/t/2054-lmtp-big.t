@@ -45,10 +45,10 @@ c.quit()
 EOF
 is "$(sed -n 1p "$T/out")" 250 "a 68 MB message over LMTP: 250"
 mb=$(sed -n 2p "$T/out")
-if nm -D "$MDIR_BUILD/lib/libmdir.so" | grep -q __asan; then
-	skip "the sanitizer's shadow and quarantine are not the program's" "peak ${mb:-?} MB"
-else
-	ok "$([ -n "$mb" ] && [ "$mb" -lt 20 ]; echo $?)" "the session's process peaked at ${mb:-?} MB, under 20"
-fi
+# the sanitizer's shadow and quarantine are not the program's: a looser
+# bound there (14 MB measured), which holding the 50 MB would still break
+max=20
+nm -D "$MDIR_BUILD/lib/libmdir.so" | grep -q __asan && max=48
+ok "$([ -n "$mb" ] && [ "$mb" -lt $max ]; echo $?)" "the session's process peaked at ${mb:-?} MB, under $max"
 mstore cat mstore:big@sender.test/2 >"$T/got.bin" 2>/dev/null
 ok "$(cmp -s "$T/got.bin" "$T/blob.bin"; echo $?)" "the attachment, byte for byte"
