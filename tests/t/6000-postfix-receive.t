@@ -1,12 +1,12 @@
 #!/bin/sh
 # End to end: swaks -> a private Postfix -> pipe(8) -> mdir-receive (the
 # real one, as an unprivileged user) -> the store and the queue.  Unknown
-# accounts bounce with 5.1.1; a full disk defers, and the retry delivers
+# accounts bounce with 5.1.1, disabled ones with 5.2.1; a full disk defers, and the retry delivers
 # exactly once.  Outcomes are read from Postfix's log, polled, never slept.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/postfix.sh"
 pf_require
-plan 23
+plan 25
 
 # the root on a small file system of its own, to fill it later
 mkdir -p "$T/disk"
@@ -52,6 +52,16 @@ is "$PF_STATUS" bounced "an unknown account bounces"
 is "$PF_DSN" 5.1.1 "with 5.1.1"
 like "$PF_LINE" "no such account" "Postfix logs why"
 like "$PF_LINE" "no such account\)" "without a line end made a space before its ')'"
+
+# a disabled account: RFC 3463's "mailbox disabled", which Postfix's bounce
+# takes from mdir-receive's status line (the exit code alone says 5.1.1)
+mstore account add off@example.test 2>/dev/null
+mstore account disable off@example.test
+chown -R "$PF_USER" "$MDIR_ROOT/SMTP/Accounts"
+pf_send --from alice@sender.test --to off@example.test --header 'Subject: to a disabled one'
+pf_wait "$PF_QID" off@example.test
+is "$PF_STATUS" bounced "a disabled account bounces"
+is "$PF_DSN" 5.2.1 "with 5.2.1, mailbox disabled"
 
 # fill the disk: the delivery is deferred, then delivered once
 dd if=/dev/zero of="$T/disk/filler" bs=1M count=64 2>/dev/null
