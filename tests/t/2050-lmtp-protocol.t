@@ -8,7 +8,7 @@
 # addresses in Cyrillic and CJK.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 command -v python3 >/dev/null || skip_all "no python3"
-plan 43
+plan 44
 
 mstore mkdir SMTP/Accounts/jo@example.org SMTP/Accounts/al@example.org \
 	'SMTP/Accounts/дмитрий@пример.рф' 'SMTP/Accounts/用户@例子.中国' >/dev/null
@@ -43,6 +43,10 @@ Message-ID: <one@sender.test>
 ..two dots
 end" "stored: dot-unstuffed, LF line ends, the Return-Path first"
 is "$(ls "$Q" | wc -l)" 1 "one batch, for the account"
+mstore account add off@example.org 2>/dev/null && mstore account disable off@example.org
+out=$(send a@sender.test off@example.org <"$T/one.eml")
+like "$out" '^off@example\.org 550 5\.2\.1 .*account disabled' \
+	"a disabled account: 550 5.2.1 at RCPT"
 b=$Q/$(ls "$Q")
 is "$(field queue-id "$b")" 4F2A1 "XFORWARD IDENT: the queue id"
 is "$(field client-address "$b")" 192.0.2.9 "XFORWARD ADDR: the client address"
