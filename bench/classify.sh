@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/classify.sh [N]: delivery with filing by rules, end to end, one
+# bench/classify.sh [N [many]]: delivery with filing by rules, end to end, one
 # process per message as Postfix runs them: mdir-receive with mdird
 # filing by a .rules file, against maildrop with a mailfilter and
 # dovecot-lda with a Sieve script doing the same routing, on the same
@@ -9,6 +9,7 @@
 # strace and bc.
 set -eu
 n=${1:-400}
+part=${2:-all} # "many": only the many-rules case at the end
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${MDIR_BUILD:-$top/build}/bin
 [ -x "$bin/mdird" ] || { echo "bench: build first (make)" >&2; exit 1; }
@@ -111,70 +112,72 @@ counts() { # what each filed: inbox, Documents, Ones, Large
 	fi
 }
 
-printf 'corpus: %d messages (bench/gen-corpus.py); routing: bench/classify.sh\n\n' "$n"
-printf '%-10s %9s %8s   %s\n' program msgs/s ms/msg "filed: inbox documents ones large"
-for p in mdir maildrop lda; do
-	pass $p # warm the page cache and the programs
-	pass $p
-	eval "ns_$p=$ns"
-	printf '%-10s %9.0f %8.2f   %s\n' $p "$(echo "$n * 10^9 / $ns" | bc -l)" \
-		"$(echo "$ns / 10^6 / $n" | bc -l)" "$(counts $p)"
-done
-stop_md
-printf '\nmdir (receive + mdird) / maildrop,     messages/s: %.2fx\n' \
-	"$(echo "$ns_maildrop / $ns_mdir" | bc -l)"
-printf 'mdir (receive + mdird) / dovecot-lda, messages/s: %.2fx\n' \
-	"$(echo "$ns_lda / $ns_mdir" | bc -l)"
-
-# syncs a message, counted with strace over 50 messages (mdir: mdir-receive's)
-syncs_per() {
-	fresh
-	: >"$W/strace.all"
-	for f in $(ls "$W"/corpus/*.eml | head -n 50); do
-		case $1 in
-		mdir) strace -f -qq -c -e trace=fsync,fdatasync,syncfs -o "$W/strace" \
-			"$bin/mdir-receive" -c "$conf" -f s@sender.test -- jo@example.org <"$f" >/dev/null ;;
-		maildrop) strace -f -qq -c -e trace=fsync,fdatasync,syncfs -o "$W/strace" \
-			setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$W/home" \
-			maildrop "$W/mailfilter" <"$f" ;;
-		lda) strace -f -qq -c -e trace=fsync,fdatasync,syncfs -o "$W/strace" \
-			setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$W/home" \
-			/usr/lib/dovecot/dovecot-lda -c "$W/dovecot.conf" -f s@sender.test <"$f" ;;
-		esac
-		cat "$W/strace" >>"$W/strace.all"
+if [ "$part" != many ]; then
+	printf 'corpus: %d messages (bench/gen-corpus.py); routing: bench/classify.sh\n\n' "$n"
+	printf '%-10s %9s %8s   %s\n' program msgs/s ms/msg "filed: inbox documents ones large"
+	for p in mdir maildrop lda; do
+		pass $p # warm the page cache and the programs
+		pass $p
+		eval "ns_$p=$ns"
+		printf '%-10s %9.0f %8.2f   %s\n' $p "$(echo "$n * 10^9 / $ns" | bc -l)" \
+			"$(echo "$ns / 10^6 / $n" | bc -l)" "$(counts $p)"
 	done
-	awk '$NF ~ /^(fsync|fdatasync|syncfs)$/ { s += $4 } END { printf "%.1f", s / 50 }' "$W/strace.all"
-}
-printf '\nsyncs a message: mdir-receive %s, maildrop %s, dovecot-lda %s\n' \
-	"$(syncs_per mdir)" "$(syncs_per maildrop)" "$(syncs_per lda)"
+	stop_md
+	printf '\nmdir (receive + mdird) / maildrop,     messages/s: %.2fx\n' \
+		"$(echo "$ns_maildrop / $ns_mdir" | bc -l)"
+	printf 'mdir (receive + mdird) / dovecot-lda, messages/s: %.2fx\n' \
+		"$(echo "$ns_lda / $ns_mdir" | bc -l)"
 
-# mdird alone: a queue that filled while it was down, timed without
-# strace, then filled again and counted with it
-fill() {
-	fresh
-	for f in "$W"/corpus/*.eml; do one mdir "$f"; done
-	batches=$(ls "$MDIR_ROOT/.mdird/queue" | wc -l)
-}
-fill
-start=$(date +%s%N)
-start_md
-wait_empty
-ns=$(($(date +%s%N) - start))
-stop_md
-entries=$(grep -h ' + ' "$MDIR_ROOT/$jo/.changes" "$MDIR_ROOT"/*/.changes | wc -l)
-fill
-strace -f -qq -c -e trace=fsync,fdatasync,syncfs -o "$W/strace" \
-	"$bin/mdird" -F -c "$conf" 2>>"$W/mdird.log" &
-md_pid=$!
-wait_empty
-pkill -TERM -P "$md_pid" mdird # strace's child; strace then ends with it
-stop_md
-syncs=$(awk '$NF ~ /^(fsync|fdatasync|syncfs)$/ { s += $4 } END { print s + 0 }' "$W/strace")
-printf '\nmdird alone, %d queued batches (%d entries), started after they queued:\n' \
-	"$batches" "$entries"
-printf '  %.0f batches/s, %.0f entries/s, %.2f syncs a batch (%s in all)\n' \
-	"$(echo "$batches * 10^9 / $ns" | bc -l)" "$(echo "$entries * 10^9 / $ns" | bc -l)" \
-	"$(echo "$syncs / $batches" | bc -l)" "$syncs"
+	# syncs a message, counted with strace over 50 messages (mdir: mdir-receive's)
+	syncs_per() {
+		fresh
+		: >"$W/strace.all"
+		for f in $(ls "$W"/corpus/*.eml | head -n 50); do
+			case $1 in
+			mdir) strace -f -qq -c -e trace=fsync,fdatasync,syncfs -o "$W/strace" \
+				"$bin/mdir-receive" -c "$conf" -f s@sender.test -- jo@example.org <"$f" >/dev/null ;;
+			maildrop) strace -f -qq -c -e trace=fsync,fdatasync,syncfs -o "$W/strace" \
+				setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$W/home" \
+				maildrop "$W/mailfilter" <"$f" ;;
+			lda) strace -f -qq -c -e trace=fsync,fdatasync,syncfs -o "$W/strace" \
+				setpriv --reuid=65534 --regid=65534 --clear-groups env HOME="$W/home" \
+				/usr/lib/dovecot/dovecot-lda -c "$W/dovecot.conf" -f s@sender.test <"$f" ;;
+			esac
+			cat "$W/strace" >>"$W/strace.all"
+		done
+		awk '$NF ~ /^(fsync|fdatasync|syncfs)$/ { s += $4 } END { printf "%.1f", s / 50 }' "$W/strace.all"
+	}
+	printf '\nsyncs a message: mdir-receive %s, maildrop %s, dovecot-lda %s\n' \
+		"$(syncs_per mdir)" "$(syncs_per maildrop)" "$(syncs_per lda)"
+
+	# mdird alone: a queue that filled while it was down, timed without
+	# strace, then filled again and counted with it
+	fill() {
+		fresh
+		for f in "$W"/corpus/*.eml; do one mdir "$f"; done
+		batches=$(ls "$MDIR_ROOT/.mdird/queue" | wc -l)
+	}
+	fill
+	start=$(date +%s%N)
+	start_md
+	wait_empty
+	ns=$(($(date +%s%N) - start))
+	stop_md
+	entries=$(grep -h ' + ' "$MDIR_ROOT/$jo/.changes" "$MDIR_ROOT"/*/.changes | wc -l)
+	fill
+	strace -f -qq -c -e trace=fsync,fdatasync,syncfs -o "$W/strace" \
+		"$bin/mdird" -F -c "$conf" 2>>"$W/mdird.log" &
+	md_pid=$!
+	wait_empty
+	pkill -TERM -P "$md_pid" mdird # strace's child; strace then ends with it
+	stop_md
+	syncs=$(awk '$NF ~ /^(fsync|fdatasync|syncfs)$/ { s += $4 } END { print s + 0 }' "$W/strace")
+	printf '\nmdird alone, %d queued batches (%d entries), started after they queued:\n' \
+		"$batches" "$entries"
+	printf '  %.0f batches/s, %.0f entries/s, %.2f syncs a batch (%s in all)\n' \
+		"$(echo "$batches * 10^9 / $ns" | bc -l)" "$(echo "$entries * 10^9 / $ns" | bc -l)" \
+		"$(echo "$syncs / $batches" | bc -l)" "$syncs"
+fi
 
 # Many rules (issue 17): an account whose .rules has 100 rules -- equality
 # on from, to and list-id, contains on subject, regexes on suggested-name,
