@@ -122,6 +122,12 @@ lmtp_reply_error(Session *s, const GError *error, const char *what)
  * lone dot, dot-unstuffed (RFC 5321 4.5.2), CRLF made LF as pipe(8)
  * writes them, the Return-Path first.  A byte at a time through a small
  * state machine: a line may be longer than any buffer.
+ *
+ * Only CRLF "." CRLF ends the data, as Postfix's smtpd_forbid_bare_newline
+ * = normalize has it: a bare LF ends a line of text (doc/VIOLATIONS) but
+ * never the data, and a CR alone is a byte, never a line's end.  Any other
+ * reading lets text that one side takes for the message's end be taken by
+ * the other for commands (SMTP smuggling): a second message, from anyone.
  */
 static gssize
 data_read(gpointer data, char *buf, gsize size, GError **error)
@@ -142,45 +148,55 @@ data_read(gpointer data, char *buf, gsize size, GError **error)
 		c = s->ibuf[s->ipos++];
 		switch (s->state) {
 		case S_DOT:
-			if (c == '\n')
-				s->ended = TRUE;
-			else if (c == '\r')
+			s->state = S_TEXT;
+			if (c == '\r') {
 				s->state = S_DOT_CR;
-			else {
-				s->state = S_TEXT;
+			} else if (c == '\n') {
+				/* ".<LF>": a line holding a dot, not the end */
+				buf[n++] = '.';
+				buf[n++] = '\n';
+				s->bol = TRUE;
+				s->bol_crlf = FALSE;
+			} else
 				s->ipos--; /* the stuffed dot goes; this byte is text */
-			}
 			continue;
 		case S_DOT_CR:
-			if (c == '\n') {
-				s->ended = TRUE;
-				continue;
-			}
-			buf[n++] = '\r'; /* ".\rX": the dot was stuffing */
 			s->state = S_TEXT;
-			s->ipos--;
+			if (c == '\n' && s->dot_crlf) {
+				s->ended = TRUE;
+			} else if (c == '\n') {
+				/* "<LF>.<CR><LF>": a line holding a dot, not the end */
+				buf[n++] = '.';
+				buf[n++] = '\n';
+				s->bol = TRUE;
+				s->bol_crlf = TRUE;
+			} else {
+				buf[n++] = '\r'; /* ".<CR>X": the dot was stuffing */
+				s->ipos--;
+			}
 			continue;
 		case S_CR:
 			s->state = S_TEXT;
 			if (c == '\n') {
 				buf[n++] = '\n';
 				s->bol = TRUE;
+				s->bol_crlf = TRUE;
 				continue;
 			}
-			buf[n++] = '\r';
+			buf[n++] = '\r'; /* a CR alone: a byte, and no line starts */
 			break;
 		default:
 			break;
 		}
 		if (s->bol && c == '.') {
-			s->bol = FALSE;
+			s->dot_crlf = s->bol_crlf;
 			s->state = S_DOT;
 		} else if (c == '\r')
 			s->state = S_CR;
-		else {
+		else
 			buf[n++] = c;
-			s->bol = c == '\n';
-		}
+		s->bol = c == '\n';
+		s->bol_crlf = FALSE;
 	}
 	s->size += n;
 	if (s->max_size > 0 && s->size > s->max_size + s->prefix->len) {
@@ -247,6 +263,7 @@ lmtp_data(Session *s)
 	s->prefix_pos = 0;
 	s->size = 0;
 	s->bol = TRUE;
+	s->bol_crlf = TRUE; /* the DATA command's line ended it */
 	s->state = S_TEXT;
 	s->ended = FALSE;
 	s->too_big = FALSE;

@@ -36,7 +36,9 @@ typedef struct {
 	GString *prefix;
 	gsize prefix_pos;
 	guint64 size;
-	gboolean bol;
+	gboolean bol;	   /* at a line's start */
+	gboolean bol_crlf; /* ... after a CRLF (or at the data's start) */
+	gboolean dot_crlf; /* the line-start dot read came after a CRLF */
 	int state;
 	gboolean ended;
 	gboolean too_big;

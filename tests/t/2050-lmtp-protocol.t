@@ -8,7 +8,7 @@
 # addresses in Cyrillic and CJK.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 command -v python3 >/dev/null || skip_all "no python3"
-plan 44
+plan 59
 
 mstore mkdir SMTP/Accounts/jo@example.org SMTP/Accounts/al@example.org \
 	'SMTP/Accounts/дмитрий@пример.рф' 'SMTP/Accounts/用户@例子.中国' >/dev/null
@@ -74,16 +74,34 @@ is "$(grep -h -m1 '^envelope-from: ' "$Q"/* | sort -u)" "envelope-from: отпр
 	"the UTF-8 sender recorded"
 rm -f "$Q"/*
 
-# a client whose lines end in a bare LF (doc/VIOLATIONS): taken as CRLF
+# a client whose lines end in a bare LF (doc/VIOLATIONS): taken as CRLF,
+# but only CRLF "." CRLF ends the data
 out=$(mdir-receive --lmtp <"$DATA/lmtp-bare-lf.lmtp" | tr -d '\r' | replies)
 is "$out" "250 2.1.0 ok
 250 2.1.5 ok
 354 go ahead, end with <CRLF>.<CRLF>
 250 2.0.0 <jo@example.org> delivered as mstore:bare-lf@sender.test
 221 2.0.0 bye" "bare LF line ends: the same dialogue"
-is "$(mstore cat mstore:bare-lf@sender.test/0 | od -An -c | tr -s ' ' | tail -n 3)" \
-	"$(printf 'Return-Path: <a@sender.test>\nMessage-ID: <bare-lf@sender.test>\nSubject: bare LF\n\nevery line of this session ends in a bare LF\n.and this one was dot-stuffed\na CR alone\rstays\n' |
-	od -An -c | tr -s ' ' | tail -n 3)" "stored as from CRLF lines; a CR alone kept"
+is "$(mstore cat mstore:bare-lf@sender.test/0 | od -An -c | tr -s ' ' | tail -n 4)" \
+	"$(printf 'Return-Path: <a@sender.test>\nMessage-ID: <bare-lf@sender.test>\nSubject: bare LF\n\nevery line of this session ends in a bare LF\n.and this one was dot-stuffed\na CR alone\rstays\n.\nand a lone dot after a bare LF is text\n' |
+	od -An -c | tr -s ' ' | tail -n 4)" "stored as from CRLF lines; a CR alone kept; .<LF> is text"
+rm -f "$Q"/*
+
+# SMTP smuggling: a message's end as one side might read it, a second
+# transaction after it.  Neither <CR>.<CR><LF> nor <LF>.<LF> ends the
+# data: one message, whole, and no other.
+i=0
+for end in '\r\r.\r\n' '\r\n\r.\r\n' '\n.\n' '\r\n.\n' '\n.\r\n'; do
+	i=$((i + 1))
+	name=$(printf '%s' "$end" | sed 's/\\r/<CR>/g; s/\\n/<LF>/g')
+	rm -f "$Q"/*
+	out=$(session "LHLO c\r\nMAIL FROM:<a@sender.test>\r\nRCPT TO:<jo@example.org>\r\nDATA\r\nMessage-ID: <smuggle@sender.test>\r\n\r\nbody${end}MAIL FROM:<ceo@example.org>\r\nRCPT TO:<al@example.org>\r\nDATA\r\nMessage-ID: <forged@sender.test>\r\n\r\nforged\r\n.\r\nQUIT\r\n" | replies)
+	like "$(echo "$out" | grep -c '^250 2\.0\.0')" '^1$' "$name: one delivery"
+	is "$(mstore cat mstore:forged@sender.test/0 2>/dev/null)" "" "$name: nothing smuggled"
+	like "$(mstore cat mstore:smuggle@sender.test/0 2>/dev/null)" 'MAIL FROM:<ceo@example\.org>' \
+		"$name: the text after it kept in the message"
+	mstore rm SMTP/Accounts/jo@example.org/'smuggle@sender.test.eml' >/dev/null 2>&1
+done
 rm -f "$Q"/*
 
 # pipelining: a whole transaction in one write, the replies in order
