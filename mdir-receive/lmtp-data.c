@@ -41,6 +41,11 @@ lmtp_flush(Session *s)
 		n = write(s->out, s->obuf->str + done, s->obuf->len - done);
 		if (n < 0 && errno == EINTR)
 			continue;
+		/* POLLOUT promises room for a byte, not for all: a client that
+		 * reads nothing stops a write past it (SO_SNDTIMEO, lmtp.c) */
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			mdir_log(LOG_NOTICE, "lmtp: %s: took no reply for %" G_GINT64_FORMAT " s; "
+			    "session ended", s->peer, s->timeout_ms / 1000);
 		if (n <= 0) {
 			s->dead = TRUE;
 			break;

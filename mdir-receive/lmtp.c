@@ -9,6 +9,8 @@
  * message is stored byte for byte as the pipe mode stores it.
  */
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <syslog.h>
 
 #include <glib.h>
@@ -338,6 +340,14 @@ lmtp_session(const MdirConfig *config, int in, int out, const char *peer, LmtpGr
 	s.prefix = g_string_new(NULL);
 	s.rcpts = g_ptr_array_new_with_free_func(g_free);
 	s.timeout_ms = MAX(1000, mdir_config_get_duration_ms(config, "receive", "lmtp_timeout"));
+	{
+		/* a write blocks once the client's buffer is full, whatever poll
+		 * said: bounded by the time-out too (not a socket: no matter) */
+		struct timeval tv = { .tv_sec = s.timeout_ms / 1000,
+			.tv_usec = (s.timeout_ms % 1000) * 1000 };
+
+		(void)setsockopt(out, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	s.max_size = (guint64)MAX(0, mdir_config_get_int(config, "receive",
 	    "lmtp_max_message_size"));
 	s.store = mdir_store_open_config(config, &error);

@@ -36,6 +36,16 @@ set_errno(GError **error, int errsv, const char *path)
 	return FALSE;
 }
 
+/* No control character (a tab, a line end) in @s. */
+static gboolean
+printable(const char *s)
+{
+	for (const guchar *p = (const guchar *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return FALSE;
+	return TRUE;
+}
+
 /* For g_ptr_array_sort(), which hands pointers to the elements. */
 static gint
 by_name(gconstpointer a, gconstpointer b)
@@ -526,11 +536,24 @@ account_list(Mstore *ms, int argc, char **argv, GError **error)
 	g_ptr_array_sort(names, by_name);
 	for (guint i = 0; i < names->len; i++) {
 		g_autofree char *detail = NULL;
-		Kind k = kind_of(ms, names->pdata[i], &detail);
+		const char *name = names->pdata[i];
+		Kind k;
 
+		/* one line an address: a name with a tab or a line end (any
+		 * group member may make one) would print lines of its own */
+		if (!printable(name)) {
+			g_autofree char *shown = g_strescape(name, NULL);
+
+			mdir_log(LOG_WARNING, "%s/%s: a name with control characters, not an "
+			    "address: not listed", ACCOUNTS, shown);
+			continue;
+		}
+		k = kind_of(ms, name, &detail);
+		for (char *p = detail; p && *p; p++)
+			if ((guchar)*p < 0x20 || *p == 0x7f)
+				*p = '?';
 		if (k != KIND_NONE)
-			printf("%s\t%s\t%s\n", (char *)names->pdata[i], kind_names[k],
-			    detail ? detail : "");
+			printf("%s\t%s\t%s\n", name, kind_names[k], detail ? detail : "");
 	}
 	return 0;
 }

@@ -6,7 +6,7 @@
 # postmaster@ and abuse@ warning; mail never removed by "rm".
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/mdird.sh"
-plan 53
+plan 57
 
 cat >>"$MD_CONF" <<CONF
 [receive]
@@ -130,3 +130,12 @@ like "$err" "postmaster@пример\.рф: no such account" "warned"
 sed 's/^\[receive\]$/[receive]\nrole_accounts = false/' "$MD_CONF" >"$T/quiet.conf"
 expect_code 0 "with role_accounts = false" -- mstore -c "$T/quiet.conf" account add bo@пример.рф
 is "$err" "" "not warned"
+
+# list prints one line an address: a name or a link's target that holds a
+# tab or a line end (a group member may make one) forges none
+mkdir "$A/$(printf 'x\tfolder\t\nboss@example.org\tforward\tattacker@evil.test\n#')@example.org"
+ln -s "$(printf 'jo@example.org\nceo@example.org\talias\tjo@example.org')" "$A/ceo@example.org"
+expect_code 0 "list with hostile names" -- ms list
+is "$(printf '%s\n' "$out" | grep -c 'attacker@evil')" 0 "no forged forward line"
+is "$(printf '%s\n' "$out" | grep -c '^ceo@example\.org')" 1 "the link with a line end in its target: one line"
+like "$err" "control characters, not an address: not listed" "the hostile name: warned, not listed"
