@@ -67,7 +67,11 @@ lmtp_transaction_reset(Session *s)
 	g_clear_pointer(&s->xident, g_free);
 }
 
-/* "<addr>" (or a bare address) at @p; the rest, the parameters, in *@rest. */
+/*
+ * "<addr>" (or a bare address) at @p; the rest, the parameters, in *@rest.
+ * A quoted local part ("john doe"@example.org, RFC 5321 4.1.2) may hold
+ * '>' and spaces: the path ends at the first '>' outside quotes.
+ */
 static char *
 parse_path(const char *p, const char **rest)
 {
@@ -76,8 +80,15 @@ parse_path(const char *p, const char **rest)
 	while (*p == ' ')
 		p++;
 	if (*p == '<') {
-		end = strchr(p, '>');
-		if (end == NULL)
+		gboolean quoted = FALSE;
+
+		for (end = p + 1; *end && (quoted || *end != '>'); end++) {
+			if (quoted && *end == '\\' && end[1])
+				end++;
+			else if (*end == '"')
+				quoted = !quoted;
+		}
+		if (*end != '>')
 			return NULL;
 		*rest = end + 1;
 		return g_strndup(p + 1, end - p - 1);
@@ -88,16 +99,28 @@ parse_path(const char *p, const char **rest)
 	return end > p ? g_strndup(p, end - p) : NULL;
 }
 
-/* An address fit to be a recipient or sender: UTF-8, no controls, no space. */
+/*
+ * An address fit to be a recipient or sender: UTF-8, no controls, a space
+ * only inside a quoted local part (as Postfix sends "john doe"@example.org).
+ */
 static gboolean
 address_ok(const char *a)
 {
+	gboolean quoted = FALSE;
+
 	if (!g_utf8_validate(a, -1, NULL))
 		return FALSE;
-	for (const char *c = a; *c; c++)
-		if ((guchar)*c <= ' ' || *c == 0x7f)
+	for (const char *c = a; *c; c++) {
+		if ((guchar)*c < ' ' || *c == 0x7f || (*c == ' ' && !quoted))
 			return FALSE;
-	return TRUE;
+		if (quoted && *c == '\\' && c[1]) {
+			c++; /* a quoted pair: the byte itself is checked too */
+			if ((guchar)*c < ' ' || *c == 0x7f)
+				return FALSE;
+		} else if (*c == '"')
+			quoted = !quoted;
+	}
+	return !quoted;
 }
 
 /* MAIL's parameters: SIZE, BODY, SMTPUTF8 (RFC 1870, 6152, 6531). */

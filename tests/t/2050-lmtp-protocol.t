@@ -8,7 +8,7 @@
 # addresses in Cyrillic and CJK.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 command -v python3 >/dev/null || skip_all "no python3"
-plan 59
+plan 62
 
 mstore mkdir SMTP/Accounts/jo@example.org SMTP/Accounts/al@example.org \
 	'SMTP/Accounts/дмитрий@пример.рф' 'SMTP/Accounts/用户@例子.中国' >/dev/null
@@ -72,6 +72,19 @@ is "$(grep -h '^account: ' "$Q"/* | sort -u)" "account: SMTP/Accounts/дмитр
 account: SMTP/Accounts/用户@例子.中国" "queued for both"
 is "$(grep -h -m1 '^envelope-from: ' "$Q"/* | sort -u)" "envelope-from: отправитель@пример.рф" \
 	"the UTF-8 sender recorded"
+rm -f "$Q"/*
+
+# a quoted local part, as Postfix sends one (RFC 5321 4.1.2): the pipe
+# mode delivers it, so does LMTP, the Return-Path quoted as pipe(8)'s
+printf 'Message-ID: <quoted@sender.test>\n\nhi\n' >"$T/q.eml"
+out=$(send '"john doe"@sender.test' jo@example.org <"$T/q.eml")
+like "$out" '^jo@example\.org 250 2\.0\.0 ' "a sender with a quoted local part: delivered"
+is "$(mstore cat mstore:quoted@sender.test/0 | head -n 1)" 'Return-Path: <"john doe"@sender.test>' \
+	"its Return-Path, quoted"
+out=$(session 'LHLO c\r\nMAIL FROM:<"a\r"@sender.test>\r\nMAIL FROM:<"a b@sender.test>\r\nMAIL FROM:<a b@sender.test>\r\nQUIT\r\n' | replies)
+is "$(echo "$out" | grep -e '^553' -e '^501' | cut -c1-9)" "553 5.1.7
+501 5.5.4
+553 5.1.7" "a control inside quotes: 553; an unclosed quote: 501; a bare space: 553"
 rm -f "$Q"/*
 
 # a client whose lines end in a bare LF (doc/VIOLATIONS): taken as CRLF,
