@@ -332,8 +332,10 @@ check_file_keys(MdirConfig *c, const char *text, GError **error)
 				    find_line(text, *g, *k), *k, *g));
 				continue;
 			}
+			/* GLib returns a value and an error both for a bad escape
+			 * ("\\q"): the error decides */
 			v = g_key_file_get_string(c->kf, *g, *k, &e);
-			if (v == NULL || !check_value(def, g_strstrip(v), &e)) {
+			if (v == NULL || e != NULL || !check_value(def, g_strstrip(v), &e)) {
 				g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG, "%s:%u: %s: %s",
 				    c->file, find_line(text, *g, *k), *k, e->message);
 				g_error_free(e);

@@ -161,6 +161,18 @@ test_bad_values(void)
 	    "2: retry_schedule: 'often' is not a duration (like 90s, 5m, 2h, 5d)");
 	check_bad("[outbox]\ndkim_key = key.pem\n", "2: dkim_key: 'key.pem' is not an absolute path");
 	check_bad("[mdir]\nsync = sometimes\n", "2: sync: 'sometimes' is not auto, syncfs or fsync");
+	{
+		/* a bad escape: GLib gives a value and an error both; the error
+		 * is the answer, and nothing leaks (fuzz-config found it) */
+		g_autofree char *path = write_conf("[receive]\nrecipient_delimiter = \\q+\n");
+		g_autoptr(GError) error = NULL;
+		g_autoptr(MdirConfig) c = mdir_config_load(path, &error);
+		g_autofree char *want = g_strdup_printf("%s:2: recipient_delimiter: ", path);
+
+		g_assert_null(c);
+		g_assert_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG);
+		g_assert_true(g_str_has_prefix(error->message, want));
+	}
 }
 
 static void
