@@ -96,6 +96,7 @@ static const KeyDef keys[] = {
 	{ "rules", "programs", T_PATHS, "" },
 	{ "notify", "command", T_STRING, NULL },
 	{ "notify", "timeout", T_DURATION, "30s" },
+	{ "access", "maildir", T_PATH, NULL },
 };
 
 struct MdirConfig {

@@ -973,6 +973,58 @@ MDIR_API char *mdir_rules_expand(const char *pattern, const MdirRecord *record);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirRules, mdir_rules_free)
 
+/* The Maildir view ([access] maildir, mdird(8)) ------------------------------ */
+
+/*
+ * The Maildir++ folder that mirrors the folder named @folder (relative to
+ * the root, as mdir_folder_name() gives it) under the [access] maildir
+ * template: for SMTP/Accounts/ADDRESS the template with %a replaced by
+ * ADDRESS, for a folder A/B below it that directory's ".A.B" (a dot
+ * inside a name becomes '_').  NULL without @error when the key is unset
+ * or @folder is not in an account's tree; MDIR_ERROR_BAD_NAME for a name
+ * the view cannot use (a dot name, anything but a plain component: the
+ * view never leaves the template's directory), MDIR_ERROR_CONFIG for a
+ * template without %a.  Transfer full: g_free().
+ */
+MDIR_API char *mdir_maildir_path(const MdirConfig *config, const char *folder,
+    GError **error);
+
+/*
+ * The Maildir file name of the raw message @path, its part 0 record
+ * @record (may be NULL): "TIME.HHASH.mdir,S=SIZE", TIME received-at as
+ * a Unix time, HASH 32 hex digits of the message's SHA-256, SIZE its
+ * bytes; @n > 1 adds "_N" to HASH, to make it unique.  The same message
+ * gets the same name, so an export or a sync finds what it wrote before.
+ * Transfer full: g_free().
+ */
+MDIR_API char *mdir_maildir_name(const char *path, const MdirRecord *record, guint n);
+
+/* When the message arrived: @record's received-at, else @path's mtime. */
+MDIR_API gint64 mdir_maildir_time(const char *path, const MdirRecord *record);
+
+/*
+ * Brings @folder's Maildir view in step with it (nothing to do when
+ * [access] maildir is unset or @folder is outside the accounts): each
+ * entry that is a part 0 added since the version recorded in the view's
+ * map (the file "mdir-map" in the Maildir folder) is hard-linked into
+ * new/ under mdir_maildir_name(), its time set to received-at; each entry
+ * removed loses its file, in new/ or in cur/ (whatever flags a reader
+ * added).  A link that cannot be made (another file system) is logged and
+ * left out: never a copy.  Without a map, the whole folder is compared
+ * with the view.  @added and @removed (may be NULL) are increased by the
+ * files linked and removed.  Locks the Maildir folder (flock) meanwhile.
+ */
+MDIR_API gboolean mdir_maildir_sync(MdirStore *store, const MdirConfig *config,
+    MdirFolder *folder, guint *added, guint *removed, GError **error);
+
+/*
+ * mdir_maildir_sync() of every account folder and every folder below one
+ * (links, aliases and mounts, left out).  Goes on past a folder in
+ * trouble; the first error is returned.
+ */
+MDIR_API gboolean mdir_maildir_sync_all(MdirStore *store, const MdirConfig *config,
+    guint *added, guint *removed, GError **error);
+
 /* The classifier (mdird(8)) ------------------------------------------------ */
 
 typedef struct MdirClassifier MdirClassifier;

@@ -33,6 +33,7 @@ tell(const MdirEffect *e, gpointer data)
 	if (e->kind == MDIR_EFFECT_CHANGE) {
 		d->entries++;
 		server_folder_changed(d, e->folder);
+		view_changed(d, e->folder);
 	} else {
 		run_effect(d, e);
 	}
@@ -64,6 +65,8 @@ drain(gpointer data)
 	d->batches += n;
 	if (n > 0)
 		mdir_log(LOG_DEBUG, "filed %d batches", n);
+	/* a round that filed nothing: a poke or the tick, catch up on all */
+	view_sync(d, n == 0 && d->view_changed == NULL);
 	/* more queued, or a big batch under way: another round, after the
 	 * loop has served the socket and the signals */
 	if ((n > 0 && n >= max) || mdir_classifier_pending(d->classifier) > 0)
@@ -255,6 +258,7 @@ serve(Daemon *d, gboolean foreground)
 	}
 	server_stop(d);
 	run_clear(d);
+	g_clear_pointer(&d->view_changed, g_hash_table_unref);
 	mdir_classifier_free(d->classifier);
 	mdir_store_free(d->store);
 	g_main_loop_unref(d->loop);

@@ -44,6 +44,9 @@ typedef struct {
 	guint64 children_run;
 	guint64 children_killed;
 	guint64 children_dropped;
+
+	/* view.c */
+	GHashTable *view_changed; /* folder names the round changed */
 } Daemon;
 
 /* main.c */
@@ -61,5 +64,11 @@ guint server_n_clients(const Daemon *d);
 void run_effect(Daemon *d, const MdirEffect *effect);
 void run_init(Daemon *d);
 void run_clear(Daemon *d);
+
+/* view.c */
+/* @folder changed in this round: its Maildir view is synced after it. */
+void view_changed(Daemon *d, const char *folder);
+/* The views of the folders changed, or with @all of every account's. */
+void view_sync(Daemon *d, gboolean all);
 
 #endif /* MDIRD_H */
