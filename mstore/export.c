@@ -48,36 +48,17 @@ folder_messages(Mstore *ms, MdirFolder *folder, GPtrArray **records, GError **er
 	return paths;
 }
 
-/* When the message arrived (its record's received-at), else the file's time. */
-static time_t
-received_at(const char *path, const MdirRecord *rec)
-{
-	const char *at = rec ? mdir_record_get(rec, "received-at") : NULL;
-	g_autoptr(GDateTime) dt = at ? g_date_time_new_from_iso8601(at, NULL) : NULL;
-	struct stat st;
-
-	if (dt)
-		return (time_t)g_date_time_to_unix(dt);
-	return stat(path, &st) == 0 ? st.st_mtime : time(NULL);
-}
-
 /*
- * A Maildir name made from the message itself (when it arrived, its hash),
- * so that exporting again finds it, in new/ or, once a reader has seen it,
- * in cur/ with flags after the colon.
+ * A Maildir name without its size and flags: what says which message it
+ * is (exports before the names had ",S=" find theirs too).
  */
 static char *
-maildir_name(const char *path, const MdirRecord *rec, time_t t)
+name_key(const char *name)
 {
-	const char *sha = rec ? mdir_record_get(rec, "sha256") : NULL;
-	g_autofree char *sum = NULL;
-
-	if (sha == NULL || strlen(sha) < 32)
-		sha = sum = mdir_sha256_file(path, NULL);
-	return g_strdup_printf("%lld.H%.32s.mdir", (long long)t, sha ? sha : "0");
+	return g_strndup(name, strcspn(name, ",:"));
 }
 
-/* The names of the messages a Maildir already holds, without their flags. */
+/* The names of the messages a Maildir already holds, as name_key()s. */
 static GHashTable *
 maildir_names(const char *dir)
 {
@@ -90,7 +71,7 @@ maildir_names(const char *dir)
 		const char *n;
 
 		while (gd && (n = g_dir_read_name(gd)) != NULL)
-			g_hash_table_add(names, g_strndup(n, strcspn(n, ":")));
+			g_hash_table_add(names, name_key(n));
 	}
 	return names;
 }
@@ -110,12 +91,13 @@ to_maildir(const char *dir, GPtrArray *paths, GPtrArray *records, guint *added,
 	}
 	have = maildir_names(dir);
 	for (guint i = 0; i < paths->len; i++) {
-		time_t t = received_at(paths->pdata[i], records->pdata[i]);
-		g_autofree char *name = maildir_name(paths->pdata[i], records->pdata[i], t);
+		time_t t = (time_t)mdir_maildir_time(paths->pdata[i], records->pdata[i]);
+		g_autofree char *name = mdir_maildir_name(paths->pdata[i], records->pdata[i], 1);
+		g_autofree char *key = name_key(name);
 		g_autofree char *dst = g_build_filename(dir, "new", name, NULL);
 		struct timeval tv[2] = { { t, 0 }, { t, 0 } };
 
-		if (g_hash_table_contains(have, name))
+		if (g_hash_table_contains(have, key))
 			continue;
 		/* written to a temporary name, synced, renamed: the Maildir rule */
 		if (!mdir_file_copy_durable(paths->pdata[i], dst, error))
@@ -132,7 +114,7 @@ static gboolean
 append_mbox(FILE *out, const char *path, const MdirRecord *rec, GError **error)
 {
 	const char *sender = rec ? mdir_record_get(rec, "envelope-from") : NULL;
-	g_autofree char *date = mdir_time_format(received_at(path, rec), MDIR_TIME_MBOX);
+	g_autofree char *date = mdir_time_format(mdir_maildir_time(path, rec), MDIR_TIME_MBOX);
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
@@ -193,16 +175,47 @@ to_mbox(const char *file, GPtrArray *paths, GPtrArray *records, GError **error)
 	return ok;
 }
 
+/*
+ * The Maildir view of mdird(8) ([access] maildir) put in step at once:
+ * @folder's (an account's folder or one below it), or every account's.
+ * The same names and maps as mdird's, so running it again, or mdird
+ * after it, adds nothing.
+ */
+static int
+sync_view(Mstore *ms, const char *folder, GError **error)
+{
+	g_autoptr(MdirFolder) f = NULL;
+	guint added = 0;
+
+	if (mdir_config_get(ms->config, "access", "maildir") == NULL) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE,
+		    "export --sync: [access] maildir is not set in mdir.conf");
+		return 1;
+	}
+	if (folder == NULL) {
+		if (!mdir_maildir_sync_all(ms->store, ms->config, &added, NULL, error))
+			return 1;
+	} else if ((f = mstore_folder(ms, folder, FALSE, error)) == NULL ||
+	    !mdir_maildir_sync(ms->store, ms->config, f, &added, NULL, error)) {
+		return 1;
+	}
+	printf("%u\n", added);
+	return 0;
+}
+
 int
 cmd_export(Mstore *ms, int argc, char **argv, GError **error)
 {
 	g_autofree char *maildir = NULL;
 	g_autofree char *mbox = NULL;
+	gboolean to_view = FALSE;
 	GOptionEntry entries[] = {
 		{ "maildir", 'm', 0, G_OPTION_ARG_FILENAME, &maildir,
 		    "deliver into this Maildir (made if missing)", "DIR" },
 		{ "mbox", 'b', 0, G_OPTION_ARG_FILENAME, &mbox, "append to this mbox (mboxrd)",
 		    "FILE" },
+		{ "sync", 's', 0, G_OPTION_ARG_NONE, &to_view,
+		    "put mdird's Maildir view ([access] maildir) in step", NULL },
 		{ NULL },
 	};
 	g_autoptr(MdirFolder) folder = NULL;
@@ -210,9 +223,22 @@ cmd_export(Mstore *ms, int argc, char **argv, GError **error)
 	g_autoptr(GPtrArray) records = NULL;
 	guint added = 0;
 
-	if (!mstore_parse("export", "--maildir DIR | --mbox FILE FOLDER", "Export the messages "
-	    "of FOLDER's entries; print how many were added.", entries, &argc, &argv, 1, 1, error))
+	if (!mstore_parse("export", "--maildir DIR | --mbox FILE FOLDER | --sync [FOLDER]",
+	    "Export the messages of FOLDER's entries; print how many were added.", entries,
+	    &argc, &argv, 0, 1, error))
 		return 1;
+	/* issue 11 spells it "--maildir --sync": GOption takes --sync as the DIR */
+	if (g_strcmp0(maildir, "--sync") == 0) {
+		g_clear_pointer(&maildir, g_free);
+		to_view = TRUE;
+	}
+	if (to_view && mbox == NULL && maildir == NULL)
+		return sync_view(ms, argc > 1 ? argv[1] : NULL, error);
+	if (to_view || argc < 2) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE, to_view ?
+		    "export: --sync goes alone, with a folder or none" : "export: a folder is needed");
+		return 1;
+	}
 	if ((maildir == NULL) == (mbox == NULL)) {
 		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE,
 		    "export: give one of --maildir DIR and --mbox FILE");

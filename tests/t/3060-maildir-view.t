@@ -8,7 +8,7 @@
 # by a reader) leaves the view; a link in the view's place is not followed.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/mdird.sh"
-plan 21
+plan 27
 
 JO=SMTP/Accounts/jo@example.org
 V=$T/view/jo@example.org
@@ -96,3 +96,22 @@ ok $? "a link as the view of an account: logged"
 is "$(ls -A "$T/outside")" "" "and nothing written through it"
 md_stop
 is "$MD_RC" 0 "mdird stops cleanly"
+
+# mstore export --maildir --sync: mail filed while mdird did not see it
+AL=SMTP/Accounts/al@example.org
+rm "$T/view/evil@example.org"
+mstore mkdir "$AL" >/dev/null
+mstore -c "$MD_CONF" cp "$JO/Sub/$(ls "$MDIR_ROOT/$JO/Sub" | grep '\.eml$' | head -n 1)" "$AL" >/dev/null
+is "$(mstore -c "$MD_CONF" export --maildir --sync 2>&1)" 2 \
+	"export --maildir --sync puts it in place (and evil's, its link gone)"
+is "$(ls "$T/view/al@example.org/new")" "$(ls "$V/.Sub/new" | grep -xF "$(ls "$T/view/al@example.org/new")")" \
+	"under the name mdird gives it"
+is "$(mstore -c "$MD_CONF" export --sync "$AL")" 0 "run again: nothing added"
+is "$(count "$T/view/al@example.org/new")" 1 "nothing doubled"
+md_start || { echo "Bail out! mdird did not start"; exit 1; }
+md_ask POKE >/dev/null
+md_stop
+is "$(count "$T/view/al@example.org/new") $(count "$V/.Sub/new")" "1 2" "nor by mdird after it"
+sed -i '/^\[access\]/,$d' "$MD_CONF"
+expect_code 64 "export --sync without [access] maildir: a usage error" -- \
+	mstore -c "$MD_CONF" export --sync
