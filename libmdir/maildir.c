@@ -319,6 +319,9 @@ remove_entry(const View *v, Map *m, const char *name, guint *removed)
 		(*removed)++;
 	fd = dup(v->cur);
 	d = fd < 0 ? NULL : fdopendir(fd);
+	/* a dup shares the offset: the last removal read it to its end */
+	if (d)
+		rewinddir(d);
 	while (d && (de = readdir(d)) != NULL) {
 		if (strncmp(de->d_name, base, len) != 0 ||
 		    (de->d_name[len] != '\0' && de->d_name[len] != ':'))

@@ -8,7 +8,7 @@
 # by a reader) leaves the view; a link in the view's place is not followed.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/mdird.sh"
-plan 27
+plan 28
 
 JO=SMTP/Accounts/jo@example.org
 V=$T/view/jo@example.org
@@ -112,6 +112,17 @@ md_start || { echo "Bail out! mdird did not start"; exit 1; }
 md_ask POKE >/dev/null
 md_stop
 is "$(count "$T/view/al@example.org/new") $(count "$V/.Sub/new")" "1 2" "nor by mdird after it"
+
+# two leave cur/ in one catch-up (a reader saw both)
+md_start || { echo "Bail out! mdird did not start"; exit 1; }
+for f in $(ls "$V/.Sub/new"); do mv "$V/.Sub/new/$f" "$V/.Sub/cur/$f:2,S"; done
+ls "$MDIR_ROOT/$JO/Sub" | grep '\.eml$' | while read -r e; do
+	mstore -c "$MD_CONF" rm "$JO/Sub/$e"
+done
+md_ask POKE >/dev/null
+wait_for 10 has "$V/.Sub/cur" 0
+ok $? "two removed at once: both leave cur/"
+md_stop
 sed -i '/^\[access\]/,$d' "$MD_CONF"
 expect_code 64 "export --sync without [access] maildir: a usage error" -- \
 	mstore -c "$MD_CONF" export --sync

@@ -1,0 +1,156 @@
+#!/bin/sh
+# Dovecot serving mdird's Maildir view (issue 11): a private Dovecot
+# (imapd and pop3d on loopback ports, its own base_dir, a passwd-file),
+# mail_location maildir:DIR/%u over [access] maildir = DIR/%a, as the
+# README sets it up.  Over IMAP (python3's imaplib): LIST shows the
+# account's folders, FETCH BODY[] is the stored raw message byte for byte
+# (CRLF stored; a message stored with LF comes with CRLF, as IMAP has it),
+# INTERNALDATE is received-at; mstore mv and rm show up as a move and an
+# expunge.  Over POP3, RETR gives the same bytes.
+. "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
+. "$MDIR_SRC/tests/lib/mdird.sh"
+. "$MDIR_SRC/tests/lib/readme.sh"
+[ "$(id -u)" = 0 ] || skip_all "needs root (Dovecot's mail processes run as nobody)"
+[ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] && [ -x /usr/lib/dovecot/pop3 ] ||
+	skip_all "dovecot-imapd and dovecot-pop3d are not installed (make deps)"
+command -v python3 >/dev/null || skip_all "python3 is not installed"
+plan 13
+
+JO=SMTP/Accounts/jo@example.org
+DV=$T/dovecot
+free_ports 2 || { echo "Bail out! no free ports"; exit 1; }
+IMAP=$PORT
+POP=$((PORT + 1))
+# Dovecot's auth process (dovecot) reads its passwd-file, its mail
+# processes run as nobody in mdir's group (root's here):
+# the view is 0770, its files 0660 (umask 0007)
+chmod 0711 "$T"
+mkdir -p "$DV/run" "$DV/state"
+printf '[access]\nmaildir = %s/view/%%a\n' "$T" >>"$MD_CONF"
+printf 'jo@example.org:{PLAIN}secret\n' >"$DV/passwd"
+# the private part: where it runs, its ports, no TLS, the test's users
+cat >"$DV/dovecot.conf" <<CONF
+listen = 127.0.0.1
+base_dir = $DV/run
+state_dir = $DV/state
+log_path = $DV/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain
+first_valid_uid = 0
+first_valid_gid = 0
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $IMAP
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = $POP
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+CONF
+# then the README's lines, made private: the view and the users file here,
+# the mail processes as nobody in the view's group
+readme_block dovecot >"$T/readme-dovecot" || { echo "Bail out! no dovecot block in the README"; exit 1; }
+sed -e "s|/var/lib/mdir/maildir|$T/view|g" -e "s|/etc/dovecot/users|$DV/passwd|" \
+	-e 's|^mail_uid = mdir$|mail_uid = nobody|' -e 's|^mail_gid = mdir$|mail_gid = root|' \
+	"$T/readme-dovecot" >>"$DV/dovecot.conf"
+# what the clients see, a line each: "list NAMES", "imap BOX EPOCH SHA256",
+# "pop SHA256", sorted
+cat >"$T/client.py" <<'PY'
+import hashlib, imaplib, poplib, sys, time
+imap, pop = int(sys.argv[1]), int(sys.argv[2])
+out = []
+m = imaplib.IMAP4('127.0.0.1', imap, timeout=10)
+m.login('jo@example.org', 'secret')
+boxes = sorted(l.decode().rsplit(' ', 1)[1].strip('"') for l in m.list()[1])
+out.append('list ' + ' '.join(boxes))
+for box in boxes:
+    n = int(m.select(box, readonly=True)[1][0])
+    if n == 0:
+        continue
+    for item in m.fetch('1:*', '(INTERNALDATE BODY.PEEK[])')[1]:
+        if isinstance(item, tuple):
+            when = int(time.mktime(imaplib.Internaldate2tuple(item[0])))
+            out.append('imap %s %d %s' % (box, when, hashlib.sha256(item[1]).hexdigest()))
+m.logout()
+p = poplib.POP3('127.0.0.1', pop, timeout=10)
+p.user('jo@example.org')
+p.pass_('secret')
+for i in range(1, p.stat()[0] + 1):
+    lines = p.retr(i)[1]
+    out.append('pop ' + hashlib.sha256(b'\r\n'.join(lines) + b'\r\n').hexdigest())
+p.quit()
+print('\n'.join(sorted(out)))
+PY
+client() { TZ=UTC timeout 30 python3 "$T/client.py" "$IMAP" "$POP" 2>>"$T/client.err"; }
+# the SHA-256 of standard input with CRLF line ends, as IMAP and POP3 give it
+crlf_sha() {
+	python3 -c 'import hashlib, re, sys
+print(hashlib.sha256(re.sub(rb"(?<!\r)\n", b"\r\n", sys.stdin.buffer.read())).hexdigest())'
+}
+# entry $1's received-at, as a Unix time
+epoch() { date -d "$(mstore -c "$MD_CONF" meta -f received-at "$1")" +%s; }
+port_open() { python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 1)" 2>/dev/null; }
+DV_PID=
+_dv_stop() { [ -n "$DV_PID" ] && kill "$DV_PID" 2>/dev/null && wait "$DV_PID"; true; }
+at_exit _dv_stop
+
+is "$(grep -c -e "$T/view/%u" -e 'mail_uid = nobody' -e "$DV/passwd" "$DV/dovecot.conf")" 4 \
+	"the README's lines, made private"
+mstore mkdir "$JO" "$JO/Lists" >/dev/null
+printf 'if subject contains "Plain and HTML" then move ~/Lists\n' >"$MDIR_ROOT/$JO/.rules"
+md_start || { echo "Bail out! mdird did not start"; exit 1; }
+for m in crlf multipart-mixed multipart-alternative; do
+	mdir-receive -c "$MD_CONF" -- jo@example.org <"$DATA/$m.eml"
+done
+md_idle 10
+wait_for 10 sh -c "[ \$(ls '$T/view/jo@example.org/new' | wc -l) = 2 ] &&
+	[ \$(ls '$T/view/jo@example.org/.Lists/new' | wc -l) = 1 ]"
+ok $? "the view holds the three messages"
+
+dovecot -F -c "$DV/dovecot.conf" >"$DV/stderr" 2>&1 &
+DV_PID=$!
+wait_for 10 port_open "$IMAP" && wait_for 10 port_open "$POP"
+ok $? "dovecot listens on 127.0.0.1:$IMAP (imap) and :$POP (pop3)" || sed 's/^/# /' "$DV/stderr"
+
+CR="$JO/CRLF line ends.eml"
+MX="$JO/Quarterly report.eml"
+AL="$JO/Lists/Plain and HTML.eml"
+for e in "$CR" "$MX" "$AL"; do
+	[ -f "$MDIR_ROOT/$e" ] || diag "no entry $e: $(mstore ls "$JO" "$JO/Lists" | tr '\n' ' ')"
+done
+client >"$T/seen"
+like "$(grep '^list' "$T/seen")" '^list INBOX Lists$' "LIST: INBOX and Lists"
+cr_sha=$(mstore -c "$MD_CONF" cat "$CR" | sha256sum | cut -d' ' -f1)
+is "$(mstore -c "$MD_CONF" cat "$CR" | crlf_sha)" "$cr_sha" "(the CRLF message is stored with CRLF)"
+ok "$(grep -qx "imap INBOX $(epoch "$CR") $cr_sha" "$T/seen"; echo $?)" \
+	"FETCH BODY[]: the stored raw message byte for byte, INTERNALDATE = received-at"
+mx_sha=$(mstore -c "$MD_CONF" cat "$MX" | crlf_sha)
+ok "$(grep -qx "imap INBOX $(epoch "$MX") $mx_sha" "$T/seen"; echo $?)" \
+	"a message stored with LF: the same with CRLF, INTERNALDATE = received-at"
+al_sha=$(mstore -c "$MD_CONF" cat "$AL" | crlf_sha)
+ok "$(grep -qx "imap Lists $(epoch "$AL") $al_sha" "$T/seen"; echo $?)" "the rule's Lists, likewise"
+is "$(grep '^pop' "$T/seen" | sort | tr '\n' ' ')" "$(printf 'pop %s\n' "$cr_sha" "$mx_sha" | sort | tr '\n' ' ')" \
+	"POP3 RETR: the same bytes (INBOX)"
+[ -s "$T/client.err" ] && sed 's/^/# /' "$T/client.err"
+
+# mstore mv and rm: a move and an expunge for the next session
+mstore -c "$MD_CONF" mv "$MX" "$JO/Lists" >/dev/null
+mstore -c "$MD_CONF" rm "$CR"
+md_ask POKE >/dev/null
+wait_for 10 sh -c "[ -z \"\$(find '$T/view/jo@example.org/new' '$T/view/jo@example.org/cur' -type f)\" ]"
+ok $? "the view follows"
+client >"$T/seen2"
+is "$(grep -c '^imap INBOX' "$T/seen2")" 0 "mstore rm and mv: INBOX is empty"
+is "$(grep -c "^imap Lists .* $mx_sha\$" "$T/seen2")" 1 "mstore mv: the message is in Lists"
+is "$(grep -c '^imap Lists' "$T/seen2")" 2 "beside the one the rule put there"
