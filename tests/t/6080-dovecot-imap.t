@@ -6,7 +6,8 @@
 # account's folders, FETCH BODY[] is the stored raw message byte for byte
 # (CRLF stored; a message stored with LF comes with CRLF, as IMAP has it),
 # INTERNALDATE is received-at; mstore mv and rm show up as a move and an
-# expunge.  Over POP3, RETR gives the same bytes.
+# expunge; an IDLE client hears of a new message within 2 s of its
+# delivery.  Over POP3, RETR gives the same bytes.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/mdird.sh"
 . "$MDIR_SRC/tests/lib/readme.sh"
@@ -14,7 +15,7 @@
 [ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] && [ -x /usr/lib/dovecot/pop3 ] ||
 	skip_all "dovecot-imapd and dovecot-pop3d are not installed (make deps)"
 command -v python3 >/dev/null || skip_all "python3 is not installed"
-plan 13
+plan 15
 
 JO=SMTP/Accounts/jo@example.org
 DV=$T/dovecot
@@ -154,3 +155,33 @@ client >"$T/seen2"
 is "$(grep -c '^imap INBOX' "$T/seen2")" 0 "mstore rm and mv: INBOX is empty"
 is "$(grep -c "^imap Lists .* $mx_sha\$" "$T/seen2")" 1 "mstore mv: the message is in Lists"
 is "$(grep -c '^imap Lists' "$T/seen2")" 2 "beside the one the rule put there"
+
+# IMAP IDLE: told of a delivery within 2 s (mdir-receive, mdird's round,
+# the view, Dovecot's inotify)
+cat >"$T/idle.py" <<'PY'
+import socket, subprocess, sys, time
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])), 10)
+f = s.makefile('rb')
+def until(tag):
+    while True:
+        line = f.readline()
+        if not line or line.startswith(tag):
+            return line
+f.readline()
+s.sendall(b'a LOGIN jo@example.org secret\r\n'); until(b'a ')
+s.sendall(b'b SELECT INBOX\r\n'); until(b'b ')
+s.sendall(b'c IDLE\r\n'); until(b'+')
+t0 = time.monotonic()
+with open(sys.argv[3], 'rb') as msg:
+    subprocess.run(['mdir-receive', '-c', sys.argv[2], '--', 'jo@example.org'], stdin=msg, check=True)
+s.settimeout(10)
+line = until(b'* ')
+while line and not line.rstrip().endswith(b'EXISTS'):
+    line = until(b'* ')
+print('%s %.2f' % (line.decode().strip(), time.monotonic() - t0))
+s.sendall(b'DONE\r\n'); until(b'c ')
+s.sendall(b'd LOGOUT\r\n')
+PY
+r=$(timeout 30 python3 "$T/idle.py" "$IMAP" "$MD_CONF" "$DATA/multipart-related.eml" 2>>"$T/client.err")
+like "$r" '^\* 1 EXISTS ' "IDLE: the new message is announced"
+ok "$([ -n "$r" ] && echo "$r" | awk '{ exit !($4 < 2.0) }'; echo $?)" "within 2 s of its delivery (${r##* } s)"
