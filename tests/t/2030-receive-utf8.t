@@ -83,7 +83,10 @@ md_start_c() {
 	MD_PID=$!
 	wait_for 10 test -S "$MD_SOCK"
 }
-ok "$(md_start_c; echo $?)" "mdird starts under locale C with a UTF-8 root and config path"
+# not in $(...): its MD_PID would stay in the subshell, and the mdird
+# outlive the test (at_exit kills $MD_PID)
+md_start_c
+ok $? "mdird starts under locale C with a UTF-8 root and config path"
 filed() { [ -z "$(ls "$Q")" ] && [ -z "$(ls "$R/.mdird/work" 2>/dev/null)" ]; }
 wait_for 10 filed
 ok "$?" "and files every batch"
