@@ -444,11 +444,16 @@ aliases_of(Mstore *ms, const char *name)
 	GPtrArray *out = g_ptr_array_new_with_free_func(g_free);
 	const char *n;
 
+	/* only the links' texts: kind_of() would load every account's rules */
 	while (d && (n = g_dir_read_name(d)) != NULL) {
-		g_autofree char *detail = NULL;
+		g_autofree char *path = NULL;
+		g_autofree char *target = NULL;
 
-		if (n[0] != '.' && kind_of(ms, n, &detail) == KIND_ALIAS &&
-		    g_strcmp0(detail, name) == 0)
+		if (n[0] == '.')
+			continue;
+		path = g_build_filename(dir, n, NULL);
+		target = g_file_read_link(path, NULL); /* NULL: not a link */
+		if (g_strcmp0(target, name) == 0)
 			g_ptr_array_add(out, g_strdup(n));
 	}
 	return out;
