@@ -11,54 +11,20 @@
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/mdird.sh"
 . "$MDIR_SRC/tests/lib/readme.sh"
-[ "$(id -u)" = 0 ] || skip_all "needs root (Dovecot's mail processes run as nobody)"
-[ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] && [ -x /usr/lib/dovecot/pop3 ] ||
-	skip_all "dovecot-imapd and dovecot-pop3d are not installed (make deps)"
-command -v python3 >/dev/null || skip_all "python3 is not installed"
+. "$MDIR_SRC/tests/lib/dovecot.sh"
+dv_require
 plan 15
 
 JO=SMTP/Accounts/jo@example.org
-DV=$T/dovecot
-free_ports 2 || { echo "Bail out! no free ports"; exit 1; }
-IMAP=$PORT
-POP=$((PORT + 1))
-# Dovecot's auth process (dovecot) reads its passwd-file, its mail
-# processes run as nobody in mdir's group (root's here):
-# the view is 0770, its files 0660 (umask 0007)
-chmod 0711 "$T"
-mkdir -p "$DV/run" "$DV/state"
+# the private part (tests/lib/dovecot.sh): where it runs, its ports, no
+# TLS; then the test's users.  Dovecot's auth process (dovecot) reads its
+# passwd-file, its mail processes run as nobody in mdir's group (root's
+# here): the view is 0770, its files 0660 (umask 0007)
+dv_config "$T/dovecot"
+IMAP=$DV_IMAP
+POP=$DV_POP
 printf '[access]\nmaildir = %s/view/%%a\n' "$T" >>"$MD_CONF"
 printf 'jo@example.org:{PLAIN}secret\n' >"$DV/passwd"
-# the private part: where it runs, its ports, no TLS, the test's users
-cat >"$DV/dovecot.conf" <<CONF
-listen = 127.0.0.1
-base_dir = $DV/run
-state_dir = $DV/state
-log_path = $DV/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-first_valid_uid = 0
-first_valid_gid = 0
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = $IMAP
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-service pop3-login {
-  inet_listener pop3 {
-    address = 127.0.0.1
-    port = $POP
-  }
-  inet_listener pop3s {
-    port = 0
-  }
-}
-CONF
 # then the README's lines, made private: the view and the users file here,
 # the mail processes as nobody in the view's group
 readme_block dovecot >"$T/readme-dovecot" || { echo "Bail out! no dovecot block in the README"; exit 1; }
@@ -101,10 +67,6 @@ print(hashlib.sha256(re.sub(rb"(?<!\r)\n", b"\r\n", sys.stdin.buffer.read())).he
 }
 # entry $1's received-at, as a Unix time
 epoch() { date -d "$(mstore -c "$MD_CONF" meta -f received-at "$1")" +%s; }
-port_open() { python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 1)" 2>/dev/null; }
-DV_PID=
-_dv_stop() { [ -n "$DV_PID" ] && kill "$DV_PID" 2>/dev/null && wait "$DV_PID"; true; }
-at_exit _dv_stop
 
 is "$(grep -c -e "$T/view/%u" -e 'mail_uid = nobody' -e "$DV/passwd" "$DV/dovecot.conf")" 4 \
 	"the README's lines, made private"
@@ -119,10 +81,8 @@ wait_for 10 sh -c "[ \$(ls '$T/view/jo@example.org/new' | wc -l) = 2 ] &&
 	[ \$(ls '$T/view/jo@example.org/.Lists/new' | wc -l) = 1 ]"
 ok $? "the view holds the three messages"
 
-dovecot -F -c "$DV/dovecot.conf" >"$DV/stderr" 2>&1 &
-DV_PID=$!
-wait_for 10 port_open "$IMAP" && wait_for 10 port_open "$POP"
-ok $? "dovecot listens on 127.0.0.1:$IMAP (imap) and :$POP (pop3)" || sed 's/^/# /' "$DV/stderr"
+dv_start
+ok $? "dovecot listens on 127.0.0.1:$IMAP (imap) and :$POP (pop3)"
 
 CR="$JO/CRLF line ends.eml"
 MX="$JO/Quarterly report.eml"
