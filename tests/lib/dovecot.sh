@@ -25,6 +25,12 @@
 #                         each round's messages are new to the store, and
 #                         keeps a copy of what it put in $DV/put/TAG/
 #   dv_count USER         prints how many messages USER's Maildir holds
+#   dv_stored CONF TAG [unfolded]
+#                         prints how many of the messages dv_fill put for
+#                         TAG the mdir of CONF holds (part 0) byte for
+#                         byte; with "unfolded", how many are the same
+#                         but for how their header lines (the message's
+#                         and its parts') are folded
 #
 # Dovecot's mail processes must not run as root: the test says which user
 # (mail_uid), and makes its Maildirs theirs.  $T is made 0711 so that they
@@ -156,4 +162,30 @@ dv_fill() {
 
 dv_count() {
 	find "$DV/mail/$1/new" "$DV/mail/$1/cur" -type f | wc -l
+}
+
+dv_stored() {
+	_same=0
+	for _f in "$DV/put/$2"/*; do
+		_id=$(sed -n 's/^Message-ID: <\(.*\)>$/\1/p' "$_f")
+		mstore -c "$1" cat "mstore:$_id/0" >"$DV/stored" 2>/dev/null || continue
+		if [ "${3:-}" = unfolded ]; then
+			_dv_unfold "$_f" "$DV/stored"
+		else
+			cmp -s "$_f" "$DV/stored"
+		fi && _same=$((_same + 1))
+	done
+	echo $_same
+}
+
+# _dv_unfold A B: A and B are the same but for how header lines are
+# folded, the message's and its parts' (every line break before a blank
+# taken out, and the blanks where one was, on both)
+_dv_unfold() {
+	python3 - "$1" "$2" <<'PY'
+import re, sys
+def unfold(path):
+    return re.sub(rb'[ \t]+', b' ', re.sub(rb'\n(?=[ \t])', b'', open(path, 'rb').read()))
+sys.exit(unfold(sys.argv[1]) != unfold(sys.argv[2]))
+PY
 }

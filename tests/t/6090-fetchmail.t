@@ -69,15 +69,8 @@ fm() {
 	FM_RC=$?
 }
 # stored TAG: how many of the messages put on the server for round TAG
-# are in the store byte for byte (part 0, the raw message)
-stored() {
-	_same=0
-	for _f in "$DV/put/$1"/*; do
-		_id=$(sed -n 's/^Message-ID: <\(.*\)>$/\1/p' "$_f")
-		mstore -c "$CONF" cat "mstore:$_id/0" 2>/dev/null | cmp -s - "$_f" && _same=$((_same + 1))
-	done
-	echo $_same
-}
+# are in the store byte for byte
+stored() { dv_stored "$CONF" "$1"; }
 # queued: the batches waiting for jo@example.org
 queued() { grep -l "^account: $JO\$" "$MDIR_ROOT/.mdird/queue"/* 2>/dev/null | wc -l; }
 
