@@ -12,32 +12,15 @@
 # and the next run delivers them; fetchmail's own exit status is 0 all
 # the same, which the README says.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
-. "$MDIR_SRC/tests/lib/dovecot.sh"
-. "$MDIR_SRC/tests/lib/readme.sh"
+. "$MDIR_SRC/tests/lib/fetch.sh"
 dv_require
 command -v fetchmail >/dev/null || skip_all "fetchmail is not installed (make deps)"
 plan 31
 
-REMOTE=jo@example.net
-JO=SMTP/Accounts/jo@example.org
-MSGS="$DATA/fetch-cyrillic-cjk.eml $DATA/fetch-8bit.eml $DATA/fetch-plain.eml"
-dv_config "$T/remote" tls
-dv_mailbox "$REMOTE" secret
-
-# the mdir root on a small file system of its own, to fill it later;
-# fetchmail's home (its lock) elsewhere, or a full disk stops fetchmail
-# before it reaches mdir-receive
-mkdir -p "$T/disk"
-mount -t tmpfs -o size=8m tmpfs "$T/disk" || { echo "Bail out! cannot mount a tmpfs"; exit 1; }
-umount_disk() { umount -l "$T/disk" 2>/dev/null; }
-at_exit umount_disk
-MDIR_ROOT=$T/disk/root
-. "$MDIR_SRC/tests/lib/mdird.sh"
-CONF=$T/mdir.conf
-printf '[mdir]\nroot = %s\nsocket = %s/mdird.sock\n' "$MDIR_ROOT" "$T" >"$CONF"
-chmod 644 "$CONF"
-mstore -c "$CONF" mkdir "$JO" >/dev/null
-chown -R nobody "$MDIR_ROOT"
+# the mdir root on a small file system of its own (tests/lib/fetch.sh), to
+# fill it later; fetchmail's home (its lock) elsewhere, or a full disk
+# stops fetchmail before it reaches mdir-receive
+fetch_setup
 mkdir -m 0700 "$T/fm"
 chown nobody "$T/fm"
 
@@ -71,8 +54,6 @@ fm() {
 # stored TAG: how many of the messages put on the server for round TAG
 # are in the store byte for byte
 stored() { dv_stored "$CONF" "$1"; }
-# queued: the batches waiting for jo@example.org
-queued() { grep -l "^account: $JO\$" "$MDIR_ROOT/.mdird/queue"/* 2>/dev/null | wc -l; }
 
 fm_rc POP3 "$DV_POP" jo@example.org
 is "$(grep -c -e "localhost with proto POP3 port $DV_POP" -e "sslcertfile \"$DV_CA\"" \
@@ -104,7 +85,7 @@ fm
 is "$FM_RC" 0 "POP3: fetchmail exits 0"
 is "$(cat "$T/fm.out")" "" "and prints nothing (cron mails nothing)"
 is "$(stored pop)" 3 "each stored byte for byte as the server held it"
-is "$(queued)" 3 "three batches for $JO"
+is "$(fetch_queued)" 3 "three batches for $JO"
 is "$(dv_count "$REMOTE")" 0 "the server's mailbox is empty"
 b=$(grep -l '^message-id: fetch-8bit-pop@remote.test$' "$MDIR_ROOT/.mdird/queue"/* | head -n 1)
 is "$(grep -m1 '^envelope-from: ' "$b")" "envelope-from: rene@sender.test" "%F: the Return-Path is the sender"
@@ -112,32 +93,25 @@ is "$(grep -m1 '^envelope-from: ' "$b")" "envelope-from: rene@sender.test" "%F: 
 # IMAP, a full disk: 75 for each, everything stays remote
 dv_fill "$REMOTE" imap $MSGS
 fm_rc IMAP "$DV_IMAP" jo@example.org
-dd if=/dev/zero of="$MDIR_ROOT/filler" bs=64k 2>/dev/null
+fetch_full
 fm
 is "$(grep -c 'MDA returned nonzero status 75' "$T/fm.out")" 3 "IMAP, a full disk: mdir-receive exits 75 for each message"
 is "$(dv_count "$REMOTE")" 3 "all three stay on the server"
 is "$(ls "$DV/mail/$REMOTE/cur" "$DV/mail/$REMOTE/new" | grep -c ':2,[A-Z]*S')" 0 "none marked seen"
 is "$(stored imap)" 0 "nothing stored"
-is "$(queued)" 3 "nothing queued"
+is "$(fetch_queued)" 3 "nothing queued"
 is "$FM_RC" 0 "fetchmail's exit status: 0 all the same"
 is "$(find "$MDIR_ROOT/.mstore/tmp" -type f | wc -l)" 0 "nothing left half-written"
 
 # space again: the next run delivers them
-rm -f "$MDIR_ROOT/filler"
+fetch_room
 fm
 is "$FM_RC" 0 "IMAP after the disk has room: fetchmail exits 0"
 is "$(stored imap)" 3 "each stored byte for byte"
-is "$(queued)" 6 "three more batches for $JO"
+is "$(fetch_queued)" 6 "three more batches for $JO"
 is "$(dv_count "$REMOTE")" 0 "the server's mailbox is empty"
 fm
 is "$FM_RC" 1 "a run with nothing to fetch: 1"
 
 # mdird files them: the Cyrillic subject and the CJK file name in the account
-md_start || { echo "Bail out! mdird did not start"; exit 1; }
-md_idle 10
-is "$(ls "$MDIR_ROOT/.mdird/queue" | wc -l)" 0 "mdird files every batch"
-is "$(ls "$MDIR_ROOT/$JO" | grep -c '^報告書.*\.pdf$')" 2 "the CJK attachment name, twice (POP3 and IMAP)"
-is "$(ls "$MDIR_ROOT/$JO" | grep -c '^Отчёт за третий квартал.*\.eml$')" 2 "the Cyrillic subject"
-is "$(ls "$MDIR_ROOT/$JO" | grep -c '^Crème brûlée.*\.eml$')" 2 "the 8-bit message"
-mstore -c "$CONF" fsck >"$T/fsck.out" 2>&1
-ok $? "mstore fsck is clean" || sed 's/^/# /' "$T/fsck.out"
+fetch_filed 2

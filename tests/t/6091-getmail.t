@@ -11,31 +11,14 @@
 # getmail: every message stays on the server, getmail exits 127, and the
 # next run delivers them.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
-. "$MDIR_SRC/tests/lib/dovecot.sh"
-. "$MDIR_SRC/tests/lib/readme.sh"
+. "$MDIR_SRC/tests/lib/fetch.sh"
 dv_require
 command -v getmail >/dev/null || skip_all "getmail6 is not installed (make deps)"
 plan 31
 
-REMOTE=jo@example.net
-JO=SMTP/Accounts/jo@example.org
-MSGS="$DATA/fetch-cyrillic-cjk.eml $DATA/fetch-8bit.eml $DATA/fetch-plain.eml"
-dv_config "$T/remote" tls
-dv_mailbox "$REMOTE" secret
-
-# the mdir root on a small file system of its own, to fill it later;
-# getmail's directory elsewhere
-mkdir -p "$T/disk"
-mount -t tmpfs -o size=8m tmpfs "$T/disk" || { echo "Bail out! cannot mount a tmpfs"; exit 1; }
-umount_disk() { umount -l "$T/disk" 2>/dev/null; }
-at_exit umount_disk
-MDIR_ROOT=$T/disk/root
-. "$MDIR_SRC/tests/lib/mdird.sh"
-CONF=$T/mdir.conf
-printf '[mdir]\nroot = %s\nsocket = %s/mdird.sock\n' "$MDIR_ROOT" "$T" >"$CONF"
-chmod 644 "$CONF"
-mstore -c "$CONF" mkdir "$JO" >/dev/null
-chown -R nobody "$MDIR_ROOT"
+# the mdir root on a small file system of its own (tests/lib/fetch.sh), to
+# fill it later; getmail's directory elsewhere
+fetch_setup
 GM=$T/getmail
 mkdir -m 0700 "$GM"
 chown nobody "$GM"
@@ -76,8 +59,6 @@ gm() {
 # stored TAG: how many of the messages put on the server for round TAG
 # are in the store as the server held them, but for the folding
 stored() { dv_stored "$CONF" "$1" unfolded; }
-# queued: the batches waiting for jo@example.org
-queued() { grep -l "^account: $JO\$" "$MDIR_ROOT/.mdird/queue"/* 2>/dev/null | wc -l; }
 
 gm_rc POP3 jo@example.org
 is "$(grep -c -e "^server = localhost\$" -e "^port = $DV_POP\$" -e "^ca_certs = $DV_CA\$" \
@@ -111,7 +92,7 @@ is "$GM_RC" 0 "POP3: getmail exits 0"
 is "$(cat "$T/gm.out")" "" "and prints nothing (cron mails nothing)"
 is "$(stored pop)" 3 "each stored as the server held it, but for the folding of header lines"
 is "$(dv_stored "$CONF" pop)" 2 "(byte for byte: the two with no header line getmail folds anew)"
-is "$(queued)" 3 "three batches for $JO"
+is "$(fetch_queued)" 3 "three batches for $JO"
 is "$(dv_count "$REMOTE")" 0 "the server's mailbox is empty"
 b=$(grep -l '^message-id: fetch-8bit-pop@remote.test$' "$MDIR_ROOT/.mdird/queue"/* | head -n 1)
 is "$(grep -m1 '^envelope-from: ' "$b")" "envelope-from: rene@sender.test" \
@@ -120,32 +101,25 @@ is "$(grep -m1 '^envelope-from: ' "$b")" "envelope-from: rene@sender.test" \
 # IMAP, a full disk: 75 for each, everything stays remote, unseen
 dv_fill "$REMOTE" imap $MSGS
 gm_rc IMAP jo@example.org
-dd if=/dev/zero of="$MDIR_ROOT/filler" bs=64k 2>/dev/null
+fetch_full
 gm
 is "$(grep -c '^Delivery error (command mdir-receive [0-9]* error (75, ))$' "$T/gm.out")" 3 \
 	"IMAP, a full disk: mdir-receive exits 75 for each message, a delivery error"
 is "$(dv_count "$REMOTE")" 3 "all three stay on the server"
 is "$(ls "$DV/mail/$REMOTE/cur" "$DV/mail/$REMOTE/new" | grep -c ':2,[A-Z]*S')" 0 "none marked seen"
 is "$(stored imap)" 0 "nothing stored"
-is "$(queued)" 3 "nothing queued"
+is "$(fetch_queued)" 3 "nothing queued"
 is "$GM_RC" 127 "getmail exits 127"
 
 # space again: the next run delivers them
-rm -f "$MDIR_ROOT/filler"
+fetch_room
 gm
 is "$GM_RC" 0 "IMAP after the disk has room: getmail exits 0"
 is "$(stored imap)" 3 "each stored as the server held it, but for the folding of header lines"
 is "$(cat "$MDIR_ROOT"/.mstore/msg/*/*/0 | grep -c '^X-getmail')" 0 \
 	"no field of getmail's own (record_mailbox = false)"
-is "$(queued)" 6 "three more batches for $JO"
+is "$(fetch_queued)" 6 "three more batches for $JO"
 is "$(dv_count "$REMOTE")" 0 "the server's mailbox is empty"
 
 # mdird files them
-md_start || { echo "Bail out! mdird did not start"; exit 1; }
-md_idle 10
-is "$(ls "$MDIR_ROOT/.mdird/queue" | wc -l)" 0 "mdird files every batch"
-is "$(ls "$MDIR_ROOT/$JO" | grep -c '^報告書.*\.pdf$')" 2 "the CJK attachment name, twice (POP3 and IMAP)"
-is "$(ls "$MDIR_ROOT/$JO" | grep -c '^Отчёт за третий квартал.*\.eml$')" 2 "the Cyrillic subject"
-is "$(ls "$MDIR_ROOT/$JO" | grep -c '^Crème brûlée.*\.eml$')" 2 "the 8-bit message"
-mstore -c "$CONF" fsck >"$T/fsck.out" 2>&1
-ok $? "mstore fsck is clean" || sed 's/^/# /' "$T/fsck.out"
+fetch_filed 2
