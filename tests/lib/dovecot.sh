@@ -46,10 +46,11 @@ dv_require() {
 	command -v python3 >/dev/null || skip_all "python3 is not installed"
 }
 
-# _dv_cert DIR: DIR/ca.pem, and DIR/cert.pem with DIR/key.pem for
-# 127.0.0.1 signed by it, valid from now for two days (never a fixed
-# date: the suite may run as if it were another day, tests/run --date)
-_dv_cert() {
+# dv_cert DIR: DIR/ca.pem, and DIR/cert.pem with DIR/key.pem for
+# 127.0.0.1 and localhost signed by it, valid from now for two days
+# (never a fixed date: the suite may run as if it were another day,
+# tests/run --date); for the other test servers with TLS too
+dv_cert() {
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 		-keyout "$1/ca.key" -out "$1/ca.pem" -days 2 -subj '/CN=mdir test CA' \
 		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign &&
@@ -78,7 +79,7 @@ dv_config() {
 	DV_IMAP=$PORT
 	DV_POP=$((PORT + 1))
 	if [ "${2:-}" = tls ]; then
-		_dv_cert "$DV" >"$DV/openssl.log" 2>&1 ||
+		dv_cert "$DV" >"$DV/openssl.log" 2>&1 ||
 			{ echo "Bail out! openssl: $(tail -n 3 "$DV/openssl.log")"; exit 1; }
 		DV_CA=$DV/ca.pem
 		_plain=0 _tls=1
