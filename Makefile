@@ -148,6 +148,17 @@ $(B)/tests/test-outbox: $(B)/obj/tests/unit/test-outbox.o $(LIB_OBJ) $(OUTBOX_TE
 	$(say) LD $@
 	$(Q)$(CC) -o $@ $^ $(MDIR_LDFLAGS) $(PKG_LIBS)
 
+# tests/tools/: drivers the shell tests run, on the library's objects
+# (smime-tool: mdir_smime_open() and _seal() for t/7010)
+$(B)/obj/tests/tools/%.o: tests/tools/%.c
+	@mkdir -p $(@D)
+	$(say) CC $@
+	$(Q)$(CC) $(CFLAGS) $(MDIR_CFLAGS) -DMDIR_COMPILATION -c -o $@ $<
+$(B)/tools/smime-tool: $(B)/obj/tests/tools/smime-tool.o $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(say) LD $@
+	$(Q)$(CC) -o $@ $^ $(MDIR_LDFLAGS) $(PKG_LIBS)
+
 # ---------------------------------------------------------------- fuzzing
 # tests/fuzz/fuzz-NAME.c: a harness a parser.  Linked with replay.c (a
 # main() that runs files through it), every build replays the inputs of
@@ -206,7 +217,7 @@ check:
 	@$(MAKE) --no-print-directory check-build
 	@tests/run --build $(B)
 
-check-build: all $(UNIT_BIN) $(REPLAY_BIN)
+check-build: all $(UNIT_BIN) $(REPLAY_BIN) $(B)/tools/smime-tool
 
 # each harness for FUZZ_SECONDS (60) with libFuzzer; a crash fails it and
 # is left in build-fuzz/fuzz/ (tests/fuzz/run says how to keep it)

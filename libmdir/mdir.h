@@ -1231,6 +1231,105 @@ MDIR_API gboolean mdir_generated_file(MdirStore *store, const MdirConfig *config
     gpointer message, MdirFolder *folder, const MdirRecord *fields,
     MdirGeneratedFlags flags, char **entry, GError **error);
 
+/* S/MIME ---------------------------------------------------------------------- */
+
+/*
+ * Requests to mdir-command signed (and maybe encrypted) with S/MIME, and
+ * its answers (DESIGN §4 mdir-command; issue 12), on OpenSSL's CMS.  The
+ * trust is ours, not the message's: a request counts only if signed by
+ * the very certificate configured for its From address, which chains to
+ * the site's CA.
+ */
+#define MDIR_SMIME_ERROR (mdir_smime_error_quark())
+
+/* Why a request was refused.  The error's message says more, for the log. */
+typedef enum {
+	MDIR_SMIME_ERROR_NOT_SMIME,	/* no S/MIME type at the top */
+	MDIR_SMIME_ERROR_MALFORMED,	/* S/MIME that cannot be read */
+	MDIR_SMIME_ERROR_DECRYPT,	/* enveloped, but not for our key */
+	MDIR_SMIME_ERROR_BAD_SIGNATURE, /* the content is not what was signed */
+	MDIR_SMIME_ERROR_UNTRUSTED,	/* no chain to the CA (or no CRL for it) */
+	MDIR_SMIME_ERROR_EXPIRED,	/* a certificate expired or not yet valid */
+	MDIR_SMIME_ERROR_REVOKED,	/* the signer's certificate is in the CRL */
+	MDIR_SMIME_ERROR_NO_CERT,	/* no certificate configured for the address */
+	MDIR_SMIME_ERROR_WRONG_SIGNER,	/* signed by another certificate, or the
+					 * configured one lacks the address */
+	MDIR_SMIME_ERROR_UNSIGNED,	/* encrypted only, or signed by nobody */
+} MdirSmimeError;
+
+MDIR_API GQuark mdir_smime_error_quark(void);
+
+/* Where the keys and certificates are: PEM files, read at each call. */
+typedef struct {
+	const char *ca_file;	 /* CA certificate(s) the senders' chain to */
+	const char *crl_file;	 /* CRL(s) of that CA, or NULL: none checked */
+	/*
+	 * One certificate per sender, DIR/<address>.pem, the address as
+	 * mdir_address_normalize() gives it (lower case, U-labels, NFC); an
+	 * address that is not a safe file name (mdir_name_is_safe()) is
+	 * refused, never opened.
+	 */
+	const char *certs_dir;
+	const char *server_cert; /* ours: signs answers, decrypts requests */
+	const char *server_key;	 /* its private key */
+} MdirSmimeConfig;
+
+/* What an accepted request holds.  Clear with mdir_smime_request_clear(). */
+typedef struct {
+	char *signer;	    /* the address in the signer's certificate that
+			     * matched @from, as the certificate writes it */
+	gboolean encrypted; /* the request was enveloped to us */
+	GBytes *content;    /* the signed MIME entity (headers, blank line,
+			     * body), as signed: CRLF line ends */
+} MdirSmimeRequest;
+
+/*
+ * Opens a request: @message the whole raw message as received (RFC 5322,
+ * LF or CRLF line ends), @from its From address (parsed by the caller).
+ * Takes multipart/signed (detached; application/pkcs7-signature or
+ * x-pkcs7-signature), application/pkcs7-mime signed-data, and
+ * enveloped-data (decrypted with the server's key), whose content must
+ * then be signed in one of the two forms: Thunderbird's
+ * signed-then-encrypted.  Accepted only if: one signer, whose certificate
+ * is byte for byte the one in certs_dir for @from and carries @from
+ * (subjectAltName rfc822Name or SmtpUTF8Mailbox, or subject emailAddress;
+ * compared as mdir_address_normalize() gives them), chains to ca_file for
+ * S/MIME signing, is valid now and not revoked by crl_file; and the
+ * signature holds over the content.  @out is filled then (transfer full:
+ * mdir_smime_request_clear()).
+ *
+ * Errors: MDIR_SMIME_ERROR, a code by cause (above), when the request is
+ * refused; G_FILE_ERROR (a file of the configuration unreadable, with its
+ * path) or MDIR_ERROR_CONFIG (not PEM, the key not the certificate's)
+ * when the setup is broken, whatever the request.  @out is then left
+ * empty.
+ */
+MDIR_API gboolean mdir_smime_open(const MdirSmimeConfig *config, GBytes *message,
+    const char *from, MdirSmimeRequest *out, GError **error);
+
+/* Frees what @req holds and empties it; a cleared or empty one is fine. */
+MDIR_API void mdir_smime_request_clear(MdirSmimeRequest *req);
+
+/* g_auto(MdirSmimeRequest) req = { 0 }; */
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(MdirSmimeRequest, mdir_smime_request_clear)
+
+/*
+ * Seals an answer: @entity a MIME entity (Content-Type and the other
+ * content headers, a blank line, the body; CRLF line ends, LF made CRLF;
+ * 7-bit, since a relay that makes 8-bit mail 7-bit breaks a signature).
+ * Returns it signed with the server's certificate and key (multipart/signed,
+ * detached, SHA-256, application/pkcs7-signature, our certificate
+ * included) and, if @encrypt_to is not NULL, that entity enveloped to the
+ * certificate in certs_dir for @encrypt_to (application/pkcs7-mime;
+ * smime-type=enveloped-data, AES-256-CBC).  The result is a MIME entity,
+ * CRLF line ends: the caller puts From, To, Subject, Date, Message-ID and
+ * MIME-Version in front.  Errors: MDIR_SMIME_ERROR_NO_CERT (none for
+ * @encrypt_to), G_FILE_ERROR, MDIR_ERROR_CONFIG as mdir_smime_open().
+ * Transfer full: g_bytes_unref().
+ */
+MDIR_API GBytes *mdir_smime_seal(const MdirSmimeConfig *config, GBytes *entity,
+    const char *encrypt_to, GError **error);
+
 G_END_DECLS
 
 #endif /* MDIR_H */
