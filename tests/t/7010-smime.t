@@ -12,7 +12,7 @@
 . "$MDIR_SRC/tests/lib/smime.sh"
 TOOL=$MDIR_BUILD/tools/smime-tool
 [ -x "$TOOL" ] || skip_all "no $TOOL (make check-build)"
-plan 63
+plan 64
 
 sm_pki
 ok $? "a CA, another CA, the server and eight senders' certificates, a CRL"
@@ -85,6 +85,13 @@ sm_sign alice alice@example.org -in "$T/entity" |
 	openssl cms -encrypt -aes256 "$SM/server.crt" >"$T/enc-detached.eml"
 open_req alice@example.org <"$T/enc-detached.eml"
 accepted alice@example.org 1 "multipart/signed, then encrypted"
+
+# as Thunderbird does it: an extra certificate in the signature (its
+# encryption one), encrypted to the recipient and to the sender too
+sm_sign alice alice@example.org -certfile "$SM/carol.crt" -in "$T/entity" |
+	openssl cms -encrypt -aes256 "$SM/alice.crt" "$SM/server.crt" >"$T/two-recipients.eml"
+open_req alice@example.org <"$T/two-recipients.eml"
+accepted alice@example.org 1 "another certificate along, and two recipients, ours second"
 
 open_req Alice@EXAMPLE.org <"$T/detached.eml"
 accepted alice@example.org 0 "the From address in another case"
