@@ -12,7 +12,7 @@
 . "$MDIR_SRC/tests/lib/smime.sh"
 TOOL=$MDIR_BUILD/tools/smime-tool
 [ -x "$TOOL" ] || skip_all "no $TOOL (make check-build)"
-plan 64
+plan 67
 
 sm_pki
 ok $? "a CA, another CA, the server and eight senders' certificates, a CRL"
@@ -263,6 +263,15 @@ openssl pkey -in "$SM/server.key" -aes256 -passout pass:secret -out "$T/locked.k
 "$TOOL" seal $O --key "$T/locked.key" <"$T/answer" >/dev/null 2>"$T/.err"
 like "$?:$(cat "$T/.err")" '^2:error=OTHER .*locked\.key: not a PEM private key' \
 	"a key with a passphrase: an error of the setup, no prompt"
+
+# round trip: what we seal, we open, as a request from the server's address
+cp "$SM/server.crt" "$SM/certs/commands@example.org.pem"
+open_req commands@example.org <"$T/signed.eml"
+accepted commands@example.org 0 "a sealed answer opened again"
+cmp -s "$T/content" "$T/answer"
+ok $? "to the entity sealed"
+open_req commands@example.org --cert "$SM/alice.crt" --key "$SM/alice.key" <"$T/sealed.eml"
+accepted commands@example.org 1 "the encrypted one, with alice's key"
 
 # LF line ends in, CRLF out: the content verified is the CRLF form
 tr -d '\r' <"$T/answer" >"$T/answer.lf"
