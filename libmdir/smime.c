@@ -496,29 +496,36 @@ signer_name(CMS_ContentInfo *cms, CMS_SignerInfo *si)
 	return g_strdup("a certificate not in the message");
 }
 
-/*
- * Whether the one signer of @cms is @cert: its identifier names @cert, and
- * a certificate the message carries under that identifier is @cert's bytes.
- */
-static gboolean
-check_signer(CMS_ContentInfo *cms, X509 *cert, const char *from, GError **error)
+/* The one signer of signed-data @cms (certs-only has none). */
+static CMS_SignerInfo *
+one_signer(CMS_ContentInfo *cms, GError **error)
 {
 	STACK_OF(CMS_SignerInfo) *sis = CMS_get0_SignerInfos(cms);
 	int n = sis ? sk_CMS_SignerInfo_num(sis) : 0;
-	g_autoptr(X509Stack) certs = NULL;
-	CMS_SignerInfo *si;
 
 	if (n == 0) {
 		g_set_error(error, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_UNSIGNED,
 		    "signed-data without a signer");
-		return FALSE;
+		return NULL;
 	}
 	if (n > 1) {
 		g_set_error(error, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_MALFORMED,
 		    "%d signers: one is taken", n);
-		return FALSE;
+		return NULL;
 	}
-	si = sk_CMS_SignerInfo_value(sis, 0);
+	return sk_CMS_SignerInfo_value(sis, 0);
+}
+
+/*
+ * Whether signer @si of @cms is @cert: its identifier names @cert, and a
+ * certificate the message carries under that identifier is @cert's bytes.
+ */
+static gboolean
+check_signer(CMS_ContentInfo *cms, CMS_SignerInfo *si, X509 *cert, const char *from,
+    GError **error)
+{
+	g_autoptr(X509Stack) certs = NULL;
+
 	if (CMS_SignerInfo_cert_cmp(si, cert) != 0) {
 		g_autofree char *who = signer_name(cms, si);
 
@@ -622,6 +629,7 @@ verify(const MdirSmimeConfig *config, CMS_ContentInfo *cms, BIO *detached,
 {
 	g_autoptr(X509) cert = NULL;
 	g_autofree char *address = NULL;
+	CMS_SignerInfo *si;
 	GBytes *content;
 
 	if (cms_type(cms) != NID_pkcs7_signed) {
@@ -629,6 +637,8 @@ verify(const MdirSmimeConfig *config, CMS_ContentInfo *cms, BIO *detached,
 		    "CMS %s where signed-data was expected", OBJ_nid2sn(cms_type(cms)));
 		return NULL;
 	}
+	if ((si = one_signer(cms, error)) == NULL)
+		return NULL;
 	if ((CMS_is_detached(cms) != 0) != (detached != NULL)) {
 		g_set_error(error, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_MALFORMED,
 		    detached ? "multipart/signed with the content inside the signature" :
@@ -636,7 +646,7 @@ verify(const MdirSmimeConfig *config, CMS_ContentInfo *cms, BIO *detached,
 		return NULL;
 	}
 	if ((cert = load_address_cert(config, from, error)) == NULL ||
-	    !check_signer(cms, cert, from, error))
+	    !check_signer(cms, si, cert, from, error))
 		return NULL;
 	if ((address = cert_address(cert, from)) == NULL) {
 		g_autofree char *who = cert_name(cert);

@@ -12,7 +12,7 @@
 . "$MDIR_SRC/tests/lib/smime.sh"
 TOOL=$MDIR_BUILD/tools/smime-tool
 [ -x "$TOOL" ] || skip_all "no $TOOL (make check-build)"
-plan 67
+plan 69
 
 sm_pki
 ok $? "a CA, another CA, the server and eight senders' certificates, a CRL"
@@ -195,6 +195,15 @@ refused MALFORMED "random bytes for the signed-data"
 sed '/^------/,$d' "$T/detached.eml" >"$T/cut.eml"
 open_req alice@example.org <"$T/cut.eml"
 refused MALFORMED "multipart/signed cut before its parts"
+
+sm_sign alice alice@example.org -signer "$SM/carol.crt" -inkey "$SM/carol.key" \
+	-in "$T/entity" >"$T/two-signers.eml"
+open_req alice@example.org <"$T/two-signers.eml"
+refused MALFORMED "two signers (alice and carol)"
+{ printf 'From: alice@example.org\nMIME-Version: 1.0\nContent-Type: application/pkcs7-mime; smime-type=certs-only\nContent-Transfer-Encoding: base64\n\n'
+	openssl crl2pkcs7 -nocrl -certfile "$SM/alice.crt" -outform DER | base64; } >"$T/certs-only.eml"
+open_req alice@example.org <"$T/certs-only.eml"
+refused UNSIGNED "certs-only: signed-data without a signer"
 
 printf 'From: alice@example.org\nSubject: mailcom\n\nstat()\n' >"$T/plain.eml"
 open_req alice@example.org <"$T/plain.eml"
