@@ -83,12 +83,18 @@ refuse_ssl(GError **error, MdirSmimeError code, const char *what)
 static BIO *
 mem_bio(const void *data, gsize length, GError **error)
 {
+	BIO *bio;
+
 	if (length > G_MAXINT) {
 		g_set_error(error, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_MALFORMED,
 		    "%" G_GSIZE_FORMAT " bytes: too big", length);
 		return NULL;
 	}
-	return BIO_new_mem_buf(data, (int)length);
+	/* an empty GBytes may have no data at all: OpenSSL wants a pointer */
+	bio = BIO_new_mem_buf(data ? data : "", (int)length);
+	if (bio == NULL)
+		g_error("OpenSSL: out of memory");
+	return bio;
 }
 
 /*
