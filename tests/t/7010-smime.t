@@ -12,7 +12,7 @@
 . "$MDIR_SRC/tests/lib/smime.sh"
 TOOL=$MDIR_BUILD/tools/smime-tool
 [ -x "$TOOL" ] || skip_all "no $TOOL (make check-build)"
-plan 69
+plan 74
 
 sm_pki
 ok $? "a CA, another CA, the server and eight senders' certificates, a CRL"
@@ -57,6 +57,41 @@ open_req alice@example.org <"$T/detached-crlf.eml"
 accepted alice@example.org 0 "the same with CRLF line ends"
 cmp -s "$T/content" "$T/entity.crlf"
 ok $? "the same content"
+
+# shapes of real mail: the Content-Type folded (as Thunderbird writes it)
+# and in capitals, trace fields in front, an mbox From_ line (pipe(8)'s
+# flag F), a multipart entity signed
+awk '/^Content-Type: multipart\/signed/ && !done { sub(/; micalg=/, ";\n micalg=");
+	sub(/; boundary=/, ";\n\tboundary="); done = 1 } 1' "$T/detached.eml" >"$T/folded.eml"
+open_req alice@example.org <"$T/folded.eml"
+accepted alice@example.org 0 "the Content-Type folded over three lines"
+sed 's/^Content-Type: multipart\/signed; protocol=/Content-Type: Multipart\/Signed; PROTOCOL=/;
+	s/boundary=/BOUNDARY=/' "$T/detached.eml" >"$T/capitals.eml"
+open_req alice@example.org <"$T/capitals.eml"
+accepted alice@example.org 0 "its type and parameter names in capitals"
+{ echo "From alice@example.org  Thu Dec  3 12:00:00 2026"
+	printf 'Received: from a.example.org by mx.example.org;
+	Thu, 3 Dec 2026 12:00:00 +0000
+'
+	cat "$T/detached.eml"; } >"$T/traced.eml"
+open_req alice@example.org <"$T/traced.eml"
+accepted alice@example.org 0 "a From_ line and a folded Received in front"
+printf 'Content-Type: multipart/alternative; boundary="inner"
+
+--inner
+Content-Type: text/plain
+
+stat()
+--inner
+Content-Type: text/html
+
+<p>stat()</p>
+--inner--
+' >"$T/nested"
+sm_sign alice alice@example.org -in "$T/nested" >"$T/nested.eml"
+open_req alice@example.org <"$T/nested.eml"
+accepted alice@example.org 0 "a multipart/alternative signed"
+is "$(tr -d '\r' <"$T/content")" "$(cat "$T/nested")" "its content whole, inner boundaries and all"
 
 sm_sign alice alice@example.org -nodetach -in "$T/entity" >"$T/opaque.eml"
 grep -q '^Content-Type: application/pkcs7-mime; smime-type=signed-data' "$T/opaque.eml"
