@@ -97,6 +97,23 @@ static const KeyDef keys[] = {
 	{ "notify", "command", T_STRING, NULL },
 	{ "notify", "timeout", T_DURATION, "30s" },
 	{ "access", "maildir", T_PATH, NULL },
+	/* mdir-command(1); auth is checked by the program (totp, smime, both) */
+	{ "command", "address", T_STRING, NULL },
+	{ "command", "subject", T_STRING, "mailcom" },
+	{ "command", "auth", T_STRING, "totp" },
+	{ "command", "plugins", T_PATH, "/usr/lib/mdir/commands" },
+	{ "command", "totp_secrets", T_PATH, "@ROOT/.command/totp-secrets" },
+	{ "command", "replay_db", T_PATH, "@ROOT/.command/command.db" },
+	{ "command", "admin", T_STRING, NULL },
+	{ "command", "timeout", T_DURATION, "30s" },
+	{ "command", "max_output", T_SIZE, "64k" },
+	{ "command", "max_failures", T_INT, "5" },
+	{ "command", "failure_window", T_DURATION, "15m" },
+	{ "command", "ca_file", T_PATH, NULL },
+	{ "command", "crl_file", T_PATH, NULL },
+	{ "command", "certs_dir", T_PATH, NULL },
+	{ "command", "server_cert", T_PATH, NULL },
+	{ "command", "server_key", T_PATH, NULL },
 };
 
 struct MdirConfig {
