@@ -1,0 +1,151 @@
+/*
+ * answer.c: what mdir-command writes.  The answer is a generated message
+ * (GMime, mdir_generated_new()) filed into SMTP/Outbox with its envelope
+ * in the entry's record, as mdird's forward does (DESIGN §6b: mdir's own
+ * outbox sends to whom mdir's records say, never to whom headers say), so
+ * mdir-outbox signs it (DKIM) and sends it at most once.  A refused
+ * request gets no answer at all: a notice is filed into the admin's
+ * account, else SMTP/Command, and nothing is ever mailed to a sender who
+ * may be forged.
+ */
+#include <string.h>
+#include <syslog.h>
+
+#include <gmime/gmime.h>
+
+#include "command.h"
+
+#define NOTICE_FOLDER "SMTP/Command"
+#define OUTBOX "SMTP/Outbox"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeMessage, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeTextPart, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeObject, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(InternetAddress, g_object_unref)
+
+/*
+ * The one place where the answer's entity may be sealed: signed with the
+ * server's certificate, and encrypted to the sender's when the request
+ * was (mdir_smime_seal(), the S/MIME half).  Without S/MIME, as it is.
+ * Transfer full.
+ */
+static GMimeObject *
+answer_seal(GMimeObject *entity, const Request *req, GError **error)
+{
+	(void)req;
+	(void)error;
+	return g_object_ref(entity);
+}
+
+/* A text/plain UTF-8 part, quoted-printable where 8-bit. */
+static GMimeTextPart *
+text_part(const char *body)
+{
+	GMimeTextPart *t = g_mime_text_part_new_with_subtype("plain");
+
+	g_mime_text_part_set_text(t, body);
+	g_mime_object_encode(GMIME_OBJECT(t), GMIME_ENCODING_CONSTRAINT_7BIT);
+	return t;
+}
+
+static GMimeMessage *
+answer_build(const CommandConf *cc, const Request *req, const char *body, gboolean failed,
+    GError **error)
+{
+	g_autofree char *subject = g_strconcat("Re: ", req->subject, NULL);
+	g_autoptr(GMimeMessage) m = mdir_generated_new("mdir-command", req->from, subject,
+	    "auto-replied");
+	g_autoptr(GMimeTextPart) text = text_part(body);
+	const char *at = strrchr(cc->address, '@');
+	g_autofree char *id = g_mime_utils_generate_message_id(at ? at + 1 : "mdir.invalid");
+	InternetAddressList *from = g_mime_message_get_from(m);
+	g_autoptr(InternetAddress) us = internet_address_mailbox_new("mdir-command",
+	    cc->address);
+	g_autoptr(GMimeObject) sealed = NULL;
+
+	internet_address_list_clear(from);
+	internet_address_list_add(from, us);
+	g_mime_message_set_message_id(m, id);
+	if (failed && cc->admin && *cc->admin)
+		g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_CC, NULL, cc->admin);
+	if (req->message_id) {
+		g_autofree char *ref = g_strdup_printf("<%s>", req->message_id);
+
+		g_mime_object_set_header(GMIME_OBJECT(m), "In-Reply-To", ref, NULL);
+		g_mime_object_set_header(GMIME_OBJECT(m), "References", ref, NULL);
+	}
+	sealed = answer_seal(GMIME_OBJECT(text), req, error);
+	if (sealed == NULL)
+		return NULL;
+	g_mime_message_set_mime_part(m, sealed);
+	return g_steal_pointer(&m);
+}
+
+gboolean
+answer_file(MdirStore *store, const CommandConf *cc, const Request *req, const char *body,
+    gboolean failed, GError **error)
+{
+	g_autoptr(GMimeMessage) m = answer_build(cc, req, body, failed, error);
+	g_autoptr(MdirFolder) outbox = NULL;
+	g_autoptr(MdirRecord) fields = mdir_record_new();
+	g_autofree char *used = NULL;
+
+	if (m == NULL)
+		return FALSE;
+	outbox = mdir_folder_open(store, OUTBOX, MDIR_FOLDER_CREATE, error);
+	if (outbox == NULL)
+		return FALSE;
+	/* the envelope: ours, from mdir's own record (mdir-outbox(1)) */
+	mdir_record_add(fields, "outbox-sender", cc->address);
+	mdir_record_add(fields, "outbox-recipient", req->from);
+	if (failed && cc->admin && *cc->admin && g_ascii_strcasecmp(cc->admin, req->from) != 0)
+		mdir_record_add(fields, "outbox-recipient", cc->admin);
+	mdir_record_add(fields, "command-request", req->message_id);
+	if (!mdir_generated_file(store, cc->config, m, outbox, fields, MDIR_GENERATED_DIRECT,
+	    &used, error))
+		return FALSE;
+	mdir_log(LOG_INFO, "answer %s/%s to=<%s>%s", OUTBOX, used, req->from,
+	    failed && cc->admin ? " admin-copy=yes" : "");
+	return TRUE;
+}
+
+/* The admin's account, else SMTP/Command (made if missing). */
+static MdirFolder *
+notice_folder(MdirStore *store, const CommandConf *cc)
+{
+	MdirFolder *f = cc->admin && *cc->admin ?
+	    mdir_account_open(store, cc->config, cc->admin, NULL, NULL) : NULL;
+
+	return f ? f : mdir_folder_open(store, NOTICE_FOLDER, MDIR_FOLDER_CREATE, NULL);
+}
+
+void
+answer_notice(MdirStore *store, const CommandConf *cc, const Request *req, const char *why)
+{
+	g_autoptr(MdirFolder) f = notice_folder(store, cc);
+	g_autofree char *subject = g_strdup_printf("Command refused: %s", req->subject);
+	g_autofree char *body = g_strdup_printf("A request to %s was refused and not "
+						"answered:\n\n    %s\n\nFrom: %s\nSubject: %s\n"
+						"Message-ID: <%s>\n",
+	    cc->address, why, req->from ? req->from : "(none)", req->subject,
+	    req->message_id ? req->message_id : "");
+	g_autoptr(GMimeMessage) m = NULL;
+	g_autoptr(GMimeTextPart) text = text_part(body);
+	g_autoptr(MdirRecord) fields = mdir_record_new();
+	g_autoptr(GError) e = NULL;
+	g_autofree char *used = NULL;
+
+	if (f == NULL) {
+		mdir_log(LOG_ERR, "notice: no folder to put it in");
+		return;
+	}
+	m = mdir_generated_new("mdir-command", cc->admin, subject, "auto-generated");
+	g_mime_message_set_mime_part(m, GMIME_OBJECT(text));
+	mdir_record_add(fields, "notice", "command");
+	mdir_record_add(fields, "reason", why);
+	/* filed at once, no rules run: a notice is never forwarded */
+	if (mdir_generated_file(store, cc->config, m, f, fields, MDIR_GENERATED_DIRECT, &used, &e))
+		mdir_log(LOG_INFO, "notice %s/%s", mdir_folder_name(f), used);
+	else
+		mdir_log(LOG_ERR, "notice: %s", e->message);
+}

@@ -1,0 +1,66 @@
+/*
+ * conf.c: [command] of mdir.conf(5), checked once at start, so that a
+ * missing address or a bad auth stops the program with a clear line
+ * rather than in the middle of a request.
+ */
+#include <string.h>
+
+#include "command.h"
+
+static gboolean
+bad(GError **error, const char *key, const char *what)
+{
+	g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG, "[command] %s: %s", key, what);
+	return FALSE;
+}
+
+static gboolean
+auth_mode(const char *v, AuthMode *mode)
+{
+	static const struct {
+		const char *name;
+		AuthMode mode;
+	} modes[] = { { "totp", AUTH_TOTP }, { "smime", AUTH_SMIME }, { "both", AUTH_BOTH } };
+
+	for (gsize i = 0; i < G_N_ELEMENTS(modes); i++)
+		if (v && g_ascii_strcasecmp(v, modes[i].name) == 0) {
+			*mode = modes[i].mode;
+			return TRUE;
+		}
+	return FALSE;
+}
+
+gboolean
+conf_load(CommandConf *cc, const MdirConfig *config, GError **error)
+{
+	const char *s = "command";
+
+	memset(cc, 0, sizeof(*cc));
+	cc->config = config;
+	cc->address = mdir_config_get(config, s, "address");
+	cc->tag = mdir_config_get(config, s, "subject");
+	cc->plugins = mdir_config_get(config, s, "plugins");
+	cc->secrets = mdir_config_get(config, s, "totp_secrets");
+	cc->db = mdir_config_get(config, s, "replay_db");
+	cc->admin = mdir_config_get(config, s, "admin");
+	cc->timeout_ms = mdir_config_get_duration_ms(config, s, "timeout");
+	cc->max_output = (gsize)mdir_config_get_int(config, s, "max_output");
+	cc->max_failures = (guint)mdir_config_get_int(config, s, "max_failures");
+	cc->failure_window_ms = mdir_config_get_duration_ms(config, s, "failure_window");
+	if (cc->address == NULL || strchr(cc->address, '@') == NULL ||
+	    strpbrk(cc->address, " \t<>,;") != NULL)
+		return bad(error, "address", "not set to one address (the commands' address)");
+	if (cc->tag == NULL || *cc->tag == '\0' || strpbrk(cc->tag, "#\r\n") != NULL)
+		return bad(error, "subject", "empty, or holds '#'");
+	if (!auth_mode(mdir_config_get(config, s, "auth"), &cc->auth))
+		return bad(error, "auth", "not totp, smime or both");
+	if (cc->admin && strchr(cc->admin, '@') == NULL)
+		return bad(error, "admin", "not an address");
+	if (cc->timeout_ms <= 0)
+		return bad(error, "timeout", "must be more than 0");
+	if (cc->max_output == 0)
+		return bad(error, "max_output", "must be more than 0");
+	if (cc->max_failures == 0)
+		return bad(error, "max_failures", "must be more than 0");
+	return TRUE;
+}
