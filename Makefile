@@ -159,6 +159,14 @@ $(B)/tools/smime-tool: $(B)/obj/tests/tools/smime-tool.o $(LIB_OBJ)
 	$(say) LD $@
 	$(Q)$(CC) -o $@ $^ $(MDIR_LDFLAGS) $(PKG_LIBS)
 
+# mdir-command's TOTP, parsing and replay store, from its objects but main
+COMMAND_TEST_OBJ := $(filter-out %/main.o,$(mdir-command_OBJ))
+$(B)/obj/tests/unit/test-command.o: MDIR_CFLAGS += -Imdir-command
+$(B)/tests/test-command: $(B)/obj/tests/unit/test-command.o $(LIB_OBJ) $(COMMAND_TEST_OBJ)
+	@mkdir -p $(@D)
+	$(say) LD $@
+	$(Q)$(CC) -o $@ $^ $(MDIR_LDFLAGS) $(PKG_LIBS)
+
 # ---------------------------------------------------------------- fuzzing
 # tests/fuzz/fuzz-NAME.c: a harness a parser.  Linked with replay.c (a
 # main() that runs files through it), every build replays the inputs of
