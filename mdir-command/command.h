@@ -31,8 +31,12 @@ typedef struct {
 	gint64 failure_window_ms;
 } CommandConf;
 
-/* Reads and checks [command]: MDIR_ERROR_CONFIG naming the key. */
-gboolean conf_load(CommandConf *cc, const MdirConfig *config, GError **error);
+/*
+ * Reads and checks [command]: MDIR_ERROR_CONFIG naming the key.  The
+ * address is needed to answer @requests, not to enrol a user.
+ */
+gboolean conf_load(CommandConf *cc, const MdirConfig *config, gboolean requests,
+    GError **error);
 
 /* request.c: one request, parsed with GMime. */
 #define MAX_REQUEST (1 << 20) /* bytes of a request read; more is refused */

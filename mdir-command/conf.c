@@ -31,7 +31,7 @@ auth_mode(const char *v, AuthMode *mode)
 }
 
 gboolean
-conf_load(CommandConf *cc, const MdirConfig *config, GError **error)
+conf_load(CommandConf *cc, const MdirConfig *config, gboolean requests, GError **error)
 {
 	const char *s = "command";
 
@@ -47,8 +47,8 @@ conf_load(CommandConf *cc, const MdirConfig *config, GError **error)
 	cc->max_output = (gsize)mdir_config_get_int(config, s, "max_output");
 	cc->max_failures = (guint)mdir_config_get_int(config, s, "max_failures");
 	cc->failure_window_ms = mdir_config_get_duration_ms(config, s, "failure_window");
-	if (cc->address == NULL || strchr(cc->address, '@') == NULL ||
-	    strpbrk(cc->address, " \t<>,;") != NULL)
+	if (requests && (cc->address == NULL || strchr(cc->address, '@') == NULL ||
+	    strpbrk(cc->address, " \t<>,;") != NULL))
 		return bad(error, "address", "not set to one address (the commands' address)");
 	if (cc->tag == NULL || *cc->tag == '\0' || strpbrk(cc->tag, "#\r\n") != NULL)
 		return bad(error, "subject", "empty, or holds '#'");

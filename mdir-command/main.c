@@ -64,8 +64,11 @@ main(int argc, char **argv)
 		return enrol_address ? EX_USAGE : EX_TEMPFAIL;
 	}
 	mdir_log_open(MDIR_LOG_SYSLOG | MDIR_LOG_STDERR);
+	/* enrolling prints what it did: only trouble on stderr */
+	if (enrol_address)
+		mdir_log_set_stderr_level(LOG_WARNING);
 	config = mdir_config_load(mdir_options_config(opts), &e);
-	if (config == NULL || !conf_load(&cc, config, &e)) {
+	if (config == NULL || !conf_load(&cc, config, enrol_address == NULL, &e)) {
 		/* a broken config: the MTA keeps the request for later */
 		mdir_log(LOG_CRIT, "%s", e->message);
 		return mdir_exit_code(e, enrol_address ? MDIR_EXIT_TOOL : MDIR_EXIT_MTA);

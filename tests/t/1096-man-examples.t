@@ -40,6 +40,9 @@ done
 # page.N          kind    (sh: exit=CODE, or skip=REGEX for commands not run, and why)
 table='
 libmdir.3.1       c
+mdir-command.1.1  sh
+mdir-command.1.2  conf
+mdir-command.1.3  rules
 mdir-outbox.1.1   sh
 mdir-outbox.1.2   cron
 mdir-outbox.1.3   sh
