@@ -22,6 +22,9 @@ MANDIR     ?= $(PREFIX)/share/man
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 DATADIR    ?= $(PREFIX)/share
+# mdir-command's shipped plugins (commands/), [command] plugins' default
+# with PREFIX=/usr
+COMMANDSDIR ?= $(PREFIX)/lib/mdir/commands
 
 PKGS := gmime-3.0 glib-2.0 gio-2.0 gio-unix-2.0 openssl sqlite3
 # what one program needs and nothing else links: smtp-stats draws its chart
@@ -292,7 +295,7 @@ MAN_PAGES := $(wildcard man/*.[1-8])
 # directories (when empty) and runs ldconfig only where install did.
 INSTALL_DIRS := $(BINDIR) $(SBINDIR) $(LIBDIR) $(INCLUDEDIR) $(PKGCONFIGDIR) \
 	$(sort $(foreach m,$(MAN_PAGES),$(MANDIR)/man$(subst .,,$(suffix $(m))))) \
-	$(SYSTEMDDIR) $(DATADIR)/mdir
+	$(SYSTEMDDIR) $(DATADIR)/mdir $(COMMANDSDIR)
 MANIFEST := $(DATADIR)/mdir/installed
 
 install: all mdir.pc
@@ -313,6 +316,7 @@ install: all mdir.pc
 		install -m 755 $(B)/bin/$$p $(DESTDIR)$$d/; done
 	for m in $(MAN_PAGES); do s=$${m##*.}; \
 		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	install -m 755 $(wildcard commands/*) $(DESTDIR)$(COMMANDSDIR)/
 	for u in systemd/*; do sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' $$u \
 		> $(DESTDIR)$(SYSTEMDDIR)/$${u##*/}; done
 	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ldconfig; then \
@@ -323,6 +327,7 @@ uninstall:
 		$(DESTDIR)$(PKGCONFIGDIR)/mdir.pc
 	for p in $(PROGS); do rm -f $(DESTDIR)$(BINDIR)/$$p $(DESTDIR)$(SBINDIR)/$$p; done
 	for m in $(MAN_PAGES); do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	for c in $(wildcard commands/*); do rm -f $(DESTDIR)$(COMMANDSDIR)/$${c##*/}; done
 	for u in systemd/*; do rm -f $(DESTDIR)$(SYSTEMDDIR)/$${u##*/}; done
 	@if [ -f $(DESTDIR)$(MANIFEST) ]; then \
 		m=$$(cat $(DESTDIR)$(MANIFEST)); rm -f $(DESTDIR)$(MANIFEST); \
