@@ -9,7 +9,9 @@
  * may be forged.
  */
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <gmime/gmime.h>
 
@@ -81,6 +83,21 @@ answer_build(const CommandConf *cc, const Request *req, const char *body, gboole
 	return g_steal_pointer(&m);
 }
 
+/*
+ * SMTP/Outbox sends to whom its records say: only mdir may write there.
+ * Made 0700 when we make it (mdir-outbox refuses to send from it open to
+ * others and not its own).
+ */
+static void
+outbox_private(MdirFolder *outbox)
+{
+	struct stat st;
+
+	if (stat(mdir_folder_path(outbox), &st) == 0 && st.st_uid == geteuid() &&
+	    (st.st_mode & 077) != 0)
+		chmod(mdir_folder_path(outbox), 0700);
+}
+
 gboolean
 answer_file(MdirStore *store, const CommandConf *cc, const Request *req, const char *body,
     gboolean failed, GError **error)
@@ -95,6 +112,7 @@ answer_file(MdirStore *store, const CommandConf *cc, const Request *req, const c
 	outbox = mdir_folder_open(store, OUTBOX, MDIR_FOLDER_CREATE, error);
 	if (outbox == NULL)
 		return FALSE;
+	outbox_private(outbox);
 	/* the envelope: ours, from mdir's own record (mdir-outbox(1)) */
 	mdir_record_add(fields, "outbox-sender", cc->address);
 	mdir_record_add(fields, "outbox-recipient", req->from);
