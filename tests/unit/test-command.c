@@ -140,7 +140,10 @@ test_enrol(void)
 	k = totp_secret_lookup(path, "jo@example.org", &e);
 	g_assert_no_error(e);
 	g_assert_cmpint(g_bytes_get_size(k), ==, 20);
+	g_clear_pointer(&s2, g_free);
 	g_assert_false(totp_enrol(path, "not an address", &s2, &e));
+	g_assert_error(e, MDIR_ERROR, MDIR_ERROR_USAGE);
+	g_assert_null(s2);
 	uri = totp_uri("иван@пример.рф", "ABC");
 	g_assert_true(g_str_has_prefix(uri, "otpauth://totp/mdir:%D0%B8%D0%B2"));
 	g_assert_nonnull(strstr(uri, "%40%D0%BF"));
