@@ -28,7 +28,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(InternetAddress, g_object_unref)
 /*
  * The one place where the answer's entity may be sealed: signed with the
  * server's certificate, and encrypted to the sender's when the request
- * was (mdir_smime_seal(), the S/MIME half).  Without S/MIME, as it is.
+ * was, req->encrypted (mdir_smime_seal(), the S/MIME half).  Without
+ * S/MIME, as it is.
  * Transfer full.
  */
 static GMimeObject *

@@ -57,6 +57,13 @@ typedef struct {
 	gboolean tagged;     /* the subject starts with the tag */
 	char *code;	     /* what follows "TAG #", or NULL */
 	gboolean auto_submitted;
+	/*
+	 * What the commands are read from: the message itself, or (S/MIME)
+	 * the content the signature vouches for, decrypted; and whether the
+	 * request was encrypted, so that the answer is too.
+	 */
+	gpointer content; /* GMimeObject *, a reference */
+	gboolean encrypted;
 } Request;
 
 /* @len bytes of a message.  Transfer full: request_free(). */

@@ -47,7 +47,10 @@ read_request(int fd, gboolean *too_big, GError **error)
 
 /*
  * S/MIME: the one place where mdir_smime_open() verifies (and decrypts)
- * the request and says who signed it, and whether it was encrypted.
+ * the request and says who signed it, and whether it was encrypted.  Once
+ * wired: the signer's address must be req->from, req->content becomes the
+ * signed content (the commands are read from it) and req->encrypted says
+ * whether to encrypt the answer.
  */
 static gboolean
 auth_smime(const CommandConf *cc, Request *req, Auth *a, GError **error)
@@ -165,7 +168,7 @@ run_one(const CommandConf *cc, const Request *req, const CommandLine *c, GString
 static gboolean
 answer(const CommandConf *cc, MdirStore *store, const Request *req, GError **error)
 {
-	g_autoptr(GPtrArray) lines = request_commands(req->message);
+	g_autoptr(GPtrArray) lines = request_commands(req->content);
 	g_autoptr(GString) out = g_string_new(NULL);
 	guint failed = 0;
 

@@ -176,6 +176,7 @@ request_parse(const char *data, gsize len, const char *tag)
 	if (m == NULL)
 		return r;
 	r->message = m;
+	r->content = g_object_ref(m);
 	subject = g_mime_message_get_subject(m);
 	if (subject) {
 		g_free(r->subject);
@@ -200,6 +201,7 @@ request_free(Request *r)
 {
 	if (r == NULL)
 		return;
+	g_clear_object(&r->content);
 	g_clear_object(&r->message);
 	g_free(r->from);
 	g_free(r->subject);

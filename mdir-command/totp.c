@@ -106,7 +106,7 @@ totp_match(GBytes *key, const char *code, gint64 now_step, guint window)
 	for (gint64 s = now_step - window; s <= now_step + (gint64)window; s++) {
 		g_autofree char *want = s >= 0 ? totp_hotp(k, len, (guint64)s, TOTP_DIGITS) : NULL;
 
-		/* every candidate compared in full: no early exit by content */
+		/* compared in constant time: how much matched is not told */
 		if (want && CRYPTO_memcmp(want, code, TOTP_DIGITS) == 0)
 			return s;
 	}
