@@ -12,3 +12,31 @@ bench_need() {
 	[ "$(id -u)" = 0 ] || { echo "bench: needs root to install:$_need" >&2; exit 1; }
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $_need >/dev/null
 }
+
+# What make bench (bench/run.sh) collects: each benchmark, when
+# $BENCH_RESULTS names a file, appends one line a figure to it, tab-separated:
+#
+#   bench_result NAME MDIR COMPARISON FIGURE RATIO TARGET MET
+#
+# NAME the benchmark, MDIR mdir's figure with its unit, COMPARISON the
+# program it is measured against ("-" for none), FIGURE that program's,
+# RATIO mdir's over it ("1.77x"), TARGET the issue's ("-" for none), MET
+# "met", "not met" or "-".  Run alone, a benchmark prints its own report
+# and nothing else.
+bench_result() {
+	[ -n "${BENCH_RESULTS:-}" ] || return 0
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$BENCH_RESULTS"
+}
+
+# bench_ratio A B: A / B, two decimals and an x
+bench_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "-"; else printf "%.2fx\n", a / b }'; }
+
+# bench_met VALUE OP LIMIT: "met" or "not met" (OP: ge, le, lt, gt); VALUE
+# may end in x or a unit, which is ignored
+bench_met() {
+	awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+		v += 0; l += 0
+		ok = op == "ge" ? v >= l : op == "le" ? v <= l : op == "lt" ? v < l : v > l
+		print ok ? "met" : "not met"
+	}'
+}

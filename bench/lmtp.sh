@@ -17,6 +17,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${MDIR_BUILD:-$top/build}/bin
 [ -x "$bin/mdir-receive" ] || { echo "bench: build first (make)" >&2; exit 1; }
 command -v cc >/dev/null || { echo "bench: needs cc" >&2; exit 1; }
+. "$top/bench/lib.sh"
+if [ "$(id -u)" = 0 ]; then bench_need dovecot-lmtpd bc; fi
 
 W=$(mktemp -d /var/tmp/mdir-bench-lmtp.XXXXXX) # on disk, as mail is
 SRV=
@@ -150,11 +152,14 @@ dove=no
 if [ -x /usr/lib/dovecot/lmtp ] && [ "$(id -u)" = 0 ]; then
 	mkdir -p "$W/dovecot/run"
 	chown nobody "$W/dovecot"
+	# only LMTP, on a unix socket in its own base_dir; any recipient is
+	# one static user (nobody) with a Maildir under $W; mail_fsync =
+	# always: each message is synced before its 250, as mdir's are
 	cat >"$W/dovecot/dovecot.conf" <<EOF
 base_dir = $W/dovecot/run
 state_dir = $W/dovecot/state
 protocols = lmtp
-listen =
+listen = 127.0.0.1
 ssl = no
 log_path = $W/dovecot/log
 mail_location = maildir:$W/dovecot/Maildir
@@ -191,7 +196,8 @@ clean; lmtp_run "$W/lmtp.sock" >/dev/null # warm the page cache and the server
 clean; lmtp_run "$W/lmtp.sock" >"$W/lmtp.out"
 ns_lmtp=$(head -n 1 "$W/lmtp.out")
 report "mdir LMTP, $par sessions" "$ns_lmtp"
-clean; ns_alone=$(lmtp_run "$W/alone.sock" | head -n 1)
+clean; lmtp_run "$W/alone.sock" >"$W/alone.out"
+ns_alone=$(head -n 1 "$W/alone.out")
 report "  without group commit" "$ns_alone"
 clean; ns_pseq=$(pipe_seq)
 report "mdir pipe, 1 at a time" "$ns_pseq"
@@ -203,6 +209,9 @@ if [ $dove = yes ]; then
 	clean; lmtp_run "$W/dovecot/run/lmtp" >/dev/null
 	clean; lmtp_run "$W/dovecot/run/lmtp" >"$W/dove.out"
 	ns_dove=$(head -n 1 "$W/dove.out")
+	# every 250 was a message in the Maildir, or the run measured nothing
+	got=$(ls "$W/dovecot/Maildir/new" | wc -l)
+	[ "$got" = "$n" ] || { echo "bench: dovecot stored $got of $n" >&2; cat "$W/dovecot/log" >&2; exit 1; }
 	report "dovecot LMTP, $par sessions" "$ns_dove"
 fi
 clean
@@ -221,3 +230,26 @@ if [ $dove = yes ]; then
 else
 	echo "dovecot LMTP: not measured (needs dovecot-lmtpd installed, and root)"
 fi
+
+# for make bench (bench/lib.sh)
+rate() { awk -v n="$n" -v ns="$1" 'BEGIN { printf "%.0f", n * 1e9 / ns }'; }
+r=$(bench_ratio "$ns_floor" "$ns_lmtp")
+bench_result "lmtp: $par sessions vs the floor" "$(rate "$ns_lmtp") msg/s" \
+	"copy+fsync+rename, $par at a time" "$(rate "$ns_floor") msg/s" "$r" ">= 1.0x" \
+	"$(bench_met "$r" ge 1.0)"
+if [ $dove = yes ]; then
+	r=$(bench_ratio "$ns_dove" "$ns_lmtp")
+	bench_result "lmtp: $par sessions vs dovecot" "$(rate "$ns_lmtp") msg/s" \
+		"dovecot-lmtpd, mail_fsync=always" "$(rate "$ns_dove") msg/s" "$r" ">= 2.0x" \
+		"$(bench_met "$r" ge 2.0)"
+	bench_result "lmtp: end of DATA to 250, median" "$(pct "$W/lmtp.out" 0.5) ms" \
+		"dovecot-lmtpd" "$(pct "$W/dove.out" 0.5) ms" \
+		"$(bench_ratio "$(pct "$W/lmtp.out" 0.5)" "$(pct "$W/dove.out" 0.5)")" "reported" "-"
+else
+	bench_result "lmtp: $par sessions vs dovecot" "$(rate "$ns_lmtp") msg/s" \
+		"dovecot-lmtpd: not run" "-" "-" ">= 2.0x" "not measured"
+	bench_result "lmtp: end of DATA to 250, median" "$(pct "$W/lmtp.out" 0.5) ms" \
+		"-" "-" "-" "reported" "-"
+fi
+bench_result "lmtp: group commit" "$(rate "$ns_lmtp") msg/s" "mdir LMTP, each session syncing alone" \
+	"$(rate "$ns_alone") msg/s" "$(bench_ratio "$ns_alone" "$ns_lmtp")" "-" "-"
