@@ -208,7 +208,7 @@ $(foreach n,$(FUZZ_NAMES),$(eval $(call fuzz_rules,$(n))))
 .SECONDARY:
 
 .PHONY: all check check-build test stress deps demo install uninstall clean lint help fuzz fuzz-build \
-	dist version
+	dist version bench
 
 all: $(LIB_REAL) $(BIN)
 
@@ -248,6 +248,14 @@ stress:
 
 test: check
 
+# every benchmark of bench/ and one table of their ratios against the
+# issues' targets (bench/run.sh: sizes by environment, logs in
+# $(B)/bench); minutes, not part of check
+bench:
+	@scripts/deps --if-missing
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh --build $(B)
+
 lint:
 	mandoc -Tlint -Wwarning man/*.[1-8]
 
@@ -257,7 +265,7 @@ demo:
 	@scripts/demo $(B)
 
 help:
-	@echo "targets: all check stress fuzz demo deps install uninstall clean lint dist version"
+	@echo "targets: all check stress fuzz bench demo deps install uninstall clean lint dist version"
 	@echo "variables: PREFIX DESTDIR SANITIZE=1 B (build directory) FUZZ_SECONDS DISTDIR"
 
 version:

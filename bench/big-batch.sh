@@ -12,6 +12,7 @@ same=${2:-}
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${MDIR_BUILD:-$top/build}/bin
 [ -x "$bin/mdird" ] || { echo "bench: build first (make)" >&2; exit 1; }
+. "$top/bench/lib.sh"
 
 W=$(mktemp -d /var/tmp/mdir-bench.XXXXXX) # on disk, as mail is: not a tmpfs
 md_pid=
@@ -78,8 +79,10 @@ wait_for work_busy
 t=$(now)
 receive "$W/small.eml"
 wait_for small_filed
-printf 'the ordinary message, queued behind:  %6d ms after its delivery (target 5000)\n' \
-	"$(ms "$t")"
+ms_small=$(ms "$t")
+printf 'the ordinary message, queued behind:  %6d ms after its delivery (target 5000)\n' "$ms_small"
+bench_result "big-batch: $n parts, the next message" "$ms_small ms" "-" "-" "-" "< 5000 ms" \
+	"$(bench_met "$ms_small" lt 5000)"
 wait_for all_done
 printf 'the big batch, filed whole:           %6d entries in %s\n' \
 	"$(grep -c ' + ' "$MDIR_ROOT/$jo/.changes")" "$jo"
@@ -102,7 +105,10 @@ t=$(now)
 kill -TERM "$md_pid"
 wait "$md_pid" || true
 md_pid=
-printf 'SIGTERM in the middle of it:          %6d ms to exit (target 1000)\n' "$(ms "$t")"
+ms_term=$(ms "$t")
+printf 'SIGTERM in the middle of it:          %6d ms to exit (target 1000)\n' "$ms_term"
+bench_result "big-batch: SIGTERM in the middle" "$ms_term ms" "-" "-" "-" "< 1000 ms" \
+	"$(bench_met "$ms_term" lt 1000)"
 start_md
 wait_for all_done
 stop_md

@@ -1,5 +1,9 @@
 # bench/lib.sh: what the benchmarks share.  Source it after setting $top.
 
+# Stopped by a signal (make bench's time limit, ^C), a benchmark still
+# runs its EXIT trap: its servers stopped, its directory removed
+trap 'exit 143' TERM INT HUP
+
 # bench_need PACKAGE...: installs the Debian packages that are missing
 # (as root), or stops saying which are.
 bench_need() {

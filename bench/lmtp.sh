@@ -23,10 +23,10 @@ if [ "$(id -u)" = 0 ]; then bench_need dovecot-lmtpd bc; fi
 W=$(mktemp -d /var/tmp/mdir-bench-lmtp.XXXXXX) # on disk, as mail is
 SRV=
 DOVE=
-cleanup() {
-	[ -n "$SRV" ] && kill $SRV 2>/dev/null
-	[ -n "$DOVE" ] && kill "$DOVE" 2>/dev/null
-	wait 2>/dev/null
+cleanup() { # servers that are gone already (a signal to the group) are no error
+	[ -z "$SRV" ] || kill $SRV 2>/dev/null || true
+	[ -z "$DOVE" ] || kill "$DOVE" 2>/dev/null || true
+	wait 2>/dev/null || true
 	rm -rf "$W"
 }
 trap cleanup EXIT

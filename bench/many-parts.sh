@@ -9,6 +9,7 @@
 set -eu
 n=${1:-100000}
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib.sh"
 bin=${MDIR_BUILD:-$top/build}/bin
 [ -x "$bin/mdir-receive" ] || { echo "bench: build first (make)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench: needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
@@ -47,3 +48,8 @@ awk -v st="$stored" -v b="$batch" -v bl="$blocks" -v sz="$size" 'BEGIN {
 	printf "stored: %.2f MB (%.2fx); with the batch %.2f MB (%.2fx); disk blocks %.2f MB (%.2fx)\n",
 	    st / 1e6, st / sz, (st + b) / 1e6, (st + b) / sz, bl / 1e6, bl / sz
 }'
+x=$(awk -v st="$stored" -v sz="$size" 'BEGIN { printf "%.2fx", st / sz }')
+bench_result "many-parts: $n parts, time" "$secs s" "-" "-" "-" "< 10 s" "$(bench_met "$secs" lt 10)"
+bench_result "many-parts: peak RSS" "$(awk -v k="$kb" 'BEGIN { printf "%.1f MB", k / 1024 }')" "-" "-" "-" \
+	"< 100 MB" "$(bench_met "$((kb / 1024))" lt 100)"
+bench_result "many-parts: stored / message size" "$x" "-" "-" "-" "< 5x" "$(bench_met "$x" lt 5)"

@@ -15,7 +15,7 @@ if ! command -v postgrey >/dev/null; then
 fi
 W=$(mktemp -d /var/tmp/mdir-bench.XXXXXX)
 pids=
-trap 'for p in $pids; do kill $p 2>/dev/null; done; rm -rf "$W"' EXIT
+trap 'for p in $pids; do kill $p 2>/dev/null || true; done; rm -rf "$W"' EXIT
 chmod 755 "$W"
 cc -O2 -pthread -o "$W/client" "$top/bench/policy-client.c"
 export MDIR_ROOT=$W/root
@@ -43,11 +43,18 @@ for c in 1 20; do
 		[ $s = postgrey ] && port=$p2
 		set -- $("$W/client" 127.0.0.1 $port "$n" $c)
 		printf '%-12s %-12s %10s %8s %8s\n' $s $c "$1" "$2" "$3"
-		eval "r_${s%-*}_$c=$1"
+		eval "r_${s%-*}_$c=$1 p99_${s%-*}_$c=$3"
 	done
 done
 printf '\nsmtp-stats / postgrey, one connection: %.1fx\n' "$(echo "$r_smtp_1 / $r_postgrey_1" | bc -l)"
 printf 'smtp-stats / postgrey, 20 connections: %.1fx\n' "$(echo "$r_smtp_20 / $r_postgrey_20" | bc -l)"
+r=$(bench_ratio "$r_smtp_20" "$r_postgrey_20")
+bench_result "policy: 20 connections" "$r_smtp_20 req/s" "postgrey --delay=300" "$r_postgrey_20 req/s" \
+	"$r" ">= 10x" "$(bench_met "$r" ge 10)"
+bench_result "policy: 20 connections, p99" "$p99_smtp_20 ms" "postgrey" "$p99_postgrey_20 ms" \
+	"$(bench_ratio "$p99_smtp_20" "$p99_postgrey_20")" "< 2 ms" "$(bench_met "$p99_smtp_20" lt 2)"
+bench_result "policy: 1 connection" "$r_smtp_1 req/s" "postgrey --delay=300" "$r_postgrey_1 req/s" \
+	"$(bench_ratio "$r_smtp_1" "$r_postgrey_1")" "-" "-"
 
 # learn: a spam folder of sync-client copies (files without records)
 /usr/bin/python3 "$top/bench/gen-corpus.py" "$W/corpus" 1000 >/dev/null
