@@ -3,6 +3,7 @@
  * message made ready (message.c), signed (dkim.c), handed to sendmail
  * (send.c) and filed by the result; main.c only parses the options.
  */
+#define _GNU_SOURCE /* syncfs(2) */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -30,6 +31,9 @@ struct Outbox {
 	gboolean own;
 	char *account;
 	guint sent, deferred, failed;
+	/* a flush owed (outbox_sync): the path of the file system to sync */
+	gboolean sync_defer;
+	char *sync_owed;
 };
 
 static void G_GNUC_PRINTF(2, 3)
@@ -68,6 +72,69 @@ log_outcome(const Outbox *r, const char *name, const Message *m, const char *sta
 	    m ? m->message_id : "", m ? m->sender : "", to->str, status, sendmail,
 	    m && m->signed_with ? m->signed_with : "no", mdir_folder_name(r->outbox), name,
 	    said && *said ? said : "-");
+}
+
+static gboolean
+syncfs_path(const char *path, GError **error)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int err;
+
+	if (fd >= 0 && syncfs(fd) == 0) {
+		close(fd);
+		return TRUE;
+	}
+	err = errno;
+	if (fd >= 0)
+		close(fd);
+	g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "syncfs %s: %s", path,
+	    g_strerror(err));
+	return FALSE;
+}
+
+static gboolean
+same_fs(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev;
+}
+
+/*
+ * The store's whole-file-system flushes (mdir_store_set_sync_func()).
+ * While sync_defer is set, a flush is owed instead of made: an entry's
+ * in-flight mark is written just before the copy that goes out is stored,
+ * and the store's flush before that copy's rename, on the same file
+ * system, makes the mark durable too: one flush for both.  Whatever is
+ * owed is paid by the next flush, or by outbox_pay() before sendmail runs.
+ * (Per file, the store and folders fsync their own files: nothing is owed.)
+ */
+static gboolean
+outbox_sync(const char *path, gpointer data, GError **error)
+{
+	Outbox *r = data;
+
+	if (r->sync_defer && (r->sync_owed == NULL || same_fs(r->sync_owed, path))) {
+		if (r->sync_owed == NULL)
+			r->sync_owed = g_strdup(path);
+		return TRUE;
+	}
+	if (!syncfs_path(path, error))
+		return FALSE;
+	if (r->sync_owed && !same_fs(r->sync_owed, path) && !syncfs_path(r->sync_owed, error))
+		return FALSE;
+	g_clear_pointer(&r->sync_owed, g_free);
+	return TRUE;
+}
+
+/* The flush owed, made now. */
+static gboolean
+outbox_pay(Outbox *r, GError **error)
+{
+	if (r->sync_owed && !syncfs_path(r->sync_owed, error))
+		return FALSE;
+	g_clear_pointer(&r->sync_owed, g_free);
+	return TRUE;
 }
 
 /* Whom a notice about an entry goes to: the account, or mdir's sender. */
@@ -244,20 +311,21 @@ record_events(const Outbox *r, const Message *m, const char *kind)
 	}
 }
 
-/* The signed copy stored and filed under SMTP/Sent, the entry removed. */
+/* The signed copy stored as @id filed under SMTP/Sent, the entry removed. */
 static gboolean
-file_sent(const Outbox *r, const char *name, const Message *m, const char *file,
+file_sent(const Outbox *r, const char *name, const Message *m, const char *id,
     const MdirRecord *rec, GError **error)
 {
 	g_autofree char *part = NULL;
-	g_autoptr(MdirRecord) sent = sent_store(r->store, m, file, rec, &part, error);
+	g_autoptr(MdirRecord) sent = sent_record(r->store, id, m, rec, &part, error);
 
 	return sent && move_to(r, name, part, sent, "SMTP/Sent", error);
 }
 
+/* @id: the copy that went out, stored by sent_keep() (@kept_new: by this run). */
 static void
-finish(Outbox *r, const char *name, const Message *m, MdirRecord *rec, const char *file,
-    int code, const char *said)
+finish(Outbox *r, const char *name, const Message *m, MdirRecord *rec, const char *id,
+    gboolean kept_new, int code, const char *said)
 {
 	SendOutcome outcome = send_outcome(code);
 
@@ -267,6 +335,8 @@ finish(Outbox *r, const char *name, const Message *m, MdirRecord *rec, const cha
 	g_autoptr(GError) e = NULL;
 	gint64 next = 0;
 
+	if (outcome != SEND_OK)
+		sent_drop(r->store, id, kept_new);
 	switch (outcome) {
 	case SEND_OK:
 		mdir_record_set(rec, "outbox-id", mdir_record_get(rec, "outbox-in-flight"));
@@ -276,7 +346,7 @@ finish(Outbox *r, const char *name, const Message *m, MdirRecord *rec, const cha
 		r->sent++;
 		log_outcome(r, name, m, "sent", code, said);
 		/* the copy kept is the one that went out, signatures and all */
-		if (!file_sent(r, name, m, file, rec, &e))
+		if (!file_sent(r, name, m, id, rec, &e))
 			mdir_log(LOG_CRIT, "%s: sent, but cannot move to SMTP/Sent: %s", name,
 			    e->message);
 		return;
@@ -338,6 +408,18 @@ load(const Outbox *r, const char *path, const MdirRecord *rec, GError **error)
 	return g_steal_pointer(&m);
 }
 
+/* The mark of an entry that was not sent after all, removed (durably). */
+static void
+unmark(Outbox *r, const char *name, MdirRecord *rec)
+{
+	g_autoptr(GError) e = NULL;
+
+	mdir_record_remove(rec, "outbox-in-flight");
+	if (!mdir_folder_save_record(r->outbox, name, rec, &e))
+		mdir_log(LOG_ERR, "%s: %s (a next run files it as possibly sent)", name,
+		    e->message);
+}
+
 /* An entry due, read into @copy; FALSE only for trouble that stops the run. */
 static gboolean
 send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GError **error)
@@ -347,6 +429,9 @@ send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GErro
 	g_autofree char *file = NULL;
 	g_autofree char *said = NULL;
 	g_autofree char *token = NULL;
+	g_autofree char *kept = NULL;
+	gboolean kept_new = FALSE;
+	gboolean marked;
 	int code;
 
 	m = load(r, copy, rec, &e);
@@ -378,13 +463,27 @@ send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GErro
 	mdir_record_set(rec, "outbox-sender", m->sender);
 	if (mdir_record_get(rec, "subject") == NULL)
 		mdir_record_set(rec, "subject", m->subject);
-	if (!mdir_folder_save_record(r->outbox, name, rec, error)) {
+	/*
+	 * The mark, then the copy that goes out stored as a message of its
+	 * own: the store's flush before the copy's rename makes the mark
+	 * durable too (outbox_sync), and both are before sendmail runs.
+	 */
+	r->sync_defer = TRUE;
+	marked = mdir_folder_save_record(r->outbox, name, rec, error);
+	r->sync_defer = FALSE;
+	if (marked)
+		kept = sent_keep(r->store, m, file, &kept_new, error);
+	if (kept == NULL || !outbox_pay(r, error)) {
+		if (kept)
+			sent_drop(r->store, kept, kept_new);
+		if (marked)
+			unmark(r, name, rec);
 		unlink(file);
-		return FALSE; /* not marked: not sent */
+		return FALSE; /* not durably marked: not sent */
 	}
 	code = send_run(mdir_config_get(r->config, "outbox", "sendmail"), m, file,
 	    mdir_config_get_duration_ms(r->config, "outbox", "timeout"), &said);
-	finish(r, name, m, rec, file, code, said);
+	finish(r, name, m, rec, kept, kept_new, code, said);
 	unlink(file);
 	return TRUE;
 }
@@ -492,6 +591,8 @@ outbox_open(MdirConfig *config, OutboxFlags flags, GError **error)
 	if (!(flags & OUTBOX_KEYS_ONLY) &&
 	    (r->store = mdir_store_open_config(config, error)) == NULL)
 		return NULL;
+	if (r->store)
+		mdir_store_set_sync_func(r->store, outbox_sync, r);
 	if (!load_keys(r, error))
 		return NULL;
 	return g_steal_pointer(&r);
@@ -506,6 +607,7 @@ outbox_free(Outbox *r)
 	dkim_key_free(r->ed25519);
 	mdir_folder_free(r->outbox);
 	g_free(r->account);
+	g_free(r->sync_owed);
 	mdir_store_free(r->store);
 	g_free(r);
 }

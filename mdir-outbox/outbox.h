@@ -106,12 +106,21 @@ gboolean send_due(const MdirRecord *rec);
 char *send_stamp(void);
 
 /*
- * sent.c: @file (the signed copy that went out) stored as a message of its
- * own; its part's path into @part, and its record (the store's, with what
- * @sending, the outbox entry's record, says of how it was sent).
- * Transfer full.
+ * sent.c: @file (the signed copy about to go out) stored as a message of
+ * its own, before sendmail runs; the id it is stored under (transfer full),
+ * and into @is_new whether this call stored it (FALSE: the same message
+ * was there already).
  */
-MdirRecord *sent_store(MdirStore *store, const Message *m, const char *file,
+char *sent_keep(MdirStore *store, const Message *m, const char *file, gboolean *is_new,
+    GError **error);
+/* The copy sent_keep() stored, not sent after all: removed if it stored it. */
+void sent_drop(MdirStore *store, const char *id, gboolean is_new);
+/*
+ * The record of stored copy @id for SMTP/Sent (the store's, with what
+ * @sending, the outbox entry's record, says of how it was sent); its part's
+ * path into @part.  Transfer full.
+ */
+MdirRecord *sent_record(MdirStore *store, const char *id, const Message *m,
     const MdirRecord *sending, char **part, GError **error);
 
 /*

@@ -2,7 +2,8 @@
  * send.c: one message of the outbox through sendmail, at most once.
  *
  * The order is what makes it at most once: the entry's record is marked
- * "in flight" durably before sendmail runs; after it, the result goes into
+ * "in flight" durably before sendmail runs (with the copy that goes out
+ * stored, one flush for both: outbox.c); after it, the result goes into
  * the record and the entry moves.  A run that finds the mark left by a
  * crash in between does not send again: if SMTP/Sent holds the copy with
  * the same token, the crash came after the move and only the outbox entry

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <gmime/gmime.h>
@@ -46,9 +47,15 @@ describe(MdirRecord *rec, const Message *m)
 	mdir_record_add(rec, "subject", subject);
 }
 
-/* @file into the store under the message's own Message-ID; its URL. */
-static char *
-store_file(MdirStore *store, const Message *m, const char *file, GError **error)
+/*
+ * @file into the store under the message's own Message-ID, before sendmail
+ * runs; the id it is stored under.  Published with a flush before and
+ * after its rename, which make the outbox entry's in-flight mark, written
+ * just before, durable too (outbox.c).
+ */
+char *
+sent_keep(MdirStore *store, const Message *m, const char *file, gboolean *is_new,
+    GError **error)
 {
 	g_autoptr(MdirStoreTxn) txn = mdir_store_txn_begin(store, error);
 	g_autofree char *id = NULL;
@@ -82,18 +89,32 @@ store_file(MdirStore *store, const Message *m, const char *file, GError **error)
 	describe(mdir_store_txn_record(txn, 0), m);
 	if (!mdir_store_txn_commit(txn, m->message_id, &id, &outcome, error))
 		return NULL;
-	return mdir_url_build(id, 0);
+	*is_new = outcome == MDIR_STORE_NEW;
+	return g_steal_pointer(&id);
+}
+
+void
+sent_drop(MdirStore *store, const char *id, gboolean is_new)
+{
+	g_autofree char *dir = NULL;
+	g_autoptr(GError) e = NULL;
+
+	/* the same message stored before is another's to keep */
+	if (!is_new)
+		return;
+	dir = mdir_store_message_dir(store, id);
+	if (!mdir_store_remove_message(store, dir, &e))
+		mdir_log(LOG_WARNING, "%s: not sent, and its copy stays in the store (mstore gc): %s",
+		    id, e->message);
 }
 
 MdirRecord *
-sent_store(MdirStore *store, const Message *m, const char *file, const MdirRecord *sending,
+sent_record(MdirStore *store, const char *id, const Message *m, const MdirRecord *sending,
     char **part, GError **error)
 {
-	g_autofree char *url = store_file(store, m, file, error);
+	g_autofree char *url = mdir_url_build(id, 0);
 	g_autoptr(MdirRecord) rec = NULL;
 
-	if (url == NULL)
-		return NULL;
 	rec = mdir_store_load_record(store, url, error);
 	*part = rec ? mdir_store_part_path(store, url, error) : NULL;
 	if (*part == NULL)

@@ -1,0 +1,97 @@
+#!/bin/sh
+# mdir-outbox killed -9 at random moments and run again until its outbox
+# is empty: no message is handed to sendmail twice; each ends in SMTP/Sent
+# (handed over exactly once) or in SMTP/Failed as "possibly sent" (at most
+# once).  And a message costs three flushes of the file system, not four:
+# the copy going out is stored before sendmail runs, and the flush that
+# stores it makes the in-flight mark durable too (strace counts them); a
+# message not sent after all (deferred, refused) leaves no such copy.
+. "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
+command -v strace >/dev/null || skip_all "strace is not installed (make deps)"
+plan 11
+
+O=$MDIR_ROOT/SMTP/Accounts/jo@example.org/Outbox
+# the stand-in sendmail notes each message it took (its Subject), as a
+# queue would have it: once it has read it all
+cat >"$T/sendmail" <<SM
+#!/bin/sh
+s=\$(sed -n 's/^Subject: //p')
+echo "\$s" >>"$T/sends"
+exit \$(cat "$T/code" 2>/dev/null || echo 0)
+SM
+chmod +x "$T/sendmail"
+: >"$T/sends"
+printf '[mdir]\nroot = %s\n[receive]\nlocal_domains = example.org\n[outbox]\nsendmail = %s\n' \
+	"$MDIR_ROOT" "$T/sendmail" >"$T/c.conf"
+mstore mkdir SMTP/Accounts/jo@example.org/Outbox >/dev/null
+fill() { # PREFIX N: messages PREFIX0 ... PREFIX(N-1)
+	_i=0
+	while [ $_i -lt "$2" ]; do
+		printf 'From: jo@example.org\nTo: x@example.net\nSubject: %s%d\n\nbody %d\n' "$1" $_i $_i \
+			>"$O/$1$_i.eml"
+		_i=$((_i + 1))
+	done
+}
+no_sendmail() { ! pgrep -f "$T/sendmail" >/dev/null; }
+
+n=40
+fill m $n
+runs=0
+killed=0
+while [ -n "$(ls "$O")" ] && [ $runs -lt 300 ]; do
+	mdir-outbox -c "$T/c.conf" >/dev/null 2>&1 &
+	pid=$!
+	# 0 to 39 ms: a run sends a few messages before it dies
+	sleep "0.0$(($(od -An -N2 -tu2 /dev/urandom) % 40 / 10))$(($(od -An -N1 -tu1 /dev/urandom) % 10))"
+	kill -9 $pid 2>/dev/null && killed=$((killed + 1))
+	wait $pid 2>/dev/null
+	runs=$((runs + 1))
+done
+# the last run ends by itself; sendmails a killed run left finish theirs
+mdir-outbox -c "$T/c.conf" >/dev/null 2>&1
+wait_for 10 no_sendmail
+diag "$runs runs, $killed killed -9"
+ok "$([ $killed -ge 3 ]; echo $?)" "mdir-outbox was killed -9 mid-run several times"
+is "$(ls "$O")" "" "the outbox is empty in the end"
+is "$(sort "$T/sends" | uniq -d)" "" "no message was handed to sendmail twice"
+# entries by message: a kill while one was filed can leave it filed
+# twice (m3.eml and m3-2.eml), which is about filing, not sending
+sent=$(ls "$MDIR_ROOT/SMTP/Sent" 2>/dev/null | sed 's/\(-[0-9]*\)*\.eml$//' | sort -u)
+failed=$(ls "$MDIR_ROOT/SMTP/Failed" 2>/dev/null | sed 's/\(-[0-9]*\)*\.eml$//' | sort -u)
+is "$(printf '%s\n%s\n' "$sent" "$failed" | grep . | sort -u | wc -l)" $n \
+	"each message is in SMTP/Sent or in SMTP/Failed"
+bad=
+for m in $sent; do
+	[ "$(grep -cx "$m" "$T/sends")" = 1 ] || bad="$bad $m"
+done
+is "$bad" "" "each one in SMTP/Sent was handed to sendmail exactly once"
+bad=
+for m in $failed; do
+	echo "$sent" | grep -qx "$m" && bad="$bad $m"
+done
+is "$bad" "" "none is both sent and filed as possibly sent"
+diag "$(echo "$sent" | grep -c .) sent, $(echo "$failed" | grep -c .) possibly sent"
+
+# not sent after all: the copy stored for it goes
+stored() { find "$MDIR_ROOT/.mstore/msg" -mindepth 2 -maxdepth 2 -type d | wc -l; }
+before=$(stored)
+echo 75 >"$T/code"
+fill later 1
+mdir-outbox -c "$T/c.conf" >/dev/null 2>&1
+is "$(ls "$O")" "later0.eml" "sendmail's 75: deferred, the message stays"
+is "$(stored)" "$before" "and the copy stored for it is removed"
+echo 69 >"$T/code"
+fill refused 1
+mdir-outbox -c "$T/c.conf" >/dev/null 2>&1
+# a refused one is filed with a notice, which is a stored message
+is "$(($(stored) - before))" 1 "sendmail's 69: refused, its stored copy removed (the notice stays)"
+rm -f "$T/code"
+
+# the flushes: 10 messages, one run, counted
+rm -rf "$MDIR_ROOT/SMTP/Sent" "$MDIR_ROOT/SMTP/Failed"
+fill s 10
+strace -f -qq -c -e trace=syncfs,fsync,fdatasync -o "$T/strace" mdir-outbox -c "$T/c.conf" \
+	>/dev/null 2>&1
+is "$(ls "$MDIR_ROOT/SMTP/Sent" | wc -l)" 10 "ten sent under strace"
+syncfs=$(awk '$NF == "syncfs" { print $4 }' "$T/strace")
+is "${syncfs:-0}" 30 "three syncfs a message: the mark shares the stored copy's"
