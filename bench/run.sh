@@ -9,12 +9,13 @@
 # Sizes (environment), the defaults keeping a run under about 8 minutes
 # on a 2-core VM:
 #   BENCH_RECEIVE_N=400   messages, bench/receive.sh
-#   BENCH_LMTP_N=400      messages, bench/lmtp.sh (BENCH_LMTP_SESSIONS=4)
-#   BENCH_CLASSIFY_N=400  messages, bench/classify.sh, the many-rules case too
-#   BENCH_POLICY_N=20000  requests, bench/policy.sh
-#   BENCH_OUTBOX_N=200    messages, bench/outbox.sh
+#   BENCH_LMTP_N=400      messages, bench/lmtp.sh (BENCH_LMTP_SESSIONS=4,
+#                         BENCH_LMTP_ROUNDS=3)
+#   BENCH_CLASSIFY_N=200  messages, bench/classify.sh, the many-rules case too
+#   BENCH_POLICY_N=10000  requests, bench/policy.sh
+#   BENCH_OUTBOX_N=200    messages, bench/outbox.sh (BENCH_OUTBOX_CHUNK=25)
 #   BENCH_PARTS=100000    parts, bench/many-parts.sh
-#   BENCH_BATCH_PARTS=20000 parts, bench/big-batch.sh
+#   BENCH_BATCH_PARTS=10000 parts, bench/big-batch.sh
 #   BENCH_LIMIT=300       seconds a benchmark may take
 #   BENCH_ONLY="lmtp outbox" only those
 #   BENCH_LOG=DIR         where the logs go (default: BUILD/bench)
@@ -72,15 +73,15 @@ one receive "pipe mode vs dovecot-lda, ${BENCH_RECEIVE_N:-400} messages" \
 	receive.sh "${BENCH_RECEIVE_N:-400}"
 one lmtp "LMTP vs dovecot-lmtpd and the floor, ${BENCH_LMTP_N:-400} messages" \
 	lmtp.sh "${BENCH_LMTP_N:-400}" "${BENCH_LMTP_SESSIONS:-4}"
-one classify "rules vs maildrop and Sieve, 100 rules, ${BENCH_CLASSIFY_N:-400} messages" \
-	classify.sh "${BENCH_CLASSIFY_N:-400}"
-one policy "smtp-stats policy vs postgrey, ${BENCH_POLICY_N:-20000} requests" \
-	policy.sh "${BENCH_POLICY_N:-20000}"
+one classify "rules vs maildrop and Sieve, 100 rules, ${BENCH_CLASSIFY_N:-200} messages" \
+	classify.sh "${BENCH_CLASSIFY_N:-200}"
+one policy "smtp-stats policy vs postgrey, ${BENCH_POLICY_N:-10000} requests" \
+	policy.sh "${BENCH_POLICY_N:-10000}"
 one outbox "mdir-outbox vs Postfix's sendmail, ${BENCH_OUTBOX_N:-200} messages" \
 	outbox.sh "${BENCH_OUTBOX_N:-200}"
 one many-parts "one message of ${BENCH_PARTS:-100000} parts" many-parts.sh "${BENCH_PARTS:-100000}"
-one big-batch "mdird and one batch of ${BENCH_BATCH_PARTS:-20000} parts" \
-	big-batch.sh "${BENCH_BATCH_PARTS:-20000}"
+one big-batch "mdird and one batch of ${BENCH_BATCH_PARTS:-10000} parts" \
+	big-batch.sh "${BENCH_BATCH_PARTS:-10000}"
 
 echo
 echo "make bench: $(($(date +%s) - began)) s; load average $load0 before, $(cut -d ' ' -f 1-3 /proc/loadavg) after"
