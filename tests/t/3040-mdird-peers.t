@@ -35,9 +35,10 @@ like "$(nobody_ask RELOAD)" "530 5\.7\.0 RELOAD is for root" "but may not RELOAD
 
 # caps: two idle clients of root, then a third of root, then nobody's
 idle() { (sleep 30) | socat -t 30 - UNIX-CONNECT:"$MD_SOCK" >/dev/null 2>&1 & }
-# polls until mdird counts N clients besides the one asking
+# polls until mdird counts N clients besides the one asking (20 s at most:
+# a loaded machine may take seconds to start the idle clients)
 clients() {
-	for _i in $(seq 100); do
+	for _i in $(seq 400); do
 		[ "$(md_ask STATUS | sed -n 's/^250-clients //p')" -gt "$1" ] 2>/dev/null && return 0
 		sleep 0.05
 	done
