@@ -31,7 +31,10 @@ PKGS := gmime-3.0 glib-2.0 gio-2.0 gio-unix-2.0 openssl sqlite3
 # with cairo (its fonts found by fontconfig) and writes JSON with json-glib
 # (PROG_PKGS: a per-program list)
 smtp-stats_PKGS := cairo fontconfig json-glib-1.0
-PROG_PKGS := $(smtp-stats_PKGS)
+# mdir-web: an HTTP server (libsoup), yescrypt (libcrypt), and smtp-stats'
+# queries and chart (its objects, hence its packages too)
+mdir-web_PKGS := libsoup-3.0 json-glib-1.0 libcrypt cairo fontconfig
+PROG_PKGS := $(smtp-stats_PKGS) $(mdir-web_PKGS)
 DEPS_OK := $(shell pkg-config --exists $(PKGS) $(PROG_PKGS) 2>/dev/null && echo yes)
 
 ifeq ($(FUZZ),1)
@@ -108,12 +111,16 @@ $$(B)/obj/$(1)/%.o: $(1)/%.c
 	@mkdir -p $$(@D)
 	$$(say) CC $$@
 	$$(Q)$$(CC) $$(CPPFLAGS) $$(CFLAGS) $$(MDIR_CFLAGS) $$($(1)_CFLAGS) -I$(1) -c -o $$@ $$<
-$$(B)/bin/$(1): $$($(1)_OBJ) $$(LIB_REAL)
+$$(B)/bin/$(1): $$($(1)_OBJ) $$($(1)_EXTRA_OBJ) $$(LIB_REAL)
 	@mkdir -p $$(@D)
 	$$(say) LD $$@
-	$$(Q)$$(CC) -o $$@ $$($(1)_OBJ) -L$$(B)/lib -lmdir $$(MDIR_LDFLAGS) $$(PKG_LIBS) \
+	$$(Q)$$(CC) -o $$@ $$($(1)_OBJ) $$($(1)_EXTRA_OBJ) -L$$(B)/lib -lmdir $$(MDIR_LDFLAGS) $$(PKG_LIBS) \
 		$$($(1)_LIBS) -Wl,-rpath,'$$$$ORIGIN/../lib'
 endef
+# mdir-web shows smtp-stats' figures with smtp-stats' own queries and chart
+mdir-web_EXTRA_OBJ := $(B)/obj/smtp-stats/db.o $(B)/obj/smtp-stats/report.o \
+	$(B)/obj/smtp-stats/chart.o
+$(B)/obj/mdir-web/%.o: MDIR_CFLAGS += -Ismtp-stats
 $(foreach p,$(PROGS),$(eval $(call prog_rules,$(p))))
 
 BIN := $(PROGS:%=$(B)/bin/%)
@@ -169,6 +176,14 @@ $(B)/tests/test-command: $(B)/obj/tests/unit/test-command.o $(LIB_OBJ) $(COMMAND
 	@mkdir -p $(@D)
 	$(say) LD $@
 	$(Q)$(CC) -o $@ $^ $(MDIR_LDFLAGS) $(PKG_LIBS)
+# mdir-web's handlers, from all its objects but main, against a server in
+# the test's own process
+WEB_TEST_OBJ := $(filter-out %/main.o,$(mdir-web_OBJ)) $(mdir-web_EXTRA_OBJ)
+$(B)/obj/tests/unit/test-web.o: MDIR_CFLAGS += -Imdir-web -Ismtp-stats $(mdir-web_CFLAGS)
+$(B)/tests/test-web: $(B)/obj/tests/unit/test-web.o $(LIB_OBJ) $(WEB_TEST_OBJ)
+	@mkdir -p $(@D)
+	$(say) LD $@
+	$(Q)$(CC) -o $@ $^ $(MDIR_LDFLAGS) $(PKG_LIBS) $(mdir-web_LIBS)
 
 # ---------------------------------------------------------------- fuzzing
 # tests/fuzz/fuzz-NAME.c: a harness a parser.  Linked with replay.c (a

@@ -1,0 +1,450 @@
+/*
+ * server.c: the HTTP side of mdir-web: one SoupServer handler that
+ * dispatches by path, so that the access rule is in one place: /login is
+ * the only page served without a session; every POST carries the
+ * session's CSRF token; /api/ answers 401 in JSON where a page would
+ * redirect to the login.  Pages are whole HTML documents with the style
+ * sheet inside (no other asset, nothing fetched from elsewhere).
+ */
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
+#include <glib.h>
+#include <libsoup/soup.h>
+
+#include "mdir.h"
+#include "web.h"
+
+static const char CSS[] =
+    "body{font:15px/1.45 system-ui,'DejaVu Sans',sans-serif;margin:0;color:#1d2329;"
+    "background:#f4f5f7}"
+    "header{background:#25364a;color:#fff;padding:.5em 1.5em;display:flex;"
+    "align-items:center;gap:1.5em;flex-wrap:wrap}"
+    "header b{font-size:1.1em;margin-right:1em}"
+    "header a{color:#d6e2f0;text-decoration:none;padding:.2em .1em}"
+    "header a.on{color:#fff;border-bottom:2px solid #fff}"
+    "header form{margin-left:auto}"
+    "main{max-width:70em;margin:1.2em auto;padding:0 1.5em}"
+    "h1{font-size:1.4em;margin:.3em 0 .8em}h2{font-size:1.1em;margin:1.5em 0 .5em}"
+    "table{border-collapse:collapse;background:#fff;min-width:50%;margin-bottom:1em}"
+    "th,td{padding:.35em .8em;border-bottom:1px solid #e1e4e8;text-align:left}"
+    "th{background:#eaedf1;font-weight:600}td.n{text-align:right;"
+    "font-variant-numeric:tabular-nums}"
+    ".figures{display:flex;flex-wrap:wrap;gap:.8em;margin-bottom:1.2em}"
+    ".figure{background:#fff;border:1px solid #dde1e6;border-radius:6px;"
+    "padding:.6em 1.1em;min-width:8em}"
+    ".figure span{display:block;font-size:1.8em;font-weight:600}"
+    ".chart{background:#fff;border:1px solid #dde1e6;max-width:100%;height:auto}"
+    "form.inline{display:inline}"
+    "fieldset{border:1px solid #dde1e6;background:#fff;margin:0 0 1em;padding:.6em 1em}"
+    "input,select,button{font:inherit;padding:.25em .5em}"
+    "button{background:#25364a;color:#fff;border:0;border-radius:4px;cursor:pointer}"
+    "header button{background:#3d536c}"
+    "p.ok{background:#e3f4e5;border-left:4px solid #2e8540;padding:.5em 1em}"
+    "p.error{background:#fbe5e3;border-left:4px solid #b3261e;padding:.5em 1em}"
+    ".login{max-width:22em;margin:4em auto;background:#fff;padding:1.5em 2em;"
+    "border:1px solid #dde1e6;border-radius:6px}"
+    ".login label{display:block;margin:.6em 0}.login input{width:100%;"
+    "box-sizing:border-box}";
+
+static const struct {
+	const char *path;
+	const char *title;
+} nav[] = {
+	{ "/", "Today" },
+	{ "/accounts", "Accounts" },
+};
+
+char *
+web_escape(const char *text)
+{
+	return g_markup_escape_text(text ? text : "", -1);
+}
+
+static void
+head(GString *out, const char *title)
+{
+	g_autofree char *t = web_escape(title);
+
+	g_string_append_printf(out, "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
+	    "<meta name=viewport content='width=device-width,initial-scale=1'>"
+	    "<title>%s · mdir</title><style>%s</style></head><body>", t, CSS);
+}
+
+static void
+send_html(SoupServerMessage *msg, guint status, GString *out)
+{
+	SoupMessageHeaders *h = soup_server_message_get_response_headers(msg);
+
+	soup_message_headers_replace(h, "Content-Security-Policy",
+	    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+	    "form-action 'self'; frame-ancestors 'none'");
+	soup_message_headers_replace(h, "X-Content-Type-Options", "nosniff");
+	soup_message_headers_replace(h, "Cache-Control", "no-store");
+	soup_server_message_set_status(msg, status, NULL);
+	soup_server_message_set_response(msg, "text/html; charset=utf-8", SOUP_MEMORY_COPY,
+	    out->str, out->len);
+}
+
+void
+web_csrf_field(GString *out, const WebSession *s)
+{
+	g_string_append_printf(out, "<input type=hidden name=csrf value='%s'>", s->csrf);
+}
+
+void
+web_page(SoupServerMessage *msg, WebSession *s, const char *title, const char *body)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_autofree char *user = web_escape(s->user);
+	const char *path = g_uri_get_path(soup_server_message_get_uri(msg));
+
+	head(out, title);
+	g_string_append(out, "<header><b>mdir</b>");
+	for (gsize i = 0; i < G_N_ELEMENTS(nav); i++)
+		g_string_append_printf(out, "<a href='%s'%s>%s</a>", nav[i].path,
+		    strcmp(path, nav[i].path) == 0 ? " class=on" : "", nav[i].title);
+	g_string_append(out, "<form method=post action='/logout'>");
+	web_csrf_field(out, s);
+	g_string_append_printf(out, "%s <button id=logout>Log out</button></form></header>"
+	    "<main>", user);
+	g_string_append(out, body);
+	g_string_append(out, "</main></body></html>\n");
+	send_html(msg, SOUP_STATUS_OK, out);
+}
+
+static gboolean
+is_api(SoupServerMessage *msg)
+{
+	return g_str_has_prefix(g_uri_get_path(soup_server_message_get_uri(msg)), "/api/");
+}
+
+void
+web_json(SoupServerMessage *msg, guint status, char *json)
+{
+	soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+	    "Cache-Control", "no-store");
+	soup_server_message_set_status(msg, status, NULL);
+	soup_server_message_set_response(msg, "application/json", SOUP_MEMORY_TAKE, json,
+	    strlen(json));
+}
+
+void
+web_error(SoupServerMessage *msg, guint status, const char *text)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_autofree char *t = web_escape(text);
+
+	if (is_api(msg)) {
+		g_autofree char *q = g_strescape(text, NULL);
+
+		web_json(msg, status, g_strdup_printf("{\"error\": \"%s\"}\n", q));
+		return;
+	}
+	head(out, soup_status_get_phrase(status));
+	g_string_append_printf(out, "<main><h1>%u %s</h1><p class=error>%s</p>"
+	    "<p><a href='/'>Back</a></p></main></body></html>\n", status,
+	    soup_status_get_phrase(status), t);
+	send_html(msg, status, out);
+}
+
+void
+web_redirect(SoupServerMessage *msg, const char *path)
+{
+	soup_server_message_set_redirect(msg, SOUP_STATUS_SEE_OTHER, path);
+}
+
+void
+web_redirect_flash(SoupServerMessage *msg, const char *path, gboolean ok, const char *text)
+{
+	g_autofree char *q = g_uri_escape_string(text, NULL, FALSE);
+	g_autofree char *to = g_strdup_printf("%s?%s=%s", path, ok ? "ok" : "error", q);
+
+	web_redirect(msg, to);
+}
+
+void
+web_flash(GString *out, SoupServerMessage *msg)
+{
+	const char *query = g_uri_get_query(soup_server_message_get_uri(msg));
+	g_autoptr(GHashTable) q = query ? soup_form_decode(query) : NULL;
+	const char *kinds[] = { "ok", "error" };
+
+	for (gsize i = 0; q && i < G_N_ELEMENTS(kinds); i++) {
+		const char *v = g_hash_table_lookup(q, kinds[i]);
+		g_autofree char *t = v ? web_escape(v) : NULL;
+
+		if (t)
+			g_string_append_printf(out, "<p class=%s role=status>%s</p>", kinds[i], t);
+	}
+}
+
+static void
+login_page(SoupServerMessage *msg, guint status, const char *problem)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_autofree char *p = problem ? web_escape(problem) : NULL;
+
+	head(out, "Log in");
+	g_string_append(out, "<main><form class=login method=post action='/login'>"
+			      "<h1>mdir administration</h1>");
+	if (p)
+		g_string_append_printf(out, "<p class=error role=alert>%s</p>", p);
+	g_string_append(out, "<label>Name <input name=user autocomplete=username required "
+			      "autofocus></label><label>Password <input name=password "
+			      "type=password autocomplete=current-password required></label>"
+			      "<button id=login>Log in</button></form></main></body></html>\n");
+	send_html(msg, status, out);
+}
+
+static void
+do_login(Web *w, SoupServerMessage *msg, GHashTable *form)
+{
+	const char *user = form ? g_hash_table_lookup(form, "user") : NULL;
+	const char *pass = form ? g_hash_table_lookup(form, "password") : NULL;
+	const char *ip = soup_server_message_get_remote_host(msg);
+	g_autofree char *ipkey = g_strconcat("ip:", ip ? ip : "?", NULL);
+	g_autofree char *ukey = g_strconcat("user:", user ? user : "", NULL);
+	g_autofree char *cookie = NULL;
+	WebSession *s;
+
+	if (user == NULL || pass == NULL) {
+		login_page(msg, SOUP_STATUS_BAD_REQUEST, "name and password, please");
+		return;
+	}
+	if (web_throttled(w, ipkey) || web_throttled(w, ukey)) {
+		mdir_log(LOG_WARNING, "user=%s action=login ip=%s refused: too many failures",
+		    user, ip);
+		login_page(msg, 429, "too many failed logins: try "
+		    "again in 15 minutes");
+		return;
+	}
+	if (!web_passwd_check(w->users, user, pass)) {
+		web_failure(w, ipkey);
+		web_failure(w, ukey);
+		mdir_log(LOG_WARNING, "user=%s action=login ip=%s failed", user, ip);
+		login_page(msg, SOUP_STATUS_FORBIDDEN, "wrong name or password");
+		return;
+	}
+	s = web_session_new(w, user);
+	cookie = web_cookie(w, s);
+	soup_message_headers_append(soup_server_message_get_response_headers(msg), "Set-Cookie",
+	    cookie);
+	mdir_log(LOG_NOTICE, "user=%s action=login ip=%s", user, ip);
+	web_redirect(msg, "/");
+}
+
+static void
+do_logout(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form)
+{
+	g_autofree char *cookie = web_cookie(w, NULL);
+
+	(void)form;
+	mdir_log(LOG_NOTICE, "user=%s action=logout", s->user);
+	web_session_end(w, s);
+	soup_message_headers_append(soup_server_message_get_response_headers(msg), "Set-Cookie",
+	    cookie);
+	web_redirect(msg, "/login");
+}
+
+static const struct {
+	const char *path;
+	WebHandler handler;
+} routes[] = {
+	{ "/", web_today },
+	{ "/api/today", web_api_today },
+	{ "/accounts", web_accounts },
+	{ "/api/accounts", web_api_accounts },
+};
+
+/* The request's form: its body's for a POST, its query's otherwise. */
+static GHashTable *
+form_of(SoupServerMessage *msg)
+{
+	SoupMessageBody *body = soup_server_message_get_request_body(msg);
+	const char *method = soup_server_message_get_method(msg);
+	const char *query = g_uri_get_query(soup_server_message_get_uri(msg));
+	const char *type = soup_message_headers_get_content_type(
+	    soup_server_message_get_request_headers(msg), NULL);
+	g_autoptr(GBytes) bytes = NULL;
+	g_autofree char *text = NULL;
+	gsize n;
+
+	if (strcmp(method, "POST") != 0)
+		return query ? soup_form_decode(query) : NULL;
+	if (g_strcmp0(type, "application/x-www-form-urlencoded") != 0)
+		return NULL;
+	bytes = soup_message_body_flatten(body);
+	text = g_strndup(g_bytes_get_data(bytes, &n), g_bytes_get_size(bytes));
+	return soup_form_decode(text);
+}
+
+static void
+dispatch(Web *w, SoupServerMessage *msg, const char *path, GHashTable *form)
+{
+	const char *method = soup_server_message_get_method(msg);
+	gboolean post = strcmp(method, "POST") == 0;
+	WebSession *s;
+
+	if (strcmp(path, "/login") == 0) {
+		if (post)
+			do_login(w, msg, form);
+		else
+			login_page(msg, SOUP_STATUS_OK, NULL);
+		return;
+	}
+	if ((s = web_session_of(w, msg)) == NULL) {
+		if (g_str_has_prefix(path, "/api/"))
+			web_error(msg, SOUP_STATUS_UNAUTHORIZED, "log in first (POST /login)");
+		else
+			web_redirect(msg, "/login");
+		return;
+	}
+	if (post && !web_csrf_ok(s, form)) {
+		mdir_log(LOG_WARNING, "user=%s action=refused path=%s: no valid CSRF token",
+		    s->user, path);
+		web_error(msg, SOUP_STATUS_FORBIDDEN, "this form is stale or forged (no valid "
+		    "CSRF token): reload the page and try again");
+		return;
+	}
+	if (post && strcmp(path, "/logout") == 0) {
+		do_logout(w, msg, s, form);
+		return;
+	}
+	for (gsize i = 0; i < G_N_ELEMENTS(routes); i++)
+		if (strcmp(path, routes[i].path) == 0) {
+			routes[i].handler(w, msg, s, form);
+			return;
+		}
+	web_error(msg, SOUP_STATUS_NOT_FOUND, "no such page");
+}
+
+static void
+handle(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query,
+    gpointer data)
+{
+	const char *method = soup_server_message_get_method(msg);
+	g_autoptr(GHashTable) form = NULL;
+
+	(void)server, (void)query;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+	    strcmp(method, "POST") != 0) {
+		web_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "GET or POST");
+		return;
+	}
+	form = form_of(msg);
+	dispatch(data, msg, path, form);
+}
+
+static void
+session_free(gpointer p)
+{
+	WebSession *s = p;
+
+	g_free(s->id);
+	g_free(s->user);
+	g_free(s->csrf);
+	g_free(s);
+}
+
+Web *
+web_new(MdirConfig *config, GError **error)
+{
+	g_autoptr(Web) w = g_new0(Web, 1);
+
+	w->config = config;
+	if ((w->store = mdir_store_open_config(config, error)) == NULL)
+		return NULL;
+	w->users = g_strdup(mdir_config_get(config, "web", "users"));
+	w->lifetime = mdir_config_get_duration_ms(config, "web", "session_lifetime") * 1000;
+	w->secure = mdir_config_get_bool(config, "web", "secure_cookies");
+	w->sessions = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, session_free);
+	w->failures = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    (GDestroyNotify)g_array_unref);
+	w->server = soup_server_new("server-header", "mdir-web", NULL);
+	soup_server_add_handler(w->server, NULL, handle, w, NULL);
+	return g_steal_pointer(&w);
+}
+
+void
+web_free(Web *w)
+{
+	if (w == NULL)
+		return;
+	if (w->server) {
+		soup_server_disconnect(w->server);
+		g_object_unref(w->server);
+	}
+	if (w->store)
+		mdir_store_free(w->store);
+	g_free(w->users);
+	if (w->sessions)
+		g_hash_table_unref(w->sessions);
+	if (w->failures)
+		g_hash_table_unref(w->failures);
+	g_free(w);
+}
+
+/* "inet:HOST:PORT" (HOST may be [v6]) as an address.  Transfer full. */
+static GSocketAddress *
+inet_address(const char *spec, gboolean allow_remote, GError **error)
+{
+	const char *colon = strrchr(spec, ':');
+	g_autofree char *host = colon ? g_strndup(spec, colon - spec) : NULL;
+	guint64 port = 0;
+	g_autoptr(GInetAddress) a = NULL;
+
+	if (host && host[0] == '[' && g_str_has_suffix(host, "]")) {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	if (colon == NULL || !g_ascii_string_to_unsigned(colon + 1, 10, 0, 65535, &port, NULL) ||
+	    (a = g_inet_address_new_from_string(host)) == NULL) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG, "[web] listen: '%s' is not "
+		    "inet:ADDRESS:PORT (a numeric address)", spec);
+		return NULL;
+	}
+	if (!g_inet_address_get_is_loopback(a) && !allow_remote) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG, "[web] listen: %s is not a "
+		    "loopback address: mdir-web belongs behind a TLS proxy (set [web] "
+		    "allow_remote to listen there anyway)", host);
+		return NULL;
+	}
+	return g_inet_socket_address_new(a, (guint16)port);
+}
+
+static gboolean
+listen_unix(Web *w, const char *path, GError **error)
+{
+	g_autoptr(GSocket) sock = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
+	    G_SOCKET_PROTOCOL_DEFAULT, error);
+	g_autoptr(GSocketAddress) addr = g_unix_socket_address_new(path);
+
+	if (sock == NULL)
+		return FALSE;
+	unlink(path); /* a socket a previous run left */
+	if (!g_socket_bind(sock, addr, TRUE, error) || !g_socket_listen(sock, error))
+		return FALSE;
+	return soup_server_listen_socket(w->server, sock, 0, error);
+}
+
+gboolean
+web_listen(Web *w, const char *spec, GError **error)
+{
+	g_autoptr(GSocketAddress) addr = NULL;
+
+	if (spec == NULL)
+		spec = mdir_config_get(w->config, "web", "listen");
+	if (g_str_has_prefix(spec, "unix:"))
+		return listen_unix(w, spec + 5, error);
+	if ((addr = inet_address(spec + 5, mdir_config_get_bool(w->config, "web",
+	    "allow_remote"), error)) == NULL)
+		return FALSE;
+	if (!soup_server_listen(w->server, addr, 0, error))
+		return FALSE;
+	mdir_log(LOG_INFO, "listening on %s", spec);
+	return TRUE;
+}

@@ -1,0 +1,336 @@
+/*
+ * test-web.c: mdir-web's handlers through libsoup's own client, against
+ * a server of the test's process (its main loop in a thread of its own)
+ * on a free loopback port: what needs a login, the CSRF token, the
+ * limit on failed logins, the password file, and that bad input changes
+ * nothing.
+ */
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+
+#include <libsoup/soup.h>
+
+#include "testutil.h"
+#include "web.h"
+
+typedef struct {
+	MdirConfig *config;
+	Web *web;
+	GMainContext *ctx;
+	GMainLoop *loop;
+	GThread *thread;
+	SoupSession *session;
+	char *base;   /* http://127.0.0.1:PORT */
+	char *cookie; /* "mdir_session=..." once logged in */
+	char *csrf;
+} Fx;
+
+/* A reply: status, body, Location. */
+typedef struct {
+	guint status;
+	char *body;
+	char *location;
+	char *set_cookie;
+} Reply;
+
+static void
+reply_clear(Reply *r)
+{
+	g_free(r->body);
+	g_free(r->location);
+	g_free(r->set_cookie);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Reply, reply_clear)
+
+static gpointer
+serve(gpointer data)
+{
+	Fx *fx = data;
+
+	g_main_context_push_thread_default(fx->ctx);
+	g_main_loop_run(fx->loop);
+	g_main_context_pop_thread_default(fx->ctx);
+	return NULL;
+}
+
+static void
+fx_up(Fx *fx, gconstpointer data)
+{
+	g_autofree char *root = test_root();
+	g_autofree char *conf = g_strdup_printf("[mdir]\nroot = %s\n[receive]\n"
+	    "local_domains = example.test\nrole_accounts = false\n%s", root,
+	    data ? (const char *)data : "");
+	g_autofree char *path = test_write_tmp("c.conf", conf);
+	g_autoptr(GError) e = NULL;
+	GSList *uris;
+
+	fx->config = mdir_config_load(path, &e);
+	g_assert_no_error(e);
+	g_assert_true(web_passwd_set(mdir_config_get(fx->config, "web", "users"), "admin",
+	    "sesame", &e));
+	g_assert_no_error(e);
+	fx->ctx = g_main_context_new();
+	fx->loop = g_main_loop_new(fx->ctx, FALSE);
+	g_main_context_push_thread_default(fx->ctx);
+	fx->web = web_new(fx->config, &e);
+	g_assert_no_error(e);
+	g_assert_true(web_listen(fx->web, "inet:127.0.0.1:0", &e));
+	g_assert_no_error(e);
+	g_main_context_pop_thread_default(fx->ctx);
+	uris = soup_server_get_uris(fx->web->server);
+	g_assert_nonnull(uris);
+	fx->base = g_strdup_printf("http://127.0.0.1:%d", g_uri_get_port(uris->data));
+	g_slist_free_full(uris, (GDestroyNotify)g_uri_unref);
+	fx->thread = g_thread_new("server", serve, fx);
+	fx->session = soup_session_new_with_options("timeout", 20, NULL);
+}
+
+static gboolean
+stop(gpointer loop)
+{
+	g_main_loop_quit(loop);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+fx_down(Fx *fx, gconstpointer data)
+{
+	(void)data;
+	g_object_unref(fx->session);
+	g_main_context_invoke(fx->ctx, stop, fx->loop);
+	g_thread_join(fx->thread);
+	g_main_context_push_thread_default(fx->ctx);
+	web_free(fx->web);
+	while (g_main_context_iteration(fx->ctx, FALSE))
+		;
+	g_main_context_pop_thread_default(fx->ctx);
+	g_main_loop_unref(fx->loop);
+	g_main_context_unref(fx->ctx);
+	mdir_config_free(fx->config);
+	g_free(fx->base);
+	g_free(fx->cookie);
+	g_free(fx->csrf);
+}
+
+/* @method @path, with @form (urlencoded, may be NULL) and the cookie. */
+static Reply
+request(Fx *fx, const char *method, const char *path, const char *form)
+{
+	g_autofree char *url = g_strconcat(fx->base, path, NULL);
+	g_autoptr(SoupMessage) msg = soup_message_new(method, url);
+	g_autoptr(GBytes) body = NULL;
+	g_autoptr(GError) e = NULL;
+	SoupMessageHeaders *h;
+	Reply r = { 0 };
+
+	g_assert_nonnull(msg);
+	soup_message_set_flags(msg, SOUP_MESSAGE_NO_REDIRECT);
+	if (fx->cookie)
+		soup_message_headers_append(soup_message_get_request_headers(msg), "Cookie",
+		    fx->cookie);
+	if (form) {
+		g_autoptr(GBytes) b = g_bytes_new(form, strlen(form));
+
+		soup_message_set_request_body_from_bytes(msg, "application/x-www-form-urlencoded",
+		    b);
+	}
+	body = soup_session_send_and_read(fx->session, msg, NULL, &e);
+	g_assert_no_error(e);
+	h = soup_message_get_response_headers(msg);
+	r.status = soup_message_get_status(msg);
+	r.body = g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body));
+	r.location = g_strdup(soup_message_headers_get_one(h, "Location"));
+	r.set_cookie = g_strdup(soup_message_headers_get_one(h, "Set-Cookie"));
+	return r;
+}
+
+/* The value of the first "name=csrf value='...'" in @html.  Transfer full. */
+static char *
+csrf_of(const char *html)
+{
+	const char *p = strstr(html, "name=csrf value='");
+
+	g_assert_nonnull(p);
+	p += strlen("name=csrf value='");
+	return g_strndup(p, strcspn(p, "'"));
+}
+
+static void
+login(Fx *fx)
+{
+	g_auto(Reply) r = request(fx, "POST", "/login", "user=admin&password=sesame");
+	g_auto(Reply) page = { 0 };
+
+	g_assert_cmpuint(r.status, ==, 303);
+	g_assert_nonnull(r.set_cookie);
+	fx->cookie = g_strndup(r.set_cookie, strcspn(r.set_cookie, ";"));
+	page = request(fx, "GET", "/", NULL);
+	g_assert_cmpuint(page.status, ==, 200);
+	fx->csrf = csrf_of(page.body);
+}
+
+static void
+test_login_required(Fx *fx, gconstpointer data)
+{
+	const char *pages[] = { "/", "/accounts", "/nowhere" };
+	const char *apis[] = { "/api/today", "/api/accounts" };
+
+	(void)data;
+	for (gsize i = 0; i < G_N_ELEMENTS(pages); i++) {
+		g_auto(Reply) r = request(fx, "GET", pages[i], NULL);
+
+		g_assert_cmpuint(r.status, ==, 303);
+		g_assert_true(g_str_has_suffix(r.location, "/login"));
+	}
+	for (gsize i = 0; i < G_N_ELEMENTS(apis); i++) {
+		g_auto(Reply) r = request(fx, "GET", apis[i], NULL);
+
+		g_assert_cmpuint(r.status, ==, 401);
+		g_assert_nonnull(strstr(r.body, "\"error\""));
+	}
+	{
+		g_auto(Reply) r = request(fx, "GET", "/login", NULL);
+
+		g_assert_cmpuint(r.status, ==, 200);
+		g_assert_nonnull(strstr(r.body, "type=password"));
+	}
+	{
+		/* a made-up session is no session */
+		g_auto(Reply) r = { 0 };
+
+		fx->cookie = g_strdup("mdir_session=00112233");
+		r = request(fx, "GET", "/", NULL);
+		g_assert_cmpuint(r.status, ==, 303);
+	}
+}
+
+static void
+test_login_cookie(Fx *fx, gconstpointer data)
+{
+	g_auto(Reply) bad = request(fx, "POST", "/login", "user=admin&password=wrong");
+	g_auto(Reply) r = request(fx, "POST", "/login", "user=admin&password=sesame");
+
+	(void)data;
+	g_assert_cmpuint(bad.status, ==, 403);
+	g_assert_null(bad.set_cookie);
+	g_assert_cmpuint(r.status, ==, 303);
+	g_assert_true(g_str_has_prefix(r.set_cookie, "mdir_session="));
+	/* 32 random bytes in hex */
+	g_assert_cmpuint(strcspn(r.set_cookie + 13, ";"), ==, 64);
+	g_assert_nonnull(strstr(r.set_cookie, "HttpOnly"));
+	g_assert_nonnull(strstr(r.set_cookie, "SameSite=Strict"));
+	g_assert_null(strstr(r.set_cookie, "Secure"));
+}
+
+static void
+test_secure_cookie(Fx *fx, gconstpointer data)
+{
+	g_auto(Reply) r = request(fx, "POST", "/login", "user=admin&password=sesame");
+
+	(void)data;
+	g_assert_nonnull(strstr(r.set_cookie, "; Secure"));
+}
+
+static void
+test_csrf(Fx *fx, gconstpointer data)
+{
+	g_auto(Reply) none = { 0 };
+	g_auto(Reply) forged = { 0 };
+	g_auto(Reply) still = { 0 };
+	g_auto(Reply) out = { 0 };
+	g_autofree char *good = NULL;
+
+	(void)data;
+	login(fx);
+	none = request(fx, "POST", "/logout", "x=1");
+	g_assert_cmpuint(none.status, ==, 403);
+	forged = request(fx, "POST", "/logout", "csrf=0000000000000000000000000000000000000000"
+					       "000000000000000000000000");
+	g_assert_cmpuint(forged.status, ==, 403);
+	still = request(fx, "GET", "/", NULL);
+	g_assert_cmpuint(still.status, ==, 200);
+	good = g_strconcat("csrf=", fx->csrf, NULL);
+	out = request(fx, "POST", "/logout", good);
+	g_assert_cmpuint(out.status, ==, 303);
+	g_assert_nonnull(strstr(out.set_cookie, "Max-Age=0"));
+	{
+		g_auto(Reply) r = request(fx, "GET", "/", NULL);
+
+		g_assert_cmpuint(r.status, ==, 303); /* the session is gone server-side */
+	}
+}
+
+static void
+test_rate_limit(Fx *fx, gconstpointer data)
+{
+	(void)data;
+	for (int i = 0; i < WEB_MAX_FAILURES; i++) {
+		g_auto(Reply) r = request(fx, "POST", "/login", "user=admin&password=guess");
+
+		g_assert_cmpuint(r.status, ==, 403);
+	}
+	{
+		/* the right password too, now: the limit is before the check */
+		g_auto(Reply) r = request(fx, "POST", "/login", "user=admin&password=sesame");
+
+		g_assert_cmpuint(r.status, ==, 429);
+		g_assert_null(r.set_cookie);
+	}
+}
+
+static void
+test_passwd_file(Fx *fx, gconstpointer data)
+{
+	const char *users = mdir_config_get(fx->config, "web", "users");
+	g_autofree char *text = NULL;
+	g_autoptr(GError) e = NULL;
+	GStatBuf st;
+
+	(void)data;
+	g_assert_true(web_passwd_set(users, "second", "pw2", &e));
+	g_assert_true(web_passwd_set(users, "admin", "changed", &e));
+	g_assert_no_error(e);
+	g_assert_cmpint(g_stat(users, &st), ==, 0);
+	g_assert_cmpuint(st.st_mode & 0777, ==, 0600);
+	g_assert_true(g_file_get_contents(users, &text, NULL, NULL));
+	g_assert_true(g_str_has_prefix(text, "second:$y$"));
+	g_assert_nonnull(strstr(text, "\nadmin:$y$"));
+	g_assert_null(strstr(text, "changed"));
+	g_assert_true(web_passwd_check(users, "admin", "changed"));
+	g_assert_false(web_passwd_check(users, "admin", "sesame"));
+	g_assert_true(web_passwd_check(users, "second", "pw2"));
+	g_assert_false(web_passwd_check(users, "nobody", "pw2"));
+	g_assert_false(web_passwd_set(users, "bad:name", "x", &e));
+	g_assert_error(e, MDIR_ERROR, MDIR_ERROR_USAGE);
+}
+
+static void
+test_listen_remote(Fx *fx, gconstpointer data)
+{
+	g_autoptr(GError) e = NULL;
+
+	(void)data;
+	g_assert_false(web_listen(fx->web, "inet:192.0.2.1:8025", &e));
+	g_assert_error(e, MDIR_ERROR, MDIR_ERROR_CONFIG);
+}
+
+#define ADD(path, func, conf) \
+	g_test_add(path, Fx, conf, fx_up, func, fx_down)
+
+int
+main(int argc, char **argv)
+{
+	/* GIO's proxy resolver from GNOME's settings would need their schemas */
+	g_setenv("GIO_USE_PROXY_RESOLVER", "dummy", TRUE);
+	g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
+	mdir_log_set_level(LOG_CRIT); /* the failed logins are expected */
+	ADD("/web/access/login-required", test_login_required, NULL);
+	ADD("/web/access/cookie", test_login_cookie, NULL);
+	ADD("/web/access/secure-cookie", test_secure_cookie, "[web]\nsecure_cookies = true\n");
+	ADD("/web/access/csrf", test_csrf, NULL);
+	ADD("/web/access/rate-limit", test_rate_limit, NULL);
+	ADD("/web/access/passwd-file", test_passwd_file, NULL);
+	ADD("/web/access/listen-remote", test_listen_remote, NULL);
+	return g_test_run();
+}
