@@ -4,20 +4,6 @@
 #include "web.h"
 
 void
-web_today(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form)
-{
-	(void)w, (void)form;
-	web_page(msg, s, "Today", "<h1>Today</h1>");
-}
-
-void
-web_api_today(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form)
-{
-	(void)w, (void)form, (void)s;
-	web_json(msg, SOUP_STATUS_OK, g_strdup("{}\n"));
-}
-
-void
 web_accounts(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form)
 {
 	(void)w, (void)form;

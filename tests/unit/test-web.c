@@ -315,6 +315,50 @@ test_listen_remote(Fx *fx, gconstpointer data)
 	g_assert_error(e, MDIR_ERROR, MDIR_ERROR_CONFIG);
 }
 
+/* The integer at "@name" : N in @json (pretty-printed by json-glib). */
+static gint64
+json_int(const char *json, const char *name)
+{
+	g_autofree char *key = g_strdup_printf("\"%s\" : ", name);
+	const char *p = strstr(json, key);
+
+	g_assert_nonnull(p);
+	return g_ascii_strtoll(p + strlen(key), NULL, 10);
+}
+
+static void
+test_today(Fx *fx, gconstpointer data)
+{
+	g_auto(Reply) api = { 0 };
+	g_auto(Reply) page = { 0 };
+
+	(void)data;
+	for (int i = 0; i < 3; i++)
+		mdir_events_record(fx->config, "delivered", "account",
+		    "SMTP/Accounts/jo@example.test", "ip", "192.0.2.1", "size", "100", NULL);
+	mdir_events_record(fx->config, "sent", "sender", "jo@example.test", "rcpt",
+	    "x@far.test", "domain", "far.test", "size", "10", NULL);
+	mdir_events_record(fx->config, "deferred", "sender", "jo@example.test", "rcpt",
+	    "y@far.test", NULL);
+	login(fx);
+	api = request(fx, "GET", "/api/today", NULL);
+	g_assert_cmpuint(api.status, ==, 200);
+	g_assert_cmpint(json_int(api.body, "received"), ==, 3);
+	g_assert_cmpint(json_int(api.body, "sent"), ==, 1);
+	g_assert_cmpint(json_int(api.body, "deferred"), ==, 1);
+	g_assert_cmpint(json_int(api.body, "rejected"), ==, 0);
+	/* the report itself, as smtp-stats report --format json has it */
+	g_assert_cmpint(json_int(api.body, "messages in"), ==, 3);
+	page = request(fx, "GET", "/", NULL);
+	g_assert_cmpuint(page.status, ==, 200);
+	g_assert_nonnull(strstr(page.body, "<span id=received>3</span>"));
+	/* two charts inline, hover values on the bars, no XML declaration */
+	g_assert_nonnull(strstr(page.body, "<svg"));
+	g_assert_null(strstr(page.body, "<?xml"));
+	g_assert_nonnull(strstr(page.body, "id=\"month-glyph"));
+	g_assert_nonnull(strstr(page.body, " received, 0 spam, 0 greylisted</title>"));
+}
+
 #define ADD(path, func, conf) \
 	g_test_add(path, Fx, conf, fx_up, func, fx_down)
 
@@ -332,5 +376,6 @@ main(int argc, char **argv)
 	ADD("/web/access/rate-limit", test_rate_limit, NULL);
 	ADD("/web/access/passwd-file", test_passwd_file, NULL);
 	ADD("/web/access/listen-remote", test_listen_remote, NULL);
+	ADD("/web/today", test_today, NULL);
 	return g_test_run();
 }
