@@ -824,6 +824,71 @@ MDIR_API MdirFolder *mdir_account_open(MdirStore *store, const MdirConfig *confi
     const char *recipient, char **extension, GError **error);
 
 /*
+ * Making and changing accounts (mstore account, mdir-web): the layout of
+ * DESIGN §2, a folder SMTP/Accounts/NAME an account, a link beside it an
+ * alias, a .disabled file in it a refusal; a forward or a pipe the
+ * account's .rules, first line "# mstore account: ...", which only these
+ * functions rewrite.  NAME is what mdir_account_name() returned.
+ */
+typedef enum {
+	MDIR_ACCOUNT_NONE,
+	MDIR_ACCOUNT_FOLDER,   /* takes mail, keeps it */
+	MDIR_ACCOUNT_ALIAS,    /* a link to another account */
+	MDIR_ACCOUNT_FORWARD,  /* its rules forward */
+	MDIR_ACCOUNT_PIPE,     /* its rules pipe to a program */
+	MDIR_ACCOUNT_DISABLED, /* refuses mail (.disabled) */
+} MdirAccountKind;
+
+/* "none", "folder", "alias", "forward", "pipe", "disabled".  Transfer none. */
+MDIR_API const char *mdir_account_kind_name(MdirAccountKind kind);
+/*
+ * The account name of @address as typed (mdir_address_normalize()):
+ * MDIR_ERROR_USAGE, saying why, for what is not an address, holds a
+ * recipient delimiter in its local part, or is not in [receive]
+ * local_domains.  Transfer full.
+ */
+MDIR_API char *mdir_account_name(const MdirConfig *config, const char *address,
+    GError **error);
+/*
+ * What @name is, and in @detail (transfer full, may be set to NULL) the
+ * alias's target, the forward's address or the pipe's command line, with
+ * " (and kept)" when the mail stays too.
+ */
+MDIR_API MdirAccountKind mdir_account_kind(MdirStore *store, const char *name,
+    char **detail);
+/* Makes the folder of @name; MDIR_ERROR_EXISTS if the name is taken. */
+MDIR_API gboolean mdir_account_add(MdirStore *store, const char *name,
+    guint lock_timeout_ms, GError **error);
+/*
+ * Makes @name a relative link to the account @target, beside it;
+ * MDIR_ERROR_EXISTS if @name is taken, MDIR_ERROR_NOT_FOUND if @target is
+ * no account (or is @name).
+ */
+MDIR_API gboolean mdir_account_alias(MdirStore *store, const char *name, const char *target,
+    GError **error);
+/*
+ * Writes @name's .rules (the folder made if need be) as @verb's: @rule,
+ * checked first (the parser's MDIR_ERROR), then written whole.
+ * MDIR_ERROR_EXISTS for an alias, or rules someone else wrote.
+ */
+MDIR_API gboolean mdir_account_set_rules(MdirStore *store, const char *name,
+    const char *verb, const char *rule, GError **error);
+/* mdir_account_set_rules() with "forward TO" (and "drop" unless @keep). */
+MDIR_API gboolean mdir_account_forward(MdirStore *store, const char *name, const char *to,
+    gboolean keep, GError **error);
+/* mdir_account_set_rules() with "pipe ARGV..." (and "drop" unless @keep). */
+MDIR_API gboolean mdir_account_pipe(MdirStore *store, const char *name,
+    const char *const *argv, gboolean keep, GError **error);
+/*
+ * Makes the account @name refuse mail (its .disabled file) or take it
+ * again; MDIR_ERROR_NOT_FOUND for no account or an alias.
+ */
+MDIR_API gboolean mdir_account_set_disabled(MdirStore *store, const char *name,
+    gboolean disabled, GError **error);
+/* The names in SMTP/Accounts, sorted, no dot names.  Transfer full: g_strfreev(). */
+MDIR_API char **mdir_account_list(MdirStore *store);
+
+/*
  * The form an address is matched and recorded on (SMTPUTF8, RFC 6531):
  * UTF-8 in NFC, the local part in lower case, the domain in U-labels
  * (an A-label "xn--..." decoded) in lower case: "Jo@XN--BCHER-KVA.example"

@@ -1,12 +1,11 @@
 /*
  * account.c: "mstore account": the accounts as a user map (DESIGN §2),
- * over the layout mdir-receive reads -- a folder SMTP/Accounts/ADDRESS is
- * an account, a symbolic link beside it an alias, a .disabled file in it
- * refuses mail, "@domain" is the domain's catch-all -- so that nobody
- * makes links by hand.  A forward or a pipe is the account's own .rules
- * (mdir-rules(5)), written here with a first line saying so: nothing new
- * in the delivery path, and "list" reads the kind back from the rules
- * themselves.
+ * the command line of libmdir's mdir_account_*() (accounts.c there, which
+ * mdir-web calls too): a folder SMTP/Accounts/ADDRESS is an account, a
+ * symbolic link beside it an alias, a .disabled file in it refuses mail,
+ * "@domain" is the domain's catch-all, a forward or a pipe the account's
+ * own .rules.  Here: the arguments, the warnings about postmaster@ and
+ * abuse@, "rm" and "list".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,10 +22,19 @@
 #include "mstore.h"
 
 #define ACCOUNTS "SMTP/Accounts"
-/* the first line of a .rules this command wrote, and may write again */
-#define MARK "# mstore account: "
 
-typedef enum { KIND_NONE, KIND_FOLDER, KIND_ALIAS, KIND_FORWARD, KIND_PIPE, KIND_DISABLED } Kind;
+/* An account's name from the command line: the normalised address. */
+static char *
+account_name(Mstore *ms, const char *arg, GError **error)
+{
+	return mdir_account_name(ms->config, arg, error);
+}
+
+static char *
+account_path(Mstore *ms, const char *name)
+{
+	return g_build_filename(mdir_store_root(ms->store), ACCOUNTS, name, NULL);
+}
 
 static gboolean
 set_errno(GError **error, int errsv, const char *path)
@@ -51,123 +59,6 @@ static gint
 by_name(gconstpointer a, gconstpointer b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static const char *const kind_names[] = { "none", "folder", "alias", "forward", "pipe",
-	"disabled" };
-
-/* An account's name from the command line: the normalised address. */
-static char *
-account_name(Mstore *ms, const char *arg, GError **error)
-{
-	g_autofree char *addr = mdir_address_normalize(arg);
-	const char *delims = mdir_config_get(ms->config, "receive", "recipient_delimiter");
-	const char *at = addr ? strrchr(addr, '@') : NULL;
-
-	if (addr == NULL || at == NULL || at[1] == '\0') {
-		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE,
-		    "'%s': not an address (local@domain, or @domain for the catch-all)", arg);
-		return NULL;
-	}
-	if (!mdir_name_is_safe(addr) || strchr(addr, '/') || strchr(at + 1, '@')) {
-		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE, "'%s': not a valid account name",
-		    arg);
-		return NULL;
-	}
-	/* "jo+x@...": mail for it would go to jo@... */
-	for (const char *p = addr; delims && *delims && p < at; p++)
-		if (strchr(delims, *p) && p != addr) {
-			g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE, "'%s': holds the recipient "
-			    "delimiter '%c' ([receive] recipient_delimiter): mail for it goes to "
-			    "the address before it", arg, *p);
-			return NULL;
-		}
-	if (!mdir_domain_is_local(ms->config, at + 1)) {
-		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE,
-		    "'%s': %s is not one of [receive] local_domains", arg, at + 1);
-		return NULL;
-	}
-	return g_steal_pointer(&addr);
-}
-
-static char *
-account_path(Mstore *ms, const char *name)
-{
-	return g_build_filename(mdir_store_root(ms->store), ACCOUNTS, name, NULL);
-}
-
-/* The .rules text of a forward or a pipe account, if this command wrote it. */
-static gboolean
-ours(const char *rules)
-{
-	g_autofree char *text = NULL;
-
-	if (!g_file_get_contents(rules, &text, NULL, NULL))
-		return TRUE; /* none: ours to write */
-	return g_str_has_prefix(text, MARK);
-}
-
-/*
- * What @name is, and its detail (the alias's target, the forward's
- * address, the pipe's command line): transfer full.
- */
-static Kind
-kind_of(Mstore *ms, const char *name, char **detail)
-{
-	g_autofree char *path = account_path(ms, name);
-	g_autofree char *rules_path = g_build_filename(path, ".rules", NULL);
-	g_autofree char *off = g_build_filename(path, ".disabled", NULL);
-	g_autoptr(MdirRules) rules = NULL;
-	g_autoptr(MdirRecord) empty = NULL;
-	g_autoptr(GPtrArray) actions = NULL;
-	gboolean keep;
-	GStatBuf st;
-
-	*detail = NULL;
-	if (g_lstat(path, &st) != 0)
-		return KIND_NONE;
-	if (S_ISLNK(st.st_mode)) {
-		*detail = g_file_read_link(path, NULL);
-		return KIND_ALIAS;
-	}
-	if (!S_ISDIR(st.st_mode))
-		return KIND_NONE;
-	if (g_file_test(off, G_FILE_TEST_EXISTS))
-		return KIND_DISABLED;
-	rules = mdir_rules_load(rules_path, st.st_uid, NULL);
-	if (rules == NULL)
-		return KIND_FOLDER;
-	/* what the rules do with any entry: a rule with no test */
-	empty = mdir_record_new();
-	actions = mdir_rules_eval(rules, empty, &keep);
-	for (guint i = 0; i < actions->len; i++) {
-		const MdirAction *a = actions->pdata[i];
-
-		if (a->kind == MDIR_ACTION_FORWARD) {
-			*detail = g_strconcat(a->arg, keep ? " (and kept)" : "", NULL);
-			return KIND_FORWARD;
-		}
-		if (a->kind == MDIR_ACTION_PIPE) {
-			g_autofree char *cmd = g_strjoinv(" ", a->argv);
-
-			*detail = g_strconcat(cmd, keep ? " (and kept)" : "", NULL);
-			return KIND_PIPE;
-		}
-	}
-	return KIND_FOLDER;
-}
-
-/* A word of the rules language: a quoted string (mdir-rules(5)). */
-static void
-append_quoted(GString *s, const char *word)
-{
-	g_string_append_c(s, '"');
-	for (const char *p = word; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			g_string_append_c(s, '\\');
-		g_string_append_c(s, *p);
-	}
-	g_string_append_c(s, '"');
 }
 
 /*
@@ -222,32 +113,15 @@ mstore_account_check_domains(Mstore *ms)
 	return missing;
 }
 
-static gboolean
-refuse_existing(Mstore *ms, const char *name, GError **error)
-{
-	g_autofree char *detail = NULL;
-	Kind k = kind_of(ms, name, &detail);
-
-	if (k == KIND_NONE)
-		return TRUE;
-	g_set_error(error, MDIR_ERROR, MDIR_ERROR_EXISTS, "%s: exists already (%s%s%s)", name,
-	    kind_names[k], detail ? " " : "", detail ? detail : "");
-	return FALSE;
-}
-
 static int
 account_add(Mstore *ms, int argc, char **argv, GError **error)
 {
 	g_autofree char *name = NULL;
-	g_autofree char *folder = NULL;
-	g_autoptr(MdirFolder) f = NULL;
 
 	if (!mstore_parse("account add", "ADDRESS", "Make an account: a folder that takes mail.",
 	    NULL, &argc, &argv, 1, 1, error) ||
-	    (name = account_name(ms, argv[1], error)) == NULL || !refuse_existing(ms, name, error))
-		return 1;
-	folder = g_build_filename(ACCOUNTS, name, NULL);
-	if ((f = mstore_folder(ms, folder, TRUE, error)) == NULL)
+	    (name = account_name(ms, argv[1], error)) == NULL ||
+	    !mdir_account_add(ms->store, name, ms->lock_timeout_ms, error))
 		return 1;
 	mstore_account_check_domains(ms);
 	return 0;
@@ -258,75 +132,12 @@ account_alias(Mstore *ms, int argc, char **argv, GError **error)
 {
 	g_autofree char *name = NULL;
 	g_autofree char *target = NULL;
-	g_autofree char *detail = NULL;
-	g_autofree char *dir = NULL;
-	Kind k;
-	int fd;
 
 	if (!mstore_parse("account alias", "ADDRESS TARGET", "Deliver ADDRESS's mail to the "
 	    "account TARGET.", NULL, &argc, &argv, 2, 2, error) ||
 	    (name = account_name(ms, argv[1], error)) == NULL ||
 	    (target = account_name(ms, argv[2], error)) == NULL ||
-	    !refuse_existing(ms, name, error))
-		return 1;
-	k = kind_of(ms, target, &detail);
-	if (k == KIND_NONE || strcmp(name, target) == 0) {
-		g_set_error(error, MDIR_ERROR, MDIR_ERROR_NOT_FOUND, "%s: %s", target,
-		    k == KIND_NONE ? "no such account (mstore account add it first)" :
-				     "an alias of itself");
-		return 1;
-	}
-	dir = g_build_filename(mdir_store_root(ms->store), ACCOUNTS, NULL);
-	if ((fd = mdir_dir_open_nofollow(dir, FALSE, error)) < 0)
-		return 1;
-	/* beside it: the link's text is the target's name, inside the root */
-	if (symlinkat(target, fd, name) != 0) {
-		int errsv = errno;
-		g_autofree char *path = account_path(ms, name);
-
-		close(fd);
-		set_errno(error, errsv, path);
-		return 1;
-	}
-	close(fd);
-	mdir_fsync_dir(dir, NULL);
-	mstore_account_check_domains(ms);
-	return 0;
-}
-
-/* Writes @name's .rules (made if need be) with @rule, unless someone else's. */
-static int
-write_rules(Mstore *ms, const char *name, const char *verb, const char *rule, GError **error)
-{
-	g_autofree char *detail = NULL;
-	g_autofree char *folder = g_build_filename(ACCOUNTS, name, NULL);
-	g_autofree char *rules_path = NULL;
-	g_autofree char *text = NULL;
-	g_autoptr(MdirFolder) f = NULL;
-	g_autoptr(MdirRules) check = NULL;
-	Kind k = kind_of(ms, name, &detail);
-
-	if (k == KIND_ALIAS) {
-		g_set_error(error, MDIR_ERROR, MDIR_ERROR_EXISTS, "%s: an alias of %s (mstore "
-		    "account rm it first)", name, detail);
-		return 1;
-	}
-	text = g_strdup_printf(MARK "%s, written by mstore(1); edit it with mstore account\n"
-			       "%s\n", verb, rule);
-	/* a mistake is the command line's, said before anything is made */
-	if ((check = mdir_rules_parse(text, "the rule", TRUE, error)) == NULL)
-		return 1;
-	if ((f = mstore_folder(ms, folder, TRUE, error)) == NULL)
-		return 1;
-	rules_path = g_build_filename(mdir_folder_path(f), ".rules", NULL);
-	if (!ours(rules_path)) {
-		g_set_error(error, MDIR_ERROR, MDIR_ERROR_EXISTS, "%s: has rules of its own, not "
-		    "written by mstore account: add the %s to them by hand (mdir-rules(5))",
-		    rules_path, verb);
-		return 1;
-	}
-	/* whole or not at all: mdird may read it at any time */
-	if (!mdir_file_write_durable(rules_path, text, strlen(text), error))
+	    !mdir_account_alias(ms->store, name, target, error))
 		return 1;
 	mstore_account_check_domains(ms);
 	return 0;
@@ -343,16 +154,14 @@ static int
 account_forward(Mstore *ms, int argc, char **argv, GError **error)
 {
 	g_autofree char *name = NULL;
-	g_autoptr(GString) rule = g_string_new("forward ");
 
 	if (!mstore_parse("account forward", "ADDRESS TO", "Send ADDRESS's mail on to TO "
 	    "(through the outbox).", keep_entries, &argc, &argv, 2, 2, error) ||
-	    (name = account_name(ms, argv[1], error)) == NULL)
+	    (name = account_name(ms, argv[1], error)) == NULL ||
+	    !mdir_account_forward(ms->store, name, argv[2], keep_too, error))
 		return 1;
-	append_quoted(rule, argv[2]);
-	if (!keep_too)
-		g_string_append(rule, "; drop");
-	return write_rules(ms, name, "forward", rule->str, error);
+	mstore_account_check_domains(ms);
+	return 0;
 }
 
 static int
@@ -360,7 +169,6 @@ account_pipe(Mstore *ms, int argc, char **argv, GError **error)
 {
 	g_auto(GStrv) allowed = NULL;
 	g_autofree char *name = NULL;
-	g_autoptr(GString) rule = g_string_new("pipe");
 
 	if (!mstore_parse("account pipe", "ADDRESS PROGRAM [ARG...]", "Give ADDRESS's mail to "
 	    "PROGRAM, one part a run.", keep_entries, &argc, &argv, 2, -1, error) ||
@@ -371,68 +179,42 @@ account_pipe(Mstore *ms, int argc, char **argv, GError **error)
 		argv++;
 		argc--;
 	}
-	for (int i = 2; i < argc; i++) {
-		g_string_append_c(rule, ' ');
-		append_quoted(rule, argv[i]);
-	}
-	if (!keep_too)
-		g_string_append(rule, "; drop");
 	allowed = mdir_config_get_list(ms->config, "rules", "programs");
 	if (!g_strv_contains((const char *const *)allowed, argv[2]))
 		mdir_log(LOG_WARNING, "%s is not in [rules] programs: mdird will not run it until "
 		    "it is (mdir.conf(5))", argv[2]);
-	return write_rules(ms, name, "pipe", rule->str, error);
+	if (!mdir_account_pipe(ms->store, name, (const char *const *)argv + 2, keep_too, error))
+		return 1;
+	mstore_account_check_domains(ms);
+	return 0;
 }
 
-/* An account that is a folder (not an alias), for enable and disable. */
-static char *
-folder_account(Mstore *ms, int *argc, char ***argv, const char *verb, const char *summary,
-    GError **error)
+/* disable or enable ADDRESS */
+static int
+account_switch(Mstore *ms, int argc, char **argv, const char *verb, const char *summary,
+    gboolean disabled, GError **error)
 {
 	g_autofree char *cmd = g_strconcat("account ", verb, NULL);
 	g_autofree char *name = NULL;
-	g_autofree char *detail = NULL;
-	Kind k;
 
-	if (!mstore_parse(cmd, "ADDRESS", summary, NULL, argc, argv, 1, 1, error) ||
-	    (name = account_name(ms, (*argv)[1], error)) == NULL)
-		return NULL;
-	k = kind_of(ms, name, &detail);
-	if (k == KIND_NONE || k == KIND_ALIAS) {
-		g_set_error(error, MDIR_ERROR, MDIR_ERROR_NOT_FOUND, "%s: %s", name,
-		    k == KIND_NONE ? "no such account" : "an alias: its target is the account");
-		return NULL;
-	}
-	return account_path(ms, name);
+	if (!mstore_parse(cmd, "ADDRESS", summary, NULL, &argc, &argv, 1, 1, error) ||
+	    (name = account_name(ms, argv[1], error)) == NULL)
+		return 1;
+	return mdir_account_set_disabled(ms->store, name, disabled, error) ? 0 : 1;
 }
 
 static int
 account_disable(Mstore *ms, int argc, char **argv, GError **error)
 {
-	g_autofree char *path = folder_account(ms, &argc, &argv, "disable",
-	    "Refuse ADDRESS's mail, keeping what it holds.", error);
-	g_autofree char *off = NULL;
-
-	if (path == NULL)
-		return 1;
-	off = g_build_filename(path, ".disabled", NULL);
-	return mdir_file_write_durable(off, "", 0, error) ? 0 : 1;
+	return account_switch(ms, argc, argv, "disable",
+	    "Refuse ADDRESS's mail, keeping what it holds.", TRUE, error);
 }
 
 static int
 account_enable(Mstore *ms, int argc, char **argv, GError **error)
 {
-	g_autofree char *path = folder_account(ms, &argc, &argv, "enable",
-	    "Take ADDRESS's mail again.", error);
-	g_autofree char *off = NULL;
-
-	if (path == NULL)
-		return 1;
-	off = g_build_filename(path, ".disabled", NULL);
-	if (g_unlink(off) != 0 && errno != ENOENT)
-		return set_errno(error, errno, off) ? 0 : 1;
-	mdir_fsync_dir(path, NULL);
-	return 0;
+	return account_switch(ms, argc, argv, "enable", "Take ADDRESS's mail again.", FALSE,
+	    error);
 }
 
 /* The aliases that lead to @name, directly. */
@@ -480,7 +262,7 @@ account_rm(Mstore *ms, int argc, char **argv, GError **error)
 	g_autofree char *detail = NULL;
 	g_autofree char *path = NULL;
 	g_autoptr(GPtrArray) aliases = NULL;
-	Kind k;
+	MdirAccountKind k;
 	guint n;
 
 	if (!mstore_parse("account rm", "ADDRESS", "Remove an alias, or an account that holds "
@@ -488,11 +270,11 @@ account_rm(Mstore *ms, int argc, char **argv, GError **error)
 	    (name = account_name(ms, argv[1], error)) == NULL)
 		return 1;
 	path = account_path(ms, name);
-	if ((k = kind_of(ms, name, &detail)) == KIND_NONE) {
+	if ((k = mdir_account_kind(ms->store, name, &detail)) == MDIR_ACCOUNT_NONE) {
 		g_set_error(error, MDIR_ERROR, MDIR_ERROR_NOT_FOUND, "%s: no such account", name);
 		return 1;
 	}
-	if (k == KIND_ALIAS) {
+	if (k == MDIR_ACCOUNT_ALIAS) {
 		if (g_unlink(path) != 0)
 			return set_errno(error, errno, path) ? 0 : 1;
 		return 0;
@@ -542,7 +324,7 @@ account_list(Mstore *ms, int argc, char **argv, GError **error)
 	for (guint i = 0; i < names->len; i++) {
 		g_autofree char *detail = NULL;
 		const char *name = names->pdata[i];
-		Kind k;
+		MdirAccountKind k;
 
 		/* one line an address: a name with a tab or a line end (any
 		 * group member may make one) would print lines of its own */
@@ -553,12 +335,12 @@ account_list(Mstore *ms, int argc, char **argv, GError **error)
 			    "address: not listed", ACCOUNTS, shown);
 			continue;
 		}
-		k = kind_of(ms, name, &detail);
+		k = mdir_account_kind(ms->store, name, &detail);
 		for (char *p = detail; p && *p; p++)
 			if ((guchar)*p < 0x20 || *p == 0x7f)
 				*p = '?';
-		if (k != KIND_NONE)
-			printf("%s\t%s\t%s\n", name, kind_names[k], detail ? detail : "");
+		if (k != MDIR_ACCOUNT_NONE)
+			printf("%s\t%s\t%s\n", name, mdir_account_kind_name(k), detail ? detail : "");
 	}
 	return 0;
 }
