@@ -359,6 +359,129 @@ test_today(Fx *fx, gconstpointer data)
 	g_assert_nonnull(strstr(page.body, " received, 0 spam, 0 greylisted</title>"));
 }
 
+static gboolean
+account_exists(Fx *fx, const char *name)
+{
+	g_autofree char *path = g_build_filename(mdir_store_root(fx->web->store),
+	    "SMTP/Accounts", name, NULL);
+
+	return g_file_test(path, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK);
+}
+
+static Reply
+post_account(Fx *fx, const char *path, const char *fields)
+{
+	g_autofree char *form = g_strdup_printf("csrf=%s&%s", fx->csrf, fields);
+
+	return request(fx, "POST", path, form);
+}
+
+static void
+test_accounts(Fx *fx, gconstpointer data)
+{
+	g_autofree char *off = NULL;
+
+	(void)data;
+	login(fx);
+	{
+		g_auto(Reply) r = post_account(fx, "/accounts", "action=add&address=Jo%40Example.test");
+
+		g_assert_cmpuint(r.status, ==, 303);
+		g_assert_nonnull(strstr(r.location, "/accounts?ok="));
+		g_assert_true(account_exists(fx, "jo@example.test"));
+	}
+	{
+		g_auto(Reply) r = post_account(fx, "/api/accounts",
+		    "action=alias&address=info%40example.test&target=jo%40example.test");
+
+		g_assert_cmpuint(r.status, ==, 200);
+		g_assert_true(account_exists(fx, "info@example.test"));
+	}
+	{
+		g_auto(Reply) r = post_account(fx, "/api/accounts",
+		    "action=disable&address=jo%40example.test");
+
+		g_assert_cmpuint(r.status, ==, 200);
+		off = g_build_filename(mdir_store_root(fx->web->store),
+		    "SMTP/Accounts/jo@example.test/.disabled", NULL);
+		g_assert_true(g_file_test(off, G_FILE_TEST_EXISTS));
+	}
+	{
+		g_auto(Reply) r = post_account(fx, "/api/accounts",
+		    "action=enable&address=jo%40example.test");
+
+		g_assert_cmpuint(r.status, ==, 200);
+		g_assert_false(g_file_test(off, G_FILE_TEST_EXISTS));
+	}
+	{
+		g_auto(Reply) r = request(fx, "GET", "/api/accounts", NULL);
+
+		g_assert_cmpuint(r.status, ==, 200);
+		g_assert_nonnull(strstr(r.body, "\"kind\" : \"alias\""));
+		g_assert_nonnull(strstr(r.body, "\"detail\" : \"jo@example.test\""));
+	}
+	{
+		g_auto(Reply) r = request(fx, "GET", "/accounts", NULL);
+
+		g_assert_cmpuint(r.status, ==, 200);
+		g_assert_nonnull(strstr(r.body, "<td>info@example.test</td><td>alias</td>"));
+	}
+}
+
+/* Bad input: a clear error, and the root as it was. */
+static void
+test_accounts_bad(Fx *fx, gconstpointer data)
+{
+	const char *bad[] = {
+		"action=add&address=x%40elsewhere.test",	/* not a local domain */
+		"action=add&address=..%2F..%2Fetc%40example.test", /* a path */
+		"action=add&address=jo%2Bx%40example.test",	/* the delimiter */
+		"action=add&address=nobody",			/* not an address */
+		"action=alias&address=a%40example.test&target=none%40example.test",
+		"action=alias&address=a%40example.test",	/* no target */
+		"action=forward&address=f%40example.test&to=%22%0Apipe%20%22%2Fbin%2Fsh",
+		"action=disable&address=none%40example.test",
+		"action=explode&address=jo%40example.test",
+	};
+	g_autofree char *accounts = NULL;
+
+	(void)data;
+	login(fx);
+	{
+		g_auto(Reply) r = post_account(fx, "/accounts", "action=add&address=jo%40example.test");
+
+		g_assert_cmpuint(r.status, ==, 303);
+	}
+	accounts = g_build_filename(mdir_store_root(fx->web->store), "SMTP/Accounts", NULL);
+	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_auto(Reply) page = post_account(fx, "/accounts", bad[i]);
+		g_auto(Reply) api = post_account(fx, "/api/accounts", bad[i]);
+		g_auto(GStrv) names = mdir_account_list(fx->web->store);
+
+		g_test_message("%s", bad[i]);
+		g_assert_cmpuint(page.status, ==, 303);
+		g_assert_nonnull(strstr(page.location, "/accounts?error="));
+		g_assert_cmpuint(api.status, ==, 400);
+		g_assert_nonnull(strstr(api.body, "\"error\""));
+		g_assert_cmpuint(g_strv_length(names), ==, 1);
+		g_assert_cmpstr(names[0], ==, "jo@example.test");
+	}
+	{
+		/* the forward's folder is made only once its rule parsed */
+		g_autofree char *f = g_build_filename(accounts, "f@example.test", NULL);
+
+		g_assert_false(g_file_test(f, G_FILE_TEST_EXISTS));
+	}
+	{
+		/* and without the CSRF token, nothing either */
+		g_auto(Reply) r = request(fx, "POST", "/api/accounts",
+		    "action=add&address=new%40example.test");
+
+		g_assert_cmpuint(r.status, ==, 403);
+		g_assert_false(account_exists(fx, "new@example.test"));
+	}
+}
+
 #define ADD(path, func, conf) \
 	g_test_add(path, Fx, conf, fx_up, func, fx_down)
 
@@ -377,5 +500,7 @@ main(int argc, char **argv)
 	ADD("/web/access/passwd-file", test_passwd_file, NULL);
 	ADD("/web/access/listen-remote", test_listen_remote, NULL);
 	ADD("/web/today", test_today, NULL);
+	ADD("/web/accounts/change", test_accounts, NULL);
+	ADD("/web/accounts/bad-input", test_accounts_bad, NULL);
 	return g_test_run();
 }
