@@ -28,6 +28,7 @@ static const char CSS[] =
     "header a.on{color:#fff;border-bottom:2px solid #fff}"
     "header form{margin-left:auto}"
     "main{max-width:90em;margin:1.2em auto;padding:0 1.5em}"
+    "a{color:#1f5fa8}h1 a{text-decoration:none}"
     "h1{font-size:1.4em;margin:.3em 0 .8em}h2{font-size:1.1em;margin:1.5em 0 .5em}"
     "table{border-collapse:collapse;background:#fff;min-width:50%;margin-bottom:1em}"
     "th,td{padding:.35em .8em;border-bottom:1px solid #e1e4e8;text-align:left}"
@@ -61,6 +62,8 @@ static const struct {
 } nav[] = {
 	{ "/", "Today" },
 	{ "/accounts", "Accounts" },
+	{ "/queue", "Queue" },
+	{ "/folders", "Folders" },
 };
 
 char *
@@ -263,6 +266,16 @@ static const struct {
 	{ "/api/today", web_api_today },
 	{ "/accounts", web_accounts },
 	{ "/api/accounts", web_api_accounts },
+	{ "/queue", web_queue },
+	{ "/api/queue", web_api_queue },
+	{ "/folders", web_folders },
+	{ "/api/folders", web_api_folders },
+	{ "/folders/entry", web_entry },
+	{ "/api/folders/entry", web_api_entry },
+	{ "/folders/download", web_download },
+	{ "/api/folders/download", web_download },
+	{ "/folders/changes", web_changes },
+	{ "/api/folders/changes", web_api_changes },
 };
 
 /* The request's form: its body's for a POST, its query's otherwise. */

@@ -92,5 +92,14 @@ void web_today(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
 void web_api_today(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
 void web_accounts(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
 void web_api_accounts(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
+void web_queue(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
+void web_api_queue(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
+void web_folders(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
+void web_api_folders(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
+void web_entry(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
+void web_api_entry(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
+void web_download(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
+void web_changes(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
+void web_api_changes(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
 
 #endif /* WEB_H */

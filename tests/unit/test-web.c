@@ -482,6 +482,195 @@ test_accounts_bad(Fx *fx, gconstpointer data)
 	}
 }
 
+/* A file in @folder (made) named @name holding @text, with @fields. */
+static void
+add_entry(Fx *fx, const char *folder, const char *name, const char *text,
+    const char *const *fields)
+{
+	g_autoptr(GError) e = NULL;
+	g_autoptr(MdirFolder) f = mdir_folder_open(fx->web->store, folder, MDIR_FOLDER_CREATE,
+	    &e);
+	g_autoptr(MdirRecord) rec = mdir_record_new();
+	g_autofree char *src = test_write_tmp("src", text);
+	g_autofree char *used = NULL;
+
+	g_assert_no_error(e);
+	for (const char *const *p = fields; p && *p; p += 2)
+		mdir_record_set(rec, p[0], p[1]);
+	used = mdir_folder_add(f, src, rec, name, NULL, &e);
+	g_assert_no_error(e);
+	g_assert_cmpstr(used, ==, name);
+}
+
+static void
+test_folders(Fx *fx, gconstpointer data)
+{
+	const char *fields[] = { "content-type", "application/pdf", "subject", "Größe", NULL };
+	const char *bytes = "%PDF-1.4\n\x01\x02 binary \xff\n";
+
+	(void)data;
+	add_entry(fx, "SMTP/Accounts/jo@example.test", "Bericht über 2026.pdf", bytes, fields);
+	add_entry(fx, "SMTP/Accounts/jo@example.test", "second.txt", "two", NULL);
+	login(fx);
+	{
+		g_auto(Reply) r = request(fx, "GET", "/folders?path=SMTP/Accounts/jo%40example.test",
+		    NULL);
+
+		g_assert_cmpuint(r.status, ==, 200);
+		g_assert_nonnull(strstr(r.body, ">Bericht über 2026.pdf</a>"));
+		g_assert_nonnull(strstr(r.body, "version 2"));
+	}
+	{
+		SoupMessageHeaders *h;
+		g_autofree char *url = g_strconcat(fx->base, "/folders/download?path=SMTP/"
+		    "Accounts/jo%40example.test&name=Bericht%20%C3%BCber%202026.pdf", NULL);
+		g_autoptr(SoupMessage) msg = soup_message_new("GET", url);
+		g_autoptr(GBytes) body = NULL;
+		g_autoptr(GError) e = NULL;
+
+		soup_message_headers_append(soup_message_get_request_headers(msg), "Cookie",
+		    fx->cookie);
+		body = soup_session_send_and_read(fx->session, msg, NULL, &e);
+		g_assert_no_error(e);
+		g_assert_cmpuint(soup_message_get_status(msg), ==, 200);
+		g_assert_cmpmem(g_bytes_get_data(body, NULL), g_bytes_get_size(body), bytes,
+		    strlen(bytes));
+		h = soup_message_get_response_headers(msg);
+		g_assert_cmpstr(soup_message_headers_get_one(h, "Content-Disposition"), ==,
+		    "attachment; filename=\"Bericht __ber 2026.pdf\"; "
+		    "filename*=UTF-8''Bericht%20%C3%BCber%202026.pdf");
+		g_assert_cmpstr(soup_message_headers_get_content_type(h, NULL), ==,
+		    "application/pdf");
+	}
+	{
+		g_auto(Reply) r = request(fx, "GET", "/api/folders/entry?path=SMTP/Accounts/"
+		    "jo%40example.test&name=Bericht%20%C3%BCber%202026.pdf", NULL);
+
+		g_assert_cmpuint(r.status, ==, 200);
+		g_assert_nonnull(strstr(r.body, "\"Größe\""));
+	}
+	{
+		g_auto(Reply) r = request(fx, "GET", "/api/folders/changes?path=SMTP/Accounts/"
+		    "jo%40example.test&since=1", NULL);
+
+		g_assert_cmpuint(r.status, ==, 200);
+		g_assert_null(strstr(r.body, "Bericht"));
+		g_assert_nonnull(strstr(r.body, "\"name\" : \"second.txt\""));
+	}
+}
+
+/* Nothing outside the root, nothing of the store's own, by any spelling. */
+static void
+test_folders_escape(Fx *fx, gconstpointer data)
+{
+	g_autofree char *outside = g_build_filename(test_dir(), "secret", NULL);
+	g_autofree char *outdir = g_build_filename(test_dir(), "elsewhere", NULL);
+	g_autofree char *link = NULL;
+	g_autofree char *dirlink = NULL;
+	g_autofree char *meta = NULL;
+	const char *bad[] = {
+		"/api/folders?path=..",
+		"/api/folders?path=../..",
+		"/api/folders?path=%2e%2e%2f%2e%2e",
+		"/api/folders?path=SMTP/%2E%2E/..",
+		"/api/folders?path=.mstore",
+		"/api/folders?path=SMTP/Accounts/jo%40example.test/.meta",
+		"/api/folders?path=%2Fetc",
+		"/api/folders?path=SMTP//Accounts",
+		"/api/folders/entry?path=SMTP/Accounts/jo%40example.test&name=..%2F..%2F.web%2Fusers",
+		"/api/folders/entry?path=SMTP/Accounts/jo%40example.test&name=.rules",
+		"/folders/download?path=SMTP/Accounts/jo%40example.test&name=..%2Fjo%40example.test",
+		"/folders/download?path=SMTP/Accounts/jo%40example.test&name=.%2Fx",
+		"/folders/download?path=SMTP/..&name=x",
+	};
+
+	(void)data;
+	add_entry(fx, "SMTP/Accounts/jo@example.test", "ok.txt", "ok", NULL);
+	g_assert_true(g_file_set_contents(outside, "secret", -1, NULL));
+	g_assert_cmpint(g_mkdir_with_parents(outdir, 0700), ==, 0);
+	/* a group member's links: an entry to a file outside, a mount to a directory outside */
+	link = g_build_filename(mdir_store_root(fx->web->store), "SMTP/Accounts/jo@example.test",
+	    "leak.txt", NULL);
+	g_assert_cmpint(symlink(outside, link), ==, 0);
+	/* with a record, so that only the link itself stands in the way */
+	meta = g_build_filename(mdir_store_root(fx->web->store), "SMTP/Accounts/jo@example.test",
+	    ".meta", "leak.txt", NULL);
+	g_assert_true(g_file_set_contents(meta, "content-type: text/plain\n", -1, NULL));
+	dirlink = g_build_filename(mdir_store_root(fx->web->store), "SMTP/out", NULL);
+	g_assert_cmpint(symlink(outdir, dirlink), ==, 0);
+	login(fx);
+	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_auto(Reply) r = request(fx, "GET", bad[i], NULL);
+
+		g_test_message("%s: %u", bad[i], r.status);
+		g_assert_cmpuint(r.status, >=, 400);
+		g_assert_cmpuint(r.status, <, 500);
+		g_assert_null(strstr(r.body, "secret"));
+		g_assert_null(strstr(r.body, "$y$"));
+	}
+	{
+		g_auto(Reply) r = request(fx, "GET", "/folders/download?path=SMTP/Accounts/"
+		    "jo%40example.test&name=leak.txt", NULL);
+
+		g_assert_cmpuint(r.status, ==, 403);
+		g_assert_null(strstr(r.body, "secret"));
+	}
+	{
+		g_auto(Reply) r = request(fx, "GET", "/api/folders?path=SMTP/out", NULL);
+
+		g_assert_cmpuint(r.status, ==, 403);
+	}
+	{
+		g_auto(Reply) r = request(fx, "GET", "/folders/download?path=SMTP/Accounts/"
+		    "jo%40example.test&name=ok.txt", NULL);
+
+		g_assert_cmpuint(r.status, ==, 200);
+		g_assert_cmpstr(r.body, ==, "ok");
+	}
+}
+
+static void
+test_queue(Fx *fx, gconstpointer data)
+{
+	const char *retry[] = { "subject", "Hello", "outbox-attempts", "2", "outbox-next-try",
+		"2026-12-03T10:00:00Z", "outbox-last-result", "451 try later", NULL };
+	const char *failed[] = { "subject", "Bye", "outbox-failed-at", "2026-12-03T09:00:00Z",
+		"outbox-failure", "sendmail exit 67: no such user", NULL };
+	g_autofree char *hold = NULL;
+	g_autofree char *fdir = NULL;
+
+	(void)data;
+	add_entry(fx, "SMTP/Accounts/jo@example.test/Outbox", "hello.eml", "x", retry);
+	add_entry(fx, "SMTP/Outbox", "new.eml", "y", NULL);
+	add_entry(fx, "SMTP/Failed", "bye.eml", "z", failed);
+	hold = g_build_filename(mdir_store_root(fx->web->store), "Users/Jo/Lists/.hold", NULL);
+	g_assert_cmpint(g_mkdir_with_parents(hold, 0700), ==, 0);
+	fdir = g_build_filename(mdir_store_root(fx->web->store), ".mdird/failed/batch-1", NULL);
+	g_assert_cmpint(g_mkdir_with_parents(fdir, 0700), ==, 0);
+	login(fx);
+	{
+		g_auto(Reply) r = request(fx, "GET", "/api/queue", NULL);
+
+		g_assert_cmpuint(r.status, ==, 200);
+		/* no mdird in this test: said, not waited for */
+		g_assert_nonnull(strstr(r.body, "\"mdird\" : null"));
+		g_assert_nonnull(strstr(r.body, "\"Users/Jo/Lists\""));
+		g_assert_nonnull(strstr(r.body, "\"batch-1\""));
+		g_assert_nonnull(strstr(r.body, "\"state\" : \"retrying\""));
+		g_assert_nonnull(strstr(r.body, "\"next_try\" : \"2026-12-03T10:00:00Z\""));
+		g_assert_nonnull(strstr(r.body, "\"last_result\" : \"451 try later\""));
+		g_assert_nonnull(strstr(r.body, "\"state\" : \"waiting\""));
+		g_assert_nonnull(strstr(r.body, "\"reason\" : \"sendmail exit 67: no such user\""));
+	}
+	{
+		g_auto(Reply) r = request(fx, "GET", "/queue", NULL);
+
+		g_assert_cmpuint(r.status, ==, 200);
+		g_assert_nonnull(strstr(r.body, "mdird does not answer"));
+		g_assert_nonnull(strstr(r.body, "<td>retrying</td>"));
+	}
+}
+
 #define ADD(path, func, conf) \
 	g_test_add(path, Fx, conf, fx_up, func, fx_down)
 
@@ -502,5 +691,8 @@ main(int argc, char **argv)
 	ADD("/web/today", test_today, NULL);
 	ADD("/web/accounts/change", test_accounts, NULL);
 	ADD("/web/accounts/bad-input", test_accounts_bad, NULL);
+	ADD("/web/folders/browse", test_folders, NULL);
+	ADD("/web/folders/escape", test_folders_escape, NULL);
+	ADD("/web/queue", test_queue, NULL);
 	return g_test_run();
 }
