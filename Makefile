@@ -119,6 +119,7 @@ $$(B)/bin/$(1): $$($(1)_OBJ) $$($(1)_EXTRA_OBJ) $$(LIB_REAL)
 endef
 # mdir-web shows smtp-stats' figures with smtp-stats' own queries and chart
 mdir-web_EXTRA_OBJ := $(B)/obj/smtp-stats/db.o $(B)/obj/smtp-stats/report.o \
+	$(B)/obj/smtp-stats/lists.o \
 	$(B)/obj/smtp-stats/chart.o
 $(B)/obj/mdir-web/%.o: MDIR_CFLAGS += -Ismtp-stats
 $(foreach p,$(PROGS),$(eval $(call prog_rules,$(p))))

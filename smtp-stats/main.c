@@ -14,6 +14,7 @@
 #include <sysexits.h>
 #include <syslog.h>
 
+#include "lists.h"
 #include "stats.h"
 
 /* What the command line said, all checked before the database is opened. */
@@ -104,20 +105,10 @@ static int
 cmd_whitelist(Stats *s, const MdirConfig *config, Args *a, int argc, char **argv,
     GError **error)
 {
-	sqlite3_stmt *st;
-
-	(void)config, (void)a, (void)argc, (void)error;
+	(void)config, (void)a, (void)argc;
 	if (strcmp(argv[1], "list") == 0)
 		return list(s, "SELECT kind, value, reason FROM whitelist ORDER BY kind, value", -1);
-	if (strcmp(argv[1], "add") == 0) {
-		st = stats_stmt(s, "INSERT OR REPLACE INTO whitelist VALUES (?, ?, 'by hand', ?)");
-		sqlite3_bind_int64(st, 3, g_get_real_time() / G_USEC_PER_SEC);
-	} else {
-		st = stats_stmt(s, "DELETE FROM whitelist WHERE kind = ? AND value = ?");
-	}
-	sqlite3_bind_text(st, 1, argv[2], -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, argv[3], -1, SQLITE_STATIC);
-	return sqlite3_step(st) == SQLITE_DONE ? 0 : EX_SOFTWARE;
+	return lists_whitelist(s, strcmp(argv[1], "add") == 0, argv[2], argv[3], error) ? 0 : -1;
 }
 
 static gboolean
@@ -144,23 +135,11 @@ static int
 cmd_blacklist(Stats *s, const MdirConfig *config, Args *a, int argc, char **argv,
     GError **error)
 {
-	sqlite3_stmt *st;
-	gint64 ms;
-
-	(void)a, (void)error;
+	(void)a, (void)config;
 	if (strcmp(argv[1], "list") == 0)
 		return list(s, "SELECT ip, until, reason FROM blacklist ORDER BY ip", 1);
-	if (strcmp(argv[1], "del") == 0) {
-		st = stats_stmt(s, "DELETE FROM blacklist WHERE ip = ?");
-		sqlite3_bind_text(st, 1, argv[2], -1, SQLITE_STATIC);
-		return sqlite3_step(st) == SQLITE_DONE ? 0 : EX_SOFTWARE;
-	}
-	ms = argc > 3 ? mdir_parse_duration_ms(argv[3], NULL) :
-	    mdir_config_get_duration_ms(config, "stats", "blacklist_time");
-	st = stats_stmt(s, "INSERT OR REPLACE INTO blacklist VALUES (?, 'by hand', ?)");
-	sqlite3_bind_text(st, 1, argv[2], -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, g_get_real_time() / G_USEC_PER_SEC + ms / 1000);
-	return sqlite3_step(st) == SQLITE_DONE ? 0 : EX_SOFTWARE;
+	return lists_blacklist(s, strcmp(argv[1], "add") == 0, argv[2],
+	    argc > 3 ? mdir_parse_duration_ms(argv[3], NULL) / 1000 : -1, error) ? 0 : -1;
 }
 
 static int
