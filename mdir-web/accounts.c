@@ -148,7 +148,7 @@ table(GString *out, GPtrArray *rs, const WebSession *s)
 		    g_strdup("");
 
 		g_string_append_printf(out, "<tr><td>%s</td><td>%s</td><td>%s</td><td class=n>%s"
-		    "</td><td>%s</td><td>", name, mdir_account_kind_name(r->kind), detail, size,
+		    "</td><td class=t>%s</td><td>", name, mdir_account_kind_name(r->kind), detail, size,
 		    last);
 		if (r->kind == MDIR_ACCOUNT_DISABLED)
 			button(out, s, "enable", r->name, "Enable");

@@ -42,8 +42,9 @@ static const char CSS[] =
     ".charts h2{margin-top:0}"
     ".chart{background:#fff;border:1px solid #dde1e6;width:100%;height:auto}"
     ".chart rect.hover:hover{fill-opacity:.08}"
-    ".tables{display:grid;grid-template-columns:repeat(auto-fit,minmax(24em,1fr));"
-    "gap:0 1.5em}.tables table{width:100%}"
+    ".tables{display:grid;grid-template-columns:repeat(auto-fit,minmax(34em,1fr));"
+    "gap:0 1.5em}.tables table{width:100%}.tables>div{overflow-x:auto}"
+    "td.t{white-space:nowrap}"
     "form.inline{display:inline}"
     "fieldset{border:1px solid #dde1e6;background:#fff;margin:0 0 1em;padding:.6em 1em}"
     "input,select,button{font:inherit;padding:.25em .5em}"
@@ -62,6 +63,7 @@ static const struct {
 } nav[] = {
 	{ "/", "Today" },
 	{ "/accounts", "Accounts" },
+	{ "/policy", "Policy" },
 	{ "/queue", "Queue" },
 	{ "/folders", "Folders" },
 };
@@ -266,6 +268,8 @@ static const struct {
 	{ "/api/today", web_api_today },
 	{ "/accounts", web_accounts },
 	{ "/api/accounts", web_api_accounts },
+	{ "/policy", web_policy },
+	{ "/api/policy", web_api_policy },
 	{ "/queue", web_queue },
 	{ "/api/queue", web_api_queue },
 	{ "/folders", web_folders },

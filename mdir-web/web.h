@@ -92,6 +92,8 @@ void web_today(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
 void web_api_today(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
 void web_accounts(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
 void web_api_accounts(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
+void web_policy(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
+void web_api_policy(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
 void web_queue(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
 void web_api_queue(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);
 void web_folders(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form);

@@ -671,6 +671,63 @@ test_queue(Fx *fx, gconstpointer data)
 	}
 }
 
+static void
+test_policy(Fx *fx, gconstpointer data)
+{
+	const char *bad[] = {
+		"action=blacklist-add&a=not-an-ip&b=1h",
+		"action=blacklist-add&a=192.0.2.9&b=soon",
+		"action=whitelist-add&a=net&b=198.51.0.0%2F16",
+		"action=whitelist-add&a=net&b=nonsense",
+		"action=whitelist-add&a=domain&b=x%40y",
+		"action=whitelist-add&a=user&b=example.org",
+		"action=drop-tables&a=x",
+	};
+	g_autofree char *before = NULL;
+
+	(void)data;
+	login(fx);
+	{
+		g_auto(Reply) r = post_account(fx, "/policy",
+		    "action=blacklist-add&a=203.0.113.9&b=2h");
+
+		g_assert_cmpuint(r.status, ==, 303);
+		g_assert_nonnull(strstr(r.location, "/policy?ok="));
+	}
+	{
+		g_auto(Reply) r = post_account(fx, "/api/policy",
+		    "action=whitelist-add&a=net&b=198.51.100.7");
+
+		g_assert_cmpuint(r.status, ==, 200);
+		g_assert_nonnull(strstr(r.body, "198.51.100.0/24 whitelisted"));
+	}
+	{
+		g_auto(Reply) r = request(fx, "GET", "/api/policy", NULL);
+
+		g_assert_cmpuint(r.status, ==, 200);
+		g_assert_nonnull(strstr(r.body, "\"ip\" : \"203.0.113.9\""));
+		g_assert_nonnull(strstr(r.body, "\"value\" : \"198.51.100.0/24\""));
+		before = g_strdup(r.body);
+	}
+	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_auto(Reply) page = post_account(fx, "/policy", bad[i]);
+		g_auto(Reply) api = post_account(fx, "/api/policy", bad[i]);
+		g_auto(Reply) now = request(fx, "GET", "/api/policy", NULL);
+
+		g_test_message("%s", bad[i]);
+		g_assert_nonnull(strstr(page.location, "/policy?error="));
+		g_assert_cmpuint(api.status, ==, 400);
+		g_assert_cmpstr(now.body, ==, before);
+	}
+	{
+		g_auto(Reply) r = post_account(fx, "/api/policy", "action=blacklist-del&a=203.0.113.9");
+		g_auto(Reply) now = request(fx, "GET", "/api/policy", NULL);
+
+		g_assert_cmpuint(r.status, ==, 200);
+		g_assert_null(strstr(now.body, "203.0.113.9"));
+	}
+}
+
 #define ADD(path, func, conf) \
 	g_test_add(path, Fx, conf, fx_up, func, fx_down)
 
@@ -694,5 +751,6 @@ main(int argc, char **argv)
 	ADD("/web/folders/browse", test_folders, NULL);
 	ADD("/web/folders/escape", test_folders_escape, NULL);
 	ADD("/web/queue", test_queue, NULL);
+	ADD("/web/policy", test_policy, NULL);
 	return g_test_run();
 }
