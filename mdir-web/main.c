@@ -85,8 +85,11 @@ main(int argc, char **argv)
 	config = mdir_config_load(mdir_options_config(opts), &e);
 	if (config == NULL)
 		goto out;
-	if (passwd)
+	if (passwd) {
+		/* a command line: quiet when it worked, the log has the line */
+		mdir_log_set_stderr_level(LOG_WARNING);
 		set_password(config, passwd, &e);
+	}
 	else
 		serve(config, &e);
 out:

@@ -8,10 +8,8 @@
  */
 #include <string.h>
 #include <syslog.h>
-#include <unistd.h>
 
 #include <gio/gio.h>
-#include <gio/gunixsocketaddress.h>
 #include <glib.h>
 #include <libsoup/soup.h>
 
@@ -438,21 +436,6 @@ inet_address(const char *spec, gboolean allow_remote, GError **error)
 	return g_inet_socket_address_new(a, (guint16)port);
 }
 
-static gboolean
-listen_unix(Web *w, const char *path, GError **error)
-{
-	g_autoptr(GSocket) sock = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
-	    G_SOCKET_PROTOCOL_DEFAULT, error);
-	g_autoptr(GSocketAddress) addr = g_unix_socket_address_new(path);
-
-	if (sock == NULL)
-		return FALSE;
-	unlink(path); /* a socket a previous run left */
-	if (!g_socket_bind(sock, addr, TRUE, error) || !g_socket_listen(sock, error))
-		return FALSE;
-	return soup_server_listen_socket(w->server, sock, 0, error);
-}
-
 gboolean
 web_listen(Web *w, const char *spec, GError **error)
 {
@@ -460,8 +443,12 @@ web_listen(Web *w, const char *spec, GError **error)
 
 	if (spec == NULL)
 		spec = mdir_config_get(w->config, "web", "listen");
-	if (g_str_has_prefix(spec, "unix:"))
-		return listen_unix(w, spec + 5, error);
+	/* libsoup 3.2's server takes every peer for an inet one */
+	if (!g_str_has_prefix(spec, "inet:")) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_CONFIG, "[web] listen: '%s': "
+		    "mdir-web listens on inet:ADDRESS:PORT only", spec);
+		return FALSE;
+	}
 	if ((addr = inet_address(spec + 5, mdir_config_get_bool(w->config, "web",
 	    "allow_remote"), error)) == NULL)
 		return FALSE;

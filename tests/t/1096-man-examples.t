@@ -50,6 +50,8 @@ mdir-receive.1.1  master
 mdir-receive.1.2  main
 mdir-receive.1.3  sh
 mdir-receive.1.4  log
+mdir-web.8.1      sh
+mdir-web.8.2      unit
 mdir-rules.5.1    filing
 mdir-rules.5.2    rules
 mdir.5.1          record
