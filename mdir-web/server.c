@@ -350,6 +350,13 @@ handle(SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable 
 	g_autoptr(GHashTable) form = NULL;
 
 	(void)server, (void)query;
+	/*
+	 * One request a connection: libsoup 3.2 (Debian 12's) never frees a
+	 * kept-alive connection the client closes (fixed in 3.3, commit
+	 * d20c6601), and an admin's page, behind a proxy, loses nothing by it.
+	 */
+	soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Connection",
+	    "close");
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
 	    strcmp(method, "POST") != 0) {
 		web_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "GET or POST");
@@ -394,6 +401,11 @@ web_free(Web *w)
 {
 	if (w == NULL)
 		return;
+	if (w->service) {
+		g_socket_service_stop(w->service);
+		g_socket_listener_close(G_SOCKET_LISTENER(w->service));
+		g_object_unref(w->service);
+	}
 	if (w->server) {
 		soup_server_disconnect(w->server);
 		g_object_unref(w->server);
@@ -436,10 +448,29 @@ inet_address(const char *spec, gboolean allow_remote, GError **error)
 	return g_inet_socket_address_new(a, (guint16)port);
 }
 
+/*
+ * A connection, handed to libsoup: the socket is accepted here because
+ * libsoup 3.2 (Debian 12's) leaks every socket its own listener accepts.
+ */
+static gboolean
+incoming(GSocketService *service, GSocketConnection *conn, GObject *source, gpointer data)
+{
+	Web *w = data;
+	g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address(conn, NULL);
+	g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address(conn, NULL);
+	g_autoptr(GError) e = NULL;
+
+	(void)service, (void)source;
+	if (!soup_server_accept_iostream(w->server, G_IO_STREAM(conn), local, remote, &e))
+		mdir_log(LOG_WARNING, "a connection refused: %s", e->message);
+	return TRUE;
+}
+
 gboolean
 web_listen(Web *w, const char *spec, GError **error)
 {
 	g_autoptr(GSocketAddress) addr = NULL;
+	g_autoptr(GSocketAddress) effective = NULL;
 
 	if (spec == NULL)
 		spec = mdir_config_get(w->config, "web", "listen");
@@ -452,8 +483,15 @@ web_listen(Web *w, const char *spec, GError **error)
 	if ((addr = inet_address(spec + 5, mdir_config_get_bool(w->config, "web",
 	    "allow_remote"), error)) == NULL)
 		return FALSE;
-	if (!soup_server_listen(w->server, addr, 0, error))
+	if (w->service == NULL) {
+		w->service = g_socket_service_new();
+		g_signal_connect(w->service, "incoming", G_CALLBACK(incoming), w);
+	}
+	if (!g_socket_listener_add_address(G_SOCKET_LISTENER(w->service), addr,
+	    G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL, &effective, error))
 		return FALSE;
+	w->port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(effective));
+	g_socket_service_start(w->service);
 	mdir_log(LOG_INFO, "listening on %s", spec);
 	return TRUE;
 }

@@ -24,6 +24,8 @@ typedef struct {
 	MdirConfig *config;	/* not owned */
 	MdirStore *store;	/* owned */
 	SoupServer *server;	/* owned */
+	GSocketService *service; /* owned: accepts for the server */
+	guint16 port;		/* the port listened on last */
 	char *users;		/* the [web] users file */
 	gint64 lifetime;	/* of a session, µs */
 	gboolean secure;	/* cookies marked Secure: TLS is in front */
