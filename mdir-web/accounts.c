@@ -199,6 +199,7 @@ change(Web *w, WebSession *s, GHashTable *form, char **done, GError **error)
 	gboolean keep = g_hash_table_contains(form, "keep");
 	g_autofree char *name = NULL;
 	g_autofree char *tname = NULL;
+	g_autofree char *shown = NULL;
 	gboolean ok = FALSE;
 
 	if (action == NULL || address == NULL) {
@@ -218,14 +219,16 @@ change(Web *w, WebSession *s, GHashTable *form, char **done, GError **error)
 		ok = mdir_account_set_disabled(w->store, name, strcmp(action, "disable") == 0,
 		    error);
 	else
-		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE, "'%s': no such action", action);
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE, "no such action (add, alias, "
+		    "forward, disable, enable)");
 	if (!ok && error && *error == NULL)
 		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE, "%s: what is it to lead to?",
 		    action);
 	if (!ok)
 		return FALSE;
+	shown = web_loggable(tname ? tname : to);
 	mdir_log(LOG_NOTICE, "user=%s action=account-%s address=%s%s%s", s->user, action, name,
-	    tname || to ? " to=" : "", tname ? tname : to ? to : "");
+	    tname || to ? " to=" : "", tname || to ? shown : "");
 	*done = g_strdup_printf("%s: %s%s%s", name, action, tname || to ? " to " : "",
 	    tname ? tname : to ? to : "");
 	return TRUE;

@@ -208,6 +208,33 @@ recent(Web *w, const char *key)
 	return times;
 }
 
+static gboolean
+failures_old(gpointer key, gpointer value, gpointer now)
+{
+	GArray *times = value;
+
+	(void)key;
+	return times->len == 0 ||
+	    g_array_index(times, gint64, times->len - 1) < *(gint64 *)now - WEB_FAILURE_WINDOW;
+}
+
+static gboolean
+session_old(gpointer key, gpointer value, gpointer now)
+{
+	(void)key;
+	return ((WebSession *)value)->expires < *(gint64 *)now;
+}
+
+/* Forgets expired sessions and failures, so that neither table grows. */
+static void
+sweep(Web *w)
+{
+	gint64 now = g_get_monotonic_time();
+
+	g_hash_table_foreach_remove(w->failures, failures_old, &now);
+	g_hash_table_foreach_remove(w->sessions, session_old, &now);
+}
+
 gboolean
 web_throttled(Web *w, const char *key)
 {
@@ -219,6 +246,7 @@ web_failure(Web *w, const char *key)
 {
 	gint64 now = g_get_monotonic_time();
 
+	sweep(w);
 	g_array_append_val(recent(w, key), now);
 }
 
@@ -240,6 +268,7 @@ web_session_new(Web *w, const char *user)
 {
 	WebSession *s = g_new0(WebSession, 1);
 
+	sweep(w);
 	s->id = web_random_id();
 	s->csrf = web_random_id();
 	s->user = g_strdup(user);

@@ -175,14 +175,20 @@ change(Web *w, Stats *st, WebSession *s, GHashTable *form, char **done, GError *
 	const char *a = form ? g_hash_table_lookup(form, "a") : NULL;
 	const char *b = form ? g_hash_table_lookup(form, "b") : NULL;
 	g_autofree char *value = NULL;
-	gboolean add = action && g_str_has_suffix(action, "-add");
+	g_autofree char *shown = NULL;
+	gboolean add = g_strcmp0(action, "blacklist-add") == 0 ||
+	    g_strcmp0(action, "whitelist-add") == 0;
+	gboolean black = g_strcmp0(action, "blacklist-add") == 0 ||
+	    g_strcmp0(action, "blacklist-del") == 0;
+	gboolean white = g_strcmp0(action, "whitelist-add") == 0 ||
+	    g_strcmp0(action, "whitelist-del") == 0;
 
 	(void)w;
 	if (action == NULL || a == NULL) {
 		g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE, "an action and a value, please");
 		return FALSE;
 	}
-	if (g_str_has_prefix(action, "blacklist-")) {
+	if (black) {
 		gint64 ms = add && b && *b ? mdir_parse_duration_ms(b, NULL) : -1000;
 
 		if (add && b && *b && ms <= 0) {
@@ -192,22 +198,25 @@ change(Web *w, Stats *st, WebSession *s, GHashTable *form, char **done, GError *
 		}
 		if (!lists_blacklist(st, add, a, ms / 1000, error))
 			return FALSE;
+		shown = web_loggable(add && b && *b ? b : "blacklist_time");
 		mdir_log(LOG_NOTICE, "user=%s action=%s ip=%s%s%s", s->user, action, a,
-		    add ? " for=" : "", add ? (b && *b ? b : "blacklist_time") : "");
+		    add ? " for=" : "", add ? shown : "");
 		*done = g_strdup_printf("%s %s", a, add ? "blacklisted" : "taken off the blacklist");
 		return TRUE;
 	}
-	if (g_str_has_prefix(action, "whitelist-") && b) {
+	if (white && b) {
 		if ((value = add ? whitelist_value(a, b, error) : g_strdup(b)) == NULL ||
 		    !lists_whitelist(st, add, a, value, error))
 			return FALSE;
+		shown = web_loggable(value);
 		mdir_log(LOG_NOTICE, "user=%s action=%s kind=%s value=%s", s->user, action, a,
-		    value);
+		    shown);
 		*done = g_strdup_printf("%s %s", value, add ? "whitelisted" :
 		    "taken off the whitelist");
 		return TRUE;
 	}
-	g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE, "'%s': no such action", action);
+	g_set_error(error, MDIR_ERROR, MDIR_ERROR_USAGE, "%s", white ? "whitelist: a value, please" :
+	    "no such action (blacklist-add, blacklist-del, whitelist-add, whitelist-del)");
 	return FALSE;
 }
 

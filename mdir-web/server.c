@@ -11,6 +11,7 @@
 
 #include <gio/gio.h>
 #include <glib.h>
+#include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
 #include "mdir.h"
@@ -65,6 +66,25 @@ static const struct {
 	{ "/queue", "Queue" },
 	{ "/folders", "Folders" },
 };
+
+char *
+web_loggable(const char *text)
+{
+	g_autofree char *cut = g_strndup(text ? text : "", 200);
+	g_autofree char *valid = g_utf8_make_valid(cut, -1);
+	GString *out = g_string_new(NULL);
+
+	/* one log line, one value: no line end, no space, no control character */
+	for (char *p = valid; *p; p = g_utf8_next_char(p)) {
+		gunichar c = g_utf8_get_char(p);
+
+		if (c < 0x20 || c == 0x7f || c == ' ' || c == '\\')
+			g_string_append_printf(out, "\\x%02x", c);
+		else
+			g_string_append_unichar(out, c);
+	}
+	return g_string_free(out, FALSE);
+}
 
 char *
 web_escape(const char *text)
@@ -147,9 +167,16 @@ web_error(SoupServerMessage *msg, guint status, const char *text)
 	g_autofree char *t = web_escape(text);
 
 	if (is_api(msg)) {
-		g_autofree char *q = g_strescape(text, NULL);
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonNode) root = NULL;
+		g_autofree char *valid = g_utf8_make_valid(text, -1);
 
-		web_json(msg, status, g_strdup_printf("{\"error\": \"%s\"}\n", q));
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "error");
+		json_builder_add_string_value(b, valid);
+		json_builder_end_object(b);
+		root = json_builder_get_root(b);
+		web_json(msg, status, json_to_string(root, TRUE));
 		return;
 	}
 	head(out, soup_status_get_phrase(status));
@@ -217,6 +244,7 @@ do_login(Web *w, SoupServerMessage *msg, GHashTable *form)
 	g_autofree char *ipkey = g_strconcat("ip:", ip ? ip : "?", NULL);
 	g_autofree char *ukey = g_strconcat("user:", user ? user : "", NULL);
 	g_autofree char *cookie = NULL;
+	g_autofree char *shown = web_loggable(user);
 	WebSession *s;
 
 	if (user == NULL || pass == NULL) {
@@ -225,7 +253,7 @@ do_login(Web *w, SoupServerMessage *msg, GHashTable *form)
 	}
 	if (web_throttled(w, ipkey) || web_throttled(w, ukey)) {
 		mdir_log(LOG_WARNING, "user=%s action=login ip=%s refused: too many failures",
-		    user, ip);
+		    shown, ip);
 		login_page(msg, 429, "too many failed logins: try "
 		    "again in 15 minutes");
 		return;
@@ -233,7 +261,7 @@ do_login(Web *w, SoupServerMessage *msg, GHashTable *form)
 	if (!web_passwd_check(w->users, user, pass)) {
 		web_failure(w, ipkey);
 		web_failure(w, ukey);
-		mdir_log(LOG_WARNING, "user=%s action=login ip=%s failed", user, ip);
+		mdir_log(LOG_WARNING, "user=%s action=login ip=%s failed", shown, ip);
 		login_page(msg, SOUP_STATUS_FORBIDDEN, "wrong name or password");
 		return;
 	}
@@ -241,7 +269,7 @@ do_login(Web *w, SoupServerMessage *msg, GHashTable *form)
 	cookie = web_cookie(w, s);
 	soup_message_headers_append(soup_server_message_get_response_headers(msg), "Set-Cookie",
 	    cookie);
-	mdir_log(LOG_NOTICE, "user=%s action=login ip=%s", user, ip);
+	mdir_log(LOG_NOTICE, "user=%s action=login ip=%s", shown, ip);
 	web_redirect(msg, "/");
 }
 
@@ -324,8 +352,10 @@ dispatch(Web *w, SoupServerMessage *msg, const char *path, GHashTable *form)
 		return;
 	}
 	if (post && !web_csrf_ok(s, form)) {
+		g_autofree char *shown = web_loggable(path);
+
 		mdir_log(LOG_WARNING, "user=%s action=refused path=%s: no valid CSRF token",
-		    s->user, path);
+		    s->user, shown);
 		web_error(msg, SOUP_STATUS_FORBIDDEN, "this form is stale or forged (no valid "
 		    "CSRF token): reload the page and try again");
 		return;

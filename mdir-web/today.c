@@ -176,7 +176,7 @@ collect(Web *w, Today *t, gboolean charts, GError **error)
 		return FALSE;
 	/* what happened since the last import, as smtp-stats report does */
 	if (stats_import(s, &e) < 0)
-		mdir_log(LOG_WARNING, "%s", e->message);
+		mdir_log(LOG_WARNING, "%s", e ? e->message : "the events could not be imported");
 	report_period(NULL, NULL, &start, &end, &t->label);
 	tables = report_collect(s, start, end);
 	json = report_render(tables, "json", t->label, start, end);

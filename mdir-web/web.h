@@ -53,6 +53,8 @@ void web_json(SoupServerMessage *msg, guint status, char *json);
 void web_error(SoupServerMessage *msg, guint status, const char *text);
 /* A redirection (303 See Other) to @path. */
 void web_redirect(SoupServerMessage *msg, const char *path);
+/* @text as one value of a log line (no blank, no control).  Transfer full. */
+char *web_loggable(const char *text);
 /* HTML-escaped text.  Transfer full. */
 char *web_escape(const char *text);
 /* Appends a form's hidden CSRF field. */

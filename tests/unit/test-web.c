@@ -725,6 +725,19 @@ test_policy(Fx *fx, gconstpointer data)
 	}
 }
 
+/* What a client sends ends up as one value of one log line. */
+static void
+test_loggable(void)
+{
+	g_autofree char *a = web_loggable("x\nuser=admin action=forged");
+	g_autofree char *b = web_loggable("Jörg\\");
+	g_autofree char *c = web_loggable(NULL);
+
+	g_assert_cmpstr(a, ==, "x\\x0auser=admin\\x20action=forged");
+	g_assert_cmpstr(b, ==, "Jörg\\x5c");
+	g_assert_cmpstr(c, ==, "");
+}
+
 #define ADD(path, func, conf) \
 	g_test_add(path, Fx, conf, fx_up, func, fx_down)
 
@@ -735,6 +748,7 @@ main(int argc, char **argv)
 	g_setenv("GIO_USE_PROXY_RESOLVER", "dummy", TRUE);
 	g_test_init(&argc, &argv, G_TEST_OPTION_ISOLATE_DIRS, NULL);
 	mdir_log_set_level(LOG_CRIT); /* the failed logins are expected */
+	g_test_add_func("/web/access/loggable", test_loggable);
 	ADD("/web/access/login-required", test_login_required, NULL);
 	ADD("/web/access/cookie", test_login_cookie, NULL);
 	ADD("/web/access/secure-cookie", test_secure_cookie, "[web]\nsecure_cookies = true\n");
