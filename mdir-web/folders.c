@@ -19,13 +19,6 @@
 /* a folder page lists this many entries at most (the API all) */
 #define MAX_SHOWN 2000
 
-/* For g_ptr_array_sort(), which hands pointers to the elements. */
-static gint
-by_name(gconstpointer a, gconstpointer b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static guint
 status_of(const GError *e)
 {
@@ -72,7 +65,7 @@ top_folders(Web *w)
 		if (n[0] != '.' && g_file_test(p, G_FILE_TEST_IS_DIR) && mdir_name_is_safe(n))
 			g_ptr_array_add(out, g_strdup(n));
 	}
-	g_ptr_array_sort(out, by_name);
+	g_ptr_array_sort(out, web_by_name);
 	return out;
 }
 

@@ -68,13 +68,6 @@ fail:
 	return NULL;
 }
 
-/* For g_ptr_array_sort(), which hands pointers to the elements. */
-static gint
-by_name(gconstpointer a, gconstpointer b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The names in @dir (no dot names), sorted.  Transfer full. */
 static GPtrArray *
 names_in(const char *dir)
@@ -86,7 +79,7 @@ names_in(const char *dir)
 	while (d && (n = g_dir_read_name(d)) != NULL)
 		if (n[0] != '.')
 			g_ptr_array_add(out, g_strdup(n));
-	g_ptr_array_sort(out, by_name);
+	g_ptr_array_sort(out, web_by_name);
 	return out;
 }
 

@@ -67,6 +67,12 @@ static const struct {
 	{ "/folders", "Folders" },
 };
 
+gint
+web_by_name(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 char *
 web_loggable(const char *text)
 {

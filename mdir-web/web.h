@@ -53,6 +53,8 @@ void web_json(SoupServerMessage *msg, guint status, char *json);
 void web_error(SoupServerMessage *msg, guint status, const char *text);
 /* A redirection (303 See Other) to @path. */
 void web_redirect(SoupServerMessage *msg, const char *path);
+/* Names in order, for g_ptr_array_sort() (which hands pointers to them). */
+gint web_by_name(gconstpointer a, gconstpointer b);
 /* @text as one value of a log line (no blank, no control).  Transfer full. */
 char *web_loggable(const char *text);
 /* HTML-escaped text.  Transfer full. */
