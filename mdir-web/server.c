@@ -241,13 +241,40 @@ login_page(SoupServerMessage *msg, guint status, const char *problem)
 	send_html(msg, status, out);
 }
 
+/*
+ * The client's address: the peer's, or behind a proxy on this host (a
+ * loopback peer) the last address of X-Forwarded-For, the one the proxy
+ * added, so that failed logins are counted per real client and not for
+ * everyone at once.  Someone on this host can name any address so, which
+ * gains nothing: the limit per name still holds.  Transfer full.
+ */
+static char *
+client_address(SoupServerMessage *msg)
+{
+	const char *peer = soup_server_message_get_remote_host(msg);
+	const char *fwd = soup_message_headers_get_list(
+	    soup_server_message_get_request_headers(msg), "X-Forwarded-For");
+	g_autoptr(GInetAddress) p = peer ? g_inet_address_new_from_string(peer) : NULL;
+	g_autoptr(GInetAddress) last = NULL;
+	g_autofree char *text = NULL;
+	const char *comma;
+
+	if (p == NULL || !g_inet_address_get_is_loopback(p) || fwd == NULL)
+		return g_strdup(peer ? peer : "?");
+	comma = strrchr(fwd, ',');
+	text = g_strstrip(g_strdup(comma ? comma + 1 : fwd));
+	if ((last = g_inet_address_new_from_string(text)) == NULL)
+		return g_strdup(peer);
+	return g_inet_address_to_string(last);
+}
+
 static void
 do_login(Web *w, SoupServerMessage *msg, GHashTable *form)
 {
 	const char *user = form ? g_hash_table_lookup(form, "user") : NULL;
 	const char *pass = form ? g_hash_table_lookup(form, "password") : NULL;
-	const char *ip = soup_server_message_get_remote_host(msg);
-	g_autofree char *ipkey = g_strconcat("ip:", ip ? ip : "?", NULL);
+	g_autofree char *ip = client_address(msg);
+	g_autofree char *ipkey = g_strconcat("ip:", ip, NULL);
 	g_autofree char *ukey = g_strconcat("user:", user ? user : "", NULL);
 	g_autofree char *cookie = NULL;
 	g_autofree char *shown = web_loggable(user);

@@ -142,6 +142,28 @@ request(Fx *fx, const char *method, const char *path, const char *form)
 	return r;
 }
 
+/* A POST of @form to @path, as a proxy forwarding for @forwarded. */
+static Reply
+request_from(Fx *fx, const char *path, const char *form, const char *forwarded)
+{
+	g_autofree char *url = g_strconcat(fx->base, path, NULL);
+	g_autoptr(SoupMessage) msg = soup_message_new("POST", url);
+	g_autoptr(GBytes) b = g_bytes_new(form, strlen(form));
+	g_autoptr(GBytes) body = NULL;
+	g_autoptr(GError) e = NULL;
+	Reply r = { 0 };
+
+	soup_message_set_flags(msg, SOUP_MESSAGE_NO_REDIRECT);
+	soup_message_headers_append(soup_message_get_request_headers(msg), "X-Forwarded-For",
+	    forwarded);
+	soup_message_set_request_body_from_bytes(msg, "application/x-www-form-urlencoded", b);
+	body = soup_session_send_and_read(fx->session, msg, NULL, &e);
+	g_assert_no_error(e);
+	r.status = soup_message_get_status(msg);
+	r.body = g_strndup(g_bytes_get_data(body, NULL), g_bytes_get_size(body));
+	return r;
+}
+
 /* The value of the first "name=csrf value='...'" in @html.  Transfer full. */
 static char *
 csrf_of(const char *html)
@@ -273,6 +295,32 @@ test_rate_limit(Fx *fx, gconstpointer data)
 
 		g_assert_cmpuint(r.status, ==, 429);
 		g_assert_null(r.set_cookie);
+	}
+}
+
+/* Behind a proxy on this host: counted per X-Forwarded-For's last address. */
+static void
+test_rate_limit_proxy(Fx *fx, gconstpointer data)
+{
+	(void)data;
+	for (int i = 0; i < WEB_MAX_FAILURES; i++) {
+		g_autofree char *form = g_strdup_printf("user=u%d&password=guess", i);
+		g_auto(Reply) r = request_from(fx, "/login", form, "203.0.113.1, 192.0.2.66");
+
+		g_assert_cmpuint(r.status, ==, 403);
+	}
+	{
+		g_auto(Reply) r = request_from(fx, "/login", "user=admin&password=sesame",
+		    "192.0.2.66");
+
+		g_assert_cmpuint(r.status, ==, 429);
+	}
+	{
+		/* another client behind the same proxy still gets in */
+		g_auto(Reply) r = request_from(fx, "/login", "user=admin&password=sesame",
+		    "192.0.2.67");
+
+		g_assert_cmpuint(r.status, ==, 303);
 	}
 }
 
@@ -754,6 +802,7 @@ main(int argc, char **argv)
 	ADD("/web/access/secure-cookie", test_secure_cookie, "[web]\nsecure_cookies = true\n");
 	ADD("/web/access/csrf", test_csrf, NULL);
 	ADD("/web/access/rate-limit", test_rate_limit, NULL);
+	ADD("/web/access/rate-limit-proxy", test_rate_limit_proxy, NULL);
 	ADD("/web/access/passwd-file", test_passwd_file, NULL);
 	ADD("/web/access/listen-remote", test_listen_remote, NULL);
 	ADD("/web/today", test_today, NULL);
