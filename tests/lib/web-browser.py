@@ -17,6 +17,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 WAIT = 20
@@ -33,6 +34,13 @@ def shot(d, name):
 
 def until(d, what):
     return WebDriverWait(d, WAIT).until(what)
+
+
+def submit(d, form):
+    """Submits @form and waits for the page it leads to (not the old one)."""
+    old = d.find_element(By.TAG_NAME, "html")
+    form.find_element(By.TAG_NAME, "button").click()
+    until(d, EC.staleness_of(old))
 
 
 def flash(d):
@@ -80,12 +88,12 @@ try:
     until(d, lambda d: d.find_elements(By.ID, "form-add"))
     form = d.find_element(By.ID, "form-add")
     form.find_element(By.NAME, "address").send_keys(new_account)
-    form.find_element(By.TAG_NAME, "button").click()
+    submit(d, form)
     say("account-add", "%s %s" % flash(d))
     # bad input: said, and nothing made
     form = d.find_element(By.ID, "form-add")
     form.find_element(By.NAME, "address").send_keys("someone@not-ours.test")
-    form.find_element(By.TAG_NAME, "button").click()
+    submit(d, form)
     say("account-bad", "%s %s" % flash(d))
     rows = [r.text for r in d.find_elements(By.CSS_SELECTOR, "#accounts td:first-child")]
     say("accounts", " ".join(rows))
@@ -95,7 +103,7 @@ try:
     d.find_element(By.LINK_TEXT, "Policy").click()
     form = until(d, lambda d: d.find_element(By.ID, "form-blacklist"))
     form.find_element(By.NAME, "a").send_keys(black_ip)
-    form.find_element(By.TAG_NAME, "button").click()
+    submit(d, form)
     say("blacklist", "%s %s" % flash(d))
     shot(d, "policy")
 
