@@ -68,6 +68,8 @@ mstore -c "$MD_CONF" rm "$JO/$entry"
 md_ask POKE >/dev/null
 wait_for 10 has "$V/cur" 0
 ok $? "mstore rm: its file leaves cur/ (flags and all)"
+# the map is written after the file goes: read it once it names one entry
+wait_for 10 sh -c '[ "$(grep -c "	" "$1")" = 1 ]' _ "$V/mdir-map"
 other=$(grep -v '^version' "$V/mdir-map" | cut -f 1)
 mstore -c "$MD_CONF" mv "$JO/$other" "$JO/Sub" >/dev/null
 md_ask POKE >/dev/null
