@@ -159,21 +159,23 @@ $(B)/tests/test-outbox: $(B)/obj/tests/unit/test-outbox.o $(LIB_OBJ) $(OUTBOX_TE
 	$(say) LD $@
 	$(Q)$(CC) -o $@ $^ $(MDIR_LDFLAGS) $(PKG_LIBS)
 
-# tests/tools/: drivers the shell tests run, on the library's objects
-# (smime-tool: mdir_smime_open() and _seal() for t/7010)
-$(B)/obj/tests/tools/%.o: tests/tools/%.c
-	@mkdir -p $(@D)
-	$(say) CC $@
-	$(Q)$(CC) $(CFLAGS) $(MDIR_CFLAGS) -DMDIR_COMPILATION -c -o $@ $<
-$(B)/tools/smime-tool: $(B)/obj/tests/tools/smime-tool.o $(LIB_OBJ)
+# mdir-command's TOTP, parsing, replay store and S/MIME, from its objects
+# but main
+COMMAND_TEST_OBJ := $(filter-out %/main.o,$(mdir-command_OBJ))
+$(B)/obj/tests/unit/test-command.o $(B)/obj/tests/unit/test-smime.o: MDIR_CFLAGS += -Imdir-command
+$(B)/tests/test-command $(B)/tests/test-smime: $(B)/tests/%: $(B)/obj/tests/unit/%.o $(LIB_OBJ) \
+		$(COMMAND_TEST_OBJ)
 	@mkdir -p $(@D)
 	$(say) LD $@
 	$(Q)$(CC) -o $@ $^ $(MDIR_LDFLAGS) $(PKG_LIBS)
 
-# mdir-command's TOTP, parsing and replay store, from its objects but main
-COMMAND_TEST_OBJ := $(filter-out %/main.o,$(mdir-command_OBJ))
-$(B)/obj/tests/unit/test-command.o: MDIR_CFLAGS += -Imdir-command
-$(B)/tests/test-command: $(B)/obj/tests/unit/test-command.o $(LIB_OBJ) $(COMMAND_TEST_OBJ)
+# tests/tools/: drivers the shell tests run (smime-tool: mdir-command's
+# smime_open() and smime_seal() for t/7010, on its objects but main)
+$(B)/obj/tests/tools/%.o: tests/tools/%.c
+	@mkdir -p $(@D)
+	$(say) CC $@
+	$(Q)$(CC) $(CFLAGS) $(MDIR_CFLAGS) -DMDIR_COMPILATION -Imdir-command -c -o $@ $<
+$(B)/tools/smime-tool: $(B)/obj/tests/tools/smime-tool.o $(LIB_OBJ) $(COMMAND_TEST_OBJ)
 	@mkdir -p $(@D)
 	$(say) LD $@
 	$(Q)$(CC) -o $@ $^ $(MDIR_LDFLAGS) $(PKG_LIBS)
@@ -198,11 +200,13 @@ REPLAY_BIN := $(FUZZ_NAMES:%=$(B)/fuzz/replay-%)
 FUZZ_BIN := $(FUZZ_NAMES:%=$(B)/fuzz/fuzz-%)
 # a harness of a program's parser includes its source; what else it needs
 FUZZ_OBJ_policy := $(B)/obj/smtp-stats/db.o $(B)/obj/smtp-stats/policy.o
+FUZZ_OBJ_smime := $(COMMAND_TEST_OBJ)
 
 $(B)/obj/tests/fuzz/%.o: tests/fuzz/%.c
 	@mkdir -p $(@D)
 	$(say) CC $@
 	$(Q)$(CC) $(CFLAGS) $(MDIR_CFLAGS) -DMDIR_COMPILATION -Itests/fuzz -Imdird -Ismtp-stats \
+		-Imdir-command \
 		-c -o $@ $<
 
 define fuzz_rules

@@ -1,5 +1,5 @@
 /*
- * fuzz-smime.c: mdir_smime_open() (smime.c) on any message: OpenSSL's
+ * fuzz-smime.c: smime_open() (smime.c) on any message: OpenSSL's
  * MIME reader and CMS decoder, then our checks.  One key made at start
  * serves as the CA, the server and alice@example.org's certificate, so
  * that enveloped inputs reach the decryption and signed ones the signer
@@ -13,8 +13,9 @@
 #include <openssl/x509v3.h>
 
 #include "fuzz.h"
+#include "smime.h"
 
-static MdirSmimeConfig config;
+static SmimeConfig config;
 
 /* @key (or @cert) as PEM in the scratch directory's @name. */
 static char *
@@ -83,10 +84,10 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	g_autoptr(GBytes) message = g_bytes_new_static(data, size);
-	g_auto(MdirSmimeRequest) req = { 0 };
+	g_auto(SmimeRequest) req = { 0 };
 	g_autoptr(GError) e = NULL;
 
-	if (mdir_smime_open(&config, message, "alice@example.org", &req, &e)) {
+	if (smime_open(&config, message, "alice@example.org", &req, &e)) {
 		if (req.signer == NULL || req.content == NULL)
 			abort();
 	} else if (e == NULL || e->message == NULL || req.signer || req.content) {

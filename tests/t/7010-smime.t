@@ -1,5 +1,5 @@
 #!/bin/sh
-# libmdir's S/MIME (mdir_smime_open, mdir_smime_seal), driven by
+# mdir-command's S/MIME (smime_open, smime_seal), driven by
 # tests/tools/smime-tool, with the real openssl cms and smime commands as
 # the clients: requests signed (detached, opaque, the old smime command),
 # signed then encrypted as Thunderbird sends them; each refusal by its

@@ -1,5 +1,5 @@
 /*
- * smime-tool.c: mdir_smime_open() and mdir_smime_seal() from the shell,
+ * smime-tool.c: smime_open() and smime_seal() from the shell,
  * for t/7010, whose clients are the real openssl cms and smime commands.
  *
  *   smime-tool open --from ADDRESS [--content FILE] OPTIONS <message
@@ -8,7 +8,7 @@
  *   smime-tool seal [--to ADDRESS] OPTIONS <entity >sealed
  *
  * OPTIONS: --ca FILE --crl FILE --certs DIR --cert FILE --key FILE.
- * Exit 2 for an error outside MDIR_SMIME_ERROR (the setup's), 64 usage.
+ * Exit 2 for an error outside SMIME_ERROR (the setup's), 64 usage.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,25 +17,25 @@
 
 #include <glib.h>
 
-#include "mdir.h"
+#include "smime.h"
 
 static const char *const codes[] = {
-	[MDIR_SMIME_ERROR_NOT_SMIME] = "NOT_SMIME",
-	[MDIR_SMIME_ERROR_MALFORMED] = "MALFORMED",
-	[MDIR_SMIME_ERROR_DECRYPT] = "DECRYPT",
-	[MDIR_SMIME_ERROR_BAD_SIGNATURE] = "BAD_SIGNATURE",
-	[MDIR_SMIME_ERROR_UNTRUSTED] = "UNTRUSTED",
-	[MDIR_SMIME_ERROR_EXPIRED] = "EXPIRED",
-	[MDIR_SMIME_ERROR_REVOKED] = "REVOKED",
-	[MDIR_SMIME_ERROR_NO_CERT] = "NO_CERT",
-	[MDIR_SMIME_ERROR_WRONG_SIGNER] = "WRONG_SIGNER",
-	[MDIR_SMIME_ERROR_UNSIGNED] = "UNSIGNED",
+	[SMIME_ERROR_NOT_SMIME] = "NOT_SMIME",
+	[SMIME_ERROR_MALFORMED] = "MALFORMED",
+	[SMIME_ERROR_DECRYPT] = "DECRYPT",
+	[SMIME_ERROR_BAD_SIGNATURE] = "BAD_SIGNATURE",
+	[SMIME_ERROR_UNTRUSTED] = "UNTRUSTED",
+	[SMIME_ERROR_EXPIRED] = "EXPIRED",
+	[SMIME_ERROR_REVOKED] = "REVOKED",
+	[SMIME_ERROR_NO_CERT] = "NO_CERT",
+	[SMIME_ERROR_WRONG_SIGNER] = "WRONG_SIGNER",
+	[SMIME_ERROR_UNSIGNED] = "UNSIGNED",
 };
 
 static int
 report(const GError *e)
 {
-	if (e->domain == MDIR_SMIME_ERROR && e->code >= 0 &&
+	if (e->domain == SMIME_ERROR && e->code >= 0 &&
 	    (gsize)e->code < G_N_ELEMENTS(codes)) {
 		fprintf(stderr, "error=%s %s\n", codes[e->code], e->message);
 		return 1;
@@ -77,22 +77,22 @@ main(int argc, char **argv)
 	g_autoptr(GOptionContext) ctx = g_option_context_new("open|seal");
 	g_autoptr(GError) e = NULL;
 	g_autoptr(GBytes) in = NULL;
-	MdirSmimeConfig config;
+	SmimeConfig config;
 
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &e) || argc != 2) {
 		fprintf(stderr, "smime-tool: %s\n", e ? e->message : "open or seal?");
 		return 64;
 	}
-	config = (MdirSmimeConfig){ .ca_file = ca, .crl_file = crl, .certs_dir = certs,
+	config = (SmimeConfig){ .ca_file = ca, .crl_file = crl, .certs_dir = certs,
 		.server_cert = cert, .server_key = key };
 	in = read_stdin();
 	if (strcmp(argv[1], "open") == 0 && from) {
-		g_auto(MdirSmimeRequest) req = { 0 };
+		g_auto(SmimeRequest) req = { 0 };
 		gsize n;
 		const char *data;
 
-		if (!mdir_smime_open(&config, in, from, &req, &e))
+		if (!smime_open(&config, in, from, &req, &e))
 			return report(e);
 		printf("signer=%s\nencrypted=%d\n", req.signer, req.encrypted);
 		data = g_bytes_get_data(req.content, &n);
@@ -101,7 +101,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "seal") == 0) {
-		g_autoptr(GBytes) out = mdir_smime_seal(&config, in, to, &e);
+		g_autoptr(GBytes) out = smime_seal(&config, in, to, &e);
 		gsize n;
 		const char *data;
 

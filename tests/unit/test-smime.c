@@ -6,6 +6,7 @@
  */
 #include <gio/gio.h>
 
+#include "smime.h"
 #include "testutil.h"
 
 /* DIR/NAME, for the rest of the run. */
@@ -17,10 +18,10 @@ path_in(const char *dir, const char *name)
 	return g_intern_string(path);
 }
 
-static MdirSmimeConfig
+static SmimeConfig
 config_in(const char *dir)
 {
-	return (MdirSmimeConfig){
+	return (SmimeConfig){
 		.ca_file = path_in(dir, "ca.pem"),
 		.certs_dir = path_in(dir, "certs"),
 		.server_cert = path_in(dir, "server.pem"),
@@ -28,14 +29,14 @@ config_in(const char *dir)
 	};
 }
 
-/* mdir_smime_open() of @text from alice: the request, empty on failure. */
+/* smime_open() of @text from alice: the request, empty on failure. */
 static gboolean
 open_text(const char *text, GError **error)
 {
-	MdirSmimeConfig c = config_in(test_dir());
+	SmimeConfig c = config_in(test_dir());
 	g_autoptr(GBytes) m = g_bytes_new(text, strlen(text));
-	g_auto(MdirSmimeRequest) req = { .signer = NULL, .encrypted = TRUE };
-	gboolean ok = mdir_smime_open(&c, m, "alice@example.org", &req, error);
+	g_auto(SmimeRequest) req = { .signer = NULL, .encrypted = TRUE };
+	gboolean ok = smime_open(&c, m, "alice@example.org", &req, error);
 
 	if (!ok) {
 		g_assert_null(req.signer);
@@ -61,7 +62,7 @@ test_not_smime(void)
 		g_autoptr(GError) e = NULL;
 
 		g_assert_false(open_text(texts[i], &e));
-		g_assert_error(e, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_NOT_SMIME);
+		g_assert_error(e, SMIME_ERROR, SMIME_ERROR_NOT_SMIME);
 	}
 }
 
@@ -86,17 +87,17 @@ test_malformed(void)
 		g_autoptr(GError) e = NULL;
 
 		g_assert_false(open_text(texts[i], &e));
-		g_assert_error(e, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_MALFORMED);
+		g_assert_error(e, SMIME_ERROR, SMIME_ERROR_MALFORMED);
 	}
 }
 
 static void
 test_seal_setup(void)
 {
-	MdirSmimeConfig c = config_in(test_dir());
+	SmimeConfig c = config_in(test_dir());
 	g_autoptr(GBytes) entity = g_bytes_new_static("Content-Type: text/plain\r\n\r\nx\r\n", 29);
 	g_autoptr(GError) e = NULL;
-	g_autoptr(GBytes) sealed = mdir_smime_seal(&c, entity, NULL, &e);
+	g_autoptr(GBytes) sealed = smime_seal(&c, entity, NULL, &e);
 	g_autofree char *junk = NULL;
 
 	/* a missing file of the setup: G_FILE_ERROR naming it, not a refusal */
@@ -105,7 +106,7 @@ test_seal_setup(void)
 	g_assert_nonnull(strstr(e->message, c.server_cert));
 	g_clear_error(&e);
 	junk = test_write_tmp("server.pem", "not PEM at all\n");
-	g_assert_null(mdir_smime_seal(&c, entity, NULL, &e));
+	g_assert_null(smime_seal(&c, entity, NULL, &e));
 	g_assert_error(e, MDIR_ERROR, MDIR_ERROR_CONFIG);
 	g_assert_nonnull(strstr(e->message, "server.pem"));
 }
@@ -113,16 +114,16 @@ test_seal_setup(void)
 static void
 test_clear(void)
 {
-	MdirSmimeRequest req = { .signer = g_strdup("alice@example.org"),
+	SmimeRequest req = { .signer = g_strdup("alice@example.org"),
 		.encrypted = TRUE,
 		.content = g_bytes_new("x", 1) };
 
-	mdir_smime_request_clear(&req);
+	smime_request_clear(&req);
 	g_assert_null(req.signer);
 	g_assert_null(req.content);
 	g_assert_false(req.encrypted);
-	mdir_smime_request_clear(&req);
-	mdir_smime_request_clear(NULL);
+	smime_request_clear(&req);
+	smime_request_clear(NULL);
 }
 
 static void
@@ -131,12 +132,12 @@ test_not_for_exit_code(void)
 	/*
 	 * A refusal is a request answered (by silence), not a delivery to
 	 * retry: run by Postfix, mdir-command must exit 0 for it itself.
-	 * mdir_exit_code() knows no MDIR_SMIME_ERROR and would say 75.
+	 * mdir_exit_code() knows no SMIME_ERROR and would say 75.
 	 */
-	g_autoptr(GError) e = g_error_new_literal(MDIR_SMIME_ERROR,
-	    MDIR_SMIME_ERROR_BAD_SIGNATURE, "x");
+	g_autoptr(GError) e = g_error_new_literal(SMIME_ERROR,
+	    SMIME_ERROR_BAD_SIGNATURE, "x");
 
-	g_assert_cmpuint(MDIR_SMIME_ERROR, !=, MDIR_ERROR);
+	g_assert_cmpuint(SMIME_ERROR, !=, MDIR_ERROR);
 	g_assert_cmpint(mdir_exit_code(e, MDIR_EXIT_MTA), ==, 75);
 }
 

@@ -21,13 +21,13 @@ smime_ssl_reason(void)
 	return text;
 }
 
-/* Sets @code of MDIR_SMIME_ERROR, OpenSSL's reason appended.  FALSE. */
+/* Sets @code of SMIME_ERROR, OpenSSL's reason appended.  FALSE. */
 gboolean
-smime_refuse_ssl(GError **error, MdirSmimeError code, const char *what)
+smime_refuse_ssl(GError **error, SmimeError code, const char *what)
 {
 	g_autofree char *reason = smime_ssl_reason();
 
-	g_set_error(error, MDIR_SMIME_ERROR, code, "%s: %s", what, reason);
+	g_set_error(error, SMIME_ERROR, code, "%s: %s", what, reason);
 	return FALSE;
 }
 
@@ -38,7 +38,7 @@ smime_mem_bio(const void *data, gsize length, GError **error)
 	BIO *bio;
 
 	if (length > G_MAXINT) {
-		g_set_error(error, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_MALFORMED,
+		g_set_error(error, SMIME_ERROR, SMIME_ERROR_MALFORMED,
 		    "%" G_GSIZE_FORMAT " bytes: too big", length);
 		return NULL;
 	}
@@ -167,7 +167,7 @@ load_key(const char *path, GError **error)
 
 /* The server's certificate and its key, checked to belong together. */
 gboolean
-smime_load_server(const MdirSmimeConfig *config, X509 **cert, EVP_PKEY **key, GError **error)
+smime_load_server(const SmimeConfig *config, X509 **cert, EVP_PKEY **key, GError **error)
 {
 	g_return_val_if_fail(config->server_cert != NULL && config->server_key != NULL, FALSE);
 	if ((*cert = load_cert(config->server_cert, error)) == NULL ||
@@ -188,7 +188,7 @@ smime_load_server(const MdirSmimeConfig *config, X509 **cert, EVP_PKEY **key, GE
  * An address that would not be a plain file name is never opened.
  */
 X509 *
-smime_load_address_cert(const MdirSmimeConfig *config, const char *address, GError **error)
+smime_load_address_cert(const SmimeConfig *config, const char *address, GError **error)
 {
 	g_autofree char *norm = mdir_address_normalize(address);
 	g_autofree char *name = NULL;
@@ -198,14 +198,14 @@ smime_load_address_cert(const MdirSmimeConfig *config, const char *address, GErr
 	if (norm == NULL || strchr(norm, '@') == NULL || !mdir_name_is_safe(norm)) {
 		g_autofree char *shown = g_strescape(address, NULL);
 
-		g_set_error(error, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_NO_CERT,
+		g_set_error(error, SMIME_ERROR, SMIME_ERROR_NO_CERT,
 		    "no certificate for \"%s\": not an address that names a file", shown);
 		return NULL;
 	}
 	name = g_strconcat(norm, ".pem", NULL);
 	path = g_build_filename(config->certs_dir, name, NULL);
 	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-		g_set_error(error, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_NO_CERT,
+		g_set_error(error, SMIME_ERROR, SMIME_ERROR_NO_CERT,
 		    "no certificate configured for %s (%s)", norm, path);
 		return NULL;
 	}
@@ -341,17 +341,17 @@ smime_cert_name(X509 *cert)
 
 /* Chains --------------------------------------------------------------------- */
 
-static MdirSmimeError
+static SmimeError
 verify_code(int e)
 {
 	switch (e) {
 	case X509_V_ERR_CERT_HAS_EXPIRED:
 	case X509_V_ERR_CERT_NOT_YET_VALID:
-		return MDIR_SMIME_ERROR_EXPIRED;
+		return SMIME_ERROR_EXPIRED;
 	case X509_V_ERR_CERT_REVOKED:
-		return MDIR_SMIME_ERROR_REVOKED;
+		return SMIME_ERROR_REVOKED;
 	default:
-		return MDIR_SMIME_ERROR_UNTRUSTED;
+		return SMIME_ERROR_UNTRUSTED;
 	}
 }
 
@@ -360,7 +360,7 @@ verify_code(int e)
  * checked if one is configured; intermediates may come with the message.
  */
 gboolean
-smime_check_chain(const MdirSmimeConfig *config, X509Stack *untrusted, X509 *cert,
+smime_check_chain(const SmimeConfig *config, X509Stack *untrusted, X509 *cert,
     GError **error)
 {
 	g_autoptr(X509_STORE) store = X509_STORE_new();
@@ -378,7 +378,7 @@ smime_check_chain(const MdirSmimeConfig *config, X509Stack *untrusted, X509 *cer
 	}
 	if (!X509_STORE_CTX_init(ctx, store, cert, untrusted) ||
 	    !X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_SIGN))
-		return smime_refuse_ssl(error, MDIR_SMIME_ERROR_UNTRUSTED, "cannot check the chain");
+		return smime_refuse_ssl(error, SMIME_ERROR_UNTRUSTED, "cannot check the chain");
 	if (X509_verify_cert(ctx) == 1) {
 		ERR_clear_error();
 		return TRUE;
@@ -387,7 +387,7 @@ smime_check_chain(const MdirSmimeConfig *config, X509Stack *untrusted, X509 *cer
 	e = X509_STORE_CTX_get_error(ctx);
 	who = smime_cert_name(X509_STORE_CTX_get_current_cert(ctx) ?
 		X509_STORE_CTX_get_current_cert(ctx) : cert);
-	g_set_error(error, MDIR_SMIME_ERROR, verify_code(e), "certificate %s: %s", who,
+	g_set_error(error, SMIME_ERROR, verify_code(e), "certificate %s: %s", who,
 	    X509_verify_cert_error_string(e));
 	return FALSE;
 }

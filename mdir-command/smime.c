@@ -19,7 +19,7 @@
 
 #include "smime.h"
 
-G_DEFINE_QUARK(mdir-smime-error-quark, mdir_smime_error)
+G_DEFINE_QUARK(smime-error-quark, smime_error)
 
 /* Opening ------------------------------------------------------------------- */
 
@@ -53,11 +53,11 @@ read_smime(const void *data, gsize length, BIO **detached, GError **error)
 	if (not_smime_reason(ERR_peek_last_error())) {
 		g_autofree char *reason = smime_ssl_reason();
 
-		g_set_error(error, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_NOT_SMIME,
+		g_set_error(error, SMIME_ERROR, SMIME_ERROR_NOT_SMIME,
 		    "not S/MIME: %s", reason);
 		return NULL;
 	}
-	smime_refuse_ssl(error, MDIR_SMIME_ERROR_MALFORMED, "unreadable S/MIME");
+	smime_refuse_ssl(error, SMIME_ERROR_MALFORMED, "unreadable S/MIME");
 	return NULL;
 }
 
@@ -101,7 +101,7 @@ is_for(CMS_ContentInfo *cms, X509 *cert)
 
 /* The content of enveloped @cms, decrypted with the server's key. */
 static GBytes *
-decrypt(const MdirSmimeConfig *config, CMS_ContentInfo *cms, GError **error)
+decrypt(const SmimeConfig *config, CMS_ContentInfo *cms, GError **error)
 {
 	g_autoptr(X509) cert = NULL;
 	g_autoptr(EVP_PKEY) key = NULL;
@@ -113,12 +113,12 @@ decrypt(const MdirSmimeConfig *config, CMS_ContentInfo *cms, GError **error)
 		g_autofree char *us = smime_cert_name(cert);
 
 		ERR_clear_error();
-		g_set_error(error, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_DECRYPT,
+		g_set_error(error, SMIME_ERROR, SMIME_ERROR_DECRYPT,
 		    "not encrypted to our certificate (%s)", us);
 		return NULL;
 	}
 	if (!CMS_decrypt(cms, key, cert, NULL, out, CMS_BINARY)) {
-		smime_refuse_ssl(error, MDIR_SMIME_ERROR_DECRYPT, "cannot decrypt");
+		smime_refuse_ssl(error, SMIME_ERROR_DECRYPT, "cannot decrypt");
 		return NULL;
 	}
 	return smime_bio_bytes(out);
@@ -144,12 +144,12 @@ one_signer(CMS_ContentInfo *cms, GError **error)
 	int n = sis ? sk_CMS_SignerInfo_num(sis) : 0;
 
 	if (n == 0) {
-		g_set_error(error, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_UNSIGNED,
+		g_set_error(error, SMIME_ERROR, SMIME_ERROR_UNSIGNED,
 		    "signed-data without a signer");
 		return NULL;
 	}
 	if (n > 1) {
-		g_set_error(error, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_MALFORMED,
+		g_set_error(error, SMIME_ERROR, SMIME_ERROR_MALFORMED,
 		    "%d signers: one is taken", n);
 		return NULL;
 	}
@@ -169,7 +169,7 @@ check_signer(CMS_ContentInfo *cms, CMS_SignerInfo *si, X509 *cert, const char *f
 	if (CMS_SignerInfo_cert_cmp(si, cert) != 0) {
 		g_autofree char *who = signer_name(cms, si);
 
-		g_set_error(error, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_WRONG_SIGNER,
+		g_set_error(error, SMIME_ERROR, SMIME_ERROR_WRONG_SIGNER,
 		    "signed by %s, not by the certificate configured for %s", who, from);
 		return FALSE;
 	}
@@ -178,7 +178,7 @@ check_signer(CMS_ContentInfo *cms, CMS_SignerInfo *si, X509 *cert, const char *f
 		X509 *c = sk_X509_value(certs, i);
 
 		if (CMS_SignerInfo_cert_cmp(si, c) == 0 && X509_cmp(c, cert) != 0) {
-			g_set_error(error, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_WRONG_SIGNER,
+			g_set_error(error, SMIME_ERROR, SMIME_ERROR_WRONG_SIGNER,
 			    "the message carries another certificate than the one "
 			    "configured for %s under the same name", from);
 			return FALSE;
@@ -201,7 +201,7 @@ check_signature(CMS_ContentInfo *cms, BIO *detached, X509 *cert, GError **error)
 	 */
 	if (!CMS_verify(cms, signers, NULL, detached, out,
 		CMS_NO_SIGNER_CERT_VERIFY | CMS_NOINTERN)) {
-		smime_refuse_ssl(error, MDIR_SMIME_ERROR_BAD_SIGNATURE, "bad signature");
+		smime_refuse_ssl(error, SMIME_ERROR_BAD_SIGNATURE, "bad signature");
 		return NULL;
 	}
 	return smime_bio_bytes(out);
@@ -209,10 +209,10 @@ check_signature(CMS_ContentInfo *cms, BIO *detached, X509 *cert, GError **error)
 
 /*
  * Verifies signed @cms (content in @detached if detached) as the request
- * of @from: see mdir_smime_open().  The content and the signer's address.
+ * of @from: see smime_open().  The content and the signer's address.
  */
 static GBytes *
-verify(const MdirSmimeConfig *config, CMS_ContentInfo *cms, BIO *detached,
+verify(const SmimeConfig *config, CMS_ContentInfo *cms, BIO *detached,
     const char *from, char **signer, GError **error)
 {
 	g_autoptr(X509) cert = NULL;
@@ -222,14 +222,14 @@ verify(const MdirSmimeConfig *config, CMS_ContentInfo *cms, BIO *detached,
 	GBytes *content;
 
 	if (cms_type(cms) != NID_pkcs7_signed) {
-		g_set_error(error, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_MALFORMED,
+		g_set_error(error, SMIME_ERROR, SMIME_ERROR_MALFORMED,
 		    "CMS %s where signed-data was expected", OBJ_nid2sn(cms_type(cms)));
 		return NULL;
 	}
 	if ((si = one_signer(cms, error)) == NULL)
 		return NULL;
 	if ((CMS_is_detached(cms) != 0) != (detached != NULL)) {
-		g_set_error(error, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_MALFORMED,
+		g_set_error(error, SMIME_ERROR, SMIME_ERROR_MALFORMED,
 		    detached ? "multipart/signed with the content inside the signature" :
 			       "signed-data without its content");
 		return NULL;
@@ -240,7 +240,7 @@ verify(const MdirSmimeConfig *config, CMS_ContentInfo *cms, BIO *detached,
 	if ((address = smime_cert_address(cert, from)) == NULL) {
 		g_autofree char *who = smime_cert_name(cert);
 
-		g_set_error(error, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_WRONG_SIGNER,
+		g_set_error(error, SMIME_ERROR, SMIME_ERROR_WRONG_SIGNER,
 		    "the certificate configured for %s (%s) does not carry that address",
 		    from, who);
 		return NULL;
@@ -254,8 +254,8 @@ verify(const MdirSmimeConfig *config, CMS_ContentInfo *cms, BIO *detached,
 }
 
 gboolean
-mdir_smime_open(const MdirSmimeConfig *config, GBytes *message, const char *from,
-    MdirSmimeRequest *out, GError **error)
+smime_open(const SmimeConfig *config, GBytes *message, const char *from,
+    SmimeRequest *out, GError **error)
 {
 	g_autoptr(CMS_ContentInfo) cms = NULL;
 	g_autoptr(BIO) detached = NULL;
@@ -274,7 +274,7 @@ mdir_smime_open(const MdirSmimeConfig *config, GBytes *message, const char *from
 	if ((cms = read_smime(data, length, &detached, error)) == NULL)
 		return FALSE;
 	if (is_enveloped(cms) && detached) {
-		g_set_error(error, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_MALFORMED,
+		g_set_error(error, SMIME_ERROR, SMIME_ERROR_MALFORMED,
 		    "multipart/signed with enveloped-data for a signature");
 		return FALSE;
 	}
@@ -286,14 +286,14 @@ mdir_smime_open(const MdirSmimeConfig *config, GBytes *message, const char *from
 		data = g_bytes_get_data(inner, &length);
 		if ((cms = read_smime(data, length, &detached, &e)) == NULL) {
 			/* encrypted only: anyone may encrypt to our certificate */
-			g_set_error(error, MDIR_SMIME_ERROR,
-			    e->code == MDIR_SMIME_ERROR_NOT_SMIME ? MDIR_SMIME_ERROR_UNSIGNED :
+			g_set_error(error, SMIME_ERROR,
+			    e->code == SMIME_ERROR_NOT_SMIME ? SMIME_ERROR_UNSIGNED :
 								    e->code,
 			    "encrypted, but inside: %s", e->message);
 			return FALSE;
 		}
 		if (is_enveloped(cms)) {
-			g_set_error(error, MDIR_SMIME_ERROR, MDIR_SMIME_ERROR_UNSIGNED,
+			g_set_error(error, SMIME_ERROR, SMIME_ERROR_UNSIGNED,
 			    "encrypted, and inside encrypted again");
 			return FALSE;
 		}
@@ -310,7 +310,7 @@ mdir_smime_open(const MdirSmimeConfig *config, GBytes *message, const char *from
 }
 
 void
-mdir_smime_request_clear(MdirSmimeRequest *req)
+smime_request_clear(SmimeRequest *req)
 {
 	if (req == NULL)
 		return;
@@ -370,7 +370,7 @@ sign(X509 *cert, EVP_PKEY *key, GBytes *entity, GError **error)
 	if ((cms = CMS_sign(NULL, NULL, NULL, in, flags)) == NULL ||
 	    CMS_add1_signer(cms, cert, key, EVP_sha256(), 0) == NULL ||
 	    !SMIME_write_CMS(out, cms, in, flags)) {
-		smime_refuse_ssl(error, MDIR_SMIME_ERROR_MALFORMED, "cannot sign");
+		smime_refuse_ssl(error, SMIME_ERROR_MALFORMED, "cannot sign");
 		return NULL;
 	}
 	return as_entity(out);
@@ -391,14 +391,14 @@ envelope(X509 *cert, GBytes *entity, GError **error)
 		return NULL;
 	if ((cms = CMS_encrypt(to, in, EVP_aes_256_cbc(), CMS_BINARY)) == NULL ||
 	    !SMIME_write_CMS(out, cms, NULL, CMS_BINARY)) {
-		smime_refuse_ssl(error, MDIR_SMIME_ERROR_MALFORMED, "cannot encrypt");
+		smime_refuse_ssl(error, SMIME_ERROR_MALFORMED, "cannot encrypt");
 		return NULL;
 	}
 	return as_entity(out);
 }
 
 GBytes *
-mdir_smime_seal(const MdirSmimeConfig *config, GBytes *entity, const char *encrypt_to,
+smime_seal(const SmimeConfig *config, GBytes *entity, const char *encrypt_to,
     GError **error)
 {
 	g_autoptr(X509) cert = NULL;
