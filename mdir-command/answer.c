@@ -16,6 +16,7 @@
 #include <gmime/gmime.h>
 
 #include "command.h"
+#include "smime.h"
 
 #define NOTICE_FOLDER "SMTP/Command"
 #define OUTBOX "SMTP/Outbox"
@@ -24,20 +25,46 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeMessage, g_object_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeTextPart, g_object_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeObject, g_object_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(InternetAddress, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeStream, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeParser, g_object_unref)
 
 /*
- * The one place where the answer's entity may be sealed: signed with the
- * server's certificate, and encrypted to the sender's when the request
- * was, req->encrypted (mdir_smime_seal(), the S/MIME half).  Without
- * S/MIME, as it is.
- * Transfer full.
+ * The answer's entity sealed (smime_seal()): signed with the server's
+ * certificate when [command] has one, and encrypted to the sender's
+ * certificate when the request was encrypted.  Without server_cert, as
+ * it is.  Transfer full.
  */
 static GMimeObject *
-answer_seal(GMimeObject *entity, const Request *req, GError **error)
+answer_seal(const CommandConf *cc, GMimeObject *entity, const Request *req, GError **error)
 {
-	(void)req;
-	(void)error;
-	return g_object_ref(entity);
+	g_autofree char *text = NULL;
+	g_autoptr(GBytes) in = NULL;
+	g_autoptr(GBytes) sealed = NULL;
+	g_autoptr(GMimeStream) s = NULL;
+	g_autoptr(GMimeParser) p = NULL;
+	SmimeConfig config;
+	GMimeObject *o;
+	gsize len;
+	const char *data;
+
+	if (!conf_seals(cc))
+		return g_object_ref(entity);
+	conf_smime(cc, &config);
+	text = g_mime_object_to_string(entity, NULL);
+	len = strlen(text);
+	in = g_bytes_new_take(g_steal_pointer(&text), len);
+	sealed = smime_seal(&config, in, req->encrypted ? req->from : NULL, error);
+	if (sealed == NULL) {
+		g_prefix_error(error, "S/MIME: cannot seal the answer: ");
+		return NULL;
+	}
+	data = g_bytes_get_data(sealed, &len);
+	s = g_mime_stream_mem_new_with_buffer(data, len);
+	p = g_mime_parser_new_with_stream(s);
+	if ((o = g_mime_parser_construct_part(p, NULL)) == NULL)
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_FAILED,
+		    "S/MIME: the sealed answer is not MIME");
+	return o;
 }
 
 /* A text/plain UTF-8 part, quoted-printable where 8-bit. */
@@ -77,7 +104,7 @@ answer_build(const CommandConf *cc, const Request *req, const char *body, gboole
 		g_mime_object_set_header(GMIME_OBJECT(m), "In-Reply-To", ref, NULL);
 		g_mime_object_set_header(GMIME_OBJECT(m), "References", ref, NULL);
 	}
-	sealed = answer_seal(GMIME_OBJECT(text), req, error);
+	sealed = answer_seal(cc, GMIME_OBJECT(text), req, error);
 	if (sealed == NULL)
 		return NULL;
 	g_mime_message_set_mime_part(m, sealed);

@@ -29,6 +29,13 @@ typedef struct {
 	gsize max_output;
 	guint max_failures;
 	gint64 failure_window_ms;
+	/* S/MIME (smime.h): needed by auth smime and both; the answer is
+	 * signed whenever server_cert and server_key are set */
+	const char *ca_file;
+	const char *crl_file;
+	const char *certs_dir;
+	const char *server_cert;
+	const char *server_key;
 } CommandConf;
 
 /*
@@ -37,6 +44,12 @@ typedef struct {
  */
 gboolean conf_load(CommandConf *cc, const MdirConfig *config, gboolean requests,
     GError **error);
+
+/* Whether answers are signed: server_cert and server_key set. */
+gboolean conf_seals(const CommandConf *cc);
+/* The S/MIME keys of @cc (smime.h's SmimeConfig), its strings borrowed. */
+struct SmimeConfig;
+void conf_smime(const CommandConf *cc, struct SmimeConfig *out);
 
 /* request.c: one request, parsed with GMime. */
 #define MAX_REQUEST (1 << 20) /* bytes of a request read; more is refused */
@@ -68,6 +81,11 @@ typedef struct {
 
 /* @len bytes of a message.  Transfer full: request_free(). */
 Request *request_parse(const char *data, gsize len, const char *tag);
+/*
+ * Makes @entity (headers, blank line, body: what S/MIME vouched for)
+ * @r's content, the commands' source; FALSE if GMime cannot read it.
+ */
+gboolean request_set_content(Request *r, GBytes *entity);
 void request_free(Request *r);
 /*
  * The command lines of the first text/plain part of @entity (a

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "command.h"
+#include "smime.h"
 
 static gboolean
 bad(GError **error, const char *key, const char *what)
@@ -30,6 +31,40 @@ auth_mode(const char *v, AuthMode *mode)
 	return FALSE;
 }
 
+/* auth smime or both: every file S/MIME needs named (crl_file optional). */
+static gboolean
+smime_keys(const CommandConf *cc, GError **error)
+{
+	const struct {
+		const char *key;
+		const char *value;
+	} need[] = {
+		{ "ca_file", cc->ca_file },
+		{ "certs_dir", cc->certs_dir },
+		{ "server_cert", cc->server_cert },
+		{ "server_key", cc->server_key },
+	};
+
+	for (gsize i = 0; i < G_N_ELEMENTS(need); i++)
+		if (need[i].value == NULL || *need[i].value == '\0')
+			return bad(error, need[i].key, "not set, and auth needs S/MIME");
+	return TRUE;
+}
+
+gboolean
+conf_seals(const CommandConf *cc)
+{
+	return cc->server_cert && *cc->server_cert && cc->server_key && *cc->server_key;
+}
+
+void
+conf_smime(const CommandConf *cc, SmimeConfig *out)
+{
+	*out = (SmimeConfig){ .ca_file = cc->ca_file, .crl_file = cc->crl_file,
+		.certs_dir = cc->certs_dir, .server_cert = cc->server_cert,
+		.server_key = cc->server_key };
+}
+
 gboolean
 conf_load(CommandConf *cc, const MdirConfig *config, gboolean requests, GError **error)
 {
@@ -47,6 +82,11 @@ conf_load(CommandConf *cc, const MdirConfig *config, gboolean requests, GError *
 	cc->max_output = (gsize)mdir_config_get_int(config, s, "max_output");
 	cc->max_failures = (guint)mdir_config_get_int(config, s, "max_failures");
 	cc->failure_window_ms = mdir_config_get_duration_ms(config, s, "failure_window");
+	cc->ca_file = mdir_config_get(config, s, "ca_file");
+	cc->crl_file = mdir_config_get(config, s, "crl_file");
+	cc->certs_dir = mdir_config_get(config, s, "certs_dir");
+	cc->server_cert = mdir_config_get(config, s, "server_cert");
+	cc->server_key = mdir_config_get(config, s, "server_key");
 	if (requests && (cc->address == NULL || strchr(cc->address, '@') == NULL ||
 	    strpbrk(cc->address, " \t<>,;") != NULL))
 		return bad(error, "address", "not set to one address (the commands' address)");
@@ -54,6 +94,11 @@ conf_load(CommandConf *cc, const MdirConfig *config, gboolean requests, GError *
 		return bad(error, "subject", "empty, or holds '#'");
 	if (!auth_mode(mdir_config_get(config, s, "auth"), &cc->auth))
 		return bad(error, "auth", "not totp, smime or both");
+	if (requests && (cc->auth & AUTH_SMIME) && !smime_keys(cc, error))
+		return FALSE;
+	if ((cc->server_cert == NULL) != (cc->server_key == NULL))
+		return bad(error, cc->server_key ? "server_cert" : "server_key",
+		    "not set, but its other half is (the answers' signature needs both)");
 	if (cc->admin && strchr(cc->admin, '@') == NULL)
 		return bad(error, "admin", "not an address");
 	if (cc->timeout_ms <= 0)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "smime.h"
 
 /* What authentication concluded: a reason to refuse, or none. */
 typedef struct {
@@ -46,21 +47,56 @@ read_request(int fd, gboolean *too_big, GError **error)
 }
 
 /*
- * S/MIME: the one place where mdir_smime_open() verifies (and decrypts)
- * the request and says who signed it, and whether it was encrypted.  Once
- * wired: the signer's address must be req->from, req->content becomes the
- * signed content (the commands are read from it) and req->encrypted says
- * whether to encrypt the answer.
+ * S/MIME: smime_open() verifies (and decrypts) @raw, the request as
+ * received: one signer, the certificate configured for req->from, which
+ * carries that address, chains to ca_file, valid now and not revoked.
+ * The commands are then read from the signed content, never from what
+ * is outside the signature, and the answer is encrypted if the request
+ * was.  A refusal is a reason (its code's name first, for the log); a
+ * broken setup (a file missing or unreadable) is an error: the MTA keeps
+ * the request.
  */
 static gboolean
-auth_smime(const CommandConf *cc, Request *req, Auth *a, GError **error)
+auth_smime(const CommandConf *cc, Request *req, GBytes *raw, Auth *a, GError **error)
 {
-	(void)cc;
-	(void)req;
-	(void)error;
+	g_auto(SmimeRequest) sr = { 0 };
+	g_autoptr(GError) e = NULL;
+	SmimeConfig config;
+
 	a->how = "smime";
-	a->why = g_strdup("S/MIME support is not built in yet");
+	conf_smime(cc, &config);
+	if (!smime_open(&config, raw, req->from, &sr, &e)) {
+		if (e->domain != SMIME_ERROR) {
+			g_prefix_error(&e, "S/MIME setup: ");
+			g_propagate_error(error, g_steal_pointer(&e));
+			return FALSE;
+		}
+		a->why = g_strdup_printf("%s: %s", smime_error_name(e->code), e->message);
+		return TRUE;
+	}
+	if (!request_set_content(req, sr.content)) {
+		a->why = g_strdup("MALFORMED: the signed content is not MIME");
+		return TRUE;
+	}
+	req->encrypted = sr.encrypted;
+	mdir_log(LOG_INFO, "smime: signed by <%s>%s", sr.signer,
+	    sr.encrypted ? ", encrypted" : "");
 	return TRUE;
+}
+
+/* The server's key, before anything runs: never commands run unanswered. */
+static gboolean
+check_setup(const CommandConf *cc, GError **error)
+{
+	SmimeConfig config;
+
+	if (!conf_seals(cc))
+		return TRUE;
+	conf_smime(cc, &config);
+	if (smime_check_server(&config, error))
+		return TRUE;
+	g_prefix_error(error, "S/MIME setup: ");
+	return FALSE;
 }
 
 /* TOTP: not rate-limited, a secret, the code in the window, never used. */
@@ -103,8 +139,9 @@ auth_totp(const CommandConf *cc, Guard *g, Request *req, Auth *a, GError **error
 	return TRUE;
 }
 
+/* auth both: S/MIME first (its signer is req->from), then the code. */
 static gboolean
-authenticate(const CommandConf *cc, Request *req, Auth *a, GError **error)
+authenticate(const CommandConf *cc, Request *req, GBytes *raw, Auth *a, GError **error)
 {
 	g_autoptr(Guard) g = NULL;
 
@@ -113,7 +150,7 @@ authenticate(const CommandConf *cc, Request *req, Auth *a, GError **error)
 		return TRUE;
 	}
 	if (cc->auth & AUTH_SMIME) {
-		if (!auth_smime(cc, req, a, error))
+		if (!auth_smime(cc, req, raw, a, error))
 			return FALSE;
 		if (a->why)
 			return TRUE;
@@ -198,6 +235,7 @@ handle(const CommandConf *cc, int fd, GError **error)
 	g_autoptr(GByteArray) raw = read_request(fd, &too_big, error);
 	g_autoptr(Request) req = NULL;
 	g_autoptr(MdirStore) store = NULL;
+	g_autoptr(GBytes) bytes = NULL;
 	Auth a = { NULL, NULL };
 	gboolean ok;
 
@@ -218,7 +256,10 @@ handle(const CommandConf *cc, int fd, GError **error)
 		refuse(cc, store, req, "larger than 1 MB");
 		return TRUE;
 	}
-	if (!authenticate(cc, req, &a, error))
+	if (!check_setup(cc, error))
+		return FALSE;
+	bytes = g_bytes_new_static(raw->data, raw->len);
+	if (!authenticate(cc, req, bytes, &a, error))
 		return FALSE;
 	if (a.why) {
 		g_autofree char *why = g_strdup_printf("%s: %s", a.how ? a.how : "auth", a.why);

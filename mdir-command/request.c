@@ -196,6 +196,22 @@ request_parse(const char *data, gsize len, const char *tag)
 	return r;
 }
 
+gboolean
+request_set_content(Request *r, GBytes *entity)
+{
+	gsize len;
+	const char *data = g_bytes_get_data(entity, &len);
+	g_autoptr(GMimeStream) s = g_mime_stream_mem_new_with_buffer(data, len);
+	g_autoptr(GMimeParser) p = g_mime_parser_new_with_stream(s);
+	GMimeObject *o = g_mime_parser_construct_part(p, NULL);
+
+	if (o == NULL)
+		return FALSE;
+	g_clear_object(&r->content);
+	r->content = o;
+	return TRUE;
+}
+
 void
 request_free(Request *r)
 {

@@ -21,6 +21,25 @@
 
 G_DEFINE_QUARK(smime-error-quark, smime_error)
 
+const char *
+smime_error_name(int code)
+{
+	static const char *const names[] = {
+		[SMIME_ERROR_NOT_SMIME] = "NOT_SMIME",
+		[SMIME_ERROR_MALFORMED] = "MALFORMED",
+		[SMIME_ERROR_DECRYPT] = "DECRYPT",
+		[SMIME_ERROR_BAD_SIGNATURE] = "BAD_SIGNATURE",
+		[SMIME_ERROR_UNTRUSTED] = "UNTRUSTED",
+		[SMIME_ERROR_EXPIRED] = "EXPIRED",
+		[SMIME_ERROR_REVOKED] = "REVOKED",
+		[SMIME_ERROR_NO_CERT] = "NO_CERT",
+		[SMIME_ERROR_WRONG_SIGNER] = "WRONG_SIGNER",
+		[SMIME_ERROR_UNSIGNED] = "UNSIGNED",
+	};
+
+	return code >= 0 && (gsize)code < G_N_ELEMENTS(names) ? names[code] : "?";
+}
+
 /* Opening ------------------------------------------------------------------- */
 
 /* A top-level type OpenSSL does not take as S/MIME at all. */
@@ -307,6 +326,17 @@ smime_open(const SmimeConfig *config, GBytes *message, const char *from,
 	out->encrypted = encrypted;
 	out->content = content;
 	return TRUE;
+}
+
+gboolean
+smime_check_server(const SmimeConfig *config, GError **error)
+{
+	g_autoptr(X509) cert = NULL;
+	g_autoptr(EVP_PKEY) key = NULL;
+	gboolean ok = smime_load_server(config, &cert, &key, error);
+
+	ERR_clear_error();
+	return ok;
 }
 
 void

@@ -50,8 +50,11 @@ typedef enum {
 
 GQuark smime_error_quark(void);
 
+/* The name of an SMIME_ERROR code, "WRONG_SIGNER", for the log; "?" if none. */
+const char *smime_error_name(int code);
+
 /* Where the keys and certificates are: PEM files, read at each call. */
-typedef struct {
+typedef struct SmimeConfig {
 	const char *ca_file;	 /* CA certificate(s) the senders' chain to */
 	const char *crl_file;	 /* CRL(s) of that CA, or NULL: none checked */
 	/*
@@ -120,6 +123,14 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(SmimeRequest, smime_request_clear)
  */
 GBytes *smime_seal(const SmimeConfig *config, GBytes *entity,
     const char *encrypt_to, GError **error);
+
+/*
+ * Whether the server's certificate and key can be read and belong
+ * together: checked before anything runs, so that an answer is never
+ * lost for a broken key after the commands ran.  Errors: G_FILE_ERROR,
+ * MDIR_ERROR_CONFIG, as smime_open().
+ */
+gboolean smime_check_server(const SmimeConfig *config, GError **error);
 
 typedef STACK_OF(X509) X509Stack;
 typedef STACK_OF(X509_INFO) X509InfoStack;

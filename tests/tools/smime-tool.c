@@ -19,25 +19,11 @@
 
 #include "smime.h"
 
-static const char *const codes[] = {
-	[SMIME_ERROR_NOT_SMIME] = "NOT_SMIME",
-	[SMIME_ERROR_MALFORMED] = "MALFORMED",
-	[SMIME_ERROR_DECRYPT] = "DECRYPT",
-	[SMIME_ERROR_BAD_SIGNATURE] = "BAD_SIGNATURE",
-	[SMIME_ERROR_UNTRUSTED] = "UNTRUSTED",
-	[SMIME_ERROR_EXPIRED] = "EXPIRED",
-	[SMIME_ERROR_REVOKED] = "REVOKED",
-	[SMIME_ERROR_NO_CERT] = "NO_CERT",
-	[SMIME_ERROR_WRONG_SIGNER] = "WRONG_SIGNER",
-	[SMIME_ERROR_UNSIGNED] = "UNSIGNED",
-};
-
 static int
 report(const GError *e)
 {
-	if (e->domain == SMIME_ERROR && e->code >= 0 &&
-	    (gsize)e->code < G_N_ELEMENTS(codes)) {
-		fprintf(stderr, "error=%s %s\n", codes[e->code], e->message);
+	if (e->domain == SMIME_ERROR) {
+		fprintf(stderr, "error=%s %s\n", smime_error_name(e->code), e->message);
 		return 1;
 	}
 	fprintf(stderr, "error=OTHER %s\n", e->message);
