@@ -43,6 +43,8 @@ libmdir.3.1       c
 mdir-command.1.1  sh
 mdir-command.1.2  conf
 mdir-command.1.3  rules
+mdir-command.1.4  conf
+mdir-command.1.5  sh      skip=^printf needs a sender key and a real sendmail
 mdir-outbox.1.1   sh
 mdir-outbox.1.2   cron
 mdir-outbox.1.3   sh
