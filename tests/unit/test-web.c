@@ -11,6 +11,7 @@
 
 #include <libsoup/soup.h>
 
+#include "stats.h"
 #include "testutil.h"
 #include "web.h"
 
@@ -402,6 +403,43 @@ test_today(Fx *fx, gconstpointer data)
 	g_assert_null(strstr(page.body, "<?xml"));
 	g_assert_nonnull(strstr(page.body, "id=\"month-glyph"));
 	g_assert_nonnull(strstr(page.body, " received, 0 spam, 0 greylisted</title>"));
+}
+
+/* More spamming IPs than the report's top ten: Today counts them all. */
+static void
+test_today_spam(Fx *fx, gconstpointer data)
+{
+	g_auto(Reply) api = { 0 };
+	g_autoptr(GError) e = NULL;
+	g_autoptr(Stats) s = NULL;
+
+	(void)data;
+	for (int i = 0; i < 12; i++) {
+		g_autofree char *ip = g_strdup_printf("192.0.2.%d", i + 1);
+		g_autofree char *id = g_strdup_printf("<spam%d@far.test>", i);
+
+		mdir_events_record(fx->config, "delivered", "account",
+		    "SMTP/Accounts/jo@example.test", "ip", ip, "size", "100", "message_id", id,
+		    NULL);
+	}
+	s = stats_open(fx->config, fx->web->store, &e);
+	g_assert_no_error(e);
+	g_assert_cmpint(stats_import(s, &e), >=, 0);
+	g_assert_no_error(e);
+	for (int i = 0; i < 12; i++) {
+		g_autofree char *id = g_strdup_printf("spam%d@far.test", i);
+		sqlite3_stmt *st = stats_stmt(s, "INSERT INTO learned VALUES (?, 0)");
+
+		g_assert_nonnull(st);
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+		g_assert_cmpint(sqlite3_step(st), ==, SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	login(fx);
+	api = request(fx, "GET", "/api/today", NULL);
+	g_assert_cmpuint(api.status, ==, 200);
+	g_assert_cmpint(json_int(api.body, "received"), ==, 12);
+	g_assert_cmpint(json_int(api.body, "spam"), ==, 12);
 }
 
 static gboolean
@@ -806,6 +844,7 @@ main(int argc, char **argv)
 	ADD("/web/access/passwd-file", test_passwd_file, NULL);
 	ADD("/web/access/listen-remote", test_listen_remote, NULL);
 	ADD("/web/today", test_today, NULL);
+	ADD("/web/today/spam", test_today_spam, NULL);
 	ADD("/web/accounts/change", test_accounts, NULL);
 	ADD("/web/accounts/bad-input", test_accounts_bad, NULL);
 	ADD("/web/folders/browse", test_folders, NULL);
