@@ -143,6 +143,9 @@ gboolean guard_fail(Guard *g, const char *address, gint64 now, GError **error);
  */
 gboolean guard_use(Guard *g, const char *address, gint64 step, gboolean *fresh,
     GError **error);
+/* Records an S/MIME signature (its digest); *@fresh FALSE if seen before. */
+gboolean guard_signature(Guard *g, const char *address, const char *digest, gboolean *fresh,
+    GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Guard, guard_free)
 
 /* plugin.c: running one command. */

@@ -4,6 +4,8 @@
  * (synchronous=FULL) before any command of its request runs, so that a
  * crash or a redelivery can never run a request twice; and the failures
  * of each sender, so that guessing is slow (6 digits are a million codes).
+ * An S/MIME request is a signature anyone who saw it could send again:
+ * each signature accepted is recorded the same way, for good.
  */
 #include <unistd.h>
 
@@ -20,7 +22,9 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS used (address TEXT NOT NULL, step INTEGER NOT NULL,"
     " at INTEGER NOT NULL, PRIMARY KEY (address, step));"
     "CREATE TABLE IF NOT EXISTS failures (address TEXT NOT NULL, at INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS failures_by_address ON failures (address, at);";
+    "CREATE INDEX IF NOT EXISTS failures_by_address ON failures (address, at);"
+    "CREATE TABLE IF NOT EXISTS signatures (digest TEXT PRIMARY KEY, address TEXT NOT NULL,"
+    " at INTEGER NOT NULL);";
 
 static gboolean
 db_error(Guard *g, const char *what, GError **error)
@@ -128,6 +132,30 @@ guard_use(Guard *g, const char *address, gint64 step, gboolean *fresh, GError **
 	run2(g, "DELETE FROM used WHERE address = ? AND step < ?", address, step - 10, 0);
 	rc = run2(g, "INSERT INTO used (address, step, at) VALUES (?, ?, ?)", address, step,
 	    g_get_real_time() / G_USEC_PER_SEC);
+	if (rc == SQLITE_CONSTRAINT)
+		return TRUE;
+	if (rc != SQLITE_DONE)
+		return db_error(g, "record", error);
+	*fresh = TRUE;
+	return TRUE;
+}
+
+gboolean
+guard_signature(Guard *g, const char *address, const char *digest, gboolean *fresh,
+    GError **error)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*fresh = FALSE;
+	if (sqlite3_prepare_v2(g->db, "INSERT INTO signatures (digest, address, at) VALUES "
+	    "(?, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+		return db_error(g, "record", error);
+	sqlite3_bind_text(st, 1, digest, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, address, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, g_get_real_time() / G_USEC_PER_SEC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
 	if (rc == SQLITE_CONSTRAINT)
 		return TRUE;
 	if (rc != SQLITE_DONE)

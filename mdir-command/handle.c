@@ -57,11 +57,13 @@ read_request(int fd, gboolean *too_big, GError **error)
  * the request.
  */
 static gboolean
-auth_smime(const CommandConf *cc, Request *req, GBytes *raw, Auth *a, GError **error)
+auth_smime(const CommandConf *cc, Guard *g, Request *req, GBytes *raw, Auth *a,
+    GError **error)
 {
 	g_auto(SmimeRequest) sr = { 0 };
 	g_autoptr(GError) e = NULL;
 	SmimeConfig config;
+	gboolean fresh;
 
 	a->how = "smime";
 	conf_smime(cc, &config);
@@ -76,6 +78,13 @@ auth_smime(const CommandConf *cc, Request *req, GBytes *raw, Auth *a, GError **e
 	}
 	if (!request_set_content(req, sr.content)) {
 		a->why = g_strdup("MALFORMED: the signed content is not MIME");
+		return TRUE;
+	}
+	/* recorded before anything runs, as a TOTP code is */
+	if (!guard_signature(g, req->from, sr.signature, &fresh, error))
+		return FALSE;
+	if (!fresh) {
+		a->why = g_strdup("REPLAY: this signature was accepted before");
 		return TRUE;
 	}
 	req->encrypted = sr.encrypted;
@@ -149,16 +158,15 @@ authenticate(const CommandConf *cc, Request *req, GBytes *raw, Auth *a, GError *
 		a->why = g_strdup("no From address");
 		return TRUE;
 	}
+	if ((g = guard_open(cc->db, error)) == NULL)
+		return FALSE;
 	if (cc->auth & AUTH_SMIME) {
-		if (!auth_smime(cc, req, raw, a, error))
+		if (!auth_smime(cc, g, req, raw, a, error))
 			return FALSE;
 		if (a->why)
 			return TRUE;
 	}
-	if (!(cc->auth & AUTH_TOTP))
-		return TRUE;
-	g = guard_open(cc->db, error);
-	return g != NULL && auth_totp(cc, g, req, a, error);
+	return !(cc->auth & AUTH_TOTP) || auth_totp(cc, g, req, a, error);
 }
 
 /* One command's part of the answer; *@failed set if it failed. */

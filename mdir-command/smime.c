@@ -226,13 +226,23 @@ check_signature(CMS_ContentInfo *cms, BIO *detached, X509 *cert, GError **error)
 	return smime_bio_bytes(out);
 }
 
+/* What tells one signing from another: the signature value's digest. */
+static char *
+signature_id(CMS_SignerInfo *si)
+{
+	ASN1_OCTET_STRING *sig = CMS_SignerInfo_get0_signature(si);
+
+	return g_compute_checksum_for_data(G_CHECKSUM_SHA256, ASN1_STRING_get0_data(sig),
+	    (gsize)ASN1_STRING_length(sig));
+}
+
 /*
  * Verifies signed @cms (content in @detached if detached) as the request
  * of @from: see smime_open().  The content and the signer's address.
  */
 static GBytes *
 verify(const SmimeConfig *config, CMS_ContentInfo *cms, BIO *detached,
-    const char *from, char **signer, GError **error)
+    const char *from, char **signer, char **signature, GError **error)
 {
 	g_autoptr(X509) cert = NULL;
 	g_autoptr(X509Stack) untrusted = NULL;
@@ -269,6 +279,7 @@ verify(const SmimeConfig *config, CMS_ContentInfo *cms, BIO *detached,
 	    (content = check_signature(cms, detached, cert, error)) == NULL)
 		return NULL;
 	*signer = g_steal_pointer(&address);
+	*signature = signature_id(si);
 	return content;
 }
 
@@ -284,6 +295,7 @@ smime_open(const SmimeConfig *config, GBytes *message, const char *from,
 	const char *data;
 	gsize length;
 	char *signer = NULL;
+	char *signature = NULL;
 	GBytes *content;
 
 	g_return_val_if_fail(config != NULL && message != NULL && from != NULL, FALSE);
@@ -318,11 +330,12 @@ smime_open(const SmimeConfig *config, GBytes *message, const char *from,
 		}
 		encrypted = TRUE;
 	}
-	content = verify(config, cms, detached, from, &signer, error);
+	content = verify(config, cms, detached, from, &signer, &signature, error);
 	ERR_clear_error();
 	if (content == NULL)
 		return FALSE;
 	out->signer = signer;
+	out->signature = signature;
 	out->encrypted = encrypted;
 	out->content = content;
 	return TRUE;
@@ -345,6 +358,7 @@ smime_request_clear(SmimeRequest *req)
 	if (req == NULL)
 		return;
 	g_clear_pointer(&req->signer, g_free);
+	g_clear_pointer(&req->signature, g_free);
 	g_clear_pointer(&req->content, g_bytes_unref);
 	req->encrypted = FALSE;
 }

@@ -75,6 +75,9 @@ typedef struct {
 	gboolean encrypted; /* the request was enveloped to us */
 	GBytes *content;    /* the signed MIME entity (headers, blank line,
 			     * body), as signed: CRLF line ends */
+	char *signature;    /* SHA-256 (hex) of the signer's signature value:
+			     * the same for a replayed request, new for each
+			     * signing (its signed attributes hold the time) */
 } SmimeRequest;
 
 /*

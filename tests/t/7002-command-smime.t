@@ -14,7 +14,7 @@
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/smime.sh"
 command -v oathtool >/dev/null || skip_all "oathtool is not installed (make deps)"
-plan 61
+plan 63
 
 sm_pki
 ok $? "a CA, another CA, the server and the senders' certificates, a CRL"
@@ -70,8 +70,13 @@ sign() {
 	_who=$1 _from=$2 _subj=${3:-mailcom}
 	shift 2
 	[ $# -gt 0 ] && shift
+	# a signing of its own: two of the same text in the same second would
+	# be the same signature, refused as a replay (RSA signs the same bytes
+	# the same way)
+	_e=$T/entity.$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+	{ cat "$T/entity"; printf -- '-- \n%s\n' "${_e##*.}"; } >"$_e"
 	openssl cms -sign -signer "$SM/$_who.crt" -inkey "$SM/$_who.key" -from "$_from" \
-		-to commands@example.org -subject "$_subj" -in "$T/entity" "$@"
+		-to commands@example.org -subject "$_subj" -in "$_e" "$@"
 }
 
 # accepted: signed, detached -------------------------------------------------
@@ -101,12 +106,21 @@ like "$(mstore -c "$C" meta "SMTP/Outbox/${a##*/}")" 'outbox-recipient: alice@ex
 # the old smime command: x-pkcs7-signature
 openssl smime -sign -signer "$SM/alice.crt" -inkey "$SM/alice.key" -from alice@example.org \
 	-to commands@example.org -subject mailcom -in "$T/entity" >"$T/old.eml"
+# (its own signing: the entity has no trailer, unlike sign()'s)
 run "$T/old.eml"
 is "$code:$(answers)" 0:2 "openssl smime -sign: answered"
 
+# a request is run once: the same signature again is a replay, whoever
+# sends it (a copy seen on the way, Postfix delivering twice)
+_a=$(answers)
+run "$T/signed.eml"
+is "$code:$(answers)" "0:$_a" "the same signed request again: exit 0, no answer"
+like "$err" 'result=refused reason="smime: REPLAY: ' "refused as a replay"
+
 # the outer message is not the request: a command outside the signature
 # is not run
-awk '{ print } /^$/ && !done { print "hello(outside)"; done = 1 }' "$T/signed.eml" >"$T/outer.eml"
+sign alice alice@example.org >"$T/signed2.eml"
+awk '{ print } /^$/ && !done { print "hello(outside)"; done = 1 }' "$T/signed2.eml" >"$T/outer.eml"
 run "$T/outer.eml"
 like "$err" 'result=accepted commands=2' "text before the signed part: still the signed commands"
 is "$(openssl cms -verify -CAfile "$SM/ca.crt" -in "$(last)" 2>/dev/null | grep -c outside)" 0 \

@@ -71,8 +71,11 @@ request() {
 	_who=$1 _id=$2
 	shift 2
 	printf 'Message-ID: <%s@sender.test>\n' "$_id"
+	# a text of its own: the same text signed twice in one second would be
+	# the same signature, a replay
+	{ cat "$T/entity"; printf -- '-- \n%s\n' "$_id"; } >"$T/entity.$_id"
 	openssl cms -sign -signer "$SM/$_who.crt" -inkey "$SM/$_who.key" \
-		-from "$_who@example.org" -to "$CMD" -subject mailcom -in "$T/entity" "$@"
+		-from "$_who@example.org" -to "$CMD" -subject mailcom -in "$T/entity.$_id" "$@"
 }
 # send FILE ID: through Postfix to mdir
 send() {
