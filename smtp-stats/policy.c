@@ -11,6 +11,8 @@
  * Never "OK": that would skip Postfix's own later checks.  Any trouble
  * answers DUNNO, with a log line: the service never blocks mail by failing.
  */
+#include <sys/stat.h>
+
 #include <string.h>
 #include <syslog.h>
 
@@ -47,21 +49,114 @@ run2(Stats *s, const char *sql, const char *a, const char *b, gint64 n)
 	sqlite3_step(st);
 }
 
+/*
+ * What a recipient's account was, lately.  Looking it up walks the folder
+ * tree (normalising, resolving every link of the path): most of a
+ * decision's time.  An answer is kept for a second at most, and only while
+ * SMTP/Accounts stays the same directory with the same times: an account
+ * made, removed or aliased there is seen by the next request.  A file's
+ * times move by clock ticks, so a directory changed in the last 50 ms
+ * keeps nothing (a second change in the tick of the first would not show);
+ * the second bounds what the times cannot see: an alias whose folder is
+ * elsewhere.
+ */
+#define RCPT_CACHE_US G_USEC_PER_SEC
+#define RCPT_CACHE_MAX 10000
+#define RCPT_SETTLED_US (50 * 1000)
+
+struct RcptCache {
+	GHashTable *seen; /* recipient -> RcptSeen */
+	char *dir;	  /* ROOT/SMTP/Accounts */
+	struct stat st;	  /* its stat when the entries were made */
+};
+
+typedef struct {
+	gint64 at; /* monotonic, µs */
+	gboolean unknown;
+} RcptSeen;
+
+void
+rcpt_cache_free(RcptCache *c)
+{
+	if (c == NULL)
+		return;
+	g_hash_table_unref(c->seen);
+	g_free(c->dir);
+	g_free(c);
+}
+
+static gboolean
+same_dir(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* The cache, emptied if SMTP/Accounts changed; NULL if it cannot be told. */
+static RcptCache *
+rcpt_cache(Stats *s)
+{
+	RcptCache *c = s->rcpts;
+	struct stat st;
+
+	if (c == NULL) {
+		c = s->rcpts = g_new0(RcptCache, 1);
+		c->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+		c->dir = g_build_filename(mdir_store_root(s->store), "SMTP", "Accounts", NULL);
+	}
+	if (stat(c->dir, &st) < 0 || st.st_mtim.tv_sec * G_USEC_PER_SEC +
+	    st.st_mtim.tv_nsec / 1000 > g_get_real_time() - RCPT_SETTLED_US) {
+		g_hash_table_remove_all(c->seen);
+		return NULL;
+	}
+	if (!same_dir(&st, &c->st) || g_hash_table_size(c->seen) >= RCPT_CACHE_MAX) {
+		g_hash_table_remove_all(c->seen);
+		c->st = st;
+	}
+	return c;
+}
+
+/* Whether @rcpt is in a local domain and has no account there. */
+static gboolean
+no_account(Stats *s, const char *rcpt)
+{
+	const char *at = strrchr(rcpt, '@');
+	RcptCache *c = rcpt_cache(s);
+	RcptSeen *seen = c ? g_hash_table_lookup(c->seen, rcpt) : NULL;
+	gint64 now = g_get_monotonic_time();
+	g_autoptr(GError) e = NULL;
+	g_autoptr(MdirFolder) f = NULL;
+	gboolean unknown;
+
+	if (seen && now - seen->at < RCPT_CACHE_US)
+		return seen->unknown;
+	/* another domain is not ours to refuse (relay checks are Postfix's) */
+	if (at == NULL || !mdir_domain_is_local(s->config, at + 1))
+		unknown = FALSE;
+	else if ((f = mdir_account_open(s->store, s->config, rcpt, NULL, &e)) != NULL)
+		unknown = FALSE;
+	else if (g_error_matches(e, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT))
+		unknown = TRUE;
+	else
+		return FALSE; /* trouble (permissions...): not an answer to keep */
+	if (c) {
+		seen = g_new(RcptSeen, 1);
+		seen->at = now;
+		seen->unknown = unknown;
+		g_hash_table_replace(c->seen, g_strdup(rcpt), seen);
+	}
+	return unknown;
+}
+
 /* Unknown recipient in a local domain: TRUE, and counts it. */
 static gboolean
 unknown_recipient(Stats *s, const char *ip, const char *rcpt, gint64 now)
 {
-	const char *at = strrchr(rcpt, '@');
-	g_autoptr(GError) e = NULL;
-	g_autoptr(MdirFolder) f = NULL;
 	g_autofree char *net = NULL;
 	gint64 unknown, valid;
 
-	/* another domain is not ours to refuse (relay checks are Postfix's) */
-	if (at == NULL || !mdir_domain_is_local(s->config, at + 1))
-		return FALSE;
-	f = mdir_account_open(s->store, s->config, rcpt, NULL, &e);
-	if (f || !g_error_matches(e, MDIR_ERROR, MDIR_ERROR_NO_ACCOUNT))
+	if (!no_account(s, rcpt))
 		return FALSE;
 	if (ip == NULL)
 		return TRUE;

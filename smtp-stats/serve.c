@@ -4,16 +4,24 @@
  * request "name=value" lines ending with an empty line, each answer
  * "action=..." and an empty line (SMTPD_POLICY_README).
  *
- * One thread, one SQLite connection: requests are answered in turn from
- * the main loop, writes are grouped in a transaction committed every 50 ms
- * (a crash loses at most that much greylisting state, never mail), old
- * greylist entries go a hundred a second, and the events the other
- * programs record are imported every few seconds.
+ * A thread a connection, up to policy_max_connections: blocking reads,
+ * each request answered as soon as it is whole.  The main loop accepts
+ * and runs the periodic jobs.  One SQLite connection, taken in turn under
+ * a lock by the decisions and the jobs: writes are grouped in a
+ * transaction committed every 50 ms (a crash loses at most that much
+ * greylisting state, never mail), old greylist entries go a hundred a
+ * second, and the events the other programs record are imported every
+ * few seconds.  (One thread answering from a GLib main loop spent 70% of
+ * its time being woken and polling, and used one core of two.)
  */
+#include <sys/socket.h>
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pwd.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -33,72 +41,27 @@
 
 typedef struct {
 	Stats *stats;
-	gboolean is_unix;
-	uid_t peer_uid;	     /* besides root and ourselves; (uid_t)-1: none */
-	guint max;	     /* connections at most */
+	GMutex db;	     /* the SQLite connection: decisions and the periodic jobs */
+	GMutex lock;	     /* clients */
 	GHashTable *clients; /* the open ones */
+	GThreadPool *pool;   /* a thread a connection */
+	gboolean is_unix;
+	uid_t peer_uid; /* besides root and ourselves; (uid_t)-1: none */
+	guint max;	/* connections at most */
 	gint64 last_full_log;
 } Server;
 
 typedef struct {
 	Server *srv;
-	Stats *stats;
-	GInputStream *in;
-	GOutputStream *out;
 	GSocketConnection *conn;
-	GCancellable *cancel;
+	int fd;
 	GHashTable *attrs;
 	GString *buf;	  /* read, not yet parsed */
-	GString *replies; /* answers not yet handed to a write */
-	GString *sending; /* the answers of the write in flight */
-	char chunk[16384];
+	GString *replies; /* answers not yet sent */
 	guint n;
-	guint refs;	   /* the connection's own, and one per operation in flight */
-	guint timer;	   /* the write time-out */
-	gboolean reading;  /* a read in flight */
-	gboolean closed;
 	gboolean bad; /* this request had a malformed line */
+	gboolean eof; /* the client sent all it will */
 } Client;
-
-static void client_read(Client *c);
-static void client_write(Client *c);
-
-static Client *
-client_ref(Client *c)
-{
-	c->refs++;
-	return c;
-}
-
-static void
-client_unref(Client *c)
-{
-	if (--c->refs > 0)
-		return;
-	g_object_unref(c->cancel);
-	g_object_unref(c->conn);
-	g_hash_table_unref(c->attrs);
-	g_string_free(c->buf, TRUE);
-	g_string_free(c->replies, TRUE);
-	g_string_free(c->sending, TRUE);
-	g_free(c);
-}
-
-/* Ends the connection; the operations in flight end cancelled. */
-static void
-client_close(Client *c)
-{
-	if (c->closed)
-		return;
-	c->closed = TRUE;
-	g_hash_table_remove(c->srv->clients, c);
-	if (c->timer)
-		g_source_remove(c->timer);
-	c->timer = 0;
-	g_cancellable_cancel(c->cancel);
-	g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
-	client_unref(c);
-}
 
 /* The first word of an action, and what it was decided for. */
 static void
@@ -115,9 +78,15 @@ log_decision(GHashTable *attrs, const char *action, const char *decision)
 	    (char *)g_hash_table_lookup(attrs, "recipient") ?: "", decision, word, text);
 }
 
+/*
+ * One request's answer.  Decisions take turns on the one SQLite
+ * connection, each in the write transaction the commit tick ends: the lock
+ * is held for the decision alone, never while a client reads or writes.
+ */
 static void
 answer(Client *c)
 {
+	Server *srv = c->srv;
 	g_autofree char *action = NULL;
 	const char *decision = POLICY_IGNORED;
 	gint64 now = g_get_real_time() / G_USEC_PER_SEC;
@@ -127,10 +96,12 @@ answer(Client *c)
 		mdir_log(LOG_WARNING, "policy: a malformed request; DUNNO");
 		action = g_strdup("DUNNO");
 	} else {
-		stats_begin(c->stats);
-		action = policy_decide(c->stats, c->attrs, now, &decision);
-		policy_count(c->stats, decision, g_hash_table_lookup(c->attrs, "client_address"),
+		g_mutex_lock(&srv->db);
+		stats_begin(srv->stats);
+		action = policy_decide(srv->stats, c->attrs, now, &decision);
+		policy_count(srv->stats, decision, g_hash_table_lookup(c->attrs, "client_address"),
 		    now);
+		g_mutex_unlock(&srv->db);
 		if (strcmp(action, "DUNNO") != 0)
 			log_decision(c->attrs, action, decision);
 	}
@@ -171,101 +142,100 @@ parse(Client *c)
 	}
 }
 
+/* Reads what the client sent (blocking or not), answering every whole
+ * request in it; FALSE when the client is gone or nothing came. */
 static gboolean
-write_timed_out(gpointer data)
+client_take(Client *c, int flags)
 {
-	Client *c = data;
+	char chunk[16384];
+	ssize_t n;
 
-	c->timer = 0;
-	mdir_log(LOG_WARNING, "policy: a client took no answer for %d s; dropped", WRITE_TIMEOUT_S);
-	client_close(c);
-	return G_SOURCE_REMOVE;
-}
-
-static void
-wrote(GObject *src, GAsyncResult *res, gpointer data)
-{
-	Client *c = data;
-	gsize n = 0;
-	gboolean ok = g_output_stream_write_all_finish(G_OUTPUT_STREAM(src), res, &n, NULL);
-
-	g_string_truncate(c->sending, 0);
-	if (c->timer)
-		g_source_remove(c->timer);
-	c->timer = 0;
-	if (!c->closed && !ok) {
-		mdir_log(LOG_DEBUG, "policy: client gone before its answer");
-		client_close(c);
+	do
+		n = recv(c->fd, chunk, sizeof(chunk), flags);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		c->eof = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+		return FALSE;
 	}
-	if (!c->closed) {
-		client_write(c);
-		client_read(c);
-	}
-	client_unref(c);
+	g_string_append_len(c->buf, chunk, n);
+	parse(c);
+	return TRUE;
 }
 
 /*
- * Sends the pending answers without blocking: what the socket takes now
- * goes at once (the usual case, no round through the main loop), the rest
- * in one asynchronous write.  A client that never reads fills its socket
- * buffer and then only its own queue, never stalling the loop that
- * answers everyone else.
+ * Sends the answers.  What the socket takes at once goes at once (the
+ * usual case: one send a request); a client that does not take them is
+ * waited for, reading on meanwhile while its queue stays under
+ * MAX_PENDING, and dropped after WRITE_TIMEOUT_S without progress.  It
+ * holds only its own thread.  FALSE: the connection is over.
+ */
+static gboolean
+client_flush(Client *c)
+{
+	gint64 deadline = g_get_monotonic_time() + WRITE_TIMEOUT_S * G_USEC_PER_SEC;
+
+	while (c->replies->len > 0) {
+		ssize_t n = send(c->fd, c->replies->str, c->replies->len,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+		gint64 left;
+
+		if (n > 0) {
+			g_string_erase(c->replies, 0, n);
+			deadline = g_get_monotonic_time() + WRITE_TIMEOUT_S * G_USEC_PER_SEC;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			mdir_log(LOG_DEBUG, "policy: client gone before its answer: %s",
+			    g_strerror(errno));
+			return FALSE;
+		}
+		left = deadline - g_get_monotonic_time();
+		if (left <= 0) {
+			mdir_log(LOG_WARNING, "policy: a client took no answer for %d s; dropped",
+			    WRITE_TIMEOUT_S);
+			return FALSE;
+		}
+		if (!c->eof && c->replies->len < MAX_PENDING)
+			p.events |= POLLIN;
+		if (poll(&p, 1, (int)MIN(left / 1000 + 1, G_MAXINT)) > 0 && (p.revents & POLLIN))
+			client_take(c, MSG_DONTWAIT);
+	}
+	return TRUE;
+}
+
+/* Leaves the server's list (after which no one else touches the socket). */
+static void
+client_end(Client *c)
+{
+	Server *srv = c->srv;
+
+	g_mutex_lock(&srv->lock);
+	g_hash_table_remove(srv->clients, c);
+	g_mutex_unlock(&srv->lock);
+	g_io_stream_close(G_IO_STREAM(c->conn), NULL, NULL);
+	g_object_unref(c->conn);
+	g_hash_table_unref(c->attrs);
+	g_string_free(c->buf, TRUE);
+	g_string_free(c->replies, TRUE);
+	g_free(c);
+}
+
+/*
+ * A connection's thread: blocking reads, each request answered as soon as
+ * its empty line is in, until the client leaves.  Postfix's smtpd sends a
+ * request and waits for its answer: a read, a decision and a send a
+ * request, no poll and no main loop in between.
  */
 static void
-client_write(Client *c)
-{
-	g_autoptr(GError) e = NULL;
-	GString *t;
-	gssize n;
-
-	if (c->closed || c->sending->len > 0 || c->replies->len == 0)
-		return;
-	n = g_pollable_output_stream_write_nonblocking(G_POLLABLE_OUTPUT_STREAM(c->out),
-	    c->replies->str, c->replies->len, NULL, &e);
-	if (n < 0 && !g_error_matches(e, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)) {
-		mdir_log(LOG_DEBUG, "policy: client gone before its answer: %s", e->message);
-		client_close(c);
-		return;
-	}
-	if (n > 0)
-		g_string_erase(c->replies, 0, n);
-	if (c->replies->len == 0)
-		return;
-	t = c->sending;
-	c->sending = c->replies;
-	c->replies = t;
-	c->timer = g_timeout_add_seconds(WRITE_TIMEOUT_S, write_timed_out, c);
-	g_output_stream_write_all_async(c->out, c->sending->str, c->sending->len,
-	    G_PRIORITY_DEFAULT, c->cancel, wrote, client_ref(c));
-}
-
-static void
-got_chunk(GObject *src, GAsyncResult *res, gpointer data)
+client_run(gpointer data, gpointer user_data)
 {
 	Client *c = data;
-	gssize n = g_input_stream_read_finish(G_INPUT_STREAM(src), res, NULL);
 
-	c->reading = FALSE;
-	if (!c->closed && n <= 0)
-		client_close(c);
-	if (!c->closed) {
-		g_string_append_len(c->buf, c->chunk, n);
-		parse(c);
-		client_write(c);
-		client_read(c);
-	}
-	client_unref(c);
-}
-
-/* Reads on while the answers waiting for the client stay bounded. */
-static void
-client_read(Client *c)
-{
-	if (c->closed || c->reading || c->replies->len + c->sending->len > MAX_PENDING)
-		return;
-	c->reading = TRUE;
-	g_input_stream_read_async(c->in, c->chunk, sizeof(c->chunk), G_PRIORITY_DEFAULT,
-	    c->cancel, got_chunk, client_ref(c));
+	(void)user_data;
+	while (client_flush(c) && !c->eof)
+		client_take(c, 0);
+	client_end(c);
 }
 
 /* On a Unix socket, only root, ourselves and Postfix's user may ask. */
@@ -291,16 +261,35 @@ peer_allowed(Server *srv, GSocketConnection *conn)
 	return FALSE;
 }
 
+/* Sockets are blocking in their threads (GSocket makes them non-blocking). */
+static gboolean
+make_blocking(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		mdir_log(LOG_WARNING, "policy: refused a client: %s", g_strerror(errno));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Accepts in the main loop; each connection then has a thread of its own. */
 static gboolean
 on_incoming(GSocketService *svc, GSocketConnection *conn, GObject *src, gpointer data)
 {
 	Server *srv = data;
 	gint64 now = g_get_monotonic_time();
+	g_autoptr(GError) e = NULL;
 	Client *c;
+	guint n;
 
 	(void)svc;
 	(void)src;
-	if (g_hash_table_size(srv->clients) >= srv->max) {
+	g_mutex_lock(&srv->lock);
+	n = g_hash_table_size(srv->clients);
+	g_mutex_unlock(&srv->lock);
+	if (n >= srv->max) {
 		/* Postfix then answers its default_action: never a stall */
 		if (now - srv->last_full_log > 60 * G_USEC_PER_SEC) {
 			mdir_log(LOG_WARNING, "policy: %u connections, the most allowed"
@@ -310,50 +299,63 @@ on_incoming(GSocketService *svc, GSocketConnection *conn, GObject *src, gpointer
 		g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
 		return TRUE;
 	}
-	if (!peer_allowed(srv, conn)) {
+	if (!peer_allowed(srv, conn) ||
+	    !make_blocking(g_socket_get_fd(g_socket_connection_get_socket(conn)))) {
 		g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
 		return TRUE;
 	}
 	c = g_new0(Client, 1);
-	c->refs = 1;
-	c->stats = srv->stats;
 	c->srv = srv;
-	g_hash_table_add(srv->clients, c);
 	c->conn = g_object_ref(conn);
-	c->cancel = g_cancellable_new();
-	c->in = g_io_stream_get_input_stream(G_IO_STREAM(conn));
-	c->out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
+	c->fd = g_socket_get_fd(g_socket_connection_get_socket(conn));
 	c->attrs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	c->buf = g_string_new(NULL);
 	c->replies = g_string_new(NULL);
-	c->sending = g_string_new(NULL);
-	client_read(c);
+	g_mutex_lock(&srv->lock);
+	g_hash_table_add(srv->clients, c);
+	g_mutex_unlock(&srv->lock);
+	if (!g_thread_pool_push(srv->pool, c, &e)) {
+		mdir_log(LOG_WARNING, "policy: refused a client: %s", e->message);
+		client_end(c);
+	}
 	return TRUE;
 }
 
+/* The periodic jobs take their turn on the database like a decision. */
 static gboolean
 tick_commit(gpointer data)
 {
-	stats_commit(data);
+	Server *srv = data;
+
+	g_mutex_lock(&srv->db);
+	stats_commit(srv->stats);
+	g_mutex_unlock(&srv->db);
 	return G_SOURCE_CONTINUE;
 }
 
 static gboolean
 tick_expire(gpointer data)
 {
-	Stats *s = data;
+	Server *srv = data;
 
-	stats_begin(s);
-	policy_expire(s, g_get_real_time() / G_USEC_PER_SEC, 100);
+	g_mutex_lock(&srv->db);
+	stats_begin(srv->stats);
+	policy_expire(srv->stats, g_get_real_time() / G_USEC_PER_SEC, 100);
+	g_mutex_unlock(&srv->db);
 	return G_SOURCE_CONTINUE;
 }
 
 static gboolean
 tick_import(gpointer data)
 {
+	Server *srv = data;
 	g_autoptr(GError) e = NULL;
+	gint n;
 
-	if (stats_import(data, &e) < 0)
+	g_mutex_lock(&srv->db);
+	n = stats_import(srv->stats, &e);
+	g_mutex_unlock(&srv->db);
+	if (n < 0)
 		mdir_log(LOG_WARNING, "importing events: %s", e->message);
 	return G_SOURCE_CONTINUE;
 }
@@ -402,22 +404,56 @@ give_socket(const char *path, const struct passwd *pw)
 		    path, (unsigned)pw->pw_gid, pw->pw_name, g_strerror(errno));
 }
 
-/* Closes every client and lets their cancelled operations end. */
+/*
+ * Ends every connection: a shutdown wakes its thread from its read or its
+ * wait, and the thread closes it.  Returns when every thread is done.
+ */
 static void
 close_all(Server *srv)
 {
 	GHashTableIter it;
 	gpointer c;
-	gint64 until = g_get_monotonic_time() + G_USEC_PER_SEC;
 
-	for (;;) {
-		g_hash_table_iter_init(&it, srv->clients);
-		if (!g_hash_table_iter_next(&it, &c, NULL))
-			break;
-		client_close(c);
+	g_mutex_lock(&srv->lock);
+	g_hash_table_iter_init(&it, srv->clients);
+	while (g_hash_table_iter_next(&it, &c, NULL))
+		shutdown(((Client *)c)->fd, SHUT_RDWR);
+	g_mutex_unlock(&srv->lock);
+	g_thread_pool_free(srv->pool, FALSE, TRUE);
+}
+
+/* The listening socket, the Unix socket's file made and given to Postfix. */
+static GSocketService *
+listen_on(const char *spec, const struct passwd *pw, const char *user, char **path,
+    GError **error)
+{
+	g_autoptr(GSocketAddress) addr = listen_address(spec, path, error);
+	g_autoptr(GSocketService) svc = NULL;
+	mode_t old;
+	gboolean ok;
+
+	if (addr == NULL)
+		return NULL;
+	if (*path) {
+		g_autofree char *dir = g_path_get_dirname(*path);
+
+		if (pw == NULL)
+			mdir_log(LOG_WARNING, "policy: [stats] policy_user %s: no such user; only"
+					      " root and uid %u may ask", user, (unsigned)geteuid());
+		g_mkdir_with_parents(dir, 0770);
+		unlink(*path); /* a dead server's */
 	}
-	while (g_main_context_pending(NULL) && g_get_monotonic_time() < until)
-		g_main_context_iteration(NULL, FALSE);
+	svc = g_socket_service_new();
+	/* no moment when the socket is open to all: made 0600, then opened up */
+	old = umask(0177);
+	ok = g_socket_listener_add_address(G_SOCKET_LISTENER(svc), addr, G_SOCKET_TYPE_STREAM,
+	    G_SOCKET_PROTOCOL_DEFAULT, NULL, NULL, error);
+	umask(old);
+	if (!ok)
+		return NULL;
+	if (*path)
+		give_socket(*path, pw);
+	return g_steal_pointer(&svc);
 }
 
 int
@@ -427,51 +463,40 @@ policy_serve(Stats *s, GError **error)
 	const char *user = mdir_config_get(s->config, "stats", "policy_user");
 	struct passwd *pw = user && *user ? getpwnam(user) : NULL;
 	g_autofree char *path = NULL;
-	g_autoptr(GSocketAddress) addr = listen_address(spec, &path, error);
-	g_autoptr(GSocketService) svc = NULL;
+	g_autoptr(GSocketService) svc = listen_on(spec, pw, user, &path, error);
 	g_autoptr(GMainLoop) loop = NULL;
 	g_autoptr(GHashTable) clients = g_hash_table_new(NULL, NULL);
 	Server srv = { .stats = s, .is_unix = path != NULL, .clients = clients,
 		.peer_uid = pw ? pw->pw_uid : (uid_t)-1,
 		.max = (guint)MAX(1, mdir_config_get_int(s->config, "stats", "policy_max_connections")) };
-	mode_t old;
-	gboolean ok;
+	guint ticks[3];
 
-	if (addr == NULL)
+	if (svc == NULL)
 		return -1;
-	if (path) {
-		g_autofree char *dir = g_path_get_dirname(path);
-
-		if (pw == NULL)
-			mdir_log(LOG_WARNING, "policy: [stats] policy_user %s: no such user; only"
-					      " root and uid %u may ask", user, (unsigned)geteuid());
-		g_mkdir_with_parents(dir, 0770);
-		unlink(path); /* a dead server's */
-	}
-	svc = g_socket_service_new();
-	/* no moment when the socket is open to all: made 0600, then opened up */
-	old = umask(0177);
-	ok = g_socket_listener_add_address(G_SOCKET_LISTENER(svc), addr, G_SOCKET_TYPE_STREAM,
-	    G_SOCKET_PROTOCOL_DEFAULT, NULL, NULL, error);
-	umask(old);
-	if (!ok)
+	/* at most one thread a connection, made when one comes, kept a while */
+	srv.pool = g_thread_pool_new(client_run, &srv, (gint)MIN(srv.max, G_MAXINT), FALSE, error);
+	if (srv.pool == NULL)
 		return -1;
-	if (path)
-		give_socket(path, pw);
+	g_mutex_init(&srv.db);
+	g_mutex_init(&srv.lock);
 	loop = g_main_loop_new(NULL, FALSE);
 	g_signal_connect(svc, "incoming", G_CALLBACK(on_incoming), &srv);
-	g_timeout_add(50, tick_commit, s);
-	g_timeout_add(1000, tick_expire, s);
-	g_timeout_add(5000, tick_import, s);
+	ticks[0] = g_timeout_add(50, tick_commit, &srv);
+	ticks[1] = g_timeout_add(1000, tick_expire, &srv);
+	ticks[2] = g_timeout_add(5000, tick_import, &srv);
 	g_unix_signal_add(SIGTERM, on_term, loop);
 	g_unix_signal_add(SIGINT, on_term, loop);
-	tick_import(s);
+	tick_import(&srv);
 	mdir_log(LOG_INFO, "policy service on %s", spec);
 	g_socket_service_start(svc);
 	g_main_loop_run(loop);
 	g_socket_service_stop(svc);
 	close_all(&srv);
+	for (guint i = 0; i < G_N_ELEMENTS(ticks); i++)
+		g_source_remove(ticks[i]);
 	stats_commit(s);
+	g_mutex_clear(&srv.db);
+	g_mutex_clear(&srv.lock);
 	if (path)
 		unlink(path);
 	return 0;

@@ -13,6 +13,8 @@
 
 #define STATS_SCHEMA_VERSION 2
 
+typedef struct RcptCache RcptCache; /* policy.c's */
+
 typedef struct {
 	sqlite3 *db;
 	char *path;
@@ -20,6 +22,7 @@ typedef struct {
 	MdirStore *store;
 	gint64 batch_started; /* a write transaction open since (µs), or 0 */
 	GHashTable *stmts;    /* SQL text -> prepared statement */
+	RcptCache *rcpts;     /* recipients' accounts, looked up lately */
 } Stats;
 
 /* Opens (creates, migrates) the database: WAL, busy time-out. */
@@ -71,6 +74,7 @@ void policy_count(Stats *s, const char *decision, const char *ip, gint64 now);
 /* Expires up to @max old greylist entries; the number removed. */
 guint policy_expire(Stats *s, gint64 now, guint max);
 int policy_serve(Stats *s, GError **error);
+void rcpt_cache_free(RcptCache *c);
 
 /* report.c ------------------------------------------------------------------ */
 

@@ -9,6 +9,7 @@
 #include "fuzz.h"
 
 static Stats *stats;
+static Server srv;
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -32,13 +33,15 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	    (stats = stats_open(config, store, NULL)) == NULL)
 		abort();
 	mdir_folder_free(jo);
+	srv.stats = stats;
+	g_mutex_init(&srv.db);
 	return 0;
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	Client c = { .stats = stats };
+	Client c = { .srv = &srv };
 
 	c.attrs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	c.buf = g_string_new(NULL);

@@ -4,7 +4,12 @@
  * sleeping: the schema and its migration, each decision, expiry in steps,
  * and the sender and network normalisation.
  */
+#include <sys/stat.h>
+
+#include <fcntl.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "stats.h"
@@ -156,6 +161,47 @@ test_unknown_and_blacklist(Fx *fx, gconstpointer data)
 	ASSERT_ASKS(fx, "10.2.2.2", "x@y.test", "jo@example.test", T0, "DEFER_IF_PERMIT");
 }
 
+/* SMTP/Accounts' times put @secs in the past (its ctime moves to now). */
+static void
+age_accounts(Fx *fx, gint64 secs)
+{
+	g_autofree char *dir = g_build_filename(mdir_store_root(fx->store), "SMTP", "Accounts",
+	    NULL);
+	struct timespec t[2] = { { .tv_sec = time(NULL) - secs }, { .tv_sec = time(NULL) - secs } };
+
+	g_assert_cmpint(utimensat(AT_FDCWD, dir, t, 0), ==, 0);
+}
+
+/* The accounts looked up lately are kept, but an account made or removed
+ * is seen by the very next request. */
+static void
+test_accounts_seen_at_once(Fx *fx, gconstpointer data)
+{
+	g_autofree char *dir = g_build_filename(mdir_store_root(fx->store), "SMTP", "Accounts",
+	    "nobody@example.test", NULL);
+	g_autoptr(GError) e = NULL;
+	g_autoptr(MdirFolder) f = NULL;
+
+	(void)data;
+	age_accounts(fx, 10);
+	ASSERT_ASKS(fx, "10.1.1.1", "x@y.test", "nobody@example.test", T0, "550 5.1.1");
+	ASSERT_ASKS(fx, "10.1.1.2", "x@y.test", "nobody@example.test", T0, "550 5.1.1");
+	f = mdir_folder_open(fx->store, "SMTP/Accounts/nobody@example.test", MDIR_FOLDER_CREATE,
+	    &e);
+	g_assert_no_error(e);
+	ASSERT_ASKS(fx, "10.1.1.3", "x@y.test", "nobody@example.test", T0, "DEFER_IF_PERMIT");
+	g_clear_pointer(&f, mdir_folder_free);
+	/* changes whose times were made old at once: seen all the same */
+	age_accounts(fx, 10);
+	ASSERT_ASKS(fx, "10.1.1.3", "x@y.test", "nobody@example.test", T0, "DEFER_IF_PERMIT");
+	g_assert_cmpint(rmdir(dir), ==, 0);
+	age_accounts(fx, 10);
+	ASSERT_ASKS(fx, "10.1.1.4", "x@y.test", "nobody@example.test", T0, "550 5.1.1");
+	g_assert_cmpint(mkdir(dir, 0750), ==, 0);
+	age_accounts(fx, 5);
+	ASSERT_ASKS(fx, "10.1.1.5", "x@y.test", "nobody@example.test", T0, "DEFER_IF_PERMIT");
+}
+
 static void
 test_spam(Fx *fx, gconstpointer data)
 {
@@ -305,6 +351,7 @@ main(int argc, char **argv)
 	ADD("/stats/policy/greylist", test_greylist, NULL);
 	ADD("/stats/policy/whitelists", test_whitelists, NULL);
 	ADD("/stats/policy/unknown-and-blacklist", test_unknown_and_blacklist, NULL);
+	ADD("/stats/policy/accounts-seen-at-once", test_accounts_seen_at_once, NULL);
 	ADD("/stats/policy/spam-defer", test_spam, NULL);
 	ADD("/stats/policy/spam-reject", test_spam, "spam_action = reject\n");
 	ADD("/stats/policy/other-requests", test_other_requests, NULL);
