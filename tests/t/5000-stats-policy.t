@@ -1,11 +1,12 @@
 #!/bin/sh
 # smtp-stats: the schema and its migration; each decision of the policy
 # service, asked over its socket as Postfix asks (several requests a
-# connection); events from mdir-receive and mdir-outbox; learn.
+# connection); 20 connections at once, each answered its own; events from
+# mdir-receive and mdir-outbox; learn.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/clock.sh"
 clock_require
-plan 32
+plan 35
 
 free_ports 1 # checked free, not guessed from the PID
 port=$PORT
@@ -123,3 +124,72 @@ is "$(sql "select value, count from spam where kind='net'")" "10.66.0.0/24	4" "c
 is "$(sql "select value, count from spam where kind='domain'")" "bad.test	4" "and the sender domain"
 like "$(ask 10.66.0.1 x@bad.test jo@example.test)" '^DEFER_IF_PERMIT 4\.7\.1 10\.66\.0\.1 spam ratio 1\.00' \
 	"a spammer's IP is deferred by its ratio"
+
+# 20 connections at once, each several requests in one write: every
+# connection gets its own answers, in its own order, whatever the others
+# are asked at the same moment (a thread a connection, one database).
+# Even clients are greylisted then pass after the delay, odd ones are
+# blacklisted; each answer names the client's network, IP or recipient.
+for i in 1 3 5 7 9 11 13 15 17 19; do smtp-stats -c "$C" blacklist add 10.20.$i.1 1h; done
+clock_set $((t0 + 10))
+cat >"$T/twenty.py" <<'PY'
+import socket, sys, threading, time
+port, clock, t = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+N = 20
+barrier = threading.Barrier(N + 1)
+got = {}
+def req(i, rcpt):
+    return ("request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=10.20.%d.1\n"
+            "sender=c@conc%d.test\nrecipient=%s\ninstance=%d\n\n" % (i, i, rcpt, i))
+def answers(s, n):
+    buf = b""
+    while buf.count(b"\n\n") < n:
+        d = s.recv(65536)
+        if not d:
+            break
+        buf += d
+    return [a.split("\n")[0].replace("action=", "", 1) for a in buf.decode().split("\n\n")[:n]]
+def client(i):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(10)
+    rounds = [["jo@example.test", "nobody%da@example.test" % i, "jo+x@example.test", "nobody%db@example.test" % i],
+              ["jo@example.test", "jo+x@example.test"],
+              ["jo@example.test", "jo+x@example.test", "nobody%dc@example.test" % i]]
+    for k, r in enumerate(rounds):
+        barrier.wait()    # all at once
+        s.sendall("".join(req(i, x) for x in r).encode())
+        got[(i, k)] = answers(s, len(r))
+        barrier.wait()
+def expect(i, k):
+    net, ip = "10\\.20\\.%d\\.0/24" % i, "10.20.%d.1" % i
+    if i % 2:
+        return ["REJECT 5.7.1 %s is blacklisted: by hand" % ip] * (3 if k == 2 else 2 + 2 * (k == 0))
+    first = "DEFER_IF_PERMIT 4.7.1 greylisted: first time from 10.20.%d.0/24" % i
+    return [[first, "550 5.1.1 <nobody%da@example.test>" % i, first, "550 5.1.1 <nobody%db@example.test>" % i],
+            ["DEFER_IF_PERMIT 4.7.1 greylisted: retried after 0 of 2"] * 2,
+            ["DUNNO", "DUNNO", "550 5.1.1 <nobody%dc@example.test>" % i]][k]
+def set_clock(secs):
+    with open(clock + ".new", "w") as f:
+        f.write(time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(secs)))
+    import os
+    os.rename(clock + ".new", clock)
+threads = [threading.Thread(target=client, args=(i,)) for i in range(N)]
+for th in threads:
+    th.start()
+for k in range(3):
+    barrier.wait()
+    barrier.wait()
+    if k == 1:
+        set_clock(t + 3)   # the greylisting delay has passed
+for th in threads:
+    th.join()
+for k in range(3):
+    bad = ["%d: %s" % (i, got.get((i, k))) for i in range(N)
+           if [a[:len(e)] for a, e in zip(got.get((i, k), []), expect(i, k))] != expect(i, k)
+           or len(got.get((i, k), [])) != len(expect(i, k))]
+    print("round %d: %s" % (k, "; ".join(bad) if bad else "ok"))
+PY
+r=$(timeout 60 /usr/bin/python3 "$T/twenty.py" "$port" "$T/clock" $((t0 + 10)) 2>&1)
+is "$(echo "$r" | sed -n 1p)" "round 0: ok" "20 connections at once: each its own greylisting, unknown recipients and blacklisting, in order"
+is "$(echo "$r" | sed -n 2p)" "round 1: ok" "retried too soon: deferred, each connection"
+is "$(echo "$r" | sed -n 3p)" "round 2: ok" "after the delay on the test clock: passed, the blacklisted still rejected"
