@@ -1204,7 +1204,9 @@ typedef struct MdirDelivery MdirDelivery;
  * rename, then a header batch per account queued durably and mdird poked.
  * Recipients without an account are listed in the result and skipped;
  * if none has one, MDIR_ERROR_NO_ACCOUNT (the input is still read to its
- * end).  Transfer full: mdir_delivery_free().
+ * end).  Accounts are looked up before the input is read and again once
+ * it is: one disabled or removed meanwhile gets none of the message.
+ * Transfer full: mdir_delivery_free().
  */
 MDIR_API MdirDelivery *mdir_receive(MdirStore *store, const MdirConfig *config, int fd,
     const MdirEnvelope *envelope, GError **error);

@@ -4,7 +4,9 @@
  *
  * The order is what makes a crash or a time-out harmless:
  *   1. recipients to accounts: with none, read the input and say so;
- *   2. the input spooled to .mstore/tmp, read to its very end;
+ *   2. the input spooled to .mstore/tmp, read to its very end, and the
+ *      accounts looked up again (one disabled or removed meanwhile gets
+ *      none of it: an LMTP client's DATA may take minutes);
  *   3. split, from that file, into parts and records;
  *   4. the whole message published with one rename (or found there);
  *   5. a header batch per account written durably to .mdird/queue;
@@ -354,6 +356,16 @@ mdir_receive_read(MdirStore *store, const MdirConfig *config, MdirReadFunc reade
 	txn = mdir_store_txn_begin(store, error);
 	if (txn == NULL || !spool(txn, reader, data, error))
 		return NULL;
+	g_clear_pointer(&targets, g_array_unref);
+	g_ptr_array_set_size(d->unknown, 0);
+	targets = resolve_targets(store, config, env, d, &no_account, error);
+	if (targets == NULL || targets->len == 0) {
+		if (targets)
+			g_propagate_error(error, g_steal_pointer(&no_account));
+		g_clear_error(&no_account);
+		return NULL;
+	}
+	g_clear_error(&no_account);
 	return deliver(store, config, txn, targets, env, received_at, NULL,
 	    g_steal_pointer(&d), error);
 }

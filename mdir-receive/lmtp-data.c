@@ -225,23 +225,44 @@ data_drain(Session *s)
 		;
 }
 
+/*
+ * A recipient accepted at RCPT that got none of the message: its account
+ * was disabled or removed before the data ended.  Each says why, as the
+ * pipe mode's exit would (5.2.1 disabled, 5.1.1 no account), never the
+ * first refusal's reason for all.
+ */
+static void
+reply_refused(Session *s, const char *rcpt)
+{
+	g_autoptr(GError) e = NULL;
+	g_autoptr(MdirFolder) f = mdir_account_open(s->store, s->config, rcpt, NULL, &e);
+
+	if (f) { /* back this very moment: not delivered, so not a 250 */
+		lmtp_reply(s, "451 4.2.0 <%s>: account changed during the delivery", rcpt);
+		return;
+	}
+	mdir_log(mdir_error_is_refusal(e) ? LOG_NOTICE : LOG_ERR, "%s: from=<%s> %s",
+	    s->xident ? s->xident : "-", s->sender, e->message);
+	lmtp_reply_error(s, e, "mdir-receive: ");
+}
+
 /* One reply per accepted recipient (RFC 2033 4.2), in RCPT's order. */
 static void
 data_replies(Session *s, const MdirDelivery *d, const GError *error)
 {
 	for (guint i = 0; i < s->rcpts->len; i++) {
 		const char *rcpt = s->rcpts->pdata[i];
-		gboolean refused = FALSE;
+		gboolean refused = error && mdir_error_is_refusal(error);
 
 		for (const char *const *u = d ? mdir_delivery_unknown(d) : NULL; u && *u; u++)
 			refused |= strcmp(*u, rcpt) == 0;
 		if (s->too_big)
 			lmtp_reply(s, "552 5.3.4 message larger than %" G_GUINT64_FORMAT " bytes",
 			    s->max_size);
+		else if (refused)
+			reply_refused(s, rcpt);
 		else if (error)
 			lmtp_reply_error(s, error, "mdir-receive: ");
-		else if (refused)
-			lmtp_reply(s, "550 5.1.1 <%s>: no such account", rcpt);
 		else
 			lmtp_reply(s, "250 2.0.0 <%s> delivered as mstore:%s", rcpt,
 			    mdir_delivery_stored_id(d));
@@ -289,9 +310,8 @@ lmtp_data(Session *s)
 	if (d) {
 		receive_log_delivery(s->xident, s->sender, d, start);
 		receive_record_events(s->config, s->sender, s->xaddr, d);
-	} else
-		mdir_log(mdir_error_is_refusal(error) ? LOG_NOTICE :
-		    LOG_ERR, "%s: from=<%s> %s", s->xident ? s->xident : "-", s->sender,
+	} else if (!mdir_error_is_refusal(error)) /* a refusal: each recipient's, below */
+		mdir_log(LOG_ERR, "%s: from=<%s> %s", s->xident ? s->xident : "-", s->sender,
 		    error->message);
 	data_replies(s, d, error);
 	lmtp_transaction_reset(s);

@@ -8,7 +8,7 @@
 # addresses in Cyrillic and CJK.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 command -v python3 >/dev/null || skip_all "no python3"
-plan 62
+plan 66
 
 mstore mkdir SMTP/Accounts/jo@example.org SMTP/Accounts/al@example.org \
 	'SMTP/Accounts/дмитрий@пример.рф' 'SMTP/Accounts/用户@例子.中国' >/dev/null
@@ -207,3 +207,56 @@ printf 'Message-ID: <logged@sender.test>\n\nhi\n' | send --xforward IDENT=7B3C9 
 	jo@example.org >/dev/null
 like "$(cat "$T/lmtp.log")" '7B3C9: message-id=<logged@sender\.test> from=<a@sender\.test> to=SMTP/Accounts/jo@example\.org size=[0-9]+ parts=1 defects=0 outcome=delivered stored=new ms=[0-9]+' \
 	"one log line in the pipe mode's queue_id: key=value style"
+
+# accounts disabled or removed after RCPT: before DATA, in the middle of
+# the data, and every recipient of a transaction so; each recipient's reply
+# after the data says why, as the pipe mode's exit would (5.2.1 disabled,
+# 5.1.1 no account), and the message goes to none of them
+rm -f "$Q"/*
+for a in d1 g1 d2 g2 d3 g3; do mstore account add $a@example.org >/dev/null; done
+cat >"$T/changed.py" <<'PY'
+import os, socket, subprocess, sys
+ours, theirs = socket.socketpair()
+p = subprocess.Popen([os.environ["BIN"] + "/mdir-receive", "--lmtp"], stdin=theirs, stdout=theirs)
+theirs.close()
+f = ours.makefile("rb")
+def reply():
+    lines = []
+    while True:
+        l = f.readline().decode().rstrip("\r\n")
+        lines.append(l)
+        if len(l) < 4 or l[3] != "-":
+            return lines
+def say(line):
+    ours.sendall(line.encode() + b"\r\n")
+    return reply()[-1]
+def change(d, g):
+    subprocess.run(["mstore", "account", "disable", d + "@example.org"], check=True)
+    subprocess.run(["mstore", "account", "rm", g + "@example.org"], check=True)
+reply()
+say("LHLO c")
+for n, (rcpts, when) in enumerate([(["jo", "d1", "g1"], "before"), (["jo", "d2", "g2"], "during"),
+                                   (["d3", "g3"], "during")]):
+    say("MAIL FROM:<a@sender.test>")
+    for r in rcpts:
+        assert say("RCPT TO:<%s@example.org>" % r).startswith("250"), r
+    if when == "before":
+        change(rcpts[1], rcpts[2])
+    say("DATA")
+    ours.sendall(b"Message-ID: <changed%d@sender.test>\r\n\r\nhalf\r\n" % n)
+    if when == "during":
+        change(rcpts[-2], rcpts[-1])
+    ours.sendall(b"the rest\r\n.\r\n")
+    for r in rcpts:
+        print(r, " ".join(reply()[-1].split(" ")[:2]))
+say("QUIT")
+PY
+out=$(BIN=$BIN python3 "$T/changed.py" 2>&1)
+is "$(echo "$out" | sed -n 1,3p | tr '\n' ' ')" "jo 250 2.0.0 d1 550 5.2.1 g1 550 5.1.1 " \
+	"changed between RCPT and DATA: 250 for the account, 550 5.2.1 disabled, 550 5.1.1 removed"
+is "$(echo "$out" | sed -n 4,6p | tr '\n' ' ')" "jo 250 2.0.0 d2 550 5.2.1 g2 550 5.1.1 " \
+	"changed in the middle of the data: the same"
+is "$(echo "$out" | sed -n 7,8p | tr '\n' ' ')" "d3 550 5.2.1 g3 550 5.1.1 " \
+	"every recipient so: each its own reason"
+is "$(for b in "$Q"/*; do field account "$b"; done | sort | uniq -c | sed 's/^ *//')" "2 SMTP/Accounts/jo@example.org" \
+	"only the account still taking mail got the message, twice"
