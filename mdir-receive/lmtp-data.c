@@ -55,7 +55,32 @@ lmtp_flush(Session *s)
 	g_string_truncate(s->obuf, 0);
 }
 
-/* More input, the replies due flushed first (PIPELINING, RFC 2920). */
+void
+lmtp_deadline_restart(Session *s)
+{
+	s->until = s->deadline_ms > 0 ? g_get_monotonic_time() + s->deadline_ms * 1000 : 0;
+}
+
+/* The session's end at a time-out: the reason logged, 421 said. */
+static void
+timed_out(Session *s, gboolean deadline)
+{
+	if (deadline)
+		mdir_log(LOG_NOTICE, "lmtp: %s: no transaction done in %" G_GINT64_FORMAT " s "
+		    "([receive] deadline); session ended", s->peer, s->deadline_ms / 1000);
+	else
+		mdir_log(LOG_NOTICE, "lmtp: %s: silent for %" G_GINT64_FORMAT " s; session ended",
+		    s->peer, s->timeout_ms / 1000);
+	g_string_append(s->obuf, "421 4.4.2 time-out, closing\r\n");
+	lmtp_flush(s);
+	s->dead = TRUE;
+}
+
+/*
+ * More input, the replies due flushed first (PIPELINING, RFC 2920).  A
+ * read waits lmtp_timeout at most, and never past the session's deadline:
+ * a client that trickles a byte now and then, each in time, still ends.
+ */
 gboolean
 lmtp_fill(Session *s)
 {
@@ -66,16 +91,13 @@ lmtp_fill(Session *s)
 		return TRUE;
 	lmtp_flush(s);
 	while (!s->dead) {
-		int r = poll(&p, 1, (int)s->timeout_ms);
+		gint64 left = s->until ? (s->until - g_get_monotonic_time()) / 1000 : G_MAXINT;
+		int r = left > 0 ? poll(&p, 1, (int)MIN(left, s->timeout_ms)) : 0;
 
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r == 0) {
-			mdir_log(LOG_NOTICE, "lmtp: %s: silent for %" G_GINT64_FORMAT " s; session "
-			    "ended", s->peer, s->timeout_ms / 1000);
-			g_string_append(s->obuf, "421 4.4.2 time-out, closing\r\n");
-			lmtp_flush(s);
-			s->dead = TRUE;
+			timed_out(s, left <= s->timeout_ms);
 			break;
 		}
 		n = read(s->in, s->ibuf, sizeof(s->ibuf));
@@ -315,4 +337,5 @@ lmtp_data(Session *s)
 		    error->message);
 	data_replies(s, d, error);
 	lmtp_transaction_reset(s);
+	lmtp_deadline_restart(s);
 }

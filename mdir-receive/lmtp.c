@@ -363,6 +363,9 @@ lmtp_session(const MdirConfig *config, int in, int out, const char *peer, LmtpGr
 	s.prefix = g_string_new(NULL);
 	s.rcpts = g_ptr_array_new_with_free_func(g_free);
 	s.timeout_ms = MAX(1000, mdir_config_get_duration_ms(config, "receive", "lmtp_timeout"));
+	/* the pipe mode's bound on a delivery bounds each transaction */
+	s.deadline_ms = mdir_config_get_duration_ms(config, "receive", "deadline");
+	lmtp_deadline_restart(&s);
 	{
 		/* a write blocks once the client's buffer is full, whatever poll
 		 * said: bounded by the time-out too (not a socket: no matter) */

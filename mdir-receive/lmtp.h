@@ -19,7 +19,9 @@ typedef struct {
 	gsize ipos;
 	gsize ilen;
 	GString *obuf;
-	gint64 timeout_ms;
+	gint64 timeout_ms;  /* a read's or a write's */
+	gint64 deadline_ms; /* a transaction's, from the last one's end */
+	gint64 until;	    /* monotonic µs, or 0: no deadline */
 	guint64 max_size;
 	gboolean dead; /* end of input, time-out or a write that failed */
 	gboolean lhlo;
@@ -50,6 +52,8 @@ enum { S_TEXT, S_CR, S_DOT, S_DOT_CR };
 void lmtp_flush(Session *s);
 /* More input, the replies due written first; FALSE at the session's end. */
 gboolean lmtp_fill(Session *s);
+/* The deadline counted again from now: a transaction ended. */
+void lmtp_deadline_restart(Session *s);
 /* One reply line, CRLF added, written at the next lmtp_flush(). */
 void lmtp_reply(Session *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 /* The reply for an error of the pipe mode's kinds: 550 5.1.1, 452 4.3.1, 451. */
