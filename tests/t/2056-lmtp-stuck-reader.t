@@ -123,9 +123,10 @@ print("%s %.0f" % (last, secs))
 PY
 for m in data noop; do
 	out=$(BIN=$BIN timeout 30 python3 "$T/trickle.py" "$T/deadline.conf" $m 2>&1)
-	like "$out" '^421 4\.4\.2 [2-5]$' "a client trickling $m, each in time: 421 4.4.2 at the deadline ($out s)"
+	# 3 s after the session began, less its start-up: well before the 12 s it trickles
+	like "$out" '^421 4\.4\.2 [1-7]$' "a client trickling $m, each in time: 421 4.4.2 at the deadline ($out s)"
 done
 like "$(cat "$T/deadline.log")" 'no transaction done in 3 s \(\[receive\] deadline\); session ended' "and that is logged"
 is "$(grep -l trickled "$MDIR_ROOT"/.mdird/queue/* 2>/dev/null | wc -l)" 0 "the trickled message is not delivered"
 out=$(BIN=$BIN timeout 30 python3 "$T/trickle.py" "$T/deadline.conf" transactions 2>&1)
-like "$out" '^250 250 250 250 [4-9]$' "transactions each done in time: the session outlives the deadline ($out s)"
+like "$out" '^250 250 250 250 ([5-9]|[1-9][0-9])$' "transactions each done in time: the session outlives the deadline ($out s)"
