@@ -4,7 +4,7 @@
  * request "name=value" lines ending with an empty line, each answer
  * "action=..." and an empty line (SMTPD_POLICY_README).
  *
- * A few worker threads, one a processor, each waiting on its own
+ * A few worker threads, one for two processors, each waiting on its own
  * connections with epoll and answering each request as soon as it is
  * whole: under load one wake-up serves every connection that is ready.
  * The main loop accepts (up to policy_max_connections, each to the worker
@@ -43,9 +43,12 @@
  * smtpd_policy_service_timeout is 100 s) */
 #define WRITE_TIMEOUT_S 100
 
-/* worker threads: one a processor, within these */
-#define MIN_WORKERS 2
-#define MAX_WORKERS 8
+/* worker threads: one for two processors, within these (the decisions
+ * take turns on the database, and the clients need processors too: on 2
+ * processors one worker answered as many requests as two, with a p99 of
+ * 0.8-1.5 ms instead of 2.8-4.3) */
+#define MIN_WORKERS 1
+#define MAX_WORKERS 4
 
 typedef struct Server Server;
 
@@ -598,7 +601,7 @@ policy_serve(Stats *s, GError **error)
 		return -1;
 	g_mutex_init(&srv.db);
 	g_mutex_init(&srv.lock);
-	srv.nworkers = (guint)CLAMP(g_get_num_processors(), MIN_WORKERS, MAX_WORKERS);
+	srv.nworkers = (guint)CLAMP(g_get_num_processors() / 2, MIN_WORKERS, MAX_WORKERS);
 	srv.workers = g_new0(Worker, srv.nworkers);
 	for (guint i = 0; i < srv.nworkers; i++)
 		if (!worker_start(&srv, &srv.workers[i], error)) {
