@@ -78,7 +78,10 @@ PY
 is "$(head -n 1 "$T/slow.out")" "sent-more-than-1MB" "a client that never reads sent a megabyte of requests"
 like "$(tail -n 1 "$T/slow.out")" '^action=DEFER_IF_PERMIT' "and another client is answered meanwhile"
 
-# the connection cap: three open, a fourth closed at once, a fifth after one left
+# the connection cap: three open, a fourth closed at once, a fifth after one left;
+# first the service has seen the clients above leave (its workers close
+# them as the main loop accepts: polled, not assumed)
+wait_for 10 sh -c "[ -z \"\$(ss -Htn state established state close-wait '( sport = :$port )')\" ]"
 /usr/bin/python3 - "$port" "$T/client.py" <<'PY' >"$T/cap.out"
 import sys, time
 sys.path.insert(0, sys.argv[2].rsplit("/", 1)[0])
