@@ -224,7 +224,8 @@ stats_close(Stats *s)
 	if (s->db)
 		stats_commit(s);
 	g_hash_table_unref(s->stmts);
-	rcpt_cache_free(s->rcpts);
+	if (s->rcpts)
+		s->rcpts_free(s->rcpts);
 	while (s->db && (st = sqlite3_next_stmt(s->db, NULL)) != NULL)
 		sqlite3_finalize(st);
 	if (s->db)

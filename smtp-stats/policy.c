@@ -75,9 +75,11 @@ typedef struct {
 	gboolean unknown;
 } RcptSeen;
 
-void
-rcpt_cache_free(RcptCache *c)
+static void
+rcpt_cache_free(gpointer p)
 {
+	RcptCache *c = p;
+
 	if (c == NULL)
 		return;
 	g_hash_table_unref(c->seen);
@@ -102,6 +104,7 @@ rcpt_cache(Stats *s)
 
 	if (c == NULL) {
 		c = s->rcpts = g_new0(RcptCache, 1);
+		s->rcpts_free = rcpt_cache_free;
 		c->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 		c->dir = g_build_filename(mdir_store_root(s->store), "SMTP", "Accounts", NULL);
 	}

@@ -23,6 +23,7 @@ typedef struct {
 	gint64 batch_started; /* a write transaction open since (µs), or 0 */
 	GHashTable *stmts;    /* SQL text -> prepared statement */
 	RcptCache *rcpts;     /* recipients' accounts, looked up lately */
+	GDestroyNotify rcpts_free; /* set with it: db.c needs nothing of policy.c */
 } Stats;
 
 /* Opens (creates, migrates) the database: WAL, busy time-out. */
@@ -74,7 +75,6 @@ void policy_count(Stats *s, const char *decision, const char *ip, gint64 now);
 /* Expires up to @max old greylist entries; the number removed. */
 guint policy_expire(Stats *s, gint64 now, guint max);
 int policy_serve(Stats *s, GError **error);
-void rcpt_cache_free(RcptCache *c);
 
 /* report.c ------------------------------------------------------------------ */
 
