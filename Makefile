@@ -328,7 +328,7 @@ MANIFEST := $(DATADIR)/mdir/installed
 
 install: all mdir.pc
 	@new=; for d in $(INSTALL_DIRS); do \
-		while [ ! -d "$(DESTDIR)$$d" ]; do new="$$new $$d"; d=$$(dirname "$$d"); done; \
+		while [ "$$d" != / ] && [ ! -d "$(DESTDIR)$$d" ]; do new="$$new $$d"; d=$$(dirname "$$d"); done; \
 	done; \
 	install -d $(INSTALL_DIRS:%=$(DESTDIR)%) && \
 	{ [ ! -f $(DESTDIR)$(MANIFEST) ] || cat $(DESTDIR)$(MANIFEST); \

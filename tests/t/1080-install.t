@@ -4,7 +4,7 @@
 # links; make uninstall takes it all away again.  Installed for real (no
 # DESTDIR), it runs ldconfig and notes that; uninstall runs it again.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
-plan 25
+plan 27
 
 # Never the system's ldconfig: a stub first on PATH notes each call (and
 # fails when $T/ldconfig.fail exists).  install runs ldconfig only as root:
@@ -67,6 +67,13 @@ ok "$([ -d "$P/share/man/man1" ]; echo $?)" "and keeps the one it found"
 mk install && mk uninstall
 is "$(find "$D" | sort | tr '\n' ' ')" "$D $D/usr $D/usr/local $D/usr/local/share $D/usr/local/share/man $D/usr/local/share/man/man1 $P/share/man/man1/other.1 " \
 	"twice: the same"
+# a DESTDIR that does not exist yet (a packager's fresh staging directory):
+# the walk up to what exists stops at /
+D2=$T/stage/inst
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL timeout 300 make -s -C "$MDIR_SRC" B="$MDIR_BUILD" \
+	DESTDIR="$D2" PREFIX=/usr/local install >"$T/make.out" 2>&1
+is "$?" 0 "make install into a DESTDIR that does not exist yet"
+ok "$([ -x "$D2/usr/local/bin/mstore" ]; echo $?)" "the programs in it"
 
 # installed for real, into a prefix of our own
 R=$T/real
