@@ -214,10 +214,11 @@ web_folders(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form)
 		g_autofree char *from = web_escape(field(rec, "from"));
 		g_autofree char *subject = web_escape(field(rec, "subject"));
 		g_autofree char *when = web_escape(field(rec, "received-at"));
+		g_autofree char *size = web_escape(field(rec, "size"));
 
 		g_string_append_printf(out, "<tr><td><a href='/folders/entry?path=%s&amp;name=%s'>"
 		    "%s</a></td><td>%s</td><td class=n>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
-		    pq, u, t, type, field(rec, "size"), from, subject, when);
+		    pq, u, t, type, size, from, subject, when);
 	}
 	g_string_append(out, "</table>");
 	if (entries->len > MAX_SHOWN)

@@ -115,7 +115,7 @@ send_html(SoupServerMessage *msg, guint status, GString *out)
 
 	soup_message_headers_replace(h, "Content-Security-Policy",
 	    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-	    "form-action 'self'; frame-ancestors 'none'");
+	    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
 	soup_message_headers_replace(h, "X-Content-Type-Options", "nosniff");
 	soup_message_headers_replace(h, "Cache-Control", "no-store");
 	soup_server_message_set_status(msg, status, NULL);
@@ -192,10 +192,17 @@ web_error(SoupServerMessage *msg, guint status, const char *text)
 	send_html(msg, status, out);
 }
 
+/*
+ * A relative Location: libsoup's set_redirect() makes it absolute with
+ * http:// and the request's Host, which behind the TLS proxy would send
+ * the browser, and its cookie, to plain HTTP.
+ */
 void
 web_redirect(SoupServerMessage *msg, const char *path)
 {
-	soup_server_message_set_redirect(msg, SOUP_STATUS_SEE_OTHER, path);
+	soup_message_headers_replace(soup_server_message_get_response_headers(msg), "Location",
+	    path);
+	soup_server_message_set_status(msg, SOUP_STATUS_SEE_OTHER, NULL);
 }
 
 void
@@ -341,6 +348,45 @@ static const struct {
 	{ "/api/folders/changes", web_api_changes },
 };
 
+/*
+ * The largest request body: its forms are a few fields.  libsoup reads a
+ * body whole into memory before any handler sees it, and a status set in
+ * got-headers does not stop that (only under Expect: 100-continue), so a
+ * bigger one, or one of unknown length, gets its 413 on the connection
+ * taken from libsoup, which is then closed: nothing of the body is read,
+ * whoever sends it, logged in or not.
+ */
+#define MAX_BODY (64 * 1024)
+
+static void
+got_headers(SoupServerMessage *msg, gpointer data)
+{
+	static const char answer[] = "HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n"
+				     "Content-Length: 0\r\n\r\n";
+	SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
+	g_autoptr(GIOStream) conn = NULL;
+	g_autofree char *who = NULL;
+
+	(void)data;
+	if (soup_message_headers_get_encoding(h) != SOUP_ENCODING_CHUNKED &&
+	    soup_message_headers_get_content_length(h) <= MAX_BODY)
+		return;
+	who = web_loggable(soup_server_message_get_remote_host(msg));
+	mdir_log(LOG_WARNING, "client=%s: a request body over %d bytes, refused", who, MAX_BODY);
+	conn = soup_server_message_steal_connection(msg);
+	/* a few bytes into an empty socket buffer: written at once or not at all */
+	g_output_stream_write_all(g_io_stream_get_output_stream(conn), answer, sizeof(answer) - 1,
+	    NULL, NULL, NULL);
+	g_io_stream_close(conn, NULL, NULL);
+}
+
+static void
+request_started(SoupServer *server, SoupServerMessage *msg, gpointer data)
+{
+	(void)server;
+	g_signal_connect(msg, "got-headers", G_CALLBACK(got_headers), data);
+}
+
 /* The request's form: its body's for a POST, its query's otherwise. */
 static GHashTable *
 form_of(SoupServerMessage *msg)
@@ -359,6 +405,8 @@ form_of(SoupServerMessage *msg)
 	if (g_strcmp0(type, "application/x-www-form-urlencoded") != 0)
 		return NULL;
 	bytes = soup_message_body_flatten(body);
+	if (g_bytes_get_size(bytes) > MAX_BODY)
+		return NULL;
 	text = g_strndup(g_bytes_get_data(bytes, &n), g_bytes_get_size(bytes));
 	return soup_form_decode(text);
 }
@@ -456,6 +504,7 @@ web_new(MdirConfig *config, GError **error)
 	    (GDestroyNotify)g_array_unref);
 	w->server = soup_server_new("server-header", "mdir-web", NULL);
 	soup_server_add_handler(w->server, NULL, handle, w, NULL);
+	g_signal_connect(w->server, "request-started", G_CALLBACK(request_started), w);
 	return g_steal_pointer(&w);
 }
 

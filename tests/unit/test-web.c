@@ -405,6 +405,52 @@ test_today(Fx *fx, gconstpointer data)
 	g_assert_nonnull(strstr(page.body, " received, 0 spam, 0 greylisted</title>"));
 }
 
+/* What the server answers to @head (a request's line and headers) alone. */
+static char *
+raw_answer(Fx *fx, const char *head)
+{
+	g_autoptr(GSocketClient) client = g_socket_client_new();
+	g_autoptr(GSocketConnection) conn = NULL;
+	g_autoptr(GError) e = NULL;
+	char buf[4096];
+	gssize n;
+
+	g_socket_client_set_timeout(client, 10);
+	conn = g_socket_client_connect_to_host(client, "127.0.0.1", (guint16)fx->web->port, NULL,
+	    &e);
+	g_assert_no_error(e);
+	g_assert_true(g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(conn)),
+	    head, strlen(head), NULL, NULL, &e));
+	g_assert_no_error(e);
+	/* the body is never sent: an answer must come without it */
+	n = g_input_stream_read(g_io_stream_get_input_stream(G_IO_STREAM(conn)), buf,
+	    sizeof(buf) - 1, NULL, &e);
+	g_assert_no_error(e);
+	g_assert_cmpint(n, >, 0);
+	return g_strndup(buf, (gsize)n);
+}
+
+/* A body too big for a form is refused from its headers, before login. */
+static void
+test_body_limit(Fx *fx, gconstpointer data)
+{
+	g_autofree char *big = NULL;
+	g_autofree char *chunked = NULL;
+	g_auto(Reply) r = { 0 };
+
+	(void)data;
+	big = raw_answer(fx, "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: "
+	    "application/x-www-form-urlencoded\r\nContent-Length: 100000000\r\n\r\n");
+	g_assert_true(g_str_has_prefix(big, "HTTP/1.1 413 "));
+	chunked = raw_answer(fx, "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: "
+	    "application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n");
+	g_assert_true(g_str_has_prefix(chunked, "HTTP/1.1 413 "));
+	/* and a redirect stays relative: behind the TLS proxy, never to http:// */
+	r = request(fx, "GET", "/", NULL);
+	g_assert_cmpuint(r.status, ==, 303);
+	g_assert_cmpstr(r.location, ==, "/login");
+}
+
 /* More spamming IPs than the report's top ten: Today counts them all. */
 static void
 test_today_spam(Fx *fx, gconstpointer data)
@@ -845,6 +891,7 @@ main(int argc, char **argv)
 	ADD("/web/access/listen-remote", test_listen_remote, NULL);
 	ADD("/web/today", test_today, NULL);
 	ADD("/web/today/spam", test_today_spam, NULL);
+	ADD("/web/access/body-limit", test_body_limit, NULL);
 	ADD("/web/accounts/change", test_accounts, NULL);
 	ADD("/web/accounts/bad-input", test_accounts_bad, NULL);
 	ADD("/web/folders/browse", test_folders, NULL);
