@@ -114,6 +114,7 @@ static const KeyDef keys[] = {
 	{ "command", "certs_dir", T_PATH, NULL },
 	{ "command", "server_cert", T_PATH, NULL },
 	{ "command", "server_key", T_PATH, NULL },
+	{ "command", "max_signature_age", T_DURATION, "1d" },
 	{ "web", "listen", T_LISTEN, "inet:127.0.0.1:8025" },
 	{ "web", "users", T_PATH, "@ROOT/.web/users" },
 	{ "web", "session_lifetime", T_DURATION, "8h" },

@@ -29,6 +29,7 @@ typedef struct {
 	gsize max_output;
 	guint max_failures;
 	gint64 failure_window_ms;
+	gint64 max_signature_age_ms;
 	/* S/MIME (smime.h): needed by auth smime and both; the answer is
 	 * signed whenever server_cert and server_key are set */
 	const char *ca_file;

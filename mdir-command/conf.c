@@ -62,7 +62,7 @@ conf_smime(const CommandConf *cc, SmimeConfig *out)
 {
 	*out = (SmimeConfig){ .ca_file = cc->ca_file, .crl_file = cc->crl_file,
 		.certs_dir = cc->certs_dir, .server_cert = cc->server_cert,
-		.server_key = cc->server_key };
+		.server_key = cc->server_key, .max_age = cc->max_signature_age_ms / 1000 };
 }
 
 gboolean
@@ -82,6 +82,7 @@ conf_load(CommandConf *cc, const MdirConfig *config, gboolean requests, GError *
 	cc->max_output = (gsize)mdir_config_get_int(config, s, "max_output");
 	cc->max_failures = (guint)mdir_config_get_int(config, s, "max_failures");
 	cc->failure_window_ms = mdir_config_get_duration_ms(config, s, "failure_window");
+	cc->max_signature_age_ms = mdir_config_get_duration_ms(config, s, "max_signature_age");
 	cc->ca_file = mdir_config_get(config, s, "ca_file");
 	cc->crl_file = mdir_config_get(config, s, "crl_file");
 	cc->certs_dir = mdir_config_get(config, s, "certs_dir");

@@ -35,6 +35,7 @@ smime_error_name(int code)
 		[SMIME_ERROR_NO_CERT] = "NO_CERT",
 		[SMIME_ERROR_WRONG_SIGNER] = "WRONG_SIGNER",
 		[SMIME_ERROR_UNSIGNED] = "UNSIGNED",
+		[SMIME_ERROR_STALE] = "STALE",
 	};
 
 	return code >= 0 && (gsize)code < G_N_ELEMENTS(names) ? names[code] : "?";
@@ -226,6 +227,41 @@ check_signature(CMS_ContentInfo *cms, BIO *detached, X509 *cert, GError **error)
 	return smime_bio_bytes(out);
 }
 
+/*
+ * When it was signed: a signed request is good for @max_age seconds, so
+ * that a signed mail of long ago (its text outside the tag, which is not
+ * signed) cannot be made a request; 5 minutes ahead are a clock's error.
+ */
+static gboolean
+check_signing_time(CMS_SignerInfo *si, gint64 max_age, GError **error)
+{
+	int i = CMS_signed_get_attr_by_NID(si, NID_pkcs9_signingTime, -1);
+	X509_ATTRIBUTE *attr = i >= 0 ? CMS_signed_get_attr(si, i) : NULL;
+	ASN1_TYPE *t = attr ? X509_ATTRIBUTE_get0_type(attr, 0) : NULL;
+	int days, secs;
+	gint64 age;
+
+	if (t == NULL || (t->type != V_ASN1_UTCTIME && t->type != V_ASN1_GENERALIZEDTIME) ||
+	    !ASN1_TIME_diff(&days, &secs, t->value.utctime, NULL)) {
+		g_set_error(error, SMIME_ERROR, SMIME_ERROR_STALE,
+		    "the signature says not when it was made (no signing time)");
+		return FALSE;
+	}
+	age = (gint64)days * 86400 + secs;
+	if (age > max_age) {
+		g_set_error(error, SMIME_ERROR, SMIME_ERROR_STALE,
+		    "signed %" G_GINT64_FORMAT " s ago, more than max_signature_age (%"
+		    G_GINT64_FORMAT " s)", age, max_age);
+		return FALSE;
+	}
+	if (age < -300) {
+		g_set_error(error, SMIME_ERROR, SMIME_ERROR_STALE,
+		    "signed %" G_GINT64_FORMAT " s in the future", -age);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 /* What tells one signing from another: the signature value's digest. */
 static char *
 signature_id(CMS_SignerInfo *si)
@@ -278,6 +314,10 @@ verify(const SmimeConfig *config, CMS_ContentInfo *cms, BIO *detached,
 	if (!smime_check_chain(config, untrusted, cert, error) ||
 	    (content = check_signature(cms, detached, cert, error)) == NULL)
 		return NULL;
+	if (config->max_age > 0 && !check_signing_time(si, config->max_age, error)) {
+		g_bytes_unref(content);
+		return NULL;
+	}
 	*signer = g_steal_pointer(&address);
 	*signature = signature_id(si);
 	return content;

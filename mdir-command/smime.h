@@ -46,6 +46,8 @@ typedef enum {
 	SMIME_ERROR_WRONG_SIGNER,	/* signed by another certificate, or the
 					 * configured one lacks the address */
 	SMIME_ERROR_UNSIGNED,	/* encrypted only, or signed by nobody */
+	SMIME_ERROR_STALE,	/* no signing time, or older than max_age,
+				 * or in the future */
 } SmimeError;
 
 GQuark smime_error_quark(void);
@@ -66,6 +68,7 @@ typedef struct SmimeConfig {
 	const char *certs_dir;
 	const char *server_cert; /* ours: signs answers, decrypts requests */
 	const char *server_key;	 /* its private key */
+	gint64 max_age;		 /* seconds a signature may be old; 0: any */
 } SmimeConfig;
 
 /* What an accepted request holds.  Clear with smime_request_clear(). */

@@ -14,7 +14,7 @@
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/smime.sh"
 command -v oathtool >/dev/null || skip_all "oathtool is not installed (make deps)"
-plan 63
+plan 69
 
 sm_pki
 ok $? "a CA, another CA, the server and the senders' certificates, a CRL"
@@ -75,7 +75,8 @@ sign() {
 	# the same way)
 	_e=$T/entity.$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 	{ cat "$T/entity"; printf -- '-- \n%s\n' "${_e##*.}"; } >"$_e"
-	openssl cms -sign -signer "$SM/$_who.crt" -inkey "$SM/$_who.key" -from "$_from" \
+	# $SIGN_WRAP: a command to run openssl under (faketime: another clock)
+	${SIGN_WRAP:-} openssl cms -sign -signer "$SM/$_who.crt" -inkey "$SM/$_who.key" -from "$_from" \
 		-to commands@example.org -subject "$_subj" -in "$_e" "$@"
 }
 
@@ -173,6 +174,13 @@ refused "$T/enc-only.eml" UNSIGNED "encrypted only"
 printf 'From: alice@example.org\nTo: commands@example.org\nSubject: mailcom\n\nhello(plain)\n' \
 	>"$T/plain.eml"
 refused "$T/plain.eml" NOT_SMIME "a plain request"
+# signed two days ago (max_signature_age 1d), and without a signing time
+SIGN_WRAP="faketime -f -2d"
+sign alice alice@example.org >"$T/old2d.eml"
+SIGN_WRAP=
+refused "$T/old2d.eml" STALE "signed two days ago"
+sign alice alice@example.org mailcom -noattr >"$T/notime.eml"
+refused "$T/notime.eml" STALE "no signing time"
 like "$(grep -h 'refused and not' -A2 "$ADMIN"/* | tr -d '\r' | tr '\n' ' ')" 'smime: ' \
 	"the notice says why"
 
