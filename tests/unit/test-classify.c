@@ -493,7 +493,10 @@ test_slices(Fixture *fx, gconstpointer data)
 		changes += count_effects(fx, "change ");
 		notified += count_effects(fx, "notify ");
 	}
-	g_assert_cmpuint(rounds, >, 1);
+	/* how many more rounds the rest takes is the machine's speed (a round
+	 * starts no slice after 200 ms): on a quiet one, one is enough; that
+	 * the first round left it under way is asserted above */
+	g_assert_cmpuint(rounds, >=, 1);
 	/* the parts and the whole message (part 0), and the small one's 3 */
 	g_assert_cmpuint(changes, ==, n + 3);
 	g_assert_cmpuint(version(fx, JO), ==, n + 3);
