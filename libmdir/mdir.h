@@ -492,6 +492,15 @@ typedef gboolean (*MdirSyncFunc)(const char *path, gpointer data, GError **error
  */
 MDIR_API void mdir_store_set_sync_func(MdirStore *store, MdirSyncFunc func, gpointer data);
 
+/*
+ * syncfs(2) of the file system holding @path (a file or a directory): what
+ * a whole-file-system sync of the store does, for a sync function
+ * (mdir_store_set_sync_func()) that makes it in the end.  FALSE with
+ * G_FILE_ERROR naming @path if @path cannot be opened or the sync fails
+ * (write-back errors included, since Linux 5.8).
+ */
+MDIR_API gboolean mdir_syncfs(const char *path, GError **error);
+
 /* The root, as given and resolved.  Transfer none. */
 MDIR_API const char *mdir_store_root(const MdirStore *store);
 

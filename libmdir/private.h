@@ -47,8 +47,6 @@ gboolean mdir_name_is_reserved(const char *name);
  */
 gboolean mdir_fs_whole_sync(const char *path);
 
-/* syncfs(2) of the file system holding @path. */
-gboolean mdir_syncfs(const char *path, GError **error);
 
 /* Replaces @path by a temporary file and a rename, without any sync. */
 gboolean mdir_file_write_replace(const char *path, const void *data, gsize length,

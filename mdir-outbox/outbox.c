@@ -3,7 +3,6 @@
  * message made ready (message.c), signed (dkim.c), handed to sendmail
  * (send.c) and filed by the result; main.c only parses the options.
  */
-#define _GNU_SOURCE /* syncfs(2) */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -75,24 +74,6 @@ log_outcome(const Outbox *r, const char *name, const Message *m, const char *sta
 }
 
 static gboolean
-syncfs_path(const char *path, GError **error)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int err;
-
-	if (fd >= 0 && syncfs(fd) == 0) {
-		close(fd);
-		return TRUE;
-	}
-	err = errno;
-	if (fd >= 0)
-		close(fd);
-	g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "syncfs %s: %s", path,
-	    g_strerror(err));
-	return FALSE;
-}
-
-static gboolean
 same_fs(const char *a, const char *b)
 {
 	struct stat sa, sb;
@@ -119,9 +100,9 @@ outbox_sync(const char *path, gpointer data, GError **error)
 			r->sync_owed = g_strdup(path);
 		return TRUE;
 	}
-	if (!syncfs_path(path, error))
+	if (!mdir_syncfs(path, error))
 		return FALSE;
-	if (r->sync_owed && !same_fs(r->sync_owed, path) && !syncfs_path(r->sync_owed, error))
+	if (r->sync_owed && !same_fs(r->sync_owed, path) && !mdir_syncfs(r->sync_owed, error))
 		return FALSE;
 	g_clear_pointer(&r->sync_owed, g_free);
 	return TRUE;
@@ -131,7 +112,7 @@ outbox_sync(const char *path, gpointer data, GError **error)
 static gboolean
 outbox_pay(Outbox *r, GError **error)
 {
-	if (r->sync_owed && !syncfs_path(r->sync_owed, error))
+	if (r->sync_owed && !mdir_syncfs(r->sync_owed, error))
 		return FALSE;
 	g_clear_pointer(&r->sync_owed, g_free);
 	return TRUE;

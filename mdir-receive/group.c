@@ -89,25 +89,6 @@ group_lock(LmtpGroup *g)
 		pthread_mutex_consistent(&g->lock);
 }
 
-/* syncfs(2) of the file system of @path, as libmdir makes it. */
-static gboolean
-sync_alone(const char *path, GError **error)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int errsv;
-
-	if (fd >= 0 && syncfs(fd) == 0) {
-		close(fd);
-		return TRUE;
-	}
-	errsv = errno;
-	if (fd >= 0)
-		close(fd);
-	g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errsv), "%s: %s", path,
-	    g_strerror(errsv));
-	return FALSE;
-}
-
 static gboolean
 alive(pid_t pid)
 {
@@ -129,7 +110,7 @@ lead(LmtpGroup *g, const char *path, GError **error)
 	if (g_getenv("MDIR_TEST_GROUP_DELAY_MS"))
 		g_usleep(1000 * (gulong)g_ascii_strtoull(g_getenv("MDIR_TEST_GROUP_DELAY_MS"),
 		    NULL, 10));
-	ok = sync_alone(path, error);
+	ok = mdir_syncfs(path, error);
 	group_lock(g);
 	g->leader = 0;
 	if (ok && target > g->done)
@@ -151,7 +132,7 @@ lmtp_group_syncfs(const char *path, gpointer data, GError **error)
 	guint64 ticket;
 
 	if (stat(path, &st) < 0 || st.st_dev != g->dev)
-		return sync_alone(path, error);
+		return mdir_syncfs(path, error);
 	group_lock(g);
 	ticket = ++g->seq; /* after this session's writes */
 	g->served++;
@@ -164,7 +145,7 @@ lmtp_group_syncfs(const char *path, gpointer data, GError **error)
 			pthread_mutex_unlock(&g->lock);
 			mdir_log(LOG_WARNING, "lmtp: waited %d s for a shared sync; syncing alone",
 			    GIVE_UP_S);
-			return sync_alone(path, error);
+			return mdir_syncfs(path, error);
 		}
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += WAIT_MS * 1000000L;
