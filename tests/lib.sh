@@ -35,9 +35,14 @@ printf '[outbox]\nsendmail = /bin/false\n[stats]\npolicy_listen = unix:%s/policy
 export MDIR_ROOT MDIR_CONF T
 _n=0
 _cleanups=""
+_failed_at=""
 _cleanup() {
+	_st=$?
 	for c in $_cleanups; do "$c" || true; done
 	rm -rf "$T"
+	# a script that ends on a failed assertion has said so in its TAP
+	[ "$_st" = 1 ] && [ "$_failed_at" = "$_n" ] && exit 0
+	exit "$_st"
 }
 trap _cleanup EXIT
 trap 'exit 130' INT TERM
@@ -49,12 +54,16 @@ plan() { echo "1..$1"; }
 skip_all() { echo "1..0 # SKIP $1"; exit 0; }
 diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
 
+# ok, is, like, expect_code: each prints its TAP line and returns 1 when
+# it failed, so "ok $? DESC || diag ..." says more on a failure only
 ok() {
 	_n=$((_n + 1))
 	if [ "$1" = 0 ]; then
 		echo "ok $_n - $2"
 	else
 		echo "not ok $_n - $2"
+		_failed_at=$_n
+		return 1
 	fi
 }
 
@@ -65,6 +74,8 @@ is() {
 	else
 		echo "not ok $_n - $3"
 		diag "got:  '$1'" "want: '$2'"
+		_failed_at=$_n
+		return 1
 	fi
 }
 
@@ -76,6 +87,8 @@ like() {
 	else
 		echo "not ok $_n - $3"
 		diag "got:  '$1'" "want: /$2/"
+		_failed_at=$_n
+		return 1
 	fi
 }
 
@@ -98,6 +111,8 @@ expect_code() {
 	else
 		echo "not ok $_n - $_desc"
 		diag "exit $_got, wanted $_want" "stderr: $err"
+		_failed_at=$_n
+		return 1
 	fi
 }
 

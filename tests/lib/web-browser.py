@@ -11,6 +11,7 @@ Every wait is bounded (WAIT seconds).
 import os
 import sys
 import time
+import traceback
 import urllib.parse
 
 from selenium import webdriver
@@ -20,7 +21,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
-WAIT = 20
+# generous: a loaded CI machine running the sanitizer build is slow
+WAIT = 45
+BEGAN = time.time()
 base, user, password, shots, downloads, new_account, black_ip, folder, entry = sys.argv[1:10]
 
 
@@ -138,5 +141,18 @@ try:
     d.get(base + "/")
     until(d, lambda d: d.find_elements(By.NAME, "password"))
     say("logged-out", urllib.parse.urlparse(d.current_url).path)
+except Exception as e:
+    # where the browser stopped and what it showed, a few lines for the test
+    where = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == __file__][-1]
+    print("stopped at line %d after %.1f s: %s" % (where.lineno, time.time() - BEGAN, where.line),
+          file=sys.stderr)
+    print("%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""), file=sys.stderr)
+    try:
+        text = " ".join(d.find_element(By.TAG_NAME, "body").text.split())
+        print("page %s: %s" % (d.current_url, text[:200]), file=sys.stderr)
+        shot(d, "failed")
+    except Exception as e2:
+        print("and the page could not be read: %s" % type(e2).__name__, file=sys.stderr)
+    sys.exit(1)
 finally:
     d.quit()

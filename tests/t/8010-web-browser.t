@@ -70,10 +70,11 @@ ok $? "mdir-web listens on [web] listen"
 
 SHOTS=$T/shots
 mkdir -p "$SHOTS" "$T/downloads"
-HOME=$T timeout 180 /usr/bin/python3 "$MDIR_SRC/tests/lib/web-browser.py" "http://127.0.0.1:$PORT" \
+HOME=$T timeout 400 /usr/bin/python3 "$MDIR_SRC/tests/lib/web-browser.py" "http://127.0.0.1:$PORT" \
 	admin 'pass word' "$SHOTS" "$T/downloads" new@example.test 203.0.113.77 "$JO" \
 	'Übersicht 2026.bin' >"$T/browser.out" 2>"$T/browser.err"
-ok $? "the browser went through every page" || sed 's/^/# /' "$T/browser.err" | tail -20
+ok $? "the browser went through every page"
+browser_ok=$?
 step() { sed -n "s/^$1 //p" "$T/browser.out" | head -n 1; }
 
 is "$(step redirected)" "/login" "a page without a login sends the browser to /login"
@@ -132,4 +133,9 @@ grep -q 'user=admin action=account-add address=new@example.test' "$T/web.log" &&
 ok $? "each change logged with who made it"
 if [ -n "${MDIR_WEB_SHOTS:-}" ]; then
 	mkdir -p "$MDIR_WEB_SHOTS" && cp "$SHOTS"/*.png "$MDIR_WEB_SHOTS"/
+fi
+# last, so that the runner's tail of a failure shows where the browser stopped
+if [ "$browser_ok" != 0 ]; then
+	tail -n 4 "$T/browser.err" | sed 's/^/# browser: /'
+	tail -n 6 "$T/web.log" | sed 's/^/# mdir-web: /'
 fi
