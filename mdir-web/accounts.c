@@ -245,13 +245,13 @@ web_accounts(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form)
 		g_autofree char *done = NULL;
 
 		if (change(w, s, form, &done, &e))
-			web_redirect_flash(msg, "/accounts", TRUE, done);
+			web_redirect_flash(msg, s, "/accounts", TRUE, done);
 		else
-			web_redirect_flash(msg, "/accounts", FALSE, e->message);
+			web_redirect_flash(msg, s, "/accounts", FALSE, e->message);
 		return;
 	}
 	out = g_string_new("<h1>Accounts</h1>");
-	web_flash(out, msg);
+	web_flash(out, s);
 	rs = rows(w);
 	table(out, rs, s);
 	forms(out, s);

@@ -241,13 +241,13 @@ web_policy(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form)
 		g_autofree char *done = NULL;
 
 		if (change(w, st, s, form, &done, &e))
-			web_redirect_flash(msg, "/policy", TRUE, done);
+			web_redirect_flash(msg, s, "/policy", TRUE, done);
 		else
-			web_redirect_flash(msg, "/policy", FALSE, e->message);
+			web_redirect_flash(msg, s, "/policy", FALSE, e->message);
 		return;
 	}
 	out = g_string_new("<h1>Policy</h1>");
-	web_flash(out, msg);
+	web_flash(out, s);
 	forms(out, s, mdir_config_get(w->config, "stats", "blacklist_time"));
 	g_string_append(out, "<div class=tables>");
 	for (gsize i = 0; i < G_N_ELEMENTS(lists); i++) {

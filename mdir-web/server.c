@@ -205,29 +205,30 @@ web_redirect(SoupServerMessage *msg, const char *path)
 	soup_server_message_set_status(msg, SOUP_STATUS_SEE_OTHER, NULL);
 }
 
+/*
+ * What a form did is kept in the session, not put in the redirect's URL:
+ * a link from anywhere could otherwise make a page say what it likes in
+ * its status line.  Shown by the next page, then gone.
+ */
 void
-web_redirect_flash(SoupServerMessage *msg, const char *path, gboolean ok, const char *text)
+web_redirect_flash(SoupServerMessage *msg, WebSession *s, const char *path, gboolean ok,
+    const char *text)
 {
-	g_autofree char *q = g_uri_escape_string(text, NULL, FALSE);
-	g_autofree char *to = g_strdup_printf("%s?%s=%s", path, ok ? "ok" : "error", q);
-
-	web_redirect(msg, to);
+	g_free(s->flash);
+	s->flash = g_strdup(text);
+	s->flash_ok = ok;
+	web_redirect(msg, path);
 }
 
 void
-web_flash(GString *out, SoupServerMessage *msg)
+web_flash(GString *out, WebSession *s)
 {
-	const char *query = g_uri_get_query(soup_server_message_get_uri(msg));
-	g_autoptr(GHashTable) q = query ? soup_form_decode(query) : NULL;
-	const char *kinds[] = { "ok", "error" };
+	g_autofree char *text = g_steal_pointer(&s->flash);
+	g_autofree char *t = text ? web_escape(text) : NULL;
 
-	for (gsize i = 0; q && i < G_N_ELEMENTS(kinds); i++) {
-		const char *v = g_hash_table_lookup(q, kinds[i]);
-		g_autofree char *t = v ? web_escape(v) : NULL;
-
-		if (t)
-			g_string_append_printf(out, "<p class=%s role=status>%s</p>", kinds[i], t);
-	}
+	if (t)
+		g_string_append_printf(out, "<p class=%s role=status>%s</p>",
+		    s->flash_ok ? "ok" : "error", t);
 }
 
 static void
@@ -485,6 +486,7 @@ session_free(gpointer p)
 	g_free(s->id);
 	g_free(s->user);
 	g_free(s->csrf);
+	g_free(s->flash);
 	g_free(s);
 }
 

@@ -18,6 +18,8 @@ typedef struct {
 	char *user;
 	char *csrf;    /* 64 hex digits, in every form */
 	gint64 expires; /* monotonic µs */
+	char *flash;   /* what the last form did, shown once by the next page */
+	gboolean flash_ok;
 } WebSession;
 
 typedef struct {
@@ -61,10 +63,10 @@ char *web_loggable(const char *text);
 char *web_escape(const char *text);
 /* Appends a form's hidden CSRF field. */
 void web_csrf_field(GString *out, const WebSession *s);
-/* Appends "<p class=KIND>TEXT</p>" from a ?ok= or ?error= parameter. */
-void web_flash(GString *out, SoupServerMessage *msg);
-/* Redirects to @path with ?ok=TEXT or ?error=TEXT. */
-void web_redirect_flash(SoupServerMessage *msg, const char *path, gboolean ok,
+/* Appends "<p class=ok|error>TEXT</p>" for what @s's last form did, once. */
+void web_flash(GString *out, WebSession *s);
+/* Redirects to @path, keeping in @s what the form did for web_flash(). */
+void web_redirect_flash(SoupServerMessage *msg, WebSession *s, const char *path, gboolean ok,
     const char *text);
 
 /* auth.c ------------------------------------------------------------------ */
