@@ -82,14 +82,28 @@ account_path(MdirStore *store, const char *name)
 }
 
 /* Whether the .rules at @rules are ours to write (or there are none). */
+/*
+ * Whether the account folder @f's .rules are ours to write (or there are
+ * none): read through the folder's descriptor, a link never followed.
+ */
 static gboolean
-ours(const char *rules)
+ours(MdirFolder *f, const char *label, GError **error)
 {
-	g_autofree char *text = NULL;
+	g_autoptr(GError) e = NULL;
+	g_autofree char *text = mdir_read_at(mdir_folder_fd(f), ".rules", label, NULL, &e);
 
-	if (!g_file_get_contents(rules, &text, NULL, NULL))
+	if (text == NULL && g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT))
 		return TRUE;
-	return g_str_has_prefix(text, MARK);
+	if (text == NULL) {
+		g_propagate_error(error, g_steal_pointer(&e));
+		return FALSE;
+	}
+	if (!g_str_has_prefix(text, MARK)) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_EXISTS, "%s: has rules of its own, not "
+		    "written by mstore account: add yours to them by hand (mdir-rules(5))", label);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 MdirAccountKind
@@ -233,14 +247,12 @@ mdir_account_set_rules(MdirStore *store, const char *name, const char *verb,
 	if ((f = account_folder(store, name, 0, error)) == NULL)
 		return FALSE;
 	rules_path = g_build_filename(mdir_folder_path(f), ".rules", NULL);
-	if (!ours(rules_path)) {
-		g_set_error(error, MDIR_ERROR, MDIR_ERROR_EXISTS, "%s: has rules of its own, not "
-		    "written by mstore account: add the %s to them by hand (mdir-rules(5))",
-		    rules_path, verb);
+	if (!ours(f, rules_path, error))
 		return FALSE;
-	}
-	/* whole or not at all: mdird may read it at any time */
-	return mdir_file_write_durable(rules_path, text, strlen(text), error);
+	/* whole or not at all (mdird may read it at any time), in the folder
+	 * opened, never through a link (DESIGN 6b) */
+	return mdir_write_at(mdir_folder_fd(f), ".rules", text, strlen(text), TRUE, rules_path,
+	    error);
 }
 
 /* A word of the rules language: a quoted string (mdir-rules(5)). */
@@ -290,8 +302,8 @@ mdir_account_set_disabled(MdirStore *store, const char *name, gboolean disabled,
     GError **error)
 {
 	g_autofree char *detail = NULL;
-	g_autofree char *path = NULL;
 	g_autofree char *off = NULL;
+	g_autoptr(MdirFolder) f = NULL;
 	MdirAccountKind k = mdir_account_kind(store, name, &detail);
 
 	if (k == MDIR_ACCOUNT_NONE || k == MDIR_ACCOUNT_ALIAS) {
@@ -300,13 +312,16 @@ mdir_account_set_disabled(MdirStore *store, const char *name, gboolean disabled,
 					     "an alias: its target is the account");
 		return FALSE;
 	}
-	path = account_path(store, name);
-	off = g_build_filename(path, ".disabled", NULL);
+	/* the folder, then its file: a folder swapped for a link is not followed */
+	if ((f = account_folder(store, name, 0, error)) == NULL)
+		return FALSE;
+	off = g_build_filename(mdir_folder_path(f), ".disabled", NULL);
 	if (disabled)
-		return mdir_file_write_durable(off, "", 0, error);
-	if (g_unlink(off) != 0 && errno != ENOENT)
+		return mdir_write_at(mdir_folder_fd(f), ".disabled", "", 0, TRUE, off, error);
+	if (unlinkat(mdir_folder_fd(f), ".disabled", 0) != 0 && errno != ENOENT)
 		return set_errno(error, errno, off);
-	mdir_fsync_dir(path, NULL);
+	if (fsync(mdir_folder_fd(f)) != 0 && errno != EINVAL)
+		return set_errno(error, errno, off);
 	return TRUE;
 }
 

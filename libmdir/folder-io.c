@@ -122,6 +122,18 @@ mdir_read_at(int dirfd, const char *name, const char *label, gsize *length, GErr
 	return fd < 0 ? NULL : mdir_read_fd(fd, label, length, error);
 }
 
+int
+mdir_folder_open_entry(MdirFolder *folder, const char *name, GError **error)
+{
+	g_return_val_if_fail(folder != NULL && name != NULL, -1);
+	if (!mdir_name_is_safe(name) || strchr(name, '/')) {
+		g_set_error(error, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT, "'%s': not an entry's name",
+		    name);
+		return -1;
+	}
+	return mdir_open_at(mdir_folder_fd(folder), name, O_RDONLY, name, error);
+}
+
 static gboolean
 write_all(int fd, const char *p, gsize length)
 {

@@ -749,6 +749,15 @@ MDIR_API GPtrArray *mdir_folder_list_folders(MdirFolder *folder, GError **error)
 /* The path of entry @name (which may not exist).  Transfer full. */
 MDIR_API char *mdir_folder_entry_path(const MdirFolder *folder, const char *name);
 
+/*
+ * Opens entry @name for reading, relative to the folder's descriptor and
+ * never through a link (DESIGN 6b): a folder swapped for a link after it
+ * was opened, or an entry that is a link, is not followed.  A descriptor,
+ * or -1 and @error (MDIR_ERROR_OUTSIDE_ROOT for a link or what is not a
+ * regular file, file errors).
+ */
+MDIR_API int mdir_folder_open_entry(MdirFolder *folder, const char *name, GError **error);
+
 /* The record of entry @name.  Transfer full. */
 MDIR_API MdirRecord *mdir_folder_load_record(MdirFolder *folder, const char *name,
     GError **error);

@@ -6,9 +6,9 @@
  * with a dot (so %2e%2e, decoded, is refused too), a name as
  * mdir_name_is_safe() has it, the folder opened by mdir_folder_open()
  * (a link that leads out of the root is refused there) and the entry by
- * mdir_file_open_nofollow() (an entry that is a link is never followed).
+ * mdir_folder_open_entry(), relative to that folder's descriptor (an
+ * entry that is a link is never followed, nor a folder swapped for one).
  */
-#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -378,7 +378,6 @@ web_download(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form)
 	g_autoptr(MdirFolder) f = NULL;
 	const char *name = NULL;
 	g_autoptr(MdirRecord) rec = open_record(w, msg, form, &f, &name);
-	g_autofree char *path = NULL;
 	g_autofree char *disp = NULL;
 	g_autoptr(GError) e = NULL;
 	g_autoptr(GMappedFile) map = NULL;
@@ -388,8 +387,7 @@ web_download(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form)
 
 	if (rec == NULL)
 		return;
-	path = mdir_folder_entry_path(f, name);
-	if ((fd = mdir_file_open_nofollow(path, O_RDONLY, &e)) < 0) {
+	if ((fd = mdir_folder_open_entry(f, name, &e)) < 0) {
 		web_error(msg, status_of(e), e->message);
 		return;
 	}

@@ -177,6 +177,60 @@ test_domain_not_utf8(void)
 	munmap(map, 2 * page);
 }
 
+/*
+ * The account verbs write .rules and .disabled through the account
+ * folder's descriptor (DESIGN 6b).  A link put where .rules goes, by a
+ * group member, is said and left as it is, and what it leads to is not
+ * read nor touched (before, it was read, and the link replaced without a
+ * word); a .disabled is made under a fresh name and renamed over a link,
+ * never written through it.
+ */
+static void
+test_verbs_no_links(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(GError) e = NULL;
+	g_autofree char *jo = g_build_filename(mdir_store_root(s), "SMTP", "Accounts",
+	    "jo@example.org", NULL);
+	g_autofree char *rules = g_build_filename(jo, ".rules", NULL);
+	g_autofree char *off = g_build_filename(jo, ".disabled", NULL);
+	g_autofree char *victim = test_write_tmp("victim", "# mstore account: forward, written by mstore(1)\n");
+	g_autofree char *gone = g_strconcat(victim, ".absent", NULL);
+	g_autofree char *text = NULL;
+	GStatBuf st;
+
+	g_assert_true(mdir_account_add(s, "jo@example.org", 0, NULL));
+	g_assert_cmpint(symlink(victim, rules), ==, 0);
+	g_assert_false(mdir_account_forward(s, "jo@example.org", "x@far.test", FALSE, &e));
+	g_assert_error(e, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT);
+	g_assert_nonnull(strstr(e->message, "symbolic link"));
+	g_clear_error(&e);
+	g_assert_cmpint(g_lstat(rules, &st), ==, 0);
+	g_assert_true(S_ISLNK(st.st_mode));
+	g_assert_true(g_file_get_contents(victim, &text, NULL, NULL));
+	g_assert_cmpstr(text, ==, "# mstore account: forward, written by mstore(1)\n");
+	g_assert_cmpint(unlink(rules), ==, 0);
+
+	/* .disabled: a dangling link is replaced, not made into a file behind it */
+	g_assert_cmpint(symlink(gone, off), ==, 0);
+	g_assert_true(mdir_account_set_disabled(s, "jo@example.org", TRUE, &e));
+	g_assert_no_error(e);
+	g_assert_false(g_file_test(gone, G_FILE_TEST_EXISTS));
+	g_assert_cmpint(g_lstat(off, &st), ==, 0);
+	g_assert_true(S_ISREG(st.st_mode));
+	g_assert_cmpint(unlink(off), ==, 0);
+
+	/* and without links, both work as before */
+	g_assert_true(mdir_account_forward(s, "jo@example.org", "x@far.test", TRUE, &e));
+	g_assert_no_error(e);
+	g_assert_true(mdir_account_set_disabled(s, "jo@example.org", TRUE, &e));
+	g_assert_no_error(e);
+	g_assert_true(g_file_test(off, G_FILE_TEST_IS_REGULAR));
+	g_assert_true(mdir_account_set_disabled(s, "jo@example.org", FALSE, &e));
+	g_assert_no_error(e);
+	g_assert_false(g_file_test(off, G_FILE_TEST_EXISTS));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -185,5 +239,6 @@ main(int argc, char **argv)
 	g_test_add_func("/account/normalize", test_normalize);
 	g_test_add_func("/account/resolve-utf8", test_accounts_utf8);
 	g_test_add_func("/account/domain-not-utf8", test_domain_not_utf8);
+	g_test_add_func("/account/verbs-no-links", test_verbs_no_links);
 	return g_test_run();
 }
