@@ -13,7 +13,8 @@
 #                         now ($DV_CA, PEM); the test appends its mail
 #                         location and users to the file
 #   dv_start              dovecot -F in the background, until both ports
-#                         listen (10 s); stopped at exit
+#                         listen (30 s: under load Dovecot starts slowly);
+#                         stopped at exit
 #
 # A remote mailbox for the fetchers (after dv_config):
 #
@@ -122,7 +123,7 @@ dv_start() {
 	at_exit _dv_stop
 	dovecot -F -c "$DV/dovecot.conf" >"$DV/stderr" 2>&1 &
 	DV_PID=$!
-	wait_for 10 _dv_port_open "$DV_IMAP" && wait_for 10 _dv_port_open "$DV_POP" && return 0
+	wait_for 30 _dv_port_open "$DV_IMAP" && wait_for 30 _dv_port_open "$DV_POP" && return 0
 	diag "dovecot did not listen:" "$(cat "$DV/stderr")" "$(tail -n 5 "$DV/dovecot.log" 2>/dev/null)"
 	return 1
 }
