@@ -137,5 +137,11 @@ fi
 # last, so that the runner's tail of a failure shows where the browser stopped
 if [ "$browser_ok" != 0 ]; then
 	tail -n 4 "$T/browser.err" | sed 's/^/# browser: /'
-	tail -n 6 "$T/web.log" | sed 's/^/# mdir-web: /'
+	# a sanitizer's report: its first line and the frames that say where
+	if grep -q 'ERROR: AddressSanitizer\|runtime error:' "$T/web.log"; then
+		grep -m 1 -A 14 'ERROR: AddressSanitizer\|runtime error:' "$T/web.log" |
+			grep -v '^ *$' | cut -c 1-160 | sed 's/^/# mdir-web: /'
+	else
+		tail -n 6 "$T/web.log" | sed 's/^/# mdir-web: /'
+	fi
 fi
