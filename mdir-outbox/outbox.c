@@ -18,6 +18,13 @@
 #include "outbox.h"
 
 
+/* What outbox_sync() does with the store's whole-file-system flushes. */
+typedef enum {
+	SYNC_NOW,  /* made now, with whatever is owed */
+	SYNC_ONCE, /* made now, with whatever is owed; the next ones are owed */
+	SYNC_OWE,  /* owed: made by the next flush made */
+} SyncMode;
+
 struct Outbox {
 	MdirConfig *config;
 	MdirStore *store;
@@ -30,9 +37,13 @@ struct Outbox {
 	gboolean own;
 	char *account;
 	guint sent, deferred, failed;
-	/* a flush owed (outbox_sync): the path of the file system to sync */
-	gboolean sync_defer;
-	char *sync_owed;
+	/* the store's whole-file-system flushes (outbox_sync) */
+	SyncMode sync_mode;
+	gboolean whole_sync; /* seen one: the file system is synced whole */
+	char *sync_owed;     /* a flush owed: a path on the file system to sync */
+	/* an entry sent and filed in SMTP/Sent, removed from r->outbox by the
+	 * next flush (outbox_flush) */
+	char *sent_name;
 };
 
 static void G_GNUC_PRINTF(2, 3)
@@ -82,40 +93,62 @@ same_fs(const char *a, const char *b)
 }
 
 /*
- * The store's whole-file-system flushes (mdir_store_set_sync_func()).
- * While sync_defer is set, a flush is owed instead of made: an entry's
- * in-flight mark is written just before the copy that goes out is stored,
- * and the store's flush before that copy's rename, on the same file
- * system, makes the mark durable too: one flush for both.  Whatever is
- * owed is paid by the next flush, or by outbox_pay() before sendmail runs.
- * (Per file, the store and folders fsync their own files: nothing is owed.)
+ * The flush owed, made now: the removal of the entry last sent from its
+ * outbox, whose own flush (mdir_folder_remove()) covers its file system,
+ * then a syncfs of @path and of the owed path where that did not cover
+ * them.  Everything written before the call is durable when it returns.
+ */
+static gboolean
+outbox_flush(Outbox *r, const char *path, GError **error)
+{
+	g_autofree char *owed = g_steal_pointer(&r->sync_owed);
+	g_autofree char *sent = g_steal_pointer(&r->sent_name);
+	const char *done = NULL;
+	g_autoptr(GError) e = NULL;
+
+	if (sent && mdir_folder_remove(r->outbox, sent, NULL, &e))
+		done = mdir_folder_path(r->outbox);
+	else if (sent)
+		/* the mark stays, and SMTP/Sent has its token: the next run removes it */
+		mdir_log(LOG_ERR, "%s: sent and in SMTP/Sent, but not removed from %s: %s", sent,
+		    mdir_folder_name(r->outbox), e->message);
+	if (path && !(done && same_fs(done, path))) {
+		if (!mdir_syncfs(path, error))
+			return FALSE;
+		done = path;
+	}
+	if (owed && !(done && same_fs(done, owed)) && !mdir_syncfs(owed, error))
+		return FALSE;
+	return TRUE;
+}
+
+/*
+ * The store's whole-file-system flushes (mdir_store_set_sync_func()); per
+ * file ([mdir] sync = fsync), the store and folders fsync their own files
+ * and this is never called.  SYNC_OWE owes a flush instead of making it;
+ * the next one made, or outbox_flush(), pays it.  A message sent costs one
+ * flush (send_entry()): the one before its copy's rename in the store, which
+ * makes durable its in-flight mark, written just before, and the previous
+ * message's move to SMTP/Sent and copy's rename, written just after that
+ * message's sendmail.
  */
 static gboolean
 outbox_sync(const char *path, gpointer data, GError **error)
 {
 	Outbox *r = data;
 
-	if (r->sync_defer && (r->sync_owed == NULL || same_fs(r->sync_owed, path))) {
+	r->whole_sync = TRUE;
+	if (r->sync_mode == SYNC_OWE) {
+		/* one file system in all but odd set-ups: another's paid now */
+		if (r->sync_owed && !same_fs(r->sync_owed, path) && !outbox_flush(r, NULL, error))
+			return FALSE;
 		if (r->sync_owed == NULL)
 			r->sync_owed = g_strdup(path);
 		return TRUE;
 	}
-	if (!mdir_syncfs(path, error))
-		return FALSE;
-	if (r->sync_owed && !same_fs(r->sync_owed, path) && !mdir_syncfs(r->sync_owed, error))
-		return FALSE;
-	g_clear_pointer(&r->sync_owed, g_free);
-	return TRUE;
-}
-
-/* The flush owed, made now. */
-static gboolean
-outbox_pay(Outbox *r, GError **error)
-{
-	if (r->sync_owed && !mdir_syncfs(r->sync_owed, error))
-		return FALSE;
-	g_clear_pointer(&r->sync_owed, g_free);
-	return TRUE;
+	if (r->sync_mode == SYNC_ONCE)
+		r->sync_mode = SYNC_OWE;
+	return outbox_flush(r, path, error);
 }
 
 /* Whom a notice about an entry goes to: the account, or mdir's sender. */
@@ -134,23 +167,31 @@ compare_strings(gconstpointer a, gconstpointer b)
 
 
 
-/* Moves entry @name to @to: @file (ours, never the entry's path) with @rec. */
+/* @file filed under @to as @name with @rec, not flushed on a file system synced whole. */
 static gboolean
-move_to(const Outbox *r, const char *name, const char *file, const MdirRecord *rec,
+file_into(const char *name, const char *file, const MdirRecord *rec, MdirStore *store,
     const char *to, GError **error)
 {
-	g_autoptr(MdirFolder) dest = mdir_folder_open(r->store, to, MDIR_FOLDER_CREATE, error);
+	g_autoptr(MdirFolder) dest = mdir_folder_open(store, to, MDIR_FOLDER_CREATE, error);
 	MdirFolderEntry e = { file, rec, name, NULL, 0 };
 	gboolean ok;
 
 	if (dest == NULL)
 		return FALSE;
-	/* one flush for both: the removal's sync makes the addition durable
-	 * too on a file system synced whole; per file, each is synced anyway */
-	ok = mdir_folder_add_entries(dest, &e, 1, FALSE, error) &&
-	    mdir_folder_remove(r->outbox, name, NULL, error);
+	ok = mdir_folder_add_entries(dest, &e, 1, FALSE, error);
 	g_free(e.used);
 	return ok;
+}
+
+/* Moves entry @name to @to: @file (ours, never the entry's path) with @rec. */
+static gboolean
+move_to(const Outbox *r, const char *name, const char *file, const MdirRecord *rec,
+    const char *to, GError **error)
+{
+	/* one flush for both: the removal's sync makes the addition durable
+	 * too on a file system synced whole; per file, each is synced anyway */
+	return file_into(name, file, rec, r->store, to, error) &&
+	    mdir_folder_remove(r->outbox, name, NULL, error);
 }
 
 static void
@@ -292,15 +333,28 @@ record_events(const Outbox *r, const Message *m, const char *kind)
 	}
 }
 
-/* The signed copy stored as @id filed under SMTP/Sent, the entry removed. */
+/*
+ * The signed copy stored as @id filed under SMTP/Sent, the entry removed:
+ * on a file system synced whole, by the next flush (outbox_flush()), the
+ * next message's before its sendmail or the run's last.  Until then a
+ * crash leaves the entry marked, and SMTP/Sent holding its token if the
+ * filing was flushed (leftover()): never sent twice.
+ */
 static gboolean
-file_sent(const Outbox *r, const char *name, const Message *m, const char *id,
+file_sent(Outbox *r, const char *name, const Message *m, const char *id,
     const MdirRecord *rec, GError **error)
 {
 	g_autofree char *part = NULL;
 	g_autoptr(MdirRecord) sent = sent_record(r->store, id, m, rec, &part, error);
 
-	return sent && move_to(r, name, part, sent, "SMTP/Sent", error);
+	if (sent == NULL || !file_into(name, part, sent, r->store, "SMTP/Sent", error))
+		return FALSE;
+	if (!r->whole_sync)
+		return mdir_folder_remove(r->outbox, name, NULL, error);
+	if (r->sent_name && !outbox_flush(r, NULL, error))
+		return FALSE;
+	r->sent_name = g_strdup(name);
+	return TRUE;
 }
 
 /* @id: the copy that went out, stored by sent_keep() (@kept_new: by this run). */
@@ -412,7 +466,7 @@ send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GErro
 	g_autofree char *token = NULL;
 	g_autofree char *kept = NULL;
 	gboolean kept_new = FALSE;
-	gboolean marked;
+	gboolean marked, durable;
 	int code;
 
 	m = load(r, copy, rec, &e);
@@ -447,14 +501,18 @@ send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GErro
 	/*
 	 * The mark, then the copy that goes out stored as a message of its
 	 * own: the store's flush before the copy's rename makes the mark
-	 * durable too (outbox_sync), and both are before sendmail runs.
+	 * durable too, before sendmail runs (outbox_sync); the rename's is
+	 * owed, for the next flush.  A copy stored before makes no flush: the
+	 * mark's is made here.  Per file, each is durable on its own.
 	 */
-	r->sync_defer = TRUE;
+	r->sync_mode = SYNC_OWE;
 	marked = mdir_folder_save_record(r->outbox, name, rec, error);
-	r->sync_defer = FALSE;
+	r->sync_mode = SYNC_ONCE;
 	if (marked)
 		kept = sent_keep(r->store, m, file, &kept_new, error);
-	if (kept == NULL || !outbox_pay(r, error)) {
+	durable = kept && (r->sync_mode == SYNC_OWE || outbox_flush(r, NULL, error));
+	r->sync_mode = SYNC_NOW;
+	if (!durable) {
 		if (kept)
 			sent_drop(r->store, kept, kept_new);
 		if (marked)
@@ -589,6 +647,7 @@ outbox_free(Outbox *r)
 	mdir_folder_free(r->outbox);
 	g_free(r->account);
 	g_free(r->sync_owed);
+	g_free(r->sent_name);
 	mdir_store_free(r->store);
 	g_free(r);
 }
@@ -625,6 +684,9 @@ send_folder(Outbox *r, const char *folder, GError **error)
 		names = mdir_folder_list(r->outbox, &e);
 	for (guint i = 0; names && i < names->len && !e; i++)
 		one(r, names->pdata[i], &e);
+	/* the last message's move and copy flushed, its entry removed */
+	if (r->sent_name || r->sync_owed)
+		outbox_flush(r, NULL, e ? NULL : &e);
 	g_clear_pointer(&r->outbox, mdir_folder_free);
 	g_clear_pointer(&r->account, g_free);
 	if (e) {
