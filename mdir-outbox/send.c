@@ -10,12 +10,14 @@
  * goes; otherwise it is filed under SMTP/Failed as "possibly sent", with a
  * notice.  (nullmailer, dma and msmtpq all send again after such a crash.)
  */
+#define _GNU_SOURCE /* memfd_create */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -107,14 +109,12 @@ send_run(const char *sendmail, const Message *m, const char *file, gint64 timeou
     char **said)
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
-	char tmpl[] = "/tmp/mdir-outbox.XXXXXX";
-	int out = mkstemp(tmpl);
+	/* what sendmail says, in memory: no file made and removed a message */
+	int out = memfd_create("mdir-outbox-sendmail", MFD_CLOEXEC);
 	gboolean timed_out;
 	int status;
 	pid_t pid;
 
-	if (out >= 0)
-		unlink(tmpl);
 	g_ptr_array_add(argv, (gpointer)(guintptr)sendmail);
 	g_ptr_array_add(argv, "-i");
 	g_ptr_array_add(argv, "-f");
