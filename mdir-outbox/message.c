@@ -510,23 +510,14 @@ message_load(const char *path, const MessageLoad *how, GError **error)
 }
 
 gboolean
-message_write(const Message *m, const char *prefix, int fd, const char *out,
-    GError **error)
+message_write(const Message *m, const char *prefix, FILE *dst, GError **error)
 {
-	FILE *dst = fdopen(fd, "w");
 	FILE *src = NULL;
 	char buf[65536];
 	char last = '\n';
 	size_t n;
 	gboolean ok;
 
-	if (dst == NULL) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", out,
-		    g_strerror(errno));
-		close(fd);
-		unlink(out);
-		return FALSE;
-	}
 	for (const char *p = prefix ? prefix : ""; *p; p++)
 		if (*p != '\r' || m->eol_crlf)
 			fputc(*p, dst); /* the message's own line ends */
@@ -546,17 +537,11 @@ message_write(const Message *m, const char *prefix, int fd, const char *out,
 	/* SMTP ends every body with a line end: say so now, as signed */
 	if (ok && last != '\n')
 		fputs(m->eol_crlf ? "\r\n" : "\n", dst);
-	/* no fsync: sendmail reads it from the page cache, and the copy kept
-	 * in SMTP/Sent is made durable with the move (main.c) */
-	ok = ok && !ferror(src) && fflush(dst) == 0;
+	ok = ok && !ferror(src) && fflush(dst) == 0 && !ferror(dst);
 	if (src)
 		fclose(src);
-	if (fclose(dst) != 0)
-		ok = FALSE;
-	if (!ok) {
+	if (!ok)
 		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno ? errno : EIO),
-		    "%s: %s", out, g_strerror(errno ? errno : EIO));
-		unlink(out);
-	}
+		    "%s: %s", m->body_path, g_strerror(errno ? errno : EIO));
 	return ok;
 }

@@ -261,17 +261,15 @@ leftover(Outbox *r, const char *name, MdirRecord *rec)
 	unlink(file);
 }
 
-/* The message with its signatures, in tmp.  NULL and @error: key trouble. */
+/* The signature fields of @m ("" unsigned).  NULL and @error: key trouble. */
 static char *
 prepare(Outbox *r, Message *m, GError **error)
 {
 	const char *domain = mdir_config_get(r->config, "outbox", "dkim_domain");
-	g_autofree char *path = NULL;
 	g_autoptr(GString) sigs = g_string_new(NULL);
 	g_autoptr(GString) with = g_string_new(NULL);
 	g_autoptr(GString) sels = g_string_new(NULL);
 	DkimKey *keys[] = { r->ed25519, r->rsa }; /* RSA on top: read first */
-	int fd;
 
 	if ((r->rsa || r->ed25519) && !policy_may_sign(r->config, m))
 		mdir_log(LOG_INFO, "<%s>: From <%s>, not a local domain: not signed", m->message_id,
@@ -307,13 +305,10 @@ prepare(Outbox *r, Message *m, GError **error)
 			g_string_prepend_c(sels, ',');
 		}
 	}
-	fd = mdir_store_tmp_open(r->store, 0660, &path, error);
-	if (fd < 0 || !message_write(m, sigs->str, fd, path, error))
-		return NULL;
 	if (with->len > 0)
 		m->signed_with = g_strdup_printf("%s d=%s s=%s", with->str + 1, domain,
 		    sels->str + 1);
-	return g_steal_pointer(&path);
+	return g_string_free(g_steal_pointer(&sigs), FALSE);
 }
 
 /* For smtp-stats: an event per recipient, with its domain. */
@@ -461,6 +456,7 @@ send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GErro
 {
 	g_autoptr(Message) m = NULL;
 	g_autoptr(GError) e = NULL;
+	g_autofree char *sigs = NULL;
 	g_autofree char *file = NULL;
 	g_autofree char *said = NULL;
 	g_autofree char *token = NULL;
@@ -478,8 +474,8 @@ send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GErro
 		fail(r, name, copy, rec, NULL, NOT_RUN, e->message);
 		return TRUE;
 	}
-	file = prepare(r, m, error);
-	if (file == NULL)
+	sigs = prepare(r, m, error);
+	if (sigs == NULL)
 		return FALSE;
 	if (r->dry_run) {
 		g_autofree char *to = NULL;
@@ -489,7 +485,6 @@ send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GErro
 		say(r, "%s: would send: from <%s> to %s%s", name, m->sender, to,
 		    m->signed_with ? ", signed" : "");
 		g_ptr_array_remove_index(m->rcpts, m->rcpts->len - 1);
-		unlink(file);
 		return TRUE;
 	}
 	token = g_strdup_printf("%" G_GINT64_MODIFIER "x.%d.%08x", g_get_real_time(),
@@ -509,7 +504,7 @@ send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GErro
 	marked = mdir_folder_save_record(r->outbox, name, rec, error);
 	r->sync_mode = SYNC_ONCE;
 	if (marked)
-		kept = sent_keep(r->store, m, file, &kept_new, error);
+		kept = sent_keep(r->store, m, sigs, &kept_new, &file, error);
 	durable = kept && (r->sync_mode == SYNC_OWE || outbox_flush(r, NULL, error));
 	r->sync_mode = SYNC_NOW;
 	if (!durable) {
@@ -517,13 +512,12 @@ send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GErro
 			sent_drop(r->store, kept, kept_new);
 		if (marked)
 			unmark(r, name, rec);
-		unlink(file);
 		return FALSE; /* not durably marked: not sent */
 	}
+	/* sendmail reads the stored copy: the one kept is the one that went out */
 	code = send_run(mdir_config_get(r->config, "outbox", "sendmail"), m, file,
 	    mdir_config_get_duration_ms(r->config, "outbox", "timeout"), &said);
 	finish(r, name, m, rec, kept, kept_new, code, said);
-	unlink(file);
 	return TRUE;
 }
 

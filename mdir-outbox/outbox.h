@@ -4,6 +4,8 @@
 #ifndef OUTBOX_H
 #define OUTBOX_H
 
+#include <stdio.h>
+
 #include <glib.h>
 
 #include "mdir.h"
@@ -61,12 +63,8 @@ Message *message_load(const char *path, const MessageLoad *how, GError **error);
 void message_free(Message *m);
 /* The value of the first field @name, unfolded, as written.  Transfer full. */
 char *message_header(const Message *m, const char *name);
-/*
- * Writes @m (after @prefix, the signature fields) to @fd, a new file at
- * @out; closes @fd, and removes @out on failure.
- */
-gboolean message_write(const Message *m, const char *prefix, int fd, const char *out,
-    GError **error);
+/* Writes @m (after @prefix, the signature fields) to @dst, flushed; not closed. */
+gboolean message_write(const Message *m, const char *prefix, FILE *dst, GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Message, message_free)
 
 /* dkim.c */
@@ -106,13 +104,14 @@ gboolean send_due(const MdirRecord *rec);
 char *send_stamp(void);
 
 /*
- * sent.c: @file (the signed copy about to go out) stored as a message of
- * its own, before sendmail runs; the id it is stored under (transfer full),
- * and into @is_new whether this call stored it (FALSE: the same message
- * was there already).
+ * sent.c: @m with @sigs on top (the copy about to go out) stored as a
+ * message of its own, before sendmail runs; the id it is stored under
+ * (transfer full), into @is_new whether this call stored it (FALSE: the
+ * same message was there already), and into @file the stored file, which
+ * sendmail reads (transfer full).
  */
-char *sent_keep(MdirStore *store, const Message *m, const char *file, gboolean *is_new,
-    GError **error);
+char *sent_keep(MdirStore *store, const Message *m, const char *sigs, gboolean *is_new,
+    char **file, GError **error);
 /* The copy sent_keep() stored, not sent after all: removed if it stored it. */
 void sent_drop(MdirStore *store, const char *id, gboolean is_new);
 /*

@@ -4,8 +4,9 @@
  * that file (url, size, sha256), so that mstore fsck and mstore cat agree
  * with the folder, and says how it was sent.
  */
+#define _GNU_SOURCE /* fopencookie */
 #include <errno.h>
-#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -47,49 +48,74 @@ describe(MdirRecord *rec, const Message *m)
 	mdir_record_add(rec, "subject", subject);
 }
 
+/* A stdio stream that writes into a store transaction's part (fopencookie(3)). */
+typedef struct {
+	MdirStoreTxn *txn;
+	GError *error;
+} TxnSink;
+
+static ssize_t
+txn_sink_write(void *cookie, const char *buf, size_t n)
+{
+	TxnSink *sink = cookie;
+
+	if (sink->error == NULL && mdir_store_txn_write(sink->txn, buf, n, &sink->error))
+		return (ssize_t)n;
+	errno = EIO;
+	return -1;
+}
+
 /*
- * @file into the store under the message's own Message-ID, before sendmail
- * runs; the id it is stored under.  Published with a flush before and
- * after its rename, which make the outbox entry's in-flight mark, written
- * just before, durable too (outbox.c).
+ * @m, signed, written into the store under the message's own Message-ID,
+ * before sendmail runs, which reads the stored file: no other copy made.
+ * Published with a flush before its rename, which makes the outbox
+ * entry's in-flight mark, written just before, durable too (outbox.c).
  */
 char *
-sent_keep(MdirStore *store, const Message *m, const char *file, gboolean *is_new,
-    GError **error)
+sent_keep(MdirStore *store, const Message *m, const char *sigs, gboolean *is_new,
+    char **file, GError **error)
 {
 	g_autoptr(MdirStoreTxn) txn = mdir_store_txn_begin(store, error);
 	g_autofree char *id = NULL;
+	g_autofree char *url = NULL;
+	g_autoptr(GError) e = NULL;
+	TxnSink sink = { txn, NULL };
 	MdirStoreOutcome outcome;
-	char buf[65536];
-	ssize_t n = 0;
-	int fd;
+	FILE *f;
+	gboolean ok;
 
 	if (txn == NULL || !mdir_store_txn_open_part(txn, 0, error))
 		return NULL;
-	fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", file,
+	f = fopencookie(&sink, "w", (cookie_io_functions_t){ .write = txn_sink_write });
+	if (f == NULL) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "fopencookie: %s",
 		    g_strerror(errno));
 		return NULL;
 	}
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s",
-			    file, g_strerror(errno));
-		if (n < 0 || !mdir_store_txn_write(txn, buf, n, error))
-			break;
-	}
-	close(fd);
-	if (n != 0)
+	ok = message_write(m, sigs, f, &e);
+	if (fclose(f) != 0)
+		ok = FALSE;
+	/* the store's own error first: the stream's is only EIO */
+	if (sink.error) {
+		g_propagate_error(error, sink.error);
 		return NULL;
+	}
+	if (!ok) {
+		g_propagate_error(error, g_steal_pointer(&e));
+		return NULL;
+	}
 	if (!mdir_store_txn_close_part(txn, error))
 		return NULL;
 	describe(mdir_store_txn_record(txn, 0), m);
 	if (!mdir_store_txn_commit(txn, m->message_id, &id, &outcome, error))
 		return NULL;
 	*is_new = outcome == MDIR_STORE_NEW;
+	url = mdir_url_build(id, 0);
+	*file = mdir_store_part_path(store, url, error);
+	if (*file == NULL) {
+		sent_drop(store, id, *is_new);
+		return NULL;
+	}
 	return g_steal_pointer(&id);
 }
 
