@@ -151,6 +151,14 @@ outbox_sync(const char *path, gpointer data, GError **error)
 	return outbox_flush(r, path, error);
 }
 
+/* The in-flight mark gone from @rec: its token, and the id of the copy going out. */
+static void
+clear_mark(MdirRecord *rec)
+{
+	mdir_record_remove(rec, "outbox-in-flight");
+	mdir_record_remove(rec, "outbox-in-flight-id");
+}
+
 /* Whom a notice about an entry goes to: the account, or mdir's sender. */
 static const char *
 notice_to(const Outbox *r, const MdirRecord *rec)
@@ -208,7 +216,7 @@ fail(Outbox *r, const char *name, const char *file, MdirRecord *rec, const Messa
 	log_outcome(r, name, m, "failed", code, why);
 	if (r->dry_run)
 		return;
-	mdir_record_remove(rec, "outbox-in-flight");
+	clear_mark(rec);
 	mdir_record_set(rec, "outbox-failed-at", stamp);
 	mdir_record_set(rec, "outbox-failure", why);
 	/* what is filed is the copy read: no longer the stored part it was */
@@ -219,46 +227,6 @@ fail(Outbox *r, const char *name, const char *file, MdirRecord *rec, const Messa
 	notice_file(r->store, r->config, file, notice_to(r, rec), subject, why);
 	if (!move_to(r, name, file, rec, "SMTP/Failed", &e))
 		mdir_log(LOG_ERR, "%s: cannot move to SMTP/Failed: %s", name, e->message);
-}
-
-/* Whether SMTP/Sent holds the copy sent under @token. */
-static gboolean
-in_sent(const Outbox *r, const char *token)
-{
-	g_autoptr(MdirFolder) sent = mdir_folder_open(r->store, "SMTP/Sent", 0, NULL);
-	g_autoptr(GPtrArray) names = sent ? mdir_folder_list(sent, NULL) : NULL;
-
-	for (guint i = 0; names && i < names->len; i++) {
-		g_autoptr(MdirRecord) rec = mdir_folder_load_record(sent, names->pdata[i], NULL);
-
-		if (rec && g_strcmp0(mdir_record_get(rec, "outbox-id"), token) == 0)
-			return TRUE;
-	}
-	return FALSE;
-}
-
-/* A mark left by a crash between sendmail and the result: never resend. */
-static void
-leftover(Outbox *r, const char *name, MdirRecord *rec)
-{
-	const char *token = mdir_record_get(rec, "outbox-in-flight");
-	g_autoptr(GError) e = NULL;
-	g_autofree char *file = NULL;
-
-	if (in_sent(r, token)) {
-		say(r, "%s: sent before a crash (in SMTP/Sent); removed from the outbox", name);
-		if (!r->dry_run && !mdir_folder_remove(r->outbox, name, NULL, &e))
-			mdir_log(LOG_ERR, "%s: %s", name, e->message);
-		return;
-	}
-	file = outbox_entry_copy(r->outbox, name, r->store, &e);
-	if (file == NULL) {
-		mdir_log(LOG_ERR, "%s: %s", name, e->message);
-		return;
-	}
-	fail(r, name, file, rec, NULL, NOT_RUN, "possibly sent: a run stopped after handing it to sendmail and before "
-	    "recording the result; not sent again");
-	unlink(file);
 }
 
 /* The signature fields of @m ("" unsigned).  NULL and @error: key trouble. */
@@ -370,7 +338,7 @@ finish(Outbox *r, const char *name, const Message *m, MdirRecord *rec, const cha
 	switch (outcome) {
 	case SEND_OK:
 		mdir_record_set(rec, "outbox-id", mdir_record_get(rec, "outbox-in-flight"));
-		mdir_record_remove(rec, "outbox-in-flight");
+		clear_mark(rec);
 		mdir_record_set(rec, "sent-at", stamp);
 		mdir_record_set(rec, "sendmail-result", "0 queued by sendmail");
 		r->sent++;
@@ -381,7 +349,7 @@ finish(Outbox *r, const char *name, const Message *m, MdirRecord *rec, const cha
 			    e->message);
 		return;
 	case SEND_LATER:
-		mdir_record_remove(rec, "outbox-in-flight");
+		clear_mark(rec);
 		if (!send_schedule(rec, r->config, said, &next)) {
 			g_autofree char *why = g_strdup_printf("gave up after %s: %s",
 			    mdir_config_get(r->config, "outbox", "give_up_after"), said);
@@ -438,13 +406,122 @@ load(const Outbox *r, const char *path, const MdirRecord *rec, GError **error)
 	return g_steal_pointer(&m);
 }
 
+/* Whether SMTP/Sent holds the copy sent under @token. */
+static gboolean
+in_sent(const Outbox *r, const char *token)
+{
+	g_autoptr(MdirFolder) sent = mdir_folder_open(r->store, "SMTP/Sent", 0, NULL);
+	g_autoptr(GPtrArray) names = sent ? mdir_folder_list(sent, NULL) : NULL;
+
+	for (guint i = 0; names && i < names->len; i++) {
+		g_autoptr(MdirRecord) rec = mdir_folder_load_record(sent, names->pdata[i], NULL);
+
+		if (rec && g_strcmp0(mdir_record_get(rec, "outbox-id"), token) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/*
+ * The name of the entry of @sent without a record that is a link to the
+ * stored copy of @rec's mark: a crash came between its link and its
+ * record.  Only a copy sendmail took is filed there, and the mark's token
+ * is new: no entry of an earlier sending of the same message lacks it.
+ */
+static char *
+unrecorded(const Outbox *r, MdirFolder *sent, const MdirRecord *rec)
+{
+	const char *id = mdir_record_get(rec, "outbox-in-flight-id");
+	g_autofree char *dir = id ? mdir_store_message_dir(r->store, id) : NULL;
+	g_autofree char *part = dir ? g_build_filename(dir, "0", NULL) : NULL;
+	g_autoptr(GPtrArray) names = NULL;
+	struct stat copy, st;
+
+	if (part == NULL || stat(part, &copy) != 0 || sent == NULL)
+		return NULL;
+	names = mdir_folder_list(sent, NULL);
+	for (guint i = 0; names && i < names->len; i++) {
+		g_autofree char *path = mdir_folder_entry_path(sent, names->pdata[i]);
+		g_autoptr(MdirRecord) had = NULL;
+
+		if (lstat(path, &st) != 0 || st.st_ino != copy.st_ino || st.st_dev != copy.st_dev)
+			continue;
+		had = mdir_folder_load_record(sent, names->pdata[i], NULL);
+		if (had == NULL)
+			return g_strdup(names->pdata[i]);
+	}
+	return NULL;
+}
+
+/*
+ * Entry @name, sent before a crash, filed as @half in @sent without its
+ * record: filed again whole, as finish() would have, the half one removed.
+ * FALSE if the message cannot be read again (the caller files it as
+ * possibly sent).
+ */
+static gboolean
+refile(Outbox *r, const char *name, MdirRecord *rec, const char *file, MdirFolder *sent,
+    const char *half)
+{
+	g_autofree char *id = g_strdup(mdir_record_get(rec, "outbox-in-flight-id"));
+	g_autoptr(GError) e = NULL;
+	g_autoptr(Message) m = load(r, file, rec, &e);
+
+	if (m == NULL)
+		return FALSE;
+	r->sent++;
+	say(r, "%s: sent before a crash (in SMTP/Sent as %s, without its record); filed "
+	    "again, removed from the outbox", name, half);
+	if (r->dry_run)
+		return TRUE;
+	mdir_record_set(rec, "outbox-id", mdir_record_get(rec, "outbox-in-flight"));
+	clear_mark(rec);
+	mdir_record_set(rec, "sendmail-result", "0 queued by sendmail (filed after a crash)");
+	if (!mdir_folder_remove(sent, half, NULL, &e) || !file_sent(r, name, m, id, rec, &e))
+		mdir_log(LOG_ERR, "%s: sent, but cannot be filed in SMTP/Sent: %s", name,
+		    e->message);
+	return TRUE;
+}
+
+/* A mark left by a crash between sendmail and the result: never resend. */
+static void
+leftover(Outbox *r, const char *name, MdirRecord *rec)
+{
+	const char *token = mdir_record_get(rec, "outbox-in-flight");
+	g_autoptr(GError) e = NULL;
+	g_autofree char *file = NULL;
+	g_autoptr(MdirFolder) sent = NULL;
+	g_autofree char *half = NULL;
+
+	if (in_sent(r, token)) {
+		say(r, "%s: sent before a crash (in SMTP/Sent); removed from the outbox", name);
+		if (!r->dry_run && !mdir_folder_remove(r->outbox, name, NULL, &e))
+			mdir_log(LOG_ERR, "%s: %s", name, e->message);
+		return;
+	}
+	file = outbox_entry_copy(r->outbox, name, r->store, &e);
+	if (file == NULL) {
+		mdir_log(LOG_ERR, "%s: %s", name, e->message);
+		return;
+	}
+	sent = mdir_folder_open(r->store, "SMTP/Sent", 0, NULL);
+	half = unrecorded(r, sent, rec);
+	if (half && refile(r, name, rec, file, sent, half)) {
+		unlink(file);
+		return;
+	}
+	fail(r, name, file, rec, NULL, NOT_RUN, "possibly sent: a run stopped after handing it to sendmail and before "
+	    "recording the result; not sent again");
+	unlink(file);
+}
+
 /* The mark of an entry that was not sent after all, removed (durably). */
 static void
 unmark(Outbox *r, const char *name, MdirRecord *rec)
 {
 	g_autoptr(GError) e = NULL;
 
-	mdir_record_remove(rec, "outbox-in-flight");
+	clear_mark(rec);
 	if (!mdir_folder_save_record(r->outbox, name, rec, &e))
 		mdir_log(LOG_ERR, "%s: %s (a next run files it as possibly sent)", name,
 		    e->message);
@@ -490,6 +567,7 @@ send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GErro
 	token = g_strdup_printf("%" G_GINT64_MODIFIER "x.%d.%08x", g_get_real_time(),
 	    (int)getpid(), g_random_int());
 	mdir_record_set(rec, "outbox-in-flight", token);
+	mdir_record_set(rec, "outbox-in-flight-id", m->message_id);
 	mdir_record_set(rec, "outbox-sender", m->sender);
 	if (mdir_record_get(rec, "subject") == NULL)
 		mdir_record_set(rec, "subject", m->subject);

@@ -10,7 +10,7 @@
 # such copy.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 command -v strace >/dev/null || skip_all "strace is not installed (make deps)"
-plan 11
+plan 15
 
 O=$MDIR_ROOT/SMTP/Accounts/jo@example.org/Outbox
 # the stand-in sendmail notes each message it took (its Subject), as a
@@ -88,6 +88,27 @@ mdir-outbox -c "$T/c.conf" >/dev/null 2>&1
 # a refused one is filed with a notice, which is a stored message
 is "$(($(stored) - before))" 1 "sendmail's 69: refused, its stored copy removed (the notice stays)"
 rm -f "$T/code"
+
+# a kill between the link into SMTP/Sent and its record: the entry there
+# is the very copy sendmail read (a hard link), filed only after sendmail
+# took it; the next run gives it its record, and it is sent, not "possibly"
+rm -rf "$MDIR_ROOT/SMTP/Sent" "$MDIR_ROOT/SMTP/Failed" "$O/later0.eml" "$O/.meta/later0.eml"
+: >"$T/sends"
+printf 'From: jo@example.org\nTo: x@example.net\nSubject: half\nMessage-ID: <half@example.org>\n\nbody\n' \
+	>"$O/half.eml"
+cp "$O/half.eml" "$T/half.eml"
+mdir-outbox -c "$T/c.conf" >/dev/null 2>&1
+# the state such a kill leaves: the entry back in the outbox, marked, the
+# entry in SMTP/Sent without its record
+cp "$T/half.eml" "$O/half.eml"
+printf 'outbox-in-flight: t0k3n\noutbox-in-flight-id: half@example.org\n' >"$O/.meta/half.eml"
+rm "$MDIR_ROOT/SMTP/Sent/.meta/half.eml"
+mdir-outbox -c "$T/c.conf" >/dev/null 2>&1
+is "$(ls "$O")" "" "half filed: the outbox entry goes"
+is "$(ls "$MDIR_ROOT/SMTP/Failed" 2>/dev/null)" "" "and it is not filed as possibly sent"
+is "$(sed -n 's/^outbox-id: //p' "$MDIR_ROOT/SMTP/Sent/.meta/half.eml" 2>/dev/null)" t0k3n \
+	"its SMTP/Sent entry has its record, with the mark's token"
+is "$(cat "$T/sends")" half "handed to sendmail once"
 
 # the flushes: 10 messages, one run, counted
 rm -rf "$MDIR_ROOT/SMTP/Sent" "$MDIR_ROOT/SMTP/Failed"
