@@ -12,7 +12,9 @@
 # 1.3x).  Then against a sendmail that only reads its input (mdir-outbox's
 # own cost), and with an RSA key, an Ed25519 key and both (what DKIM
 # signing costs a message).  The Postfix part needs root; without it, or
-# without Postfix, only the rest runs.
+# without Postfix, only the rest runs.  BENCH_OUTBOX_BEFORE=BUILD adds a
+# turn for the mdir-outbox of another build (BUILD/bin): before and after
+# a change, in the same run.
 set -eu
 n=${1:-300}
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -180,14 +182,22 @@ if [ $pf = yes ]; then
 	# Postfix's queue drained between; the times are the sums
 	chunk=${BENCH_OUTBOX_CHUNK:-25}
 	ls "$W"/corpus/*.eml | split -l "$chunk" - "$W/chunk."
-	for s in auto fsync; do
+	# BENCH_OUTBOX_BEFORE=BUILD: that build's mdir-outbox takes its turn
+	# too (before and after a change, under the same load)
+	ways="loop auto fsync"
+	if [ -n "${BENCH_OUTBOX_BEFORE:-}" ]; then
+		[ -x "$BENCH_OUTBOX_BEFORE/bin/mdir-outbox" ] ||
+			{ echo "bench: no $BENCH_OUTBOX_BEFORE/bin/mdir-outbox" >&2; exit 1; }
+		ways="$ways before"
+	fi
+	for s in auto fsync before; do
 		MDIR_ROOT=$W/root-$s "$bin/mstore" mkdir "$OUT" >/dev/null
 		conf /usr/sbin/sendmail $s | sed "s|^root = .*|root = $W/root-$s|" >"$W/$s.conf"
 	done
-	ns_pfloop=0 ns_pfout=0 ns_pffsync=0
+	ns_pfloop=0 ns_pfout=0 ns_pffsync=0 ns_pfbefore=0
 	export MAIL_CONFIG="$PF/etc"
 	for c in "$W"/chunk.*; do
-		for way in loop auto fsync; do
+		for way in $ways; do
 			if [ $way = loop ]; then
 				sync
 				start=$(date +%s%N)
@@ -198,10 +208,16 @@ if [ $pf = yes ]; then
 			else
 				xargs cp -t "$W/root-$way/$OUT/" <"$c"
 				sync
+				ob=$bin
+				[ $way = before ] && ob=$BENCH_OUTBOX_BEFORE/bin
 				start=$(date +%s%N)
-				MDIR_ROOT=$W/root-$way "$bin/mdir-outbox" -c "$W/$way.conf"
+				MDIR_ROOT=$W/root-$way "$ob/mdir-outbox" -c "$W/$way.conf"
 				ns=$(($(date +%s%N) - start))
-				if [ $way = auto ]; then ns_pfout=$((ns_pfout + ns)); else ns_pffsync=$((ns_pffsync + ns)); fi
+				case $way in
+				auto) ns_pfout=$((ns_pfout + ns)) ;;
+				fsync) ns_pffsync=$((ns_pffsync + ns)) ;;
+				*) ns_pfbefore=$((ns_pfbefore + ns)) ;;
+				esac
 			fi
 			pf_drain
 		done
@@ -212,8 +228,14 @@ if [ $pf = yes ]; then
 	report "shell loop, Postfix sendmail" "$ns_pfloop"
 	report "mdir-outbox, Postfix sendmail" "$ns_pfout"
 	report "  the same, sync = fsync" "$ns_pffsync"
+	turns=4
+	if [ -n "${BENCH_OUTBOX_BEFORE:-}" ]; then
+		sent_all "$W/root-before"
+		report "  $BENCH_OUTBOX_BEFORE" "$ns_pfbefore"
+		turns=5
+	fi
 	got=$(pf_sent)
-	want=$((4 * n))
+	want=$((turns * n))
 	[ "$got" = $want ] || { echo "bench: Postfix discarded $got of $want" >&2; exit 1; }
 	echo "  (in chunks of $chunk, one after the other; a run of mdir-outbox a chunk)"
 fi
@@ -228,6 +250,8 @@ if [ $pf = yes ]; then
 	r=$(bench_ratio "$ns_pfout" "$ns_pfloop")
 	printf 'overhead, mdir-outbox / shell loop, Postfix sendmail: %s (sync = fsync: %s)\n' "$r" \
 		"$(bench_ratio "$ns_pffsync" "$ns_pfloop")"
+	[ -z "${BENCH_OUTBOX_BEFORE:-}" ] ||
+		printf '  %s: %s\n' "$BENCH_OUTBOX_BEFORE" "$(bench_ratio "$ns_pfbefore" "$ns_pfloop")"
 fi
 printf 'overhead, mdir-outbox / shell loop, cat as sendmail:  %s (%.2f ms a message)\n' \
 	"$(bench_ratio "$ns_unsigned" "$ns_loop")" "$(echo "($ns_unsigned - $ns_loop) / 10^6 / $n" | bc -l)"
