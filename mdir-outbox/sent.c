@@ -101,6 +101,9 @@ sent_keep(MdirStore *store, const Message *m, const char *sigs, gboolean *is_new
 		return NULL;
 	}
 	if (!ok) {
+		if (e == NULL)
+			g_set_error(&e, G_FILE_ERROR, G_FILE_ERROR_IO, "%s: cannot write its copy",
+			    m->message_id);
 		g_propagate_error(error, g_steal_pointer(&e));
 		return NULL;
 	}
