@@ -1,10 +1,11 @@
 #!/bin/sh
 # bench/policy.sh [N]: the policy service against postgrey, answering the
-# same request stream in the same run: requests/s over one connection and
-# over 20, with the median and 99th percentile latency.  Then learn's rate.
+# same request streams in the same run, taking turns: requests/s over one
+# connection and over 20, with the median and 99th percentile latency, the
+# medians of BENCH_POLICY_ROUNDS rounds.  Then learn's rate.
 # Needs root (installs postgrey; postgrey runs as its own user).
 set -eu
-n=${1:-20000}
+n=${1:-10000}
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${MDIR_BUILD:-$top/build}/bin
 [ -x "$bin/smtp-stats" ] || { echo "bench: build first (make)" >&2; exit 1; }
@@ -17,7 +18,7 @@ W=$(mktemp -d /var/tmp/mdir-bench.XXXXXX)
 pids=
 trap 'for p in $pids; do kill $p 2>/dev/null || true; done; rm -rf "$W"' EXIT
 chmod 755 "$W"
-cc -O2 -pthread -o "$W/client" "$top/bench/policy-client.c"
+cc -O2 -o "$W/client" "$top/bench/policy-client.c"
 export MDIR_ROOT=$W/root
 p1=$((20000 + $$ % 10000))
 p2=$((p1 + 1))
@@ -35,16 +36,38 @@ up() { printf 'request=smtpd_access_policy\nclient_address=1.2.3.4\nsender=a@b\n
 	timeout 2 socat -t 1 - TCP:127.0.0.1:$1 2>/dev/null | grep -q action; }
 for p in $p1 $p2; do i=0; until up $p; do i=$((i + 1)); [ $i -lt 500 ] || exit 1; sleep 0.02; done; done
 
-printf 'requests: %d a run; triplets from a pool of 5000\n\n' "$n"
-printf '%-12s %-12s %10s %8s %8s\n' server connections req/s p50-ms p99-ms
+# Rounds (BENCH_POLICY_ROUNDS, 5): smtp-stats and postgrey take turns, the
+# one that goes first alternating, each round on a fresh pool of triplets
+# (the client's BASE) so that every run sends the same mix, new triplets
+# and retries, to both.  Each figure is the median of its rounds.
+rounds=${BENCH_POLICY_ROUNDS:-5}
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+printf 'requests: %d a run, %d rounds; triplets from a pool of 5000, a new pool a round\n\n' \
+	"$n" "$rounds"
+printf '%-12s %-12s %5s %10s %8s %8s %10s\n' server connections round req/s p50-ms p99-ms client-cpu
 for c in 1 20; do
-	for s in smtp-stats postgrey; do
-		port=$p1
-		[ $s = postgrey ] && port=$p2
-		set -- $("$W/client" 127.0.0.1 $port "$n" $c)
-		printf '%-12s %-12s %10s %8s %8s\n' $s $c "$1" "$2" "$3"
-		eval "r_${s%-*}_$c=$1 p99_${s%-*}_$c=$3"
+	r=1
+	while [ $r -le "$rounds" ]; do
+		order="smtp-stats postgrey"
+		[ $((r % 2)) = 0 ] && order="postgrey smtp-stats"
+		for s in $order; do
+			port=$p1
+			[ $s = postgrey ] && port=$p2
+			set -- $("$W/client" 127.0.0.1 $port "$n" $c $((c * 1000000 + r * 5000)))
+			printf '%-12s %-12s %5s %10s %8s %8s %9ss\n' $s $c $r "$1" "$2" "$3" "$4"
+			eval "all_${s%-*}_$c=\"\${all_${s%-*}_$c:-} $1\" p99all_${s%-*}_$c=\"\${p99all_${s%-*}_$c:-} $3\""
+		done
+		r=$((r + 1))
 	done
+	for s in smtp postgrey; do
+		eval "r_${s}_$c=\$(median \$all_${s}_$c) p99_${s}_$c=\$(median \$p99all_${s}_$c)"
+	done
+done
+printf '\nmedians of %d rounds:\n' "$rounds"
+printf '%-12s %-12s %10s %8s\n' server connections req/s p99-ms
+for c in 1 20; do
+	eval "printf '%-12s %-12s %10s %8s\n' smtp-stats $c \$r_smtp_$c \$p99_smtp_$c"
+	eval "printf '%-12s %-12s %10s %8s\n' postgrey $c \$r_postgrey_$c \$p99_postgrey_$c"
 done
 printf '\nsmtp-stats / postgrey, one connection: %.1fx\n' "$(echo "$r_smtp_1 / $r_postgrey_1" | bc -l)"
 printf 'smtp-stats / postgrey, 20 connections: %.1fx\n' "$(echo "$r_smtp_20 / $r_postgrey_20" | bc -l)"
