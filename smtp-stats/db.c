@@ -223,6 +223,9 @@ stats_close(Stats *s)
 	/* a database that failed to open has nothing to commit */
 	if (s->db)
 		stats_commit(s);
+	/* closed first: the last connection closed checkpoints and ends the WAL */
+	if (s->ckpt)
+		sqlite3_close(s->ckpt);
 	g_hash_table_unref(s->stmts);
 	if (s->rcpts)
 		s->rcpts_free(s->rcpts);
@@ -285,6 +288,69 @@ stats_commit(Stats *s)
 	if (s->batch_started && !stats_exec(s, "COMMIT", NULL))
 		stats_exec(s, "ROLLBACK", NULL);
 	s->batch_started = 0;
+}
+
+/*
+ * Checkpoints apart.  SQLite's automatic checkpoint runs in the commit
+ * that takes the WAL past 1000 pages: in the policy service, under the
+ * lock every decision waits for, and it flushes the WAL and the database
+ * (10 ms here, a disk's queue under load).  Instead the commits only note
+ * the WAL's size, and a second connection copies it back, passively: the
+ * first goes on writing meanwhile.
+ */
+#define CHECKPOINT_PAGES 1000
+
+static int
+note_wal(void *data, sqlite3 *db, const char *name, int pages)
+{
+	Stats *s = data;
+
+	(void)db;
+	(void)name;
+	g_atomic_int_set(&s->wal_pages, pages);
+	return SQLITE_OK;
+}
+
+gboolean
+stats_checkpoint_apart(Stats *s, GError **error)
+{
+	const char *file = sqlite3_db_filename(s->db, "main");
+	int rc;
+
+	if (s->ckpt)
+		return TRUE;
+	rc = sqlite3_open_v2(file, &s->ckpt, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+	    SQLITE_OPEN_NOFOLLOW, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(s->ckpt, 5000);
+		rc = sqlite3_exec(s->ckpt, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	}
+	if (rc != SQLITE_OK) {
+		set_sql_error(s, error, rc, s->ckpt ? sqlite3_errmsg(s->ckpt) : NULL);
+		sqlite3_close(s->ckpt);
+		s->ckpt = NULL;
+		return FALSE;
+	}
+	/* replaces the automatic checkpoint */
+	sqlite3_wal_hook(s->db, note_wal, s);
+	return TRUE;
+}
+
+gint
+stats_checkpoint(Stats *s)
+{
+	int rc, frames = 0, copied = 0;
+
+	if (s->ckpt == NULL || g_atomic_int_get(&s->wal_pages) < CHECKPOINT_PAGES)
+		return 0;
+	/* the next commit says again how far the WAL is */
+	g_atomic_int_set(&s->wal_pages, 0);
+	rc = sqlite3_wal_checkpoint_v2(s->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+		mdir_log(LOG_WARNING, "%s: checkpoint: %s", s->path, sqlite3_errmsg(s->ckpt));
+		return -1;
+	}
+	return MAX(copied, 0);
 }
 
 char *

@@ -11,8 +11,10 @@
  * with the fewest) and runs the periodic jobs.  One SQLite connection,
  * taken in turn under a lock by the decisions and the jobs: writes are
  * grouped in a transaction committed every 50 ms (a crash loses at most
- * that much greylisting state, never mail), old greylist entries go a
- * hundred a second, and the events the other programs record are
+ * that much greylisting state, never mail), the WAL copied back into the
+ * database after the commit by a second connection, outside the lock (in
+ * the commit, SQLite's own checkpoint held every decision up for its
+ * flushes), old greylist entries go a hundred a second, and the events the other programs record are
  * imported every few seconds.  (One thread answering from a GLib main
  * loop spent 70% of its time being woken and polling, and used one core
  * of two; a thread a connection with blocking reads woke a thread a
@@ -421,7 +423,11 @@ on_incoming(GSocketService *svc, GSocketConnection *conn, GObject *src, gpointer
 	return TRUE;
 }
 
-/* The periodic jobs take their turn on the database like a decision. */
+/*
+ * The periodic jobs take their turn on the database like a decision.  The
+ * WAL's checkpoint, with its flushes, comes after the commit, outside the
+ * lock, on its own connection: the decisions go on meanwhile.
+ */
 static gboolean
 tick_commit(gpointer data)
 {
@@ -430,6 +436,7 @@ tick_commit(gpointer data)
 	g_mutex_lock(&srv->db);
 	stats_commit(srv->stats);
 	g_mutex_unlock(&srv->db);
+	stats_checkpoint(srv->stats);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -601,7 +608,7 @@ policy_serve(Stats *s, GError **error)
 		.max = (guint)MAX(1, mdir_config_get_int(s->config, "stats", "policy_max_connections")) };
 	guint ticks[3];
 
-	if (svc == NULL)
+	if (svc == NULL || !stats_checkpoint_apart(s, error))
 		return -1;
 	g_mutex_init(&srv.db);
 	g_mutex_init(&srv.lock);

@@ -24,6 +24,8 @@ typedef struct {
 	GHashTable *stmts;    /* SQL text -> prepared statement */
 	RcptCache *rcpts;     /* recipients' accounts, looked up lately */
 	GDestroyNotify rcpts_free; /* set with it: db.c needs nothing of policy.c */
+	sqlite3 *ckpt;	      /* stats_checkpoint()'s connection, or NULL */
+	gint wal_pages;	      /* the WAL's frames at the last commit (atomic) */
 } Stats;
 
 /* Opens (creates, migrates) the database: WAL, busy time-out. */
@@ -40,6 +42,14 @@ gint stats_import(Stats *s, GError **error);
 /* Starts a write transaction if none is open; stats_commit() ends it. */
 void stats_begin(Stats *s);
 void stats_commit(Stats *s);
+/*
+ * For the policy service: commits on @s no longer checkpoint the WAL;
+ * stats_checkpoint() does, on a second connection, when the WAL has grown
+ * past SQLite's 1000 pages: the frames it copied (0: none due), -1 on
+ * trouble (logged).  Both from one thread; the commits may be another's.
+ */
+gboolean stats_checkpoint_apart(Stats *s, GError **error);
+gint stats_checkpoint(Stats *s);
 
 /* A Message-ID as the database keys it: no <>, no blanks; NULL if empty. */
 char *stats_message_key(const char *message_id);
