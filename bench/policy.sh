@@ -36,11 +36,11 @@ up() { printf 'request=smtpd_access_policy\nclient_address=1.2.3.4\nsender=a@b\n
 	timeout 2 socat -t 1 - TCP:127.0.0.1:$1 2>/dev/null | grep -q action; }
 for p in $p1 $p2; do i=0; until up $p; do i=$((i + 1)); [ $i -lt 500 ] || exit 1; sleep 0.02; done; done
 
-# Rounds (BENCH_POLICY_ROUNDS, 5): smtp-stats and postgrey take turns, the
+# Rounds (BENCH_POLICY_ROUNDS, 3): smtp-stats and postgrey take turns, the
 # one that goes first alternating, each round on a fresh pool of triplets
 # (the client's BASE) so that every run sends the same mix, new triplets
 # and retries, to both.  Each figure is the median of its rounds.
-rounds=${BENCH_POLICY_ROUNDS:-5}
+rounds=${BENCH_POLICY_ROUNDS:-3}
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 printf 'requests: %d a run, %d rounds; triplets from a pool of 5000, a new pool a round\n\n' \
 	"$n" "$rounds"
