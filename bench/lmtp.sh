@@ -121,8 +121,8 @@ clean() {
 	cleaned=$((cleaned + 1))
 	old="$W/old/$cleaned"
 	mkdir -p "$old/queue"
-	for p in "$MDIR_ROOT/.mstore/msg" "$MDIR_ROOT/.mdird/keys" "$W/dovecot/Maildir"; do
-		[ ! -e "$p" ] || mv "$p" "$old/"
+	for q in "$MDIR_ROOT/.mstore/msg" "$MDIR_ROOT/.mdird/keys" "$W/dovecot/Maildir"; do
+		[ ! -e "$q" ] || mv "$q" "$old/"
 	done
 	find "$MDIR_ROOT/.mdird/queue" "$W/floor.out" -mindepth 1 -maxdepth 1 \
 		-name '[!.]*' -exec mv -t "$old/queue" {} +
