@@ -137,6 +137,8 @@ batch_free(gpointer p)
 	g_free(b->account);
 	if (b->recs)
 		g_ptr_array_unref(b->recs);
+	if (b->shared)
+		g_hash_table_unref(b->shared);
 	g_free(b);
 }
 
@@ -248,6 +250,73 @@ wrap_forward(MdirClassifier *c, const Filing *fi, GError **error)
 	return g_steal_pointer(&path);
 }
 
+static void
+shared_free(gpointer p)
+{
+	if (p != NULL)
+		unlink(p);
+	g_free(p);
+}
+
+/* b->shared made: a NULL value for each part filed into more than one folder. */
+static void
+count_shared(Batch *b)
+{
+	g_autoptr(GHashTable) once = g_hash_table_new(g_str_hash, g_str_equal);
+
+	b->shared = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, shared_free);
+	for (guint i = 0; i < b->filings->len; i++) {
+		Filing *fi = b->filings->pdata[i];
+		const char *url = mdir_record_get(fi->record, "url");
+
+		if (fi->forward_to || url == NULL)
+			continue;
+		if (!g_hash_table_add(once, (gpointer)(guintptr)url))
+			g_hash_table_insert(b->shared, g_strdup(url), NULL);
+	}
+}
+
+/*
+ * The record of @fi written once into the store's tmp, if its part goes
+ * to more than one folder: each folder links it (mdir_folder_add_entries()),
+ * a file made once, not one a folder.  It is what each would write: the
+ * same record, "batch" included.  NULL: write it in each (a part filed
+ * once, a forward, trouble here).  Removed with the batch; one a crash
+ * leaves is litter of .mstore/tmp.
+ */
+static const char *
+shared_record(MdirClassifier *c, Batch *b, const Filing *fi)
+{
+	const char *url = mdir_record_get(fi->record, "url");
+	g_autofree char *text = NULL;
+	char *path = NULL;
+	gsize len;
+	gboolean ok;
+	int fd;
+
+	if (b->shared == NULL)
+		count_shared(b);
+	if (fi->forward_to || url == NULL || !g_hash_table_contains(b->shared, url))
+		return NULL;
+	if ((path = g_hash_table_lookup(b->shared, url)) != NULL)
+		return path;
+	fd = mdir_store_tmp_open(c->store, MDIR_FILE_MODE, &path, NULL);
+	if (fd < 0)
+		return NULL;
+	text = mdir_record_to_string(fi->record, &len);
+	/* per file, made durable here once; a whole-fs sync covers it later */
+	ok = write(fd, text, len) == (ssize_t)len &&
+	    (mdir_store_whole_sync(c->store) || fsync(fd) == 0);
+	if (close(fd) < 0 || !ok) {
+		unlink(path);
+		g_free(path);
+		g_hash_table_remove(b->shared, url); /* written in each, then */
+		return NULL;
+	}
+	g_hash_table_insert(b->shared, g_strdup(url), path);
+	return path;
+}
+
 /* Files @group, entries of @b planned into the folder @name, skipping those filed already. */
 static gboolean
 file_into(MdirClassifier *c, Batch *b, const char *name, GPtrArray *group, GPtrArray *changes,
@@ -257,6 +326,7 @@ file_into(MdirClassifier *c, Batch *b, const char *name, GPtrArray *group, GPtrA
 	GHashTable *seen = NULL;
 	g_autoptr(GArray) entries = g_array_new(FALSE, TRUE, sizeof(MdirFolderEntry));
 	g_autoptr(GPtrArray) tmps = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) files = g_ptr_array_new(); /* shared records, or NULL */
 	gboolean ok = TRUE;
 
 	if (f == NULL)
@@ -269,6 +339,7 @@ file_into(MdirClassifier *c, Batch *b, const char *name, GPtrArray *group, GPtrA
 	for (guint i = 0; i < group->len && ok; i++) {
 		Filing *fi = group->pdata[i];
 		MdirFolderEntry e = { fi->src, fi->record, fi->name, NULL, 0 };
+		const char *record_file = NULL;
 		g_autofree char *key = NULL;
 
 		key = g_strdup_printf("%s\t%s", mdir_record_get(fi->record, "url"),
@@ -282,12 +353,16 @@ file_into(MdirClassifier *c, Batch *b, const char *name, GPtrArray *group, GPtrA
 			e.src = wrapped;
 			if (wrapped)
 				g_ptr_array_add(tmps, wrapped);
+		} else {
+			record_file = shared_record(c, b, fi);
 		}
-		if (ok)
+		if (ok) {
 			g_array_append_val(entries, e);
+			g_ptr_array_add(files, (gpointer)(guintptr)record_file);
+		}
 	}
-	ok = ok && mdir_folder_add_entries(f, (MdirFolderEntry *)(void *)entries->data,
-	    entries->len, FALSE, error);
+	ok = ok && mdir_folder_add_entries_linked(f, (MdirFolderEntry *)(void *)entries->data,
+	    (const char *const *)files->pdata, entries->len, FALSE, error);
 	for (guint i = 0; i < entries->len; i++) {
 		MdirFolderEntry *e = &g_array_index(entries, MdirFolderEntry, i);
 

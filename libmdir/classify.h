@@ -78,6 +78,8 @@ typedef struct {
 	guint plan_next;     /* recs[plan_next] is the next to plan */
 	gboolean planning;   /* planned in part: not filed, not claimed yet */
 	gboolean claimed;    /* in work */
+	GHashTable *shared;  /* url -> its record in the store's tmp, for parts
+				filed into many folders (linked into each) */
 } Batch;
 
 typedef enum { ROUTED, HELD, FAILED, PLANNING } Route;

@@ -548,17 +548,32 @@ write_record(MdirFolder *folder, const char *name, const MdirRecord *record, gbo
 	return mdir_write_at(mfd, name, text, len, sync, label, error);
 }
 
-/* Links one entry and writes its record; under the lock. */
+/*
+ * Links @file as the record of @e->used, a name no record has yet;
+ * FALSE if that cannot be (another file system, a stale record there),
+ * to write it instead.
+ */
+static gboolean
+link_record(MdirFolder *folder, const MdirFolderEntry *e, const char *file, gboolean *linked)
+{
+	if (file == NULL || linkat(AT_FDCWD, file, folder->meta_fd, e->used, 0) < 0)
+		return FALSE;
+	*linked = TRUE;
+	return TRUE;
+}
+
+/* Links one entry and writes (or links @file as) its record; under the lock. */
 static gboolean
 add_one(MdirFolder *folder, MdirFolderEntry *e, gboolean per_file, GHashTable *hints,
-    GError **error)
+    const char *file, gboolean *linked, GError **error)
 {
 	if (!check_entry_name(e->name, error))
 		return FALSE;
 	e->used = mdir_folder_link_unique(folder, AT_FDCWD, e->src, e->name, hints, error);
 	if (e->used == NULL)
 		return FALSE;
-	if (write_record(folder, e->used, e->record, per_file, error))
+	if (link_record(folder, e, file, linked) ||
+	    write_record(folder, e->used, e->record, per_file, error))
 		return TRUE;
 	unlinkat(folder->fd, e->used, 0);
 	g_clear_pointer(&e->used, g_free);
@@ -569,14 +584,26 @@ gboolean
 mdir_folder_add_entries(MdirFolder *folder, MdirFolderEntry *entries, guint n, gboolean sync,
     GError **error)
 {
+	return mdir_folder_add_entries_linked(folder, entries, NULL, n, sync, error);
+}
+
+gboolean
+mdir_folder_add_entries_linked(MdirFolder *folder, MdirFolderEntry *entries,
+    const char *const *record_files, guint n, gboolean sync, GError **error)
+{
 	gboolean per_file = !mdir_store_whole_sync(folder->store);
 	g_autofree Change *changes = g_new0(Change, n);
 	g_autoptr(GHashTable) hints = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	    NULL);
 	GError *failed = NULL;
+	gboolean share = FALSE, linked = FALSE;
 	guint64 first = 0;
 	guint done = 0;
 
+	for (guint i = 0; record_files && i < n; i++)
+		share |= record_files[i] != NULL;
+	/* a .copies folder's records are its own, as its entries are */
+	share = share && !mdir_folder_copies(folder);
 	if (!ensure_meta_dir(folder, error) || !mdir_folder_lock(folder, error))
 		return FALSE;
 	if (!room_for(folder, n, NULL, error)) {
@@ -584,10 +611,15 @@ mdir_folder_add_entries(MdirFolder *folder, MdirFolderEntry *entries, guint n, g
 		return FALSE;
 	}
 	for (; done < n; done++) {
-		if (!add_one(folder, &entries[done], per_file, hints, &failed))
+		if (!add_one(folder, &entries[done], per_file, hints,
+		    share ? record_files[done] : NULL, &linked, &failed))
 			break;
 		changes[done].plus = entries[done].used;
 	}
+	/* per file, the names of linked records once for all (log_changes
+	 * syncs the folder's own directory) */
+	if (per_file && linked && fsync(folder->meta_fd) < 0 && errno != EINVAL && !failed)
+		mdir_set_errno(&failed, errno, folder->path);
 	/* what was added is logged, even when a later entry failed */
 	if (!log_changes(folder, changes, done, sync, &first, failed ? NULL : &failed) &&
 	    failed == NULL)

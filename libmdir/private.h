@@ -94,6 +94,15 @@ gboolean mdir_folder_last_change(const MdirFolder *folder, guint64 *version,
     GError **error);
 gboolean mdir_folder_log_change(MdirFolder *folder, const char *minus, const char *plus,
     guint64 *version, GError **error);
+/*
+ * mdir_folder_add_entries() with, for each entry, a file holding its
+ * record's text already (or NULL), made whole by the caller and, per file,
+ * synced: linked as .meta/<used> instead of a new file written, unless
+ * the folder has .copies or the link fails.  A part filed into many
+ * folders: one record file, not one a folder.  @record_files may be NULL.
+ */
+gboolean mdir_folder_add_entries_linked(MdirFolder *folder, MdirFolderEntry *entries,
+    const char *const *record_files, guint n, gboolean sync, GError **error);
 char *mdir_folder_link_unique(MdirFolder *folder, int srcfd, const char *src,
     const char *name, GHashTable *hints, GError **error);
 

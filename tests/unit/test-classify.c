@@ -504,6 +504,55 @@ test_slices(Fixture *fx, gconstpointer data)
 	g_assert_cmpuint(count_dir(fx, ".mdird/work"), ==, 0);
 }
 
+/* The links of the record of @name in @folder. */
+static nlink_t
+record_links(Fixture *fx, const char *folder, const char *name)
+{
+	g_autoptr(MdirFolder) f = mdir_folder_open(fx->store, folder, 0, NULL);
+	g_autofree char *p = NULL;
+	struct stat st;
+
+	g_assert_nonnull(f);
+	p = g_build_filename(mdir_folder_path(f), ".meta", name, NULL);
+	g_assert_cmpint(lstat(p, &st), ==, 0);
+	return st.st_nlink;
+}
+
+/*
+ * A part filed into many folders has one record file, linked into each
+ * (a file made once, not one a folder), but not in a .copies folder;
+ * nothing is left in the store's tmp.
+ */
+static void
+test_shared_records(Fixture *fx, gconstpointer data)
+{
+	g_autoptr(MdirFolder) copies = NULL;
+	g_autofree char *p = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MdirRecord) r = NULL;
+	g_autoptr(MdirFolder) a = NULL;
+
+	(void)data;
+	account(fx, JO, "copy A; continue\ncopy B; continue\ncopy C; continue\n");
+	copies = mdir_folder_open(fx->store, "C", MDIR_FOLDER_CREATE, &error);
+	g_assert_no_error(error);
+	p = g_build_filename(mdir_folder_path(copies), ".copies", NULL);
+	g_assert_true(g_file_set_contents(p, "", 0, NULL));
+	deliver(fx, "shared", "jo@example.org");
+	g_assert_cmpint(drain(fx, NULL), ==, 1);
+	/* the account, A and B: one file; C its own */
+	g_assert_cmpuint(record_links(fx, "A", "invoice.pdf"), ==, 3);
+	g_assert_cmpuint(record_links(fx, "B", "invoice.pdf"), ==, 3);
+	g_assert_cmpuint(record_links(fx, JO, "invoice.pdf"), ==, 3);
+	g_assert_cmpuint(record_links(fx, "C", "invoice.pdf"), ==, 1);
+	a = mdir_folder_open(fx->store, "A", 0, &error);
+	r = mdir_folder_load_record(a, "invoice.pdf", &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(mdir_record_get(r, "suggested-name"), ==, "invoice.pdf");
+	g_assert_nonnull(mdir_record_get(r, "batch"));
+	g_assert_cmpuint(count_dir(fx, ".mstore/tmp"), ==, 0);
+}
+
 /* A big batch stopped half way (mdird stopped) is refiled carefully. */
 static void
 test_slices_stopped(Fixture *fx, gconstpointer data)
@@ -737,5 +786,6 @@ main(int argc, char **argv)
 	ADD("/classify/trust-change", test_trust_change);
 	ADD("/classify/cascade-untrusted", test_cascade_untrusted);
 	ADD("/classify/slices-stopped", test_slices_stopped);
+	ADD("/classify/shared-records", test_shared_records);
 	return g_test_run();
 }
