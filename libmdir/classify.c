@@ -38,14 +38,16 @@
 #include "classify.h"
 
 /*
- * A round files batches in slices of SLICE entries and starts no slice
- * after ROUND_US (but always one), so that one message of 100,000 parts
+ * A round files batches in slices of SLICE entries, the slices of
+ * several batches together in turns of about TURN entries, and starts no
+ * turn after ROUND_US (but always one), so that one message of 100,000 parts
  * neither makes the mail queued behind it wait nor SIGTERM (the loop gets
  * back between rounds).  A batch partly filed stays claimed in work, its
  * plan kept in memory for the next round; after a crash it is refiled
  * carefully like any other.
  */
 #define SLICE 100
+#define TURN 1000
 #define ROUND_US (200 * G_TIME_SPAN_MILLISECOND)
 
 static void
@@ -317,31 +319,52 @@ shared_record(MdirClassifier *c, Batch *b, const Filing *fi)
 	return path;
 }
 
-/* Files @group, entries of @b planned into the folder @name, skipping those filed already. */
+/* An entry of a turn: a filing and its batch. */
+typedef struct {
+	Batch *b;
+	Filing *fi;
+} Item;
+
+/* What @f holds from @b already, after a crash (@b careful); NULL on trouble. */
+static GHashTable *
+seen_in(MdirFolder *f, Batch *b, const char *name, GError **error)
+{
+	GHashTable *seen = g_hash_table_lookup(b->seen, name);
+
+	if (seen == NULL && (seen = filed_from(f, b, error)) != NULL)
+		g_hash_table_insert(b->seen, g_strdup(name), seen);
+	return seen;
+}
+
+/*
+ * Files @group (Item), entries of one or more batches planned into the
+ * folder @name, skipping those a careful batch filed already: under one
+ * lock, with one write of .changes and .version for them all.
+ */
 static gboolean
-file_into(MdirClassifier *c, Batch *b, const char *name, GPtrArray *group, GPtrArray *changes,
+file_into(MdirClassifier *c, const char *name, GPtrArray *group, GPtrArray *changes,
     GError **error)
 {
-	MdirFolder *f = classify_batch_folder(b, c->store, name, TRUE, error);
-	GHashTable *seen = NULL;
+	Item *first = group->pdata[0];
+	MdirFolder *f = classify_batch_folder(first->b, c->store, name, TRUE, error);
 	g_autoptr(GArray) entries = g_array_new(FALSE, TRUE, sizeof(MdirFolderEntry));
 	g_autoptr(GPtrArray) tmps = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GPtrArray) files = g_ptr_array_new(); /* shared records, or NULL */
+	g_autoptr(GPtrArray) whose = g_ptr_array_new(); /* the batch of each entry */
 	gboolean ok = TRUE;
 
 	if (f == NULL)
 		return FALSE;
-	if (b->careful && (seen = g_hash_table_lookup(b->seen, name)) == NULL) {
-		if ((seen = filed_from(f, b, error)) == NULL)
-			return FALSE;
-		g_hash_table_insert(b->seen, g_strdup(name), seen);
-	}
 	for (guint i = 0; i < group->len && ok; i++) {
-		Filing *fi = group->pdata[i];
+		Item *it = group->pdata[i];
+		Filing *fi = it->fi;
 		MdirFolderEntry e = { fi->src, fi->record, fi->name, NULL, 0 };
 		const char *record_file = NULL;
+		GHashTable *seen = NULL;
 		g_autofree char *key = NULL;
 
+		if (it->b->careful && (seen = seen_in(f, it->b, name, error)) == NULL)
+			return FALSE;
 		key = g_strdup_printf("%s\t%s", mdir_record_get(fi->record, "url"),
 		    fi->forward_to ? fi->forward_to : "");
 		if (seen && g_hash_table_contains(seen, key))
@@ -354,17 +377,19 @@ file_into(MdirClassifier *c, Batch *b, const char *name, GPtrArray *group, GPtrA
 			if (wrapped)
 				g_ptr_array_add(tmps, wrapped);
 		} else {
-			record_file = shared_record(c, b, fi);
+			record_file = shared_record(c, it->b, fi);
 		}
 		if (ok) {
 			g_array_append_val(entries, e);
 			g_ptr_array_add(files, (gpointer)(guintptr)record_file);
+			g_ptr_array_add(whose, it->b);
 		}
 	}
 	ok = ok && mdir_folder_add_entries_linked(f, (MdirFolderEntry *)(void *)entries->data,
 	    (const char *const *)files->pdata, entries->len, FALSE, error);
 	for (guint i = 0; i < entries->len; i++) {
 		MdirFolderEntry *e = &g_array_index(entries, MdirFolderEntry, i);
+		Batch *b = whose->pdata[i];
 
 		b->filed += e->used != NULL;
 		if (e->used)
@@ -378,33 +403,45 @@ file_into(MdirClassifier *c, Batch *b, const char *name, GPtrArray *group, GPtrA
 }
 
 /*
- * Files the next slice of a planned batch, up to SLICE entries, a folder
- * at a time (in the order the folders first appear).
+ * Files a turn: the next slice of each batch of @turn, up to SLICE
+ * entries each, a folder at a time (in the order the folders first
+ * appear), the entries of all of them that go to one folder together.
  */
 static gboolean
-file_slice(MdirClassifier *c, Batch *b, GPtrArray *changes, GError **error)
+file_turn(MdirClassifier *c, GPtrArray *turn, GPtrArray *changes, GError **error)
 {
-	guint end = MIN(b->filings->len, b->next + SLICE);
 	g_autoptr(GHashTable) groups = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 	    (GDestroyNotify)g_ptr_array_unref);
 	g_autoptr(GPtrArray) order = g_ptr_array_new();
 
-	for (guint i = b->next; i < end; i++) {
-		Filing *fi = b->filings->pdata[i];
-		GPtrArray *g = g_hash_table_lookup(groups, fi->folder);
+	for (guint j = 0; j < turn->len; j++) {
+		Batch *b = turn->pdata[j];
+		guint end = MIN(b->filings->len, b->next + SLICE);
 
-		if (g == NULL) {
-			g = g_ptr_array_new();
-			g_hash_table_insert(groups, fi->folder, g);
-			g_ptr_array_add(order, fi->folder);
+		for (guint i = b->next; i < end; i++) {
+			Filing *fi = b->filings->pdata[i];
+			GPtrArray *g = g_hash_table_lookup(groups, fi->folder);
+			Item *it = g_new(Item, 1);
+
+			if (g == NULL) {
+				g = g_ptr_array_new_with_free_func(g_free);
+				g_hash_table_insert(groups, fi->folder, g);
+				g_ptr_array_add(order, fi->folder);
+			}
+			it->b = b;
+			it->fi = fi;
+			g_ptr_array_add(g, it);
 		}
-		g_ptr_array_add(g, fi);
 	}
 	for (guint i = 0; i < order->len; i++)
-		if (!file_into(c, b, order->pdata[i], g_hash_table_lookup(groups, order->pdata[i]),
+		if (!file_into(c, order->pdata[i], g_hash_table_lookup(groups, order->pdata[i]),
 		    changes, error))
 			return FALSE;
-	b->next = end;
+	for (guint j = 0; j < turn->len; j++) {
+		Batch *b = turn->pdata[j];
+
+		b->next = MIN(b->filings->len, b->next + SLICE);
+	}
 	return TRUE;
 }
 
@@ -598,33 +635,50 @@ tell(GPtrArray *finished, GPtrArray *changes, MdirEffectFunc func, gpointer data
 	}
 }
 
+/* Whether @b has entries to file now. */
+static gboolean
+to_file(const Batch *b)
+{
+	return b->dir != NULL && !b->planning && b->next < b->filings->len;
+}
+
 /*
  * Files the batches of @round a slice each in turn, round and round while
- * the round is young (one slice at least): a batch of a few entries is
- * filed whole in the first turn whatever is queued with it.  FALSE on I/O
- * trouble.
+ * the round is young (one turn at least): a batch of a few entries is
+ * filed whole in the first turn whatever is queued with it.  A turn takes
+ * the slices of as many batches as make TURN entries, and files all it
+ * has for one folder at once: one lock, one .changes and .version write
+ * a folder a turn, not one a batch.  FALSE on I/O trouble.
  */
 static gboolean
 file_round(MdirClassifier *c, GPtrArray *round, GPtrArray *changes, GError **error)
 {
 	gint64 end = g_get_monotonic_time() + ROUND_US;
-	gboolean first = TRUE;
+	g_autoptr(GPtrArray) turn = g_ptr_array_new();
 	gboolean more = TRUE;
+	guint size = 0;
 
 	while (more) {
 		more = FALSE;
-		for (guint i = 0; i < round->len; i++) {
-			Batch *b = round->pdata[i];
+		for (guint i = 0; i <= round->len; i++) {
+			Batch *b = i < round->len ? round->pdata[i] : NULL;
 
-			if (b->dir == NULL || b->planning || b->next == b->filings->len)
+			if (b && to_file(b)) {
+				g_ptr_array_add(turn, b);
+				size += MIN(SLICE, b->filings->len - b->next);
+			}
+			/* a turn is full, or the last of this pass */
+			if (turn->len == 0 || (size < TURN && b != NULL))
 				continue;
-			if (!first && g_get_monotonic_time() > end)
-				return TRUE;
-			first = FALSE;
-			if (!file_slice(c, b, changes, error))
+			if (!file_turn(c, turn, changes, error))
 				return FALSE;
-			more |= b->next < b->filings->len;
+			g_ptr_array_set_size(turn, 0);
+			size = 0;
+			if (g_get_monotonic_time() > end)
+				return TRUE;
 		}
+		for (guint i = 0; i < round->len; i++)
+			more |= to_file(round->pdata[i]);
 	}
 	return TRUE;
 }
