@@ -646,9 +646,10 @@ to_file(const Batch *b)
  * Files the batches of @round a slice each in turn, round and round while
  * the round is young (one turn at least): a batch of a few entries is
  * filed whole in the first turn whatever is queued with it.  A turn takes
- * the slices of as many batches as make TURN entries, and files all it
- * has for one folder at once: one lock, one .changes and .version write
- * a folder a turn, not one a batch.  FALSE on I/O trouble.
+ * the slices of as many batches as make TURN entries (a careful one ends
+ * it), and files all it has for one folder at once: one lock, one .changes
+ * and .version write a folder a turn, not one a batch.  FALSE on I/O
+ * trouble.
  */
 static gboolean
 file_round(MdirClassifier *c, GPtrArray *round, GPtrArray *changes, GError **error)
@@ -667,8 +668,10 @@ file_round(MdirClassifier *c, GPtrArray *round, GPtrArray *changes, GError **err
 				g_ptr_array_add(turn, b);
 				size += MIN(SLICE, b->filings->len - b->next);
 			}
-			/* a turn is full, or the last of this pass */
-			if (turn->len == 0 || (size < TURN && b != NULL))
+			/* a turn is full, or the last of this pass; a careful
+			 * batch (refiled after a crash) reads what its folders
+			 * hold first, a long look: it ends its turn */
+			if (turn->len == 0 || (size < TURN && b != NULL && !b->careful))
 				continue;
 			if (!file_turn(c, turn, changes, error))
 				return FALSE;
