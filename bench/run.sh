@@ -12,7 +12,7 @@
 #   BENCH_LMTP_N=400      messages, bench/lmtp.sh (BENCH_LMTP_SESSIONS=4,
 #                         BENCH_LMTP_ROUNDS=3)
 #   BENCH_CLASSIFY_N=200  messages, bench/classify.sh, the many-rules case too
-#   BENCH_POLICY_N=10000  requests, bench/policy.sh
+#   BENCH_POLICY_N=10000  requests, bench/policy.sh (BENCH_POLICY_ROUNDS=3, medians)
 #   BENCH_OUTBOX_N=200    messages, bench/outbox.sh (BENCH_OUTBOX_CHUNK=25)
 #   BENCH_PARTS=100000    parts, bench/many-parts.sh
 #   BENCH_BATCH_PARTS=10000 parts, bench/big-batch.sh
