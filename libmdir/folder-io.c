@@ -53,8 +53,11 @@ mdir_open_at(int dirfd, const char *name, int flags, const char *label, GError *
 	struct stat st;
 	int fd;
 
+	/* O_NONBLOCK: opening a FIFO to read would wait for a writer, before
+	 * the check below could refuse it; cleared once it is a regular file */
 	do
-		fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, MDIR_FILE_MODE);
+		fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+		    MDIR_FILE_MODE);
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0) {
 		open_error(error, errno, dirfd, name, label);
@@ -68,6 +71,11 @@ mdir_open_at(int dirfd, const char *name, int flags, const char *label, GError *
 	/* a FIFO or a device would block or lie */
 	if (!S_ISREG(st.st_mode)) {
 		not_regular(error, label, st.st_mode);
+		close(fd);
+		return -1;
+	}
+	if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		mdir_set_errno(error, errno, label);
 		close(fd);
 		return -1;
 	}

@@ -813,6 +813,36 @@ test_one_descriptor(void)
 	g_assert_cmpuint(open_fds(), ==, before + 50);
 }
 
+/*
+ * A FIFO where an entry or its record goes (a group member can make one)
+ * is refused at once: opened to read, it waited for a writer before the
+ * check that refuses what is not a regular file, and mdir-outbox hung
+ * there holding its lock (alarm: a hang fails the test, not the runner).
+ */
+static void
+test_fifo(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) f = open_folder(s, "Fifo");
+	g_autofree char *entry = g_build_filename(mdir_folder_path(f), "pipe.txt", NULL);
+	g_autofree char *meta = g_build_filename(mdir_folder_path(f), ".meta", NULL);
+	g_autofree char *rec = g_build_filename(meta, "pipe.txt", NULL);
+	g_autoptr(GError) e = NULL;
+	g_autoptr(MdirRecord) r = NULL;
+
+	g_assert_cmpint(mkfifo(entry, 0660), ==, 0);
+	g_assert_true(g_mkdir_with_parents(meta, 0770) == 0);
+	g_assert_cmpint(mkfifo(rec, 0660), ==, 0);
+	alarm(10);
+	g_assert_cmpint(mdir_folder_open_entry(f, "pipe.txt", &e), ==, -1);
+	g_assert_error(e, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT);
+	g_clear_error(&e);
+	r = mdir_folder_load_record(f, "pipe.txt", &e);
+	g_assert_null(r);
+	g_assert_nonnull(e);
+	alarm(0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -830,6 +860,7 @@ main(int argc, char **argv)
 	g_test_add_func("/folder/version/top", test_version_top);
 	g_test_add_func("/folder/check/repair", test_check_repair);
 	g_test_add_func("/folder/links/copies", test_copies);
+	g_test_add_func("/folder/links/fifo", test_fifo);
 	g_test_add_func("/folder/links/dot-files", test_dot_file_links);
 	g_test_add_func("/folder/links/folder-swapped", test_folder_swapped);
 	g_test_add_func("/folder/open/one-descriptor", test_one_descriptor);
