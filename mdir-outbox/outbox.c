@@ -44,6 +44,9 @@ struct Outbox {
 	/* an entry sent and filed in SMTP/Sent, removed from r->outbox by the
 	 * next flush (outbox_flush) */
 	char *sent_name;
+	/* inside a call that holds the outbox's lock: a flush made from it
+	 * (outbox_sync) must not remove sent_name, which takes that lock */
+	guint outbox_held;
 };
 
 static void G_GNUC_PRINTF(2, 3)
@@ -93,6 +96,32 @@ same_fs(const char *a, const char *b)
 }
 
 /*
+ * Entry @name removed from the outbox, or its record saved, with
+ * outbox_held set while the folder's lock is held (outbox_flush()).
+ */
+static gboolean
+outbox_remove(Outbox *r, const char *name, GError **error)
+{
+	gboolean ok;
+
+	r->outbox_held++;
+	ok = mdir_folder_remove(r->outbox, name, NULL, error);
+	r->outbox_held--;
+	return ok;
+}
+
+static gboolean
+outbox_save_record(Outbox *r, const char *name, const MdirRecord *rec, GError **error)
+{
+	gboolean ok;
+
+	r->outbox_held++;
+	ok = mdir_folder_save_record(r->outbox, name, rec, error);
+	r->outbox_held--;
+	return ok;
+}
+
+/*
  * The flush owed, made now: the removal of the entry last sent from its
  * outbox, whose own flush (mdir_folder_remove()) covers its file system,
  * then a syncfs of @path and of the owed path where that did not cover
@@ -106,12 +135,16 @@ outbox_flush(Outbox *r, const char *path, GError **error)
 	const char *done = NULL;
 	g_autoptr(GError) e = NULL;
 
-	if (sent && mdir_folder_remove(r->outbox, sent, NULL, &e))
+	if (sent && r->outbox_held) {
+		/* under the outbox's lock: removed by a flush made outside it */
+		r->sent_name = g_steal_pointer(&sent);
+	} else if (sent && outbox_remove(r, sent, &e)) {
 		done = mdir_folder_path(r->outbox);
-	else if (sent)
+	} else if (sent) {
 		/* the mark stays, and SMTP/Sent has its token: the next run removes it */
 		mdir_log(LOG_ERR, "%s: sent and in SMTP/Sent, but not removed from %s: %s", sent,
-		    mdir_folder_name(r->outbox), e->message);
+		    mdir_folder_name(r->outbox), e ? e->message : "?");
+	}
 	if (path && !(done && same_fs(done, path))) {
 		if (!mdir_syncfs(path, error))
 			return FALSE;
@@ -193,13 +226,13 @@ file_into(const char *name, const char *file, const MdirRecord *rec, MdirStore *
 
 /* Moves entry @name to @to: @file (ours, never the entry's path) with @rec. */
 static gboolean
-move_to(const Outbox *r, const char *name, const char *file, const MdirRecord *rec,
+move_to(Outbox *r, const char *name, const char *file, const MdirRecord *rec,
     const char *to, GError **error)
 {
 	/* one flush for both: the removal's sync makes the addition durable
 	 * too on a file system synced whole; per file, each is synced anyway */
 	return file_into(name, file, rec, r->store, to, error) &&
-	    mdir_folder_remove(r->outbox, name, NULL, error);
+	    outbox_remove(r, name, error);
 }
 
 static void
@@ -313,7 +346,7 @@ file_sent(Outbox *r, const char *name, const Message *m, const char *id,
 	if (sent == NULL || !file_into(name, part, sent, r->store, "SMTP/Sent", error))
 		return FALSE;
 	if (!r->whole_sync)
-		return mdir_folder_remove(r->outbox, name, NULL, error);
+		return outbox_remove(r, name, error);
 	if (r->sent_name && !outbox_flush(r, NULL, error))
 		return FALSE;
 	r->sent_name = g_strdup(name);
@@ -359,7 +392,7 @@ finish(Outbox *r, const char *name, const Message *m, MdirRecord *rec, const cha
 		}
 		r->deferred++;
 		log_outcome(r, name, m, "deferred", code, said);
-		if (!mdir_folder_save_record(r->outbox, name, rec, &e))
+		if (!outbox_save_record(r, name, rec, &e))
 			mdir_log(LOG_ERR, "%s: %s", name, e->message);
 		return;
 	case SEND_FAILED: {
@@ -495,7 +528,7 @@ leftover(Outbox *r, const char *name, MdirRecord *rec)
 
 	if (in_sent(r, token)) {
 		say(r, "%s: sent before a crash (in SMTP/Sent); removed from the outbox", name);
-		if (!r->dry_run && !mdir_folder_remove(r->outbox, name, NULL, &e))
+		if (!r->dry_run && !outbox_remove(r, name, &e))
 			mdir_log(LOG_ERR, "%s: %s", name, e->message);
 		return;
 	}
@@ -522,7 +555,7 @@ unmark(Outbox *r, const char *name, MdirRecord *rec)
 	g_autoptr(GError) e = NULL;
 
 	clear_mark(rec);
-	if (!mdir_folder_save_record(r->outbox, name, rec, &e))
+	if (!outbox_save_record(r, name, rec, &e))
 		mdir_log(LOG_ERR, "%s: %s (a next run files it as possibly sent)", name,
 		    e->message);
 }
@@ -579,7 +612,7 @@ send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GErro
 	 * mark's is made here.  Per file, each is durable on its own.
 	 */
 	r->sync_mode = SYNC_OWE;
-	marked = mdir_folder_save_record(r->outbox, name, rec, error);
+	marked = outbox_save_record(r, name, rec, error);
 	r->sync_mode = SYNC_ONCE;
 	if (marked)
 		kept = sent_keep(r->store, m, sigs, &kept_new, &file, error);
