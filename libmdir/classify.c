@@ -363,8 +363,10 @@ file_into(MdirClassifier *c, const char *name, GPtrArray *group, GPtrArray *chan
 		GHashTable *seen = NULL;
 		g_autofree char *key = NULL;
 
-		if (it->b->careful && (seen = seen_in(f, it->b, name, error)) == NULL)
-			return FALSE;
+		if (it->b->careful && (seen = seen_in(f, it->b, name, error)) == NULL) {
+			ok = FALSE; /* and the forwards' files made so far removed */
+			break;
+		}
 		key = g_strdup_printf("%s\t%s", mdir_record_get(fi->record, "url"),
 		    fi->forward_to ? fi->forward_to : "");
 		if (seen && g_hash_table_contains(seen, key))

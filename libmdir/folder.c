@@ -602,8 +602,12 @@ mdir_folder_add_entries_linked(MdirFolder *folder, MdirFolderEntry *entries,
 
 	for (guint i = 0; record_files && i < n; i++)
 		share |= record_files[i] != NULL;
-	/* a .copies folder's records are its own, as its entries are */
-	share = share && !mdir_folder_copies(folder);
+	/*
+	 * A .copies folder's records are its own, as its entries are; so are
+	 * an outbox's, whose outbox-* fields mdir-outbox trusts: one shared
+	 * with an account's folder could be written into by a group member.
+	 */
+	share = share && !mdir_folder_copies(folder) && !mdir_is_outbox(mdir_folder_name(folder));
 	if (!ensure_meta_dir(folder, error) || !mdir_folder_lock(folder, error))
 		return FALSE;
 	if (!room_for(folder, n, NULL, error)) {

@@ -533,7 +533,8 @@ test_shared_records(Fixture *fx, gconstpointer data)
 	g_autoptr(MdirFolder) a = NULL;
 
 	(void)data;
-	account(fx, JO, "copy A; continue\ncopy B; continue\ncopy C; continue\n");
+	account(fx, JO, "copy A; continue\ncopy B; continue\ncopy C; continue\n"
+	    "copy \"" JO "/Outbox\"; continue\n");
 	copies = mdir_folder_open(fx->store, "C", MDIR_FOLDER_CREATE, &error);
 	g_assert_no_error(error);
 	p = g_build_filename(mdir_folder_path(copies), ".copies", NULL);
@@ -545,6 +546,8 @@ test_shared_records(Fixture *fx, gconstpointer data)
 	g_assert_cmpuint(record_links(fx, "B", "invoice.pdf"), ==, 3);
 	g_assert_cmpuint(record_links(fx, JO, "invoice.pdf"), ==, 3);
 	g_assert_cmpuint(record_links(fx, "C", "invoice.pdf"), ==, 1);
+	/* an outbox's records are its own too: mdir-outbox trusts them */
+	g_assert_cmpuint(record_links(fx, JO "/Outbox", "invoice.pdf"), ==, 1);
 	a = mdir_folder_open(fx->store, "A", 0, &error);
 	r = mdir_folder_load_record(a, "invoice.pdf", &error);
 	g_assert_no_error(error);
