@@ -250,9 +250,10 @@ mdir_account_set_rules(MdirStore *store, const char *name, const char *verb,
 	if (!ours(f, rules_path, error))
 		return FALSE;
 	/* whole or not at all (mdird may read it at any time), in the folder
-	 * opened, never through a link (DESIGN 6b) */
-	return mdir_write_at(mdir_folder_fd(f), ".rules", text, strlen(text), TRUE, rules_path,
-	    error);
+	 * opened, never through a link, and writable by its owner alone: a
+	 * file the group may write is not trusted (DESIGN 6b, mdir-rules(5)) */
+	return mdir_write_at_mode(mdir_folder_fd(f), ".rules", text, strlen(text), TRUE,
+	    MDIR_RULES_MODE, rules_path, error);
 }
 
 /* A word of the rules language: a quoted string (mdir-rules(5)). */

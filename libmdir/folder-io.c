@@ -162,13 +162,20 @@ gboolean
 mdir_write_at(int dirfd, const char *name, const void *data, gsize length, gboolean sync,
     const char *label, GError **error)
 {
+	return mdir_write_at_mode(dirfd, name, data, length, sync, MDIR_FILE_MODE, label, error);
+}
+
+gboolean
+mdir_write_at_mode(int dirfd, const char *name, const void *data, gsize length, gboolean sync,
+    mode_t mode, const char *label, GError **error)
+{
 	g_autofree char *unique = mdir_unique_name();
 	g_autofree char *tmp = g_strdup_printf(".tmp.%s.%s", name, unique);
 	int fd;
 
-	/* a dot name: reserved, so no tool lists a half-written file */
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    MDIR_FILE_MODE);
+	/* a dot name: reserved, so no tool lists a half-written file; made
+	 * with its mode, never wider for a moment */
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		return mdir_set_errno(error, errno, label);
 	/* the file, then its name, then the name's directory: else a crash

@@ -22,6 +22,8 @@ char *mdir_read_fd(int fd, const char *label, gsize *length, GError **error);
 
 /* Modes for what we create, before the umask: mail is not for the world. */
 #define MDIR_FILE_MODE 0660
+/* A rules file that may pipe or send: nobody but its owner writes it. */
+#define MDIR_RULES_MODE 0640
 #define MDIR_DIR_MODE 0770
 
 /* A fresh unique suffix for temporary names: "host.pid.counter.random". */
@@ -126,6 +128,9 @@ char *mdir_read_at(int dirfd, const char *name, const char *label, gsize *length
     GError **error);
 gboolean mdir_write_at(int dirfd, const char *name, const void *data, gsize length,
     gboolean sync, const char *label, GError **error);
+/* mdir_write_at() with @mode (less the umask) instead of MDIR_FILE_MODE. */
+gboolean mdir_write_at_mode(int dirfd, const char *name, const void *data, gsize length,
+    gboolean sync, mode_t mode, const char *label, GError **error);
 
 /*
  * The folder's descriptor (transfer none), and its .meta's (made if

@@ -551,7 +551,7 @@ static gboolean
 untrusted(Parser *ps, const char *what)
 {
 	return fail(ps, "%s is allowed only in a rules file owned by root or by the folder's "
-			"owner, with no other link to it", what);
+			"owner, with no other link to it, that no one else may write", what);
 }
 
 /* The arguments of a pipe action: words and strings up to ';'. */
@@ -814,7 +814,10 @@ mdir_rules_load(const char *path, uid_t folder_owner, GError **error)
 	close(fd);
 	if (text == NULL)
 		return NULL;
-	trusted = (st.st_uid == 0 || st.st_uid == folder_owner) && st.st_nlink == 1;
+	/* and nobody else may write it: a group member could append to a
+	 * group-writable file in place, and it would still be its owner's */
+	trusted = (st.st_uid == 0 || st.st_uid == folder_owner) && st.st_nlink == 1 &&
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
 	return mdir_rules_parse(text, path, trusted, error);
 }
 

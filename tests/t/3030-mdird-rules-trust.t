@@ -7,7 +7,7 @@
 # no forward, nothing copied or moved into an outbox.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/mdird.sh"
-plan 21
+plan 25
 
 JO=SMTP/Accounts/jo@example.org
 A=$MDIR_ROOT/$JO
@@ -29,6 +29,23 @@ deliver() {
 	fi | mdir-receive -c "$MD_CONF" -- jo@example.org
 }
 md_start || { echo "Bail out! mdird did not start"; exit 1; }
+
+# a .rules the group may write (mstore account's were 0660): a group
+# member could append a pipe to it, so it may not pipe until chmod g-w
+printf 'pipe /bin/sh -c "touch %s/groupw"\n' "$T" >"$A/.rules"
+chmod 0660 "$A/.rules"
+deliver && md_idle
+wait_for 5 grep -q 'that no one else may write' "$MD_LOG"
+ok $? "a group-writable .rules may not pipe (logged)"
+ok "$([ ! -e "$T/groupw" ]; echo $?)" "and runs nothing"
+chmod g-w "$A/.rules"
+deliver && md_idle
+wait_for 5 test -e "$T/groupw"
+ok $? "after chmod g-w it may"
+rm -f "$A/.rules"
+(umask 0007; mstore -c "$MD_CONF" account forward jo@example.org x@far.test >/dev/null)
+is "$(stat -c %a "$A/.rules" 2>/dev/null)" 640 "mstore account forward writes it 0640, whatever the umask"
+rm -f "$A/.rules"
 
 # a program not listed is not run, and says so
 printf 'pipe /usr/bin/touch %s/unlisted\n' "$T" >"$A/.rules"

@@ -273,7 +273,8 @@ test_pipe_refused(void)
 
 	g_assert_null(rules);
 	g_assert_cmpstr(error->message, ==, "/r/.rules:2:5: pipe is allowed only in a rules "
-					    "file owned by root or by the folder's owner, with no other link to it");
+					    "file owned by root or by the folder's owner, with no other link to it, "
+					    "that no one else may write");
 	g_clear_error(&error);
 	rules = mdir_rules_parse("copy A\n\xff\n", "/r/.rules", TRUE, &error);
 	g_assert_null(rules);
@@ -296,7 +297,7 @@ untrusted_error(const char *text)
 }
 
 #define OWNER_RULE "is allowed only in a rules file owned by root or by the folder's owner, " \
-		   "with no other link to it"
+		   "with no other link to it, that no one else may write"
 
 /*
  * What may not pipe may not send either (issue 16.4): no forward, and no
