@@ -11,6 +11,9 @@
 # Each test file gets a fresh temporary root in $MDIR_ROOT, removed at exit,
 # and $BIN with the programs of the build under test on $PATH.
 set -u
+# what a test writes by hand (a rules file among them) is the same
+# whoever runs it: a rules file the group may write is not trusted
+umask 022
 
 : "${MDIR_SRC:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${MDIR_BUILD:=$MDIR_SRC/build}"

@@ -80,6 +80,8 @@ account(Fixture *fx, const char *folder, const char *rules)
 	if (rules) {
 		path = g_build_filename(mdir_folder_path(f), ".rules", NULL);
 		g_assert_true(g_file_set_contents(path, rules, -1, NULL));
+		/* as mstore account writes it: nobody but its owner may write it */
+		g_assert_cmpint(g_chmod(path, 0640), ==, 0);
 	}
 }
 
