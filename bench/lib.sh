@@ -44,3 +44,26 @@ bench_met() {
 		print ok ? "met" : "not met"
 	}'
 }
+
+# bench_set_aside DIR QUEUE PATH...: renames each PATH that exists, and
+# every entry of QUEUE (directories, names not starting with a dot), into
+# a fresh DIR/old/N, removed by the script at its end.  Between passes
+# files are set aside, not removed: on an ext4 without a journal (this
+# VM's disk), making an inode skips every free inode of its group deleted
+# in the last minute (recently_deleted(): 60 s, 360 s while its block is
+# dirty), reading each one's block, so a removal slowed the next pass's
+# creations, and the way that makes the most files a message (mdir: about
+# 10; Dovecot, the floor: 1) paid for the others' (perf: up to 57% of the
+# LMTP server's CPU).
+bench_set_aside() {
+	_dir=$1 _queues=$2
+	shift 2
+	_set_aside=$((${_set_aside:-0} + 1))
+	_old="$_dir/old/$_set_aside"
+	mkdir -p "$_old/queue"
+	for _p in "$@"; do
+		[ ! -e "$_p" ] || mv "$_p" "$_old/"
+	done
+	# shellcheck disable=SC2086 # QUEUE: one or more directories
+	find $_queues -mindepth 1 -maxdepth 1 -name '[!.]*' -exec mv -t "$_old/queue" {} +
+}

@@ -108,24 +108,11 @@ for l in lats:
         print(x)
 EOF
 
-# Between ways the files are set aside (renamed), not removed; cleanup()
-# removes them at the end.  On an ext4 without a journal (this VM's
-# disk), making an inode skips every free inode of its group deleted in
-# the last minute (recently_deleted(): 60 s, 360 s while its block is
-# dirty), reading each one's block: after the removal of the previous
-# way's thousands of files, up to 57% of the LMTP server's CPU went to
-# that search (perf), and the way that creates the most files a message
-# (mdir: about 10, the floor and Dovecot 1) paid for the others' removals.
-cleaned=0
+# Between ways the files are set aside (renamed), not removed
+# (bench_set_aside); cleanup() removes them at the end.
 clean() {
-	cleaned=$((cleaned + 1))
-	old="$W/old/$cleaned"
-	mkdir -p "$old/queue"
-	for q in "$MDIR_ROOT/.mstore/msg" "$MDIR_ROOT/.mdird/keys" "$W/dovecot/Maildir"; do
-		[ ! -e "$q" ] || mv "$q" "$old/"
-	done
-	find "$MDIR_ROOT/.mdird/queue" "$W/floor.out" -mindepth 1 -maxdepth 1 \
-		-name '[!.]*' -exec mv -t "$old/queue" {} +
+	bench_set_aside "$W" "$MDIR_ROOT/.mdird/queue $W/floor.out" "$MDIR_ROOT/.mstore/msg" \
+		"$MDIR_ROOT/.mdird/keys" "$W/dovecot/Maildir"
 	sync
 }
 now() { date +%s%N; }

@@ -41,22 +41,11 @@ exec ripmime -i "\$1" -d "$W/ripmime.out" >/dev/null 2>&1
 EOF
 chmod +x "$W/mdir" "$W/lda" "$W/ripmime"
 
-# Set aside (renamed) between passes, removed at exit: on an ext4 without
-# a journal (this VM's), making an inode skips every free inode deleted
-# in the last minute, reading each one's block, so the removal of a
-# pass's files slowed the next pass's creations, mdir's (about 10 files a
-# message) the most (bench/lmtp.sh).
-cleaned=0
+# set aside (renamed) between passes, removed at exit (bench_set_aside)
 clean() {
-	cleaned=$((cleaned + 1))
-	old="$W/old/$cleaned"
-	mkdir -p "$old/queue"
-	for q in "$MDIR_ROOT/.mstore/msg" "$W/dovecot/Maildir" "$W/ripmime.out"; do
-		[ ! -e "$q" ] || mv "$q" "$old/"
-	done
+	bench_set_aside "$W" "$MDIR_ROOT/.mdird/queue" "$MDIR_ROOT/.mstore/msg" \
+		"$W/dovecot/Maildir" "$W/ripmime.out"
 	mkdir -p "$W/ripmime.out"
-	find "$MDIR_ROOT/.mdird/queue" -mindepth 1 -maxdepth 1 -name '[!.]*' \
-		-exec mv -t "$old/queue" {} +
 }
 
 # one pass, one process per message; the programs are exec'd by these
