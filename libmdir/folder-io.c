@@ -134,7 +134,7 @@ int
 mdir_folder_open_entry(MdirFolder *folder, const char *name, GError **error)
 {
 	g_return_val_if_fail(folder != NULL && name != NULL, -1);
-	if (!mdir_name_is_safe(name) || strchr(name, '/')) {
+	if (!mdir_name_is_safe(name) || mdir_name_is_reserved(name)) {
 		g_set_error(error, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT, "'%s': not an entry's name",
 		    name);
 		return -1;

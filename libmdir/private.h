@@ -49,7 +49,6 @@ gboolean mdir_name_is_reserved(const char *name);
  */
 gboolean mdir_fs_whole_sync(const char *path);
 
-
 /* Replaces @path by a temporary file and a rename, without any sync. */
 gboolean mdir_file_write_replace(const char *path, const void *data, gsize length,
     GError **error);
