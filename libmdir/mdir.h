@@ -568,6 +568,16 @@ typedef enum {
 MDIR_API gboolean mdir_store_txn_commit(MdirStoreTxn *txn, const char *message_id,
     char **stored_id, MdirStoreOutcome *outcome, GError **error);
 
+/*
+ * The id under which mdir_store_txn_commit() stored the message with
+ * @message_id (as given to it) whose raw bytes have SHA-256 @sha256 (hex,
+ * as in its record): its Message-ID's own id, or the one kept apart.
+ * NULL and MDIR_ERROR_NOT_FOUND if no such message is stored.  Transfer
+ * full.
+ */
+MDIR_API char *mdir_store_lookup(MdirStore *store, const char *message_id,
+    const char *sha256, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirStore, mdir_store_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(MdirStoreTxn, mdir_store_txn_free)
 

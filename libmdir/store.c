@@ -582,6 +582,45 @@ strip_brackets(const char *id)
 	return s;
 }
 
+/* The id a message of content @sha is stored under first: its Message-ID's. */
+static char *
+base_id(const char *message_id, const char *sha)
+{
+	char *orig = message_id ? strip_brackets(message_id) : NULL;
+
+	if (orig == NULL || *orig == '\0') {
+		g_free(orig);
+		orig = g_strdup_printf("%.32s@" MADE_UP_DOMAIN, sha);
+	}
+	return orig;
+}
+
+char *
+mdir_store_lookup(MdirStore *store, const char *message_id, const char *sha256,
+    GError **error)
+{
+	g_autofree char *orig = base_id(message_id, sha256);
+	g_autofree char *apart = g_strdup_printf("%s~%.12s", orig, sha256);
+	const char *ids[] = { orig, apart };
+
+	/* where mdir_store_txn_publish() puts it: the Message-ID's own id,
+	 * or, when another message holds that, the id kept apart */
+	for (gsize i = 0; i < G_N_ELEMENTS(ids); i++) {
+		g_autofree char *dir = mdir_store_message_dir(store, ids[i]);
+		gboolean same = FALSE;
+
+		if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+			continue;
+		if (!same_message(dir, sha256, &same, error))
+			return NULL;
+		if (same)
+			return g_strdup(ids[i]);
+	}
+	g_set_error(error, MDIR_ERROR, MDIR_ERROR_NOT_FOUND, "%s: no message with sha256 %s",
+	    orig, sha256);
+	return NULL;
+}
+
 gboolean
 mdir_store_txn_commit(MdirStoreTxn *txn, const char *message_id, char **stored_id,
     MdirStoreOutcome *outcome, GError **error)
@@ -604,12 +643,7 @@ mdir_store_txn_publish(MdirStoreTxn *txn, const char *message_id, char **stored_
 		    txn->dir);
 		return FALSE;
 	}
-	if (message_id)
-		orig = strip_brackets(message_id);
-	if (orig == NULL || *orig == '\0') {
-		g_free(orig);
-		orig = g_strdup_printf("%.32s@" MADE_UP_DOMAIN, sha);
-	}
+	orig = base_id(message_id, sha);
 	id = g_strdup(orig);
 	/* at most: the id taken by another message, then a race on the new id */
 	for (int attempt = 0; attempt < 4; attempt++) {

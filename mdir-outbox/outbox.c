@@ -184,12 +184,17 @@ outbox_sync(const char *path, gpointer data, GError **error)
 	return outbox_flush(r, path, error);
 }
 
-/* The in-flight mark gone from @rec: its token, and the id of the copy going out. */
+/*
+ * The in-flight mark gone from @rec: its token, and what names the copy
+ * going out in the store (the Message-ID it is stored under and its
+ * SHA-256: mdir_store_lookup()).
+ */
 static void
 clear_mark(MdirRecord *rec)
 {
 	mdir_record_remove(rec, "outbox-in-flight");
 	mdir_record_remove(rec, "outbox-in-flight-id");
+	mdir_record_remove(rec, "outbox-in-flight-sha256");
 }
 
 /* Whom a notice about an entry goes to: the account, or mdir's sender. */
@@ -338,12 +343,16 @@ record_events(const Outbox *r, const Message *m, const char *kind)
  */
 static gboolean
 file_sent(Outbox *r, const char *name, const Message *m, const char *id,
-    const MdirRecord *rec, GError **error)
+    const MdirRecord *rec, MdirFolder *half_in, const char *half, GError **error)
 {
 	g_autofree char *part = NULL;
 	g_autoptr(MdirRecord) sent = sent_record(r->store, id, m, rec, &part, error);
 
-	if (sent == NULL || !file_into(name, part, sent, r->store, "SMTP/Sent", error))
+	if (sent == NULL)
+		return FALSE;
+	/* a crash left it filed without its record: the record is all it lacks */
+	if (half ? !mdir_folder_save_record(half_in, half, sent, error) :
+	    !file_into(name, part, sent, r->store, "SMTP/Sent", error))
 		return FALSE;
 	if (!r->whole_sync)
 		return outbox_remove(r, name, error);
@@ -353,7 +362,7 @@ file_sent(Outbox *r, const char *name, const Message *m, const char *id,
 	return TRUE;
 }
 
-/* @id: the copy that went out, stored by sent_keep() (@kept_new: by this run). */
+/* @id: the copy that went out, stored by sent_commit() (@kept_new: by this run). */
 static void
 finish(Outbox *r, const char *name, const Message *m, MdirRecord *rec, const char *id,
     gboolean kept_new, int code, const char *said)
@@ -377,7 +386,7 @@ finish(Outbox *r, const char *name, const Message *m, MdirRecord *rec, const cha
 		r->sent++;
 		log_outcome(r, name, m, "sent", code, said);
 		/* the copy kept is the one that went out, signatures and all */
-		if (!file_sent(r, name, m, id, rec, &e))
+		if (!file_sent(r, name, m, id, rec, NULL, NULL, &e))
 			mdir_log(LOG_CRIT, "%s: sent, but cannot move to SMTP/Sent: %s", name,
 			    e->message);
 		return;
@@ -462,15 +471,23 @@ in_sent(const Outbox *r, const char *token)
  * is new: no entry of an earlier sending of the same message lacks it.
  */
 static char *
-unrecorded(const Outbox *r, MdirFolder *sent, const MdirRecord *rec)
+unrecorded(const Outbox *r, MdirFolder *sent, const MdirRecord *rec, char **id)
 {
-	const char *id = mdir_record_get(rec, "outbox-in-flight-id");
-	g_autofree char *dir = id ? mdir_store_message_dir(r->store, id) : NULL;
-	g_autofree char *part = dir ? g_build_filename(dir, "0", NULL) : NULL;
+	const char *message_id = mdir_record_get(rec, "outbox-in-flight-id");
+	const char *sha = mdir_record_get(rec, "outbox-in-flight-sha256");
+	g_autofree char *dir = NULL;
+	g_autofree char *part = NULL;
 	g_autoptr(GPtrArray) names = NULL;
 	struct stat copy, st;
 
-	if (part == NULL || stat(part, &copy) != 0 || sent == NULL)
+	/* this sending's own copy, by its content: a copy of the same
+	 * Message-ID another sending stored is not this one (a mark without
+	 * its SHA-256, from an older mdir-outbox, names none) */
+	*id = message_id && sha && sent ? mdir_store_lookup(r->store, message_id, sha, NULL) :
+	    NULL;
+	dir = *id ? mdir_store_message_dir(r->store, *id) : NULL;
+	part = dir ? g_build_filename(dir, "0", NULL) : NULL;
+	if (part == NULL || stat(part, &copy) != 0)
 		return NULL;
 	names = mdir_folder_list(sent, NULL);
 	for (guint i = 0; names && i < names->len; i++) {
@@ -487,16 +504,15 @@ unrecorded(const Outbox *r, MdirFolder *sent, const MdirRecord *rec)
 }
 
 /*
- * Entry @name, sent before a crash, filed as @half in @sent without its
- * record: filed again whole, as finish() would have, the half one removed.
+ * Entry @name, sent before a crash as stored copy @id, filed as @half in
+ * @sent without its record: given the record finish() would have written.
  * FALSE if the message cannot be read again (the caller files it as
  * possibly sent).
  */
 static gboolean
 refile(Outbox *r, const char *name, MdirRecord *rec, const char *file, MdirFolder *sent,
-    const char *half)
+    const char *half, const char *id)
 {
-	g_autofree char *id = g_strdup(mdir_record_get(rec, "outbox-in-flight-id"));
 	g_autoptr(GError) e = NULL;
 	g_autoptr(Message) m = load(r, file, rec, &e);
 
@@ -510,7 +526,7 @@ refile(Outbox *r, const char *name, MdirRecord *rec, const char *file, MdirFolde
 	mdir_record_set(rec, "outbox-id", mdir_record_get(rec, "outbox-in-flight"));
 	clear_mark(rec);
 	mdir_record_set(rec, "sendmail-result", "0 queued by sendmail (filed after a crash)");
-	if (!mdir_folder_remove(sent, half, NULL, &e) || !file_sent(r, name, m, id, rec, &e))
+	if (!file_sent(r, name, m, id, rec, sent, half, &e))
 		mdir_log(LOG_ERR, "%s: sent, but cannot be filed in SMTP/Sent: %s", name,
 		    e->message);
 	return TRUE;
@@ -525,6 +541,7 @@ leftover(Outbox *r, const char *name, MdirRecord *rec)
 	g_autofree char *file = NULL;
 	g_autoptr(MdirFolder) sent = NULL;
 	g_autofree char *half = NULL;
+	g_autofree char *id = NULL;
 
 	if (in_sent(r, token)) {
 		say(r, "%s: sent before a crash (in SMTP/Sent); removed from the outbox", name);
@@ -538,8 +555,8 @@ leftover(Outbox *r, const char *name, MdirRecord *rec)
 		return;
 	}
 	sent = mdir_folder_open(r->store, "SMTP/Sent", 0, NULL);
-	half = unrecorded(r, sent, rec);
-	if (half && refile(r, name, rec, file, sent, half)) {
+	half = unrecorded(r, sent, rec, &id);
+	if (half && refile(r, name, rec, file, sent, half, id)) {
 		unlink(file);
 		return;
 	}
@@ -572,7 +589,8 @@ send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GErro
 	g_autofree char *token = NULL;
 	g_autofree char *kept = NULL;
 	gboolean kept_new = FALSE;
-	gboolean marked, durable;
+	g_autoptr(MdirStoreTxn) txn = NULL;
+	gboolean marked = FALSE, durable;
 	int code;
 
 	m = load(r, copy, rec, &e);
@@ -599,23 +617,29 @@ send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GErro
 	}
 	token = g_strdup_printf("%" G_GINT64_MODIFIER "x.%d.%08x", g_get_real_time(),
 	    (int)getpid(), g_random_int());
-	mdir_record_set(rec, "outbox-in-flight", token);
-	mdir_record_set(rec, "outbox-in-flight-id", m->message_id);
-	mdir_record_set(rec, "outbox-sender", m->sender);
-	if (mdir_record_get(rec, "subject") == NULL)
-		mdir_record_set(rec, "subject", m->subject);
 	/*
-	 * The mark, then the copy that goes out stored as a message of its
-	 * own: the store's flush before the copy's rename makes the mark
-	 * durable too, before sendmail runs (outbox_sync); the rename's is
-	 * owed, for the next flush.  A copy stored before makes no flush: the
-	 * mark's is made here.  Per file, each is durable on its own.
+	 * The copy that goes out, written; the mark, naming it by its
+	 * content; then the copy published as a message of its own: the
+	 * store's flush before its rename makes the mark durable too, before
+	 * sendmail runs (outbox_sync); the rename's is owed, for the next
+	 * flush.  A copy stored before makes no flush: the mark's is made
+	 * here.  Per file, each is durable on its own.
 	 */
 	r->sync_mode = SYNC_OWE;
-	marked = outbox_save_record(r, name, rec, error);
+	txn = sent_write(r->store, m, sigs, error);
+	if (txn) {
+		mdir_record_set(rec, "outbox-in-flight", token);
+		mdir_record_set(rec, "outbox-in-flight-id", m->message_id);
+		mdir_record_set(rec, "outbox-in-flight-sha256",
+		    mdir_record_get(mdir_store_txn_record(txn, 0), "sha256"));
+		mdir_record_set(rec, "outbox-sender", m->sender);
+		if (mdir_record_get(rec, "subject") == NULL)
+			mdir_record_set(rec, "subject", m->subject);
+		marked = outbox_save_record(r, name, rec, error);
+	}
 	r->sync_mode = SYNC_ONCE;
 	if (marked)
-		kept = sent_keep(r->store, m, sigs, &kept_new, &file, error);
+		kept = sent_commit(r->store, txn, m, &kept_new, &file, error);
 	durable = kept && (r->sync_mode == SYNC_OWE || outbox_flush(r, NULL, error));
 	r->sync_mode = SYNC_NOW;
 	if (!durable) {

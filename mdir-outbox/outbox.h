@@ -104,15 +104,21 @@ gboolean send_due(const MdirRecord *rec);
 char *send_stamp(void);
 
 /*
- * sent.c: @m with @sigs on top (the copy about to go out) stored as a
- * message of its own, before sendmail runs; the id it is stored under
+ * sent.c: @m with @sigs on top (the copy about to go out) written into a
+ * store transaction as a message of its own and described, not yet
+ * published; its SHA-256 is in the transaction's record of part 0.
+ */
+MdirStoreTxn *sent_write(MdirStore *store, const Message *m, const char *sigs,
+    GError **error);
+/*
+ * @txn published before sendmail runs: the id it is stored under
  * (transfer full), into @is_new whether this call stored it (FALSE: the
  * same message was there already), and into @file the stored file, which
  * sendmail reads (transfer full).
  */
-char *sent_keep(MdirStore *store, const Message *m, const char *sigs, gboolean *is_new,
+char *sent_commit(MdirStore *store, MdirStoreTxn *txn, const Message *m, gboolean *is_new,
     char **file, GError **error);
-/* The copy sent_keep() stored, not sent after all: removed if it stored it. */
+/* The copy sent_commit() stored, not sent after all: removed if it stored it. */
 void sent_drop(MdirStore *store, const char *id, gboolean is_new);
 /*
  * The record of stored copy @id for SMTP/Sent (the store's, with what

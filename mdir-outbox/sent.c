@@ -66,21 +66,16 @@ txn_sink_write(void *cookie, const char *buf, size_t n)
 }
 
 /*
- * @m, signed, written into the store under the message's own Message-ID,
- * before sendmail runs, which reads the stored file: no other copy made.
- * Published with a flush before its rename, which makes the outbox
- * entry's in-flight mark, written just before, durable too (outbox.c).
+ * @m, signed, written into a store transaction under the message's own
+ * Message-ID: sendmail reads the stored file once it is published, no
+ * other copy made.
  */
-char *
-sent_keep(MdirStore *store, const Message *m, const char *sigs, gboolean *is_new,
-    char **file, GError **error)
+MdirStoreTxn *
+sent_write(MdirStore *store, const Message *m, const char *sigs, GError **error)
 {
 	g_autoptr(MdirStoreTxn) txn = mdir_store_txn_begin(store, error);
-	g_autofree char *id = NULL;
-	g_autofree char *url = NULL;
 	g_autoptr(GError) e = NULL;
 	TxnSink sink = { txn, NULL };
-	MdirStoreOutcome outcome;
 	FILE *f;
 	gboolean ok;
 
@@ -110,6 +105,21 @@ sent_keep(MdirStore *store, const Message *m, const char *sigs, gboolean *is_new
 	if (!mdir_store_txn_close_part(txn, error))
 		return NULL;
 	describe(mdir_store_txn_record(txn, 0), m);
+	return g_steal_pointer(&txn);
+}
+
+/*
+ * Published with a flush before its rename, which makes the outbox
+ * entry's in-flight mark, written just before, durable too (outbox.c).
+ */
+char *
+sent_commit(MdirStore *store, MdirStoreTxn *txn, const Message *m, gboolean *is_new,
+    char **file, GError **error)
+{
+	g_autofree char *id = NULL;
+	g_autofree char *url = NULL;
+	MdirStoreOutcome outcome;
+
 	if (!mdir_store_txn_commit(txn, m->message_id, &id, &outcome, error))
 		return NULL;
 	*is_new = outcome == MDIR_STORE_NEW;

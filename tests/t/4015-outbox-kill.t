@@ -10,7 +10,7 @@
 # such copy.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 command -v strace >/dev/null || skip_all "strace is not installed (make deps)"
-plan 15
+plan 21
 
 O=$MDIR_ROOT/SMTP/Accounts/jo@example.org/Outbox
 # the stand-in sendmail notes each message it took (its Subject), as a
@@ -98,10 +98,16 @@ printf 'From: jo@example.org\nTo: x@example.net\nSubject: half\nMessage-ID: <hal
 	>"$O/half.eml"
 cp "$O/half.eml" "$T/half.eml"
 mdir-outbox -c "$T/c.conf" >/dev/null 2>&1
-# the state such a kill leaves: the entry back in the outbox, marked, the
-# entry in SMTP/Sent without its record
-cp "$T/half.eml" "$O/half.eml"
-printf 'outbox-in-flight: t0k3n\noutbox-in-flight-id: half@example.org\n' >"$O/.meta/half.eml"
+# the state such a kill leaves: the entry back in the outbox, marked (the
+# copy going out named by its Message-ID and its SHA-256), the entry in
+# SMTP/Sent without its record
+half() { # NAME TOKEN MESSAGE-ID SHA256
+	cp "$T/$1.eml" "$O/$1.eml"
+	printf 'outbox-in-flight: %s\noutbox-in-flight-id: %s\noutbox-in-flight-sha256: %s\n' \
+		"$2" "$3" "$4" >"$O/.meta/$1.eml"
+}
+sha_of() { sed -n 's/^sha256: //p' "$MDIR_ROOT/SMTP/Sent/.meta/$1"; }
+half half t0k3n half@example.org "$(sha_of half.eml)"
 rm "$MDIR_ROOT/SMTP/Sent/.meta/half.eml"
 mdir-outbox -c "$T/c.conf" >/dev/null 2>&1
 is "$(ls "$O")" "" "half filed: the outbox entry goes"
@@ -109,6 +115,35 @@ is "$(ls "$MDIR_ROOT/SMTP/Failed" 2>/dev/null)" "" "and it is not filed as possi
 is "$(sed -n 's/^outbox-id: //p' "$MDIR_ROOT/SMTP/Sent/.meta/half.eml" 2>/dev/null)" t0k3n \
 	"its SMTP/Sent entry has its record, with the mark's token"
 is "$(cat "$T/sends")" half "handed to sendmail once"
+
+# the same, for a copy whose Message-ID the store held already with other
+# bytes (a forward of received mail, a message sent again): it is stored
+# apart, as <id>~<hash>, and still found by its mark
+printf 'From: jo@example.org\nTo: x@example.net\nSubject: again\nMessage-ID: <half@example.org>\n\nother body\n' \
+	>"$T/again.eml"
+cp "$T/again.eml" "$O/again.eml"
+mdir-outbox -c "$T/c.conf" >/dev/null 2>&1
+like "$(sed -n 's/^url: //p' "$MDIR_ROOT/SMTP/Sent/.meta/again.eml")" '~' \
+	"a second copy under the same Message-ID is stored apart"
+half again t0k3n2 half@example.org "$(sha_of again.eml)"
+rm "$MDIR_ROOT/SMTP/Sent/.meta/again.eml"
+mdir-outbox -c "$T/c.conf" >/dev/null 2>&1
+is "$(ls "$MDIR_ROOT/SMTP/Failed" 2>/dev/null)" "" "half filed, stored apart: not filed as possibly sent"
+is "$(sed -n 's/^outbox-id: //p' "$MDIR_ROOT/SMTP/Sent/.meta/again.eml" 2>/dev/null)" t0k3n2 \
+	"its SMTP/Sent entry has its record, with the mark's token"
+is "$(ls "$MDIR_ROOT/SMTP/Sent" | grep -c again)" 1 "given its record where it was, not filed twice"
+
+# a mark whose copy never reached sendmail (a kill just before it), while
+# an entry of SMTP/Sent lacks its record and links another copy of the
+# same Message-ID: that entry is not this sending's, so it is "possibly
+# sent", never taken as sent
+cp "$T/again.eml" "$T/ghost.eml"
+half ghost t0k3n3 half@example.org "$(printf '%064d' 0)"
+rm "$MDIR_ROOT/SMTP/Sent/.meta/half.eml"
+mdir-outbox -c "$T/c.conf" >/dev/null 2>&1
+is "$(ls "$MDIR_ROOT/SMTP/Failed" 2>/dev/null)" "ghost.eml" \
+	"another copy's half entry does not make it sent: filed as possibly sent"
+is "$(grep -c . "$T/sends")" 2 "and nothing is handed to sendmail again"
 
 # the flushes: 10 messages, one run, counted
 rm -rf "$MDIR_ROOT/SMTP/Sent" "$MDIR_ROOT/SMTP/Failed"

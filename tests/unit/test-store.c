@@ -64,6 +64,32 @@ test_id_reused(void)
 	g_assert_cmpstr(mdir_record_get(r, "url"), ==, url);
 }
 
+/* Where a message of a Message-ID and a content is: its own id, or kept apart. */
+static void
+test_lookup(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	MdirStoreOutcome o;
+	g_autofree char *a = test_store_message(s, "one\n", "<same@x>", &o);
+	g_autofree char *b = test_store_message(s, "two\n", "same@x", &o);
+	g_autofree char *c = test_store_message(s, "three\n", NULL, &o);
+	g_autofree char *sha_a = mdir_sha256_hex("one\n", 4);
+	g_autofree char *sha_b = mdir_sha256_hex("two\n", 4);
+	g_autofree char *sha_c = mdir_sha256_hex("three\n", 6);
+	g_autofree char *none = mdir_sha256_hex("four\n", 5);
+	g_autofree char *la = mdir_store_lookup(s, "same@x", sha_a, NULL);
+	g_autofree char *lb = mdir_store_lookup(s, "<same@x>", sha_b, NULL);
+	g_autofree char *lc = mdir_store_lookup(s, NULL, sha_c, NULL);
+	g_autoptr(GError) e = NULL;
+	g_autofree char *ln = mdir_store_lookup(s, "same@x", none, &e);
+
+	g_assert_cmpstr(la, ==, a);
+	g_assert_cmpstr(lb, ==, b);
+	g_assert_cmpstr(lc, ==, c);
+	g_assert_null(ln);
+	g_assert_error(e, MDIR_ERROR, MDIR_ERROR_NOT_FOUND);
+}
+
 static void
 test_no_message_id(void)
 {
@@ -438,6 +464,7 @@ main(int argc, char **argv)
 	g_test_add_func("/store/put/duplicate", test_duplicate);
 	g_test_add_func("/store/put/id-reused", test_id_reused);
 	g_test_add_func("/store/put/no-message-id", test_no_message_id);
+	g_test_add_func("/store/lookup", test_lookup);
 	g_test_add_func("/store/put/records", test_records);
 	g_test_add_func("/store/put/large-streamed", test_large_streamed);
 	g_test_add_func("/store/put/file", test_put_file);
