@@ -36,6 +36,13 @@ MDIR_CONF=$T/test.conf
 printf '[outbox]\nsendmail = /bin/false\n[stats]\npolicy_listen = unix:%s/policy.sock\n' \
 	"$T" >"$MDIR_CONF"
 export MDIR_ROOT MDIR_CONF T
+# `$ENV_I CMD...`: CMD with an empty environment, as pipe(8) and cron start
+# programs, but for what the test run itself set up: the sanitizers'
+# options and the clock of tests/run --date (libfaketime).  Unquoted on
+# purpose: none of these values holds a space.
+ENV_I="env -i${ASAN_OPTIONS:+ ASAN_OPTIONS=$ASAN_OPTIONS}${LSAN_OPTIONS:+ LSAN_OPTIONS=$LSAN_OPTIONS}"
+ENV_I="$ENV_I${UBSAN_OPTIONS:+ UBSAN_OPTIONS=$UBSAN_OPTIONS}"
+ENV_I="$ENV_I${FAKETIME:+ LD_PRELOAD=$LD_PRELOAD FAKETIME=$FAKETIME NO_FAKE_STAT=1}"
 _n=0
 _cleanups=""
 _failed_at=""

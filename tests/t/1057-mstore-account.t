@@ -26,7 +26,7 @@ deliver() {
 	else
 		printf 'From: a@example.net\r\nSubject: m%s\r\nMessage-ID: <a%s@test>\r\n\r\nhi\r\n' \
 			"$n" "$n"
-	fi | env -i "$BIN/mdir-receive" -c "$MD_CONF" -f a@example.net -- "$1"
+	fi | $ENV_I "$BIN/mdir-receive" -c "$MD_CONF" -f a@example.net -- "$1"
 }
 
 # add

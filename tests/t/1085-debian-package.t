@@ -114,7 +114,7 @@ grep -E '^[EW]:' "$T/lintian" | sed 's/^/# /'
 # ------------------------------------------------------------- helpers
 # as_mdir ARGS: a command as the user mdir with an empty environment (as
 # pipe(8) and cron start it), in /
-as_mdir() { (cd / && env -i PATH=/usr/bin:/bin /usr/sbin/runuser -u mdir -- "$@"); }
+as_mdir() { (cd / && $ENV_I PATH=/usr/bin:/bin /usr/sbin/runuser -u mdir -- "$@"); }
 # deliver ID: the attachment message, Message-ID <ID@test>, to jo
 deliver() {
 	sed "s/^Message-ID: .*/Message-ID: <$1@test>/" "$DATA/multipart-mixed.eml" |
@@ -123,7 +123,7 @@ deliver() {
 queue_empty() { [ -z "$(ls "$ROOT/.mdird/queue" 2>/dev/null)" ] && [ -z "$(ls "$ROOT/.mdird/work" 2>/dev/null)" ]; }
 # file: the installed mdird, as mdir, until the queue is empty
 file_queue() {
-	(cd / && exec env -i PATH=/usr/bin:/bin /usr/sbin/runuser -u mdir -- /usr/sbin/mdird -F -c "$CONF") \
+	(cd / && exec $ENV_I PATH=/usr/bin:/bin /usr/sbin/runuser -u mdir -- /usr/sbin/mdird -F -c "$CONF") \
 		>"$T/mdird.log" 2>&1 &
 	MDIRD=$!
 	wait_for 30 queue_empty
@@ -145,7 +145,7 @@ is "$(installed mdir)" "install ok installed $old" "version $old installs with a
 # README.Debian's step 1 as written (its block "domain"), as root in an
 # admin's shell: the domain into mdir.conf, the accounts
 readme_block domain "$MDIR_SRC/debian/mdir.README.Debian" >"$T/domain.sh" &&
-	(umask 022 && cd / && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+	(umask 022 && cd / && $ENV_I PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
 		sh -e "$T/domain.sh") >"$T/domain.out" 2>&1
 ok $? "README.Debian's step 1 runs as written"
 is "$(as_mdir /usr/bin/mstore -c "$CONF" ls SMTP/Accounts 2>&1 | sort | tr '\n' ' ')" \

@@ -34,7 +34,7 @@ is "$(echo "$lines" | sed 's/ .*//' | sort -u | tr '\n' ' ')" \
 	"the README's cron lines name every cron job by its full path"
 while IFS= read -r line; do
 	cmd=$(printf '%s' "$line" | sed -e "s|/usr/local/bin/|$BIN/|g" -e "s|/etc/mdir/mdir.conf|$C|g")
-	env -i PATH=/usr/bin:/bin HOME="$T" LOGNAME=mdir SHELL=/bin/sh \
+	$ENV_I PATH=/usr/bin:/bin HOME="$T" LOGNAME=mdir SHELL=/bin/sh \
 		timeout 60 sh -c "$cmd" >"$T/job.out" 2>&1
 	rc=$?
 	is "$rc $(cat "$T/job.out")" "0 " "silent and 0 from cron: $line"

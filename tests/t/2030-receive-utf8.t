@@ -13,7 +13,7 @@ R=$T/корень
 C=$T/配置.conf
 printf '[mdir]\nroot = %s\nsocket = %s\n' "$R" "$MD_SOCK" >"$C"
 # what pipe(8) does: no environment at all, so no LANG and no MDIR_ROOT
-x() { env -i "$BIN/$@"; }
+x() { $ENV_I "$BIN/$@"; }
 msg=$DATA/multipart-mixed.eml
 Q=$R/.mdird/queue
 field() { grep -m1 "^$1: " "$2" | cut -d' ' -f2-; }
@@ -79,7 +79,7 @@ like "$err" "not valid UTF-8: 'a\\\\xff\.txt'" "and says so"
 
 # mdird files the batches into the UTF-8 folders, started with locale C
 md_start_c() {
-	env -i "$BIN/mdird" -F -c "$C" >>"$MD_LOG" 2>&1 &
+	$ENV_I "$BIN/mdird" -F -c "$C" >>"$MD_LOG" 2>&1 &
 	MD_PID=$!
 	wait_for 10 test -S "$MD_SOCK"
 }

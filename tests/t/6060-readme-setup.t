@@ -84,7 +84,7 @@ chmod 755 "$T"
 # useradd that finds /etc/passwd locked by another (another test's
 # useradd) is tried again: the block's first command, nothing made yet.
 run_once() {
-	(umask 022 && cd / && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+	(umask 022 && cd / && $ENV_I PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
 		LOGNAME=root USER=root SHELL=/bin/sh sh -e "$T/$1.sh") </dev/null >"$T/$1.out" 2>"$T/$1.err"
 	rc=$?
 	[ $rc = 0 ] || id "$U" >/dev/null 2>&1 || ! grep -qi lock "$T/$1.err"

@@ -46,7 +46,7 @@ fm_rc() {
 # empty environment but cron's), with no syslog; its output in $T/fm.out,
 # its status in $FM_RC
 fm() {
-	runuser -u nobody -- env -i PATH=/usr/bin:/bin HOME="$T/fm" LOGNAME=nobody SHELL=/bin/sh \
+	runuser -u nobody -- $ENV_I PATH=/usr/bin:/bin HOME="$T/fm" LOGNAME=nobody SHELL=/bin/sh \
 		timeout 60 sh -c "$(sed -e "s|/etc/mdir/fetchmailrc|$T/fm/fetchmailrc|" \
 		-e 's|$| --nosyslog|' "$T/readme-cron")" >"$T/fm.out" 2>&1
 	FM_RC=$?

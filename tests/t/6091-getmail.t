@@ -51,7 +51,7 @@ gm_rc() {
 # gm: one getmail run as nobody, as the README's cron job runs it; its
 # output in $T/gm.out, its status in $GM_RC
 gm() {
-	runuser -u nobody -- env -i PATH=/usr/bin:/bin HOME="$GM" LOGNAME=nobody SHELL=/bin/sh \
+	runuser -u nobody -- $ENV_I PATH=/usr/bin:/bin HOME="$GM" LOGNAME=nobody SHELL=/bin/sh \
 		timeout 60 sh -c "$(sed -e "s|/var/lib/mdir/\\.getmail|$GM|" "$T/readme-cron")" \
 		>"$T/gm.out" 2>&1
 	GM_RC=$?

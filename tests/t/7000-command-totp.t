@@ -94,8 +94,7 @@ req() {
 }
 # run FILE: mdir-command as pipe(8) runs it: empty environment, locale C
 run() {
-	env -i ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} ${LSAN_OPTIONS:+LSAN_OPTIONS=$LSAN_OPTIONS} \
-		${UBSAN_OPTIONS:+UBSAN_OPTIONS=$UBSAN_OPTIONS} "$BIN/mdir-command" -c "$C" <"$1"
+	$ENV_I "$BIN/mdir-command" -c "$C" <"$1"
 }
 answers() { ls "$OUT" 2>/dev/null | wc -l | tr -d ' '; }
 notices() { ls "$ADMIN" 2>/dev/null | grep -c '^Command refused' | tr -d ' '; }
@@ -197,8 +196,7 @@ like "$(mstore -c "$C" meta "SMTP/Outbox/$(basename "$(last)")" | grep '^outbox-
 	"a failure: the answer goes to the admin as well"
 
 f=$(req "big@example.org" "mailcom # $(code "$BIG")" 'big()\nnope()\n../x()\nopen()\nfails()\n')
-/usr/bin/time -f '%M' -o "$T/rss" env -i ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} \
-	${LSAN_OPTIONS:+LSAN_OPTIONS=$LSAN_OPTIONS} "$BIN/mdir-command" -c "$C" <"$f" 2>"$T/err"
+/usr/bin/time -f '%M' -o "$T/rss" $ENV_I "$BIN/mdir-command" -c "$C" <"$f" 2>"$T/err"
 is "$?" 0 "a plugin printing 10 MB, and bad commands: exit 0"
 a=$(last)
 body=$(flat)
@@ -208,8 +206,7 @@ ok "$(printf '%s\n' "$body" | grep -q never; [ $? = 1 ]; echo $?)" "the plugin w
 ok "$(gone "$(cat "$T/big.pid")"; echo $?)" "and killed"
 # against the same program on a request with a wrong code (the
 # sanitizer's build needs more of its own; the difference is the program's)
-/usr/bin/time -f '%M' -o "$T/rss0" env -i ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} \
-	${LSAN_OPTIONS:+LSAN_OPTIONS=$LSAN_OPTIONS} "$BIN/mdir-command" -c "$C" \
+/usr/bin/time -f '%M' -o "$T/rss0" $ENV_I "$BIN/mdir-command" -c "$C" \
 	<"$(req nobody@example.org 'mailcom # 000000' 'big()\n')" 2>/dev/null
 rss=$(tail -n 1 "$T/rss") rss0=$(tail -n 1 "$T/rss0")
 ok "$([ "$rss" -lt $((rss0 + 6000)) ]; echo $?)" \
@@ -233,10 +230,10 @@ like "$body" 'Use%' "freespace(): df of the root"
 # S/MIME's requests are t/7002's; without its keys, a setup error
 printf '[mdir]\nroot = %s\n[command]\naddress = commands@example.org\nauth = smime\nplugins = %s\n' \
 	"$MDIR_ROOT" "$P" >"$T/smime.conf"
-env -i "$BIN/mdir-command" -c "$T/smime.conf" <"$f" 2>"$T/err"
+$ENV_I "$BIN/mdir-command" -c "$T/smime.conf" <"$f" 2>"$T/err"
 is "$?:$(cat "$T/err")" "75:mdir-command: [command] ca_file: not set, and auth needs S/MIME" \
 	"auth = smime without ca_file: exit 75, a clear line"
 printf '[mdir]\nroot = %s\n' "$MDIR_ROOT" >"$T/none.conf"
-env -i "$BIN/mdir-command" -c "$T/none.conf" <"$f" 2>"$T/err"
+$ENV_I "$BIN/mdir-command" -c "$T/none.conf" <"$f" 2>"$T/err"
 is "$?:$(cat "$T/err")" "75:mdir-command: [command] address: not set to one address (the commands' address)" \
 	"no command address: exit 75, a clear line"

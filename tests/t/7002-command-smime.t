@@ -53,8 +53,7 @@ ADMIN=$MDIR_ROOT/SMTP/Accounts/admin@example.org
 # run FILE [CONF]: mdir-command as pipe(8) runs it; exit status in $code,
 # stderr in $err
 run() {
-	env -i ${ASAN_OPTIONS:+ASAN_OPTIONS=$ASAN_OPTIONS} ${LSAN_OPTIONS:+LSAN_OPTIONS=$LSAN_OPTIONS} \
-		${UBSAN_OPTIONS:+UBSAN_OPTIONS=$UBSAN_OPTIONS} "$BIN/mdir-command" -c "${2:-$C}" \
+	$ENV_I "$BIN/mdir-command" -c "${2:-$C}" \
 		<"$1" 2>"$T/.err"
 	code=$?
 	err=$(cat "$T/.err")
