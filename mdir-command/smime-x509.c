@@ -356,8 +356,11 @@ verify_code(int e)
 }
 
 /*
- * @cert's chain to the CA, for S/MIME signing, now, its issuer's CRL
- * checked if one is configured; intermediates may come with the message.
+ * @cert's chain to the CA, for S/MIME signing, now; intermediates may come
+ * with the message.  With a CRL file, every certificate of the chain is
+ * checked against its issuer's CRL, which must be there: a sub-CA the
+ * site's CA revoked takes its senders with it, and a CA of the chain with
+ * no CRL in the file is refused, not passed unchecked.
  */
 gboolean
 smime_check_chain(const SmimeConfig *config, X509Stack *untrusted, X509 *cert,
@@ -374,7 +377,7 @@ smime_check_chain(const SmimeConfig *config, X509Stack *untrusted, X509 *cert,
 	if (config->crl_file) {
 		if (!store_add(store, config->crl_file, TRUE, error))
 			return FALSE;
-		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
 	}
 	if (!X509_STORE_CTX_init(ctx, store, cert, untrusted) ||
 	    !X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_SIGN))
