@@ -70,8 +70,17 @@ _pf_user() {
 	# $T, the one directory opened to it (rpath $ORIGIN/../lib holds)
 	mkdir -p "$T/pf"
 	cp -R "$MDIR_BUILD/bin" "$MDIR_BUILD/lib" "$T/pf/" || return 1
+	# tests/run --date: what Postfix's pipe(8) and mdird's rules start,
+	# each with an environment of its own, keeps the run's clock
+	if [ -n "${FAKETIME:-}" ]; then
+		mv "$T/pf/bin" "$T/pf/real" && mkdir "$T/pf/bin" || return 1
+		for _p in "$T/pf/real"/*; do
+			printf '#!/bin/sh\nexport LD_PRELOAD=%s FAKETIME=%s NO_FAKE_STAT=1\nexec %s "$@"\n' \
+				"$LD_PRELOAD" "$FAKETIME" "$_p" >"$T/pf/bin/${_p##*/}" || return 1
+		done
+	fi
 	chmod -R go+rX "$T/pf"
-	chmod 755 "$T"
+	chmod 755 "$T" "$T/pf/bin"/*
 	PF_BIN=$T/pf/bin
 }
 
