@@ -30,13 +30,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(GMimeParser, g_object_unref)
 
 /*
  * The answer's entity sealed (smime_seal()): signed with the server's
- * certificate when [command] has one, and encrypted to the sender's
- * certificate when the request was encrypted.  Without server_cert, as
- * it is.  Transfer full.
+ * certificate when [command] has one, and, when the request was
+ * encrypted, encrypted to the sender's certificate and to that of @copy,
+ * the admin who gets a copy (NULL: none).  Without server_cert, as it is.
+ * Transfer full.
  */
 static GMimeObject *
-answer_seal(const CommandConf *cc, GMimeObject *entity, const Request *req, GError **error)
+answer_seal(const CommandConf *cc, GMimeObject *entity, const Request *req, const char *copy,
+    GError **error)
 {
+	const char *const to[] = { req->from, copy, NULL };
 	g_autofree char *text = NULL;
 	g_autoptr(GBytes) in = NULL;
 	g_autoptr(GBytes) sealed = NULL;
@@ -53,7 +56,7 @@ answer_seal(const CommandConf *cc, GMimeObject *entity, const Request *req, GErr
 	text = g_mime_object_to_string(entity, NULL);
 	len = strlen(text);
 	in = g_bytes_new_take(g_steal_pointer(&text), len);
-	sealed = smime_seal(&config, in, req->encrypted ? req->from : NULL, error);
+	sealed = smime_seal(&config, in, req->encrypted ? to : NULL, error);
 	if (sealed == NULL) {
 		g_prefix_error(error, "S/MIME: cannot seal the answer: ");
 		return NULL;
@@ -78,8 +81,38 @@ text_part(const char *body)
 	return t;
 }
 
+/*
+ * Whom a copy of the answer to a failure goes to: the admin, unless the
+ * admin sent the request; NULL if nobody.  An answer encrypted to the
+ * sender is encrypted to the admin as well, so with no certificate for the
+ * admin in certs_dir the admin gets no copy, which could not be read: the
+ * log says so.
+ */
+static const char *
+admin_copy(const CommandConf *cc, const Request *req, gboolean failed)
+{
+	g_autoptr(X509) cert = NULL;
+	g_autoptr(GError) e = NULL;
+	SmimeConfig config;
+
+	if (!failed || cc->admin == NULL || *cc->admin == '\0' ||
+	    g_ascii_strcasecmp(cc->admin, req->from) == 0)
+		return NULL;
+	if (!req->encrypted)
+		return cc->admin;
+	conf_smime(cc, &config);
+	cert = smime_load_address_cert(&config, cc->admin, &e);
+	if (cert == NULL) {
+		mdir_log(LOG_WARNING, "answer: no copy to the admin <%s>: the answer is "
+				      "encrypted, and %s",
+		    cc->admin, e->message);
+		return NULL;
+	}
+	return cc->admin;
+}
+
 static GMimeMessage *
-answer_build(const CommandConf *cc, const Request *req, const char *body, gboolean failed,
+answer_build(const CommandConf *cc, const Request *req, const char *body, const char *copy,
     GError **error)
 {
 	g_autofree char *subject = g_strconcat("Re: ", req->subject, NULL);
@@ -96,15 +129,15 @@ answer_build(const CommandConf *cc, const Request *req, const char *body, gboole
 	internet_address_list_clear(from);
 	internet_address_list_add(from, us);
 	g_mime_message_set_message_id(m, id);
-	if (failed && cc->admin && *cc->admin)
-		g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_CC, NULL, cc->admin);
+	if (copy)
+		g_mime_message_add_mailbox(m, GMIME_ADDRESS_TYPE_CC, NULL, copy);
 	if (req->message_id) {
 		g_autofree char *ref = g_strdup_printf("<%s>", req->message_id);
 
 		g_mime_object_set_header(GMIME_OBJECT(m), "In-Reply-To", ref, NULL);
 		g_mime_object_set_header(GMIME_OBJECT(m), "References", ref, NULL);
 	}
-	sealed = answer_seal(cc, GMIME_OBJECT(text), req, error);
+	sealed = answer_seal(cc, GMIME_OBJECT(text), req, copy, error);
 	if (sealed == NULL)
 		return NULL;
 	g_mime_message_set_mime_part(m, sealed);
@@ -130,7 +163,8 @@ gboolean
 answer_file(MdirStore *store, const CommandConf *cc, const Request *req, const char *body,
     gboolean failed, GError **error)
 {
-	g_autoptr(GMimeMessage) m = answer_build(cc, req, body, failed, error);
+	const char *copy = admin_copy(cc, req, failed);
+	g_autoptr(GMimeMessage) m = answer_build(cc, req, body, copy, error);
 	g_autoptr(MdirFolder) outbox = NULL;
 	g_autoptr(MdirRecord) fields = mdir_record_new();
 	g_autofree char *used = NULL;
@@ -144,14 +178,14 @@ answer_file(MdirStore *store, const CommandConf *cc, const Request *req, const c
 	/* the envelope: ours, from mdir's own record (mdir-outbox(1)) */
 	mdir_record_add(fields, "outbox-sender", cc->address);
 	mdir_record_add(fields, "outbox-recipient", req->from);
-	if (failed && cc->admin && *cc->admin && g_ascii_strcasecmp(cc->admin, req->from) != 0)
-		mdir_record_add(fields, "outbox-recipient", cc->admin);
+	if (copy)
+		mdir_record_add(fields, "outbox-recipient", copy);
 	mdir_record_add(fields, "command-request", req->message_id);
 	if (!mdir_generated_file(store, cc->config, m, outbox, fields, MDIR_GENERATED_DIRECT,
 	    &used, error))
 		return FALSE;
 	mdir_log(LOG_INFO, "answer %s/%s to=<%s>%s", OUTBOX, used, req->from,
-	    failed && cc->admin ? " admin-copy=yes" : "");
+	    copy ? " admin-copy=yes" : "");
 	return TRUE;
 }
 

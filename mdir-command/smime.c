@@ -460,15 +460,14 @@ sign(X509 *cert, EVP_PKEY *key, GBytes *entity, GError **error)
 	return as_entity(out);
 }
 
-/* @entity enveloped to @cert alone: application/pkcs7-mime, AES-256. */
+/* @entity enveloped to each certificate of @to: application/pkcs7-mime, AES-256. */
 static GBytes *
-envelope(X509 *cert, GBytes *entity, GError **error)
+envelope(X509Stack *to, GBytes *entity, GError **error)
 {
 	gsize length;
 	const void *data = g_bytes_get_data(entity, &length);
 	g_autoptr(BIO) in = smime_mem_bio(data, length, error);
 	g_autoptr(BIO) out = smime_new_mem_bio();
-	g_autoptr(X509Stack) to = smime_one_cert(cert);
 	g_autoptr(CMS_ContentInfo) cms = NULL;
 
 	if (in == NULL)
@@ -481,20 +480,40 @@ envelope(X509 *cert, GBytes *entity, GError **error)
 	return as_entity(out);
 }
 
+/* The certificates in certs_dir of @addresses (NULL-terminated), in order. */
+static X509Stack *
+address_certs(const SmimeConfig *config, const char *const *addresses, GError **error)
+{
+	g_autoptr(X509Stack) to = sk_X509_new_null();
+
+	if (to == NULL)
+		g_error("OpenSSL: out of memory");
+	for (gsize i = 0; addresses[i]; i++) {
+		X509 *cert = smime_load_address_cert(config, addresses[i], error);
+
+		if (cert == NULL)
+			return NULL;
+		if (!sk_X509_push(to, cert))
+			g_error("OpenSSL: out of memory");
+	}
+	return g_steal_pointer(&to);
+}
+
 GBytes *
-smime_seal(const SmimeConfig *config, GBytes *entity, const char *encrypt_to,
+smime_seal(const SmimeConfig *config, GBytes *entity, const char *const *encrypt_to,
     GError **error)
 {
 	g_autoptr(X509) cert = NULL;
 	g_autoptr(EVP_PKEY) key = NULL;
-	g_autoptr(X509) to = NULL;
+	g_autoptr(X509Stack) to = NULL;
 	g_autoptr(GBytes) signed_entity = NULL;
+	gboolean encrypt = encrypt_to && encrypt_to[0];
 	GBytes *sealed;
 
 	g_return_val_if_fail(config != NULL && entity != NULL, NULL);
 	ERR_clear_error();
 	if (!smime_load_server(config, &cert, &key, error) ||
-	    (encrypt_to && (to = smime_load_address_cert(config, encrypt_to, error)) == NULL) ||
+	    (encrypt && (to = address_certs(config, encrypt_to, error)) == NULL) ||
 	    (signed_entity = sign(cert, key, entity, error)) == NULL)
 		sealed = NULL;
 	else if (to == NULL)

@@ -119,16 +119,17 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(SmimeRequest, smime_request_clear)
  * 7-bit, since a relay that makes 8-bit mail 7-bit breaks a signature).
  * Returns it signed with the server's certificate and key (multipart/signed,
  * detached, SHA-256, application/pkcs7-signature, our certificate
- * included) and, if @encrypt_to is not NULL, that entity enveloped to the
- * certificate in certs_dir for @encrypt_to (application/pkcs7-mime;
+ * included) and, if @encrypt_to (NULL-terminated) names anyone, that
+ * entity enveloped to the certificate in certs_dir of each address in it,
+ * any of whom can open it (application/pkcs7-mime;
  * smime-type=enveloped-data, AES-256-CBC).  The result is a MIME entity,
  * CRLF line ends: the caller puts From, To, Subject, Date, Message-ID and
- * MIME-Version in front.  Errors: SMIME_ERROR_NO_CERT (none for
- * @encrypt_to), G_FILE_ERROR, MDIR_ERROR_CONFIG as smime_open().
+ * MIME-Version in front.  Errors: SMIME_ERROR_NO_CERT (none for an
+ * address of @encrypt_to), G_FILE_ERROR, MDIR_ERROR_CONFIG as smime_open().
  * Transfer full: g_bytes_unref().
  */
 GBytes *smime_seal(const SmimeConfig *config, GBytes *entity,
-    const char *encrypt_to, GError **error);
+    const char *const *encrypt_to, GError **error);
 
 /*
  * Whether the server's certificate and key can be read and belong

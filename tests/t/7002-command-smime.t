@@ -14,7 +14,7 @@
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 . "$MDIR_SRC/tests/lib/smime.sh"
 command -v oathtool >/dev/null || skip_all "oathtool is not installed (make deps)"
-plan 69
+plan 75
 
 sm_pki
 ok $? "a CA, another CA, the server and the senders' certificates, a CRL"
@@ -145,6 +145,40 @@ ok $(($? == 0)) "not with carol's"
 openssl cms -verify -CAfile "$SM/ca.crt" -purpose smimesign -in "$T/dec" -out "$T/v2" 2>/dev/null
 ok $? "inside, a signature openssl cms -verify -CAfile takes"
 like "$(tr -d '\r' <"$T/v2")" 'hello signed from alice@example.org' "the answer's text inside"
+
+# a plugin fails on an encrypted request: the copy for the admin is
+# encrypted to the admin too, who can read it; with no certificate for the
+# admin, no copy, and the log says why
+printf '#!/bin/sh\n# description: fails\necho broken; exit 3\n' >"$P/fails"
+chmod 755 "$P/fails"
+# fails_request N: an encrypted request, signed by alice, running fails()
+fails_request() {
+	printf 'Content-Type: text/plain; charset=us-ascii\n\nfails()\n-- \n%s\n' "$1" >"$T/fails$1.txt"
+	openssl cms -sign -signer "$SM/alice.crt" -inkey "$SM/alice.key" -from alice@example.org \
+		-to commands@example.org -subject mailcom -nodetach -in "$T/fails$1.txt" |
+		openssl cms -encrypt -aes256 -from alice@example.org -to commands@example.org \
+			-subject mailcom "$SM/server.crt"
+}
+_sm_cert "$SM/ca" admin "/CN=Admin" "email:admin@example.org" &&
+	cp "$SM/admin.crt" "$SM/certs/admin@example.org.pem"
+fails_request 1 >"$T/fails1.eml"
+run "$T/fails1.eml"
+a=$(last)
+is "$(sed -n 's/^outbox-recipient: //p' "$OUT/.meta/${a##*/}" | tr '\n' ' ')" \
+	"alice@example.org admin@example.org " "a plugin failed: a copy for the admin"
+openssl cms -decrypt -recip "$SM/admin.crt" -inkey "$SM/admin.key" -in "$a" -out "$T/dec-admin" \
+	2>/dev/null
+ok $? "encrypted: the admin can decrypt the copy"
+like "$(tr -d '\r' <"$T/dec-admin")" 'broken' "and read the plugin's output"
+openssl cms -decrypt -recip "$SM/alice.crt" -inkey "$SM/alice.key" -in "$a" -out /dev/null 2>/dev/null
+ok $? "and so can alice"
+rm "$SM/certs/admin@example.org.pem"
+fails_request 2 >"$T/fails2.eml"
+run "$T/fails2.eml"
+a=$(last)
+is "$(sed -n 's/^outbox-recipient: //p' "$OUT/.meta/${a##*/}" | tr '\n' ' ')" "alice@example.org " \
+	"no certificate for the admin: no copy it could not read"
+like "$err" 'no copy to the admin <admin@example.org>: the answer is encrypted' "the log says so"
 
 # refused ----------------------------------------------------------------------
 # refused FILE CODE DESC: exit 0, no answer, one notice more, the log's code

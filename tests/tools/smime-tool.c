@@ -87,7 +87,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "seal") == 0) {
-		g_autoptr(GBytes) out = smime_seal(&config, in, to, &e);
+		const char *const recipients[] = { to, NULL };
+		g_autoptr(GBytes) out = smime_seal(&config, in, recipients, &e);
 		gsize n;
 		const char *data;
 
