@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,6 +105,41 @@ first_line(int fd)
 	return g_strdup(g_strstrip(buf));
 }
 
+/*
+ * @argv run with @file on its stdin and @out (if >= 0) as its stdout and
+ * stderr, never through a shell: the addresses are arguments, nothing
+ * more.  posix_spawn(3) is a vfork in glibc: the child shares our pages
+ * until it execs, where a fork would copy the page tables of a process
+ * with GMime and OpenSSL loaded, and fault our pages back in after.  The
+ * child's pid, or -1 with @said and errno.
+ */
+static pid_t
+spawn(char *const *argv, const char *file, int out, char **said)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int err;
+
+	if ((err = posix_spawn_file_actions_init(&fa)) != 0) {
+		*said = g_strdup_printf("posix_spawn: %s", g_strerror(err));
+		errno = err;
+		return -1;
+	}
+	err = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, file, O_RDONLY, 0);
+	if (err == 0 && out >= 0)
+		err = posix_spawn_file_actions_adddup2(&fa, out, STDOUT_FILENO);
+	if (err == 0 && out >= 0)
+		err = posix_spawn_file_actions_adddup2(&fa, out, STDERR_FILENO);
+	if (err == 0)
+		err = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (err == 0)
+		return pid;
+	*said = g_strdup_printf("cannot run %s: %s", argv[0], g_strerror(err));
+	errno = err;
+	return -1;
+}
+
 int
 send_run(const char *sendmail, const Message *m, const char *file, gint64 timeout_ms,
     char **said)
@@ -123,23 +159,13 @@ send_run(const char *sendmail, const Message *m, const char *file, gint64 timeou
 	for (guint i = 0; i < m->rcpts->len; i++)
 		g_ptr_array_add(argv, m->rcpts->pdata[i]);
 	g_ptr_array_add(argv, NULL);
-	pid = fork();
-	if (pid == 0) {
-		int in = open(file, O_RDONLY);
-
-		/* never through a shell: the addresses are arguments, nothing more */
-		if (in < 0 || dup2(in, STDIN_FILENO) < 0 ||
-		    (out >= 0 && (dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0)))
-			_exit(EX_OSERR);
-		execv(sendmail, (char **)argv->pdata);
-		dprintf(STDERR_FILENO, "cannot run %s: %s\n", sendmail, g_strerror(errno));
-		_exit(errno == ENOENT || errno == EACCES ? EX_TEMPFAIL : EX_OSERR);
-	}
+	pid = spawn((char *const *)argv->pdata, file, out, said);
 	if (pid < 0) {
-		*said = g_strdup_printf("fork: %s", g_strerror(errno));
 		if (out >= 0)
 			close(out);
-		return -1;
+		/* what a sendmail that could not be run exits with: a missing one
+		 * (or not ours to run) is an admin's to fix, and the message waits */
+		return errno == ENOENT || errno == EACCES ? EX_TEMPFAIL : EX_OSERR;
 	}
 	status = wait_bounded(pid, timeout_ms, &timed_out);
 	*said = out >= 0 ? first_line(out) : g_strdup("");
