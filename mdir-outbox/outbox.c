@@ -248,6 +248,7 @@ fail(Outbox *r, const char *name, const char *file, MdirRecord *rec, const Messa
 	static const char *const store_fields[] = { "url", "anchor", "part", "parts", "size",
 		"sha256" };
 	g_autofree char *stamp = send_stamp();
+	g_autofree char *filed = NULL;
 	g_autoptr(GError) e = NULL;
 
 	r->failed++;
@@ -262,9 +263,15 @@ fail(Outbox *r, const char *name, const char *file, MdirRecord *rec, const Messa
 		mdir_record_set(rec, "original-url", mdir_record_get(rec, "url"));
 	for (gsize i = 0; i < G_N_ELEMENTS(store_fields); i++)
 		mdir_record_remove(rec, store_fields[i]);
-	notice_file(r->store, r->config, file, notice_to(r, rec), subject, why);
-	if (!move_to(r, name, file, rec, "SMTP/Failed", &e))
+	/* a copy in memory has no inode to link: made a file first, which
+	 * the notice reads too (it opens what it attaches without following
+	 * a link) */
+	filed = outbox_copy_to_file(file, r->store, &e);
+	notice_file(r->store, r->config, filed ? filed : file, notice_to(r, rec), subject, why);
+	if (filed == NULL || !move_to(r, name, filed, rec, "SMTP/Failed", &e))
 		mdir_log(LOG_ERR, "%s: cannot move to SMTP/Failed: %s", name, e->message);
+	if (filed && outbox_copy_in_memory(file))
+		unlink(filed);
 }
 
 /* The signature fields of @m ("" unsigned).  NULL and @error: key trouble. */
@@ -538,7 +545,7 @@ leftover(Outbox *r, const char *name, MdirRecord *rec)
 {
 	const char *token = mdir_record_get(rec, "outbox-in-flight");
 	g_autoptr(GError) e = NULL;
-	g_autofree char *file = NULL;
+	char *file = NULL;
 	g_autoptr(MdirFolder) sent = NULL;
 	g_autofree char *half = NULL;
 	g_autofree char *id = NULL;
@@ -557,12 +564,12 @@ leftover(Outbox *r, const char *name, MdirRecord *rec)
 	sent = mdir_folder_open(r->store, "SMTP/Sent", 0, NULL);
 	half = unrecorded(r, sent, rec, &id);
 	if (half && refile(r, name, rec, file, sent, half, id)) {
-		unlink(file);
+		outbox_copy_free(file);
 		return;
 	}
 	fail(r, name, file, rec, NULL, NOT_RUN, "possibly sent: a run stopped after handing it to sendmail and before "
 	    "recording the result; not sent again");
-	unlink(file);
+	outbox_copy_free(file);
 }
 
 /* The mark of an entry that was not sent after all, removed (durably). */
@@ -662,7 +669,7 @@ one(Outbox *r, const char *name, GError **error)
 {
 	g_autoptr(MdirRecord) rec = mdir_folder_load_record(r->outbox, name, NULL);
 	g_autoptr(GError) e = NULL;
-	g_autofree char *copy = NULL;
+	char *copy = NULL;
 	gboolean ok;
 
 	if (rec == NULL)
@@ -680,7 +687,7 @@ one(Outbox *r, const char *name, GError **error)
 		return TRUE;
 	}
 	ok = send_entry(r, name, rec, copy, error);
-	unlink(copy);
+	outbox_copy_free(copy);
 	return ok;
 }
 

@@ -165,11 +165,23 @@ gboolean policy_may_sign(const MdirConfig *config, const Message *m);
 gboolean policy_own_outbox_private(const char *path, GError **error);
 /*
  * Entry @name of @folder read once, without following a link, into a new
- * private file in @store's tmp (its path, transfer full).  A link or
- * anything but a regular file is an error, and nothing is read.
+ * private copy: in memory where it can be (a path under /proc/self/fd,
+ * which reads as a file), else a file in @store's tmp; its path, freed
+ * with outbox_copy_free().  A link or anything but a regular file is an
+ * error, and nothing is read.
  */
 char *outbox_entry_copy(MdirFolder *folder, const char *name, MdirStore *store,
     GError **error);
+/* Whether @copy is in memory (no file to link into a folder). */
+gboolean outbox_copy_in_memory(const char *copy);
+/*
+ * @copy as a file in @store's tmp that can be linked into a folder (the
+ * caller removes it), the same mode; @copy itself (a new string) if it is
+ * one.  Transfer full.
+ */
+char *outbox_copy_to_file(const char *copy, MdirStore *store, GError **error);
+/* The copy gone: closed, or its file removed; @copy freed.  NULL is fine. */
+void outbox_copy_free(char *copy);
 
 /* outbox.c: one run over the outboxes. */
 typedef struct Outbox Outbox;

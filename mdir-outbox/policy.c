@@ -5,9 +5,12 @@
  * entry is read without trusting its name (a group member can swap in a
  * symbolic link at any time).
  */
+#define _GNU_SOURCE /* memfd_create */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -132,24 +135,89 @@ policy_own_outbox_private(const char *path, GError **error)
 	return FALSE;
 }
 
+/* Copies @in to @out; 0, or the errno and which of @from and @to failed. */
+static int
+copy_all(int in, int out, const char *from, const char *to, const char **failed)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*failed = from;
+			return errno;
+		}
+		errno = 0;
+		if (write(out, buf, n) != n) {
+			*failed = to;
+			return errno ? errno : EIO; /* a short write: no errno */
+		}
+	}
+	return 0;
+}
+
+#define COPY_FD_PREFIX "/proc/self/fd/"
+
+/*
+ * A private copy in memory, @mode as an entry's copy would have: a
+ * memfd, named by its /proc/self/fd path, which everything that reads a
+ * path can read.  No inode made and freed on the store's file system a
+ * message: on ext4, making one costs a search past those freed in the
+ * last minutes, which a busy outbox frees by the hundred.  -1 and no
+ * error where there is none (no memfd, no /proc): a file then.
+ */
+static int
+copy_memfd(mode_t mode, char **path)
+{
+	int fd = memfd_create("mdir-outbox-entry", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	*path = g_strdup_printf(COPY_FD_PREFIX "%d", fd);
+	if (fchmod(fd, mode) == 0 && access(*path, R_OK) == 0)
+		return fd;
+	g_clear_pointer(path, g_free);
+	close(fd);
+	return -1;
+}
+
+gboolean
+outbox_copy_in_memory(const char *copy)
+{
+	return g_str_has_prefix(copy, COPY_FD_PREFIX);
+}
+
+void
+outbox_copy_free(char *copy)
+{
+	if (copy == NULL)
+		return;
+	if (outbox_copy_in_memory(copy))
+		close(atoi(copy + strlen(COPY_FD_PREFIX)));
+	else
+		unlink(copy);
+	g_free(copy);
+}
+
 /*
  * The entry read once, through a descriptor opened without following a
- * link (O_NONBLOCK: a FIFO must not hang the run), into a private copy in
- * the store's tmp: what is signed, sent, attached to a notice and filed is
- * that copy, whatever the entry's name is made to point to meanwhile.
+ * link (O_NONBLOCK: a FIFO must not hang the run), into a private copy,
+ * in memory (copy_memfd) or else in the store's tmp: what is signed,
+ * sent, attached to a notice and filed is that copy, whatever the entry's
+ * name is made to point to meanwhile.
  */
 char *
 outbox_entry_copy(MdirFolder *folder, const char *name, MdirStore *store, GError **error)
 {
 	g_autofree char *path = mdir_folder_entry_path(folder, name);
-	g_autofree char *copy = NULL;
+	char *copy = NULL;
 	int in = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	const char *failed = NULL;
-	int err = 0;
+	int err;
 	int out;
 	struct stat st;
-	char buf[65536];
-	ssize_t n;
 
 	if (in < 0) {
 		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", path,
@@ -163,36 +231,69 @@ outbox_entry_copy(MdirFolder *folder, const char *name, MdirStore *store, GError
 		return NULL;
 	}
 	/* the copy may be filed (SMTP/Failed): never more open than the entry */
-	out = mdir_store_tmp_open(store, st.st_mode & 0660, &copy, error);
+	out = copy_memfd(st.st_mode & 0660, &copy);
+	if (out < 0)
+		out = mdir_store_tmp_open(store, st.st_mode & 0660, &copy, error);
 	if (out < 0) {
 		close(in);
 		return NULL;
 	}
-	while ((n = read(in, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			failed = path;
-			err = errno;
-			break;
-		}
-		errno = 0;
-		if (write(out, buf, n) != n) {
-			failed = copy;
-			err = errno ? errno : EIO; /* a short write: no errno */
-			break;
-		}
-	}
-	if (close(out) != 0 && failed == NULL) {
+	err = copy_all(in, out, path, copy, &failed);
+	close(in);
+	/* a memfd stays open: it is the copy (outbox_copy_free()) */
+	if (!outbox_copy_in_memory(copy) && close(out) != 0 && err == 0) {
 		failed = copy;
 		err = errno;
 	}
-	close(in);
-	if (failed) {
+	if (err) {
 		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s", failed,
 		    g_strerror(err));
-		unlink(copy);
+		outbox_copy_free(copy);
 		return NULL;
 	}
-	return g_steal_pointer(&copy);
+	return copy;
+}
+
+/*
+ * A copy in memory made a file in the store's tmp, of the same mode, to
+ * be linked into a folder; a copy that is a file already, the same path.
+ * Transfer full; NULL and @error if it cannot be made.
+ */
+char *
+outbox_copy_to_file(const char *copy, MdirStore *store, GError **error)
+{
+	char *file = NULL;
+	const char *failed = NULL;
+	struct stat st;
+	int in, out, err;
+
+	if (!outbox_copy_in_memory(copy))
+		return g_strdup(copy);
+	in = open(copy, O_RDONLY | O_CLOEXEC);
+	if (in < 0 || fstat(in, &st) < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "%s: %s", copy,
+		    g_strerror(errno));
+		if (in >= 0)
+			close(in);
+		return NULL;
+	}
+	out = mdir_store_tmp_open(store, st.st_mode & 0660, &file, error);
+	if (out < 0) {
+		close(in);
+		return NULL;
+	}
+	err = copy_all(in, out, copy, file, &failed);
+	close(in);
+	if (close(out) != 0 && err == 0) {
+		failed = file;
+		err = errno;
+	}
+	if (err) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(err), "%s: %s", failed,
+		    g_strerror(err));
+		unlink(file);
+		g_free(file);
+		return NULL;
+	}
+	return file;
 }
