@@ -47,6 +47,7 @@ struct Outbox {
 	/* inside a call that holds the outbox's lock: a flush made from it
 	 * (outbox_sync) must not remove sent_name, which takes that lock */
 	guint outbox_held;
+	GHashTable *dests; /* folders filed into (dest_folder()), by name */
 };
 
 static void G_GNUC_PRINTF(2, 3)
@@ -213,12 +214,30 @@ compare_strings(gconstpointer a, gconstpointer b)
 
 
 
+/*
+ * Folder @to (SMTP/Sent, SMTP/Failed), made if missing, opened once a run:
+ * not resolved, opened and its .meta and .lock opened again a message.
+ * Transfer none.
+ */
+static MdirFolder *
+dest_folder(Outbox *r, const char *to, GError **error)
+{
+	MdirFolder *f = g_hash_table_lookup(r->dests, to);
+
+	if (f)
+		return f;
+	f = mdir_folder_open(r->store, to, MDIR_FOLDER_CREATE, error);
+	if (f)
+		g_hash_table_insert(r->dests, g_strdup(to), f);
+	return f;
+}
+
 /* @file filed under @to as @name with @rec, not flushed on a file system synced whole. */
 static gboolean
-file_into(const char *name, const char *file, const MdirRecord *rec, MdirStore *store,
+file_into(Outbox *r, const char *name, const char *file, const MdirRecord *rec,
     const char *to, GError **error)
 {
-	g_autoptr(MdirFolder) dest = mdir_folder_open(store, to, MDIR_FOLDER_CREATE, error);
+	MdirFolder *dest = dest_folder(r, to, error);
 	MdirFolderEntry e = { file, rec, name, NULL, 0 };
 	gboolean ok;
 
@@ -236,7 +255,7 @@ move_to(Outbox *r, const char *name, const char *file, const MdirRecord *rec,
 {
 	/* one flush for both: the removal's sync makes the addition durable
 	 * too on a file system synced whole; per file, each is synced anyway */
-	return file_into(name, file, rec, r->store, to, error) &&
+	return file_into(r, name, file, rec, to, error) &&
 	    outbox_remove(r, name, error);
 }
 
@@ -359,7 +378,7 @@ file_sent(Outbox *r, const char *name, const Message *m, const char *id,
 		return FALSE;
 	/* a crash left it filed without its record: the record is all it lacks */
 	if (half ? !mdir_folder_save_record(half_in, half, sent, error) :
-	    !file_into(name, part, sent, r->store, "SMTP/Sent", error))
+	    !file_into(r, name, part, sent, "SMTP/Sent", error))
 		return FALSE;
 	if (!r->whole_sync)
 		return outbox_remove(r, name, error);
@@ -762,6 +781,8 @@ outbox_open(MdirConfig *config, OutboxFlags flags, GError **error)
 	r->config = config;
 	r->dry_run = (flags & OUTBOX_DRY_RUN) != 0;
 	r->verbose = (flags & OUTBOX_VERBOSE) != 0;
+	r->dests = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    (GDestroyNotify)mdir_folder_free);
 	/* the DNS records need the keys only: no store to reach, or to fail on */
 	if (!(flags & OUTBOX_KEYS_ONLY) &&
 	    (r->store = mdir_store_open_config(config, error)) == NULL)
@@ -781,6 +802,8 @@ outbox_free(Outbox *r)
 	dkim_key_free(r->rsa);
 	dkim_key_free(r->ed25519);
 	mdir_folder_free(r->outbox);
+	if (r->dests)
+		g_hash_table_unref(r->dests);
 	g_free(r->account);
 	g_free(r->sync_owed);
 	g_free(r->sent_name);
