@@ -7,11 +7,11 @@
 # mdir-outbox sending jo's outbox through that same sendmail
 # (MAIL_CONFIG=CONFDIR, what -C sets), and from mdir-outbox with [mdir]
 # sync = fsync.  Each is timed until its last sendmail returned, in turn
-# over chunks of the corpus (BENCH_OUTBOX_CHUNK, 25) so that the load of
-# a shared machine falls on all alike; the ratio is the overhead (target
-# 1.3x).  Then against a sendmail that only reads its input (mdir-outbox's
-# own cost), and with an RSA key, an Ed25519 key and both (what DKIM
-# signing costs a message).  The Postfix part needs root; without it, or
+# over chunks of the corpus (BENCH_OUTBOX_CHUNK, 25), the order rotated
+# each chunk, so that the load of a shared machine falls on all alike;
+# the ratio is the overhead (target 1.3x).  Then against a sendmail that
+# only reads its input (mdir-outbox's own cost), and with an RSA key, an
+# Ed25519 key and both (what DKIM signing costs a message).  The Postfix part needs root; without it, or
 # without Postfix, only the rest runs.  BENCH_OUTBOX_BEFORE=BUILD adds a
 # turn for the mdir-outbox of another build (BUILD/bin): before and after
 # a change, in the same run.
@@ -221,6 +221,9 @@ if [ $pf = yes ]; then
 			fi
 			pf_drain
 		done
+		# the next chunk starts with the next way: none always runs
+		# right after the same other one (whose writes a syncfs flushes)
+		ways="${ways#* } ${ways%% *}"
 	done
 	unset MAIL_CONFIG
 	sent_all "$W/root-auto"
