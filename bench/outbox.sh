@@ -1,20 +1,20 @@
 #!/bin/sh
-# bench/outbox.sh [N]: what mdir-outbox costs over Postfix's own sendmail.
-# A private Postfix instance under the bench's directory (its own
-# configuration, queue and log; no listener; every recipient to the
+# bench/outbox.sh [N]: what mdir-outbox costs over Postfix's own
+# sendmail. A private Postfix instance under the bench's directory (its
+# own configuration, queue and log; no listener; every recipient to the
 # discard transport) takes N messages of the corpus three times: from a
-# shell loop calling /usr/sbin/sendmail -C CONFDIR once per message, from
-# mdir-outbox sending jo's outbox through that same sendmail
+# shell loop calling /usr/sbin/sendmail -C CONFDIR once per message,
+# from mdir-outbox sending jo's outbox through that same sendmail
 # (MAIL_CONFIG=CONFDIR, what -C sets), and from mdir-outbox with [mdir]
 # sync = fsync.  Each is timed until its last sendmail returned, in turn
 # over chunks of the corpus (BENCH_OUTBOX_CHUNK, 25), the order rotated
 # each chunk, so that the load of a shared machine falls on all alike;
 # the ratio is the overhead (target 1.3x).  Then against a sendmail that
 # only reads its input (mdir-outbox's own cost), and with an RSA key, an
-# Ed25519 key and both (what DKIM signing costs a message).  The Postfix part needs root; without it, or
-# without Postfix, only the rest runs.  BENCH_OUTBOX_BEFORE=BUILD adds a
-# turn for the mdir-outbox of another build (BUILD/bin): before and after
-# a change, in the same run.
+# Ed25519 key and both (what DKIM signing costs a message).  The Postfix
+# part needs root; without it, or without Postfix, only the rest runs.
+# BENCH_OUTBOX_BEFORE=BUILD adds a turn for the mdir-outbox of another
+# build (BUILD/bin): before and after a change, in the same run.
 set -eu
 n=${1:-300}
 top=$(cd "$(dirname "$0")/.." && pwd)
