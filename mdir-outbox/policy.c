@@ -159,6 +159,9 @@ copy_all(int in, int out, const char *from, const char *to, const char **failed)
 }
 
 #define COPY_FD_PREFIX "/proc/self/fd/"
+/* a bigger entry is copied to a file: memory is not where a message goes
+ * whole, and its own I/O dwarfs an inode's cost */
+#define COPY_IN_MEMORY_MAX (1024 * 1024)
 
 /*
  * A private copy in memory, @mode as an entry's copy would have: a
@@ -204,9 +207,9 @@ outbox_copy_free(char *copy)
 /*
  * The entry read once, through a descriptor opened without following a
  * link (O_NONBLOCK: a FIFO must not hang the run), into a private copy,
- * in memory (copy_memfd) or else in the store's tmp: what is signed,
- * sent, attached to a notice and filed is that copy, whatever the entry's
- * name is made to point to meanwhile.
+ * in memory (copy_memfd) up to COPY_IN_MEMORY_MAX, else in the store's
+ * tmp: what is signed, sent, attached to a notice and filed is that
+ * copy, whatever the entry's name is made to point to meanwhile.
  */
 char *
 outbox_entry_copy(MdirFolder *folder, const char *name, MdirStore *store, GError **error)
@@ -231,7 +234,7 @@ outbox_entry_copy(MdirFolder *folder, const char *name, MdirStore *store, GError
 		return NULL;
 	}
 	/* the copy may be filed (SMTP/Failed): never more open than the entry */
-	out = copy_memfd(st.st_mode & 0660, &copy);
+	out = st.st_size <= COPY_IN_MEMORY_MAX ? copy_memfd(st.st_mode & 0660, &copy) : -1;
 	if (out < 0)
 		out = mdir_store_tmp_open(store, st.st_mode & 0660, &copy, error);
 	if (out < 0) {

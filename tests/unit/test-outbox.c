@@ -169,6 +169,28 @@ test_entry_regular(Fx *fx, gconstpointer data)
 	outbox_copy_free(copy);
 }
 
+/* An entry past a megabyte is copied to a file: not held in memory whole. */
+static void
+test_entry_big(Fx *fx, gconstpointer data)
+{
+	g_autofree char *body = g_strnfill(1024 * 1024, 'x');
+	g_autofree char *text = g_strconcat("From: jo@example.org\n\n", body, NULL);
+	g_autofree char *p = entry(fx, "big.eml", text);
+	g_autoptr(GError) e = NULL;
+	guint before = tmp_files(fx);
+	char *copy = outbox_entry_copy(fx->box, "big.eml", fx->store, &e);
+	g_autofree char *got = NULL;
+
+	(void)data;
+	g_assert_no_error(e);
+	g_assert_false(outbox_copy_in_memory(copy));
+	g_assert_cmpuint(tmp_files(fx), ==, before + 1);
+	g_assert_true(g_file_get_contents(copy, &got, NULL, NULL));
+	g_assert_cmpstr(got, ==, text);
+	outbox_copy_free(copy);
+	g_assert_cmpuint(tmp_files(fx), ==, before);
+}
+
 /* A whole run over an outbox whose entry became a link to the key. */
 static void
 test_run_symlink(Fx *fx, gconstpointer data)
@@ -399,6 +421,7 @@ main(int argc, char **argv)
 #define T(path, fn, data) g_test_add(path, Fx, data, fx_up, fn, fx_down)
 	T("/outbox/entry/symlink-and-fifo", test_entry_symlink, NULL);
 	T("/outbox/entry/regular", test_entry_regular, NULL);
+	T("/outbox/entry/big", test_entry_big, NULL);
 	T("/outbox/run/symlink-to-key", test_run_symlink, NULL);
 	T("/outbox/message/record-envelope", test_message_record_envelope, NULL);
 	T("/outbox/message/bad-record", test_message_bad_record, NULL);
