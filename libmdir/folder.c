@@ -654,18 +654,47 @@ mdir_folder_add(MdirFolder *folder, const char *src, const MdirRecord *record,
 	return e.used;
 }
 
-gboolean
-mdir_folder_remove(MdirFolder *folder, const char *name, guint64 *version, GError **error)
+/*
+ * Entry @name's record removed, durably, the entry left: another file took
+ * the name of the one the record described (@was), which is not logged:
+ * it was dropped in, not filed.
+ */
+static gboolean
+remove_record_only(MdirFolder *folder, const char *name, GError **error)
+{
+	g_autofree char *mpath = meta_path(folder, name);
+
+	if (unlinkat(folder->meta_fd, name, 0) < 0 && errno != ENOENT)
+		return mdir_set_errno(error, errno, mpath);
+	if ((mdir_store_whole_sync(folder->store) ? syncfs(folder->fd) :
+	    fsync(folder->meta_fd)) < 0)
+		return mdir_set_errno(error, errno, mpath);
+	return TRUE;
+}
+
+/* mdir_folder_remove(), and mdir_folder_remove_same() when @was is set. */
+static gboolean
+remove_entry(MdirFolder *folder, const char *name, const struct stat *was,
+    gboolean *replaced, guint64 *version, GError **error)
 {
 	g_autofree char *epath = NULL;
 	g_autofree char *mpath = NULL;
 	gboolean ok = FALSE;
+	struct stat st;
 
+	if (replaced)
+		*replaced = FALSE;
 	if (!check_entry_name(name, error) || !ensure_meta_dir(folder, error) ||
 	    !mdir_folder_lock(folder, error))
 		return FALSE;
 	if (!room_for(folder, 1, NULL, error))
 		goto out;
+	if (was && fstatat(folder->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (st.st_dev != was->st_dev || st.st_ino != was->st_ino)) {
+		*replaced = TRUE;
+		ok = remove_record_only(folder, name, error);
+		goto out;
+	}
 	epath = mdir_folder_entry_path(folder, name);
 	mpath = meta_path(folder, name);
 	if (unlinkat(folder->fd, name, 0) < 0) {
@@ -684,6 +713,22 @@ mdir_folder_remove(MdirFolder *folder, const char *name, guint64 *version, GErro
 out:
 	mdir_folder_unlock(folder);
 	return ok;
+}
+
+gboolean
+mdir_folder_remove(MdirFolder *folder, const char *name, guint64 *version, GError **error)
+{
+	return remove_entry(folder, name, NULL, NULL, version, error);
+}
+
+gboolean
+mdir_folder_remove_same(MdirFolder *folder, const char *name, dev_t dev, ino_t ino,
+    gboolean *replaced, guint64 *version, GError **error)
+{
+	struct stat was = { .st_dev = dev, .st_ino = ino };
+	gboolean dummy;
+
+	return remove_entry(folder, name, &was, replaced ? replaced : &dummy, version, error);
 }
 
 char *

@@ -732,6 +732,17 @@ MDIR_API gboolean mdir_folder_remove(MdirFolder *folder, const char *name, guint
     GError **error);
 
 /*
+ * Removes entry @name and its record, as mdir_folder_remove(), if the
+ * entry is still the file (device @dev, inode @ino) its caller read: when
+ * another file has taken the name since (a person or a sync client put a
+ * new one there), that file stays, only the record goes, durably (it
+ * described the other), and *@replaced is set.  No file is lost to a name
+ * used again.
+ */
+MDIR_API gboolean mdir_folder_remove_same(MdirFolder *folder, const char *name, dev_t dev,
+    ino_t ino, gboolean *replaced, guint64 *version, GError **error);
+
+/*
  * Renames entry @from to @to (made unique) in one version: "V - from" and
  * "V + to".  Returns the new name (transfer full).
  */

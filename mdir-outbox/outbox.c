@@ -44,6 +44,12 @@ struct Outbox {
 	/* an entry sent and filed in SMTP/Sent, removed from r->outbox by the
 	 * next flush (outbox_flush) */
 	char *sent_name;
+	struct stat sent_st;
+	gboolean sent_known;
+	/* the entry at hand, as read (entry_known): only that file is removed
+	 * from the outbox, never a new one put under its name since */
+	struct stat entry_st;
+	gboolean entry_known;
 	/* inside a call that holds the outbox's lock: a flush made from it
 	 * (outbox_sync) must not remove sent_name, which takes that lock */
 	guint outbox_held;
@@ -101,14 +107,26 @@ same_fs(const char *a, const char *b)
  * outbox_held set while the folder's lock is held (outbox_flush()).
  */
 static gboolean
-outbox_remove(Outbox *r, const char *name, GError **error)
+outbox_remove(Outbox *r, const char *name, const struct stat *was, GError **error)
 {
+	gboolean replaced = FALSE;
 	gboolean ok;
 
 	r->outbox_held++;
-	ok = mdir_folder_remove(r->outbox, name, NULL, error);
+	ok = was ? mdir_folder_remove_same(r->outbox, name, was->st_dev, was->st_ino, &replaced,
+	    NULL, error) : mdir_folder_remove(r->outbox, name, NULL, error);
 	r->outbox_held--;
+	if (ok && replaced)
+		say(r, "%s: a new file took its name meanwhile: it stays, to be sent as a "
+		    "message of its own", name);
 	return ok;
+}
+
+/* The entry at hand, if it was read: to remove it, and nothing else. */
+static const struct stat *
+entry_read(const Outbox *r)
+{
+	return r->entry_known ? &r->entry_st : NULL;
 }
 
 static gboolean
@@ -139,7 +157,7 @@ outbox_flush(Outbox *r, const char *path, GError **error)
 	if (sent && r->outbox_held) {
 		/* under the outbox's lock: removed by a flush made outside it */
 		r->sent_name = g_steal_pointer(&sent);
-	} else if (sent && outbox_remove(r, sent, &e)) {
+	} else if (sent && outbox_remove(r, sent, r->sent_known ? &r->sent_st : NULL, &e)) {
 		done = mdir_folder_path(r->outbox);
 	} else if (sent) {
 		/* the mark stays, and SMTP/Sent has its token: the next run removes it */
@@ -196,6 +214,21 @@ clear_mark(MdirRecord *rec)
 	mdir_record_remove(rec, "outbox-in-flight");
 	mdir_record_remove(rec, "outbox-in-flight-id");
 	mdir_record_remove(rec, "outbox-in-flight-sha256");
+	mdir_record_remove(rec, "outbox-in-flight-entry");
+}
+
+/* The entry a mark was made for (its device and inode), if it says. */
+static gboolean
+mark_entry(const MdirRecord *rec, struct stat *st)
+{
+	const char *v = mdir_record_get(rec, "outbox-in-flight-entry");
+	guint64 dev, ino;
+
+	if (v == NULL || sscanf(v, "%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT, &dev, &ino) != 2)
+		return FALSE;
+	st->st_dev = (dev_t)dev;
+	st->st_ino = (ino_t)ino;
+	return TRUE;
 }
 
 /* Whom a notice about an entry goes to: the account, or mdir's sender. */
@@ -256,7 +289,7 @@ move_to(Outbox *r, const char *name, const char *file, const MdirRecord *rec,
 	/* one flush for both: the removal's sync makes the addition durable
 	 * too on a file system synced whole; per file, each is synced anyway */
 	return file_into(r, name, file, rec, to, error) &&
-	    outbox_remove(r, name, error);
+	    outbox_remove(r, name, entry_read(r), error);
 }
 
 static void
@@ -381,10 +414,12 @@ file_sent(Outbox *r, const char *name, const Message *m, const char *id,
 	    !file_into(r, name, part, sent, "SMTP/Sent", error))
 		return FALSE;
 	if (!r->whole_sync)
-		return outbox_remove(r, name, error);
+		return outbox_remove(r, name, entry_read(r), error);
 	if (r->sent_name && !outbox_flush(r, NULL, error))
 		return FALSE;
 	r->sent_name = g_strdup(name);
+	r->sent_st = r->entry_st;
+	r->sent_known = r->entry_known;
 	return TRUE;
 }
 
@@ -568,18 +603,33 @@ leftover(Outbox *r, const char *name, MdirRecord *rec)
 	g_autoptr(MdirFolder) sent = NULL;
 	g_autofree char *half = NULL;
 	g_autofree char *id = NULL;
+	struct stat marked, now;
 
+	/* the file the mark was made for, which alone may be removed */
+	r->entry_known = mark_entry(rec, &marked);
+	r->entry_st = marked;
 	if (in_sent(r, token)) {
 		say(r, "%s: sent before a crash (in SMTP/Sent); removed from the outbox", name);
-		if (!r->dry_run && !outbox_remove(r, name, &e))
+		if (!r->dry_run && !outbox_remove(r, name, entry_read(r), &e))
 			mdir_log(LOG_ERR, "%s: %s", name, e->message);
 		return;
 	}
-	file = outbox_entry_copy(r->outbox, name, r->store, &e);
+	file = outbox_entry_copy(r->outbox, name, r->store, &now, &e);
 	if (file == NULL) {
 		mdir_log(LOG_ERR, "%s: %s", name, e->message);
 		return;
 	}
+	if (r->entry_known && (now.st_dev != marked.st_dev || now.st_ino != marked.st_ino)) {
+		/* never handed to sendmail: the mark was the other file's */
+		say(r, "%s: the file marked before a crash was replaced by a new one; its mark "
+		    "dropped, the new one to be sent as a message of its own", name);
+		if (!r->dry_run && !outbox_remove(r, name, &marked, &e))
+			mdir_log(LOG_ERR, "%s: %s", name, e->message);
+		outbox_copy_free(file);
+		return;
+	}
+	r->entry_st = now;
+	r->entry_known = TRUE;
 	sent = mdir_folder_open(r->store, "SMTP/Sent", 0, NULL);
 	half = unrecorded(r, sent, rec, &id);
 	if (half && refile(r, name, rec, file, sent, half, id)) {
@@ -613,6 +663,7 @@ send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GErro
 	g_autofree char *file = NULL;
 	g_autofree char *said = NULL;
 	g_autofree char *token = NULL;
+	g_autofree char *entry = NULL;
 	g_autofree char *kept = NULL;
 	gboolean kept_new = FALSE;
 	g_autoptr(MdirStoreTxn) txn = NULL;
@@ -643,6 +694,8 @@ send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GErro
 	}
 	token = g_strdup_printf("%" G_GINT64_MODIFIER "x.%d.%08x", g_get_real_time(),
 	    (int)getpid(), g_random_int());
+	entry = g_strdup_printf("%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT,
+	    (guint64)r->entry_st.st_dev, (guint64)r->entry_st.st_ino);
 	/*
 	 * The copy that goes out, written; the mark, naming it by its
 	 * content; then the copy published as a message of its own: the
@@ -658,6 +711,7 @@ send_entry(Outbox *r, const char *name, MdirRecord *rec, const char *copy, GErro
 		mdir_record_set(rec, "outbox-in-flight-id", m->message_id);
 		mdir_record_set(rec, "outbox-in-flight-sha256",
 		    mdir_record_get(mdir_store_txn_record(txn, 0), "sha256"));
+		mdir_record_set(rec, "outbox-in-flight-entry", entry);
 		mdir_record_set(rec, "outbox-sender", m->sender);
 		if (mdir_record_get(rec, "subject") == NULL)
 			mdir_record_set(rec, "subject", m->subject);
@@ -693,18 +747,20 @@ one(Outbox *r, const char *name, GError **error)
 
 	if (rec == NULL)
 		rec = mdir_record_new(); /* dropped in by a sync client */
+	r->entry_known = FALSE;
 	if (mdir_record_get(rec, "outbox-in-flight")) {
 		leftover(r, name, rec);
 		return TRUE;
 	}
 	if (!send_due(rec))
 		return TRUE;
-	copy = outbox_entry_copy(r->outbox, name, r->store, &e);
+	copy = outbox_entry_copy(r->outbox, name, r->store, &r->entry_st, &e);
 	if (copy == NULL) {
 		mdir_log(LOG_ERR, "%s/%s: %s; not sent", mdir_folder_name(r->outbox), name,
 		    e->message);
 		return TRUE;
 	}
+	r->entry_known = TRUE;
 	ok = send_entry(r, name, rec, copy, error);
 	outbox_copy_free(copy);
 	return ok;

@@ -5,6 +5,7 @@
 #define OUTBOX_H
 
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include <glib.h>
 
@@ -167,11 +168,12 @@ gboolean policy_own_outbox_private(const char *path, GError **error);
  * Entry @name of @folder read once, without following a link, into a new
  * private copy: in memory where it can be (a path under /proc/self/fd,
  * which reads as a file), else a file in @store's tmp; its path, freed
- * with outbox_copy_free().  A link or anything but a regular file is an
- * error, and nothing is read.
+ * with outbox_copy_free(); into @entry (if not NULL) the file's stat(2),
+ * which names the file read (st_dev, st_ino).  A link or anything but a
+ * regular file is an error, and nothing is read.
  */
 char *outbox_entry_copy(MdirFolder *folder, const char *name, MdirStore *store,
-    GError **error);
+    struct stat *entry, GError **error);
 /* Whether @copy is in memory (no file to link into a folder). */
 gboolean outbox_copy_in_memory(const char *copy);
 /*

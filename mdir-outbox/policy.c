@@ -212,7 +212,8 @@ outbox_copy_free(char *copy)
  * copy, whatever the entry's name is made to point to meanwhile.
  */
 char *
-outbox_entry_copy(MdirFolder *folder, const char *name, MdirStore *store, GError **error)
+outbox_entry_copy(MdirFolder *folder, const char *name, MdirStore *store, struct stat *entry,
+    GError **error)
 {
 	g_autofree char *path = mdir_folder_entry_path(folder, name);
 	char *copy = NULL;
@@ -233,6 +234,8 @@ outbox_entry_copy(MdirFolder *folder, const char *name, MdirStore *store, GError
 		close(in);
 		return NULL;
 	}
+	if (entry)
+		*entry = st;
 	/* the copy may be filed (SMTP/Failed): never more open than the entry */
 	out = st.st_size <= COPY_IN_MEMORY_MAX ? copy_memfd(st.st_mode & 0660, &copy) : -1;
 	if (out < 0)

@@ -10,7 +10,7 @@
 # such copy.
 . "${MDIR_SRC:-$(dirname "$0")/../..}/tests/lib.sh"
 command -v strace >/dev/null || skip_all "strace is not installed (make deps)"
-plan 21
+plan 27
 
 O=$MDIR_ROOT/SMTP/Accounts/jo@example.org/Outbox
 # the stand-in sendmail notes each message it took (its Subject), as a
@@ -144,6 +144,34 @@ mdir-outbox -c "$T/c.conf" >/dev/null 2>&1
 is "$(ls "$MDIR_ROOT/SMTP/Failed" 2>/dev/null)" "ghost.eml" \
 	"another copy's half entry does not make it sent: filed as possibly sent"
 is "$(grep -c . "$T/sends")" 2 "and nothing is handed to sendmail again"
+
+# a marked entry whose file was replaced by a new one under the same name
+# (a person, a sync client) before the next run: only the file marked is
+# ever removed; the new one stays and is sent as a message of its own
+replaced() { # NAME TOKEN: the entry marked, then a new file put in its place
+	printf 'From: jo@example.org\nTo: x@example.net\nSubject: %s-old\n\nold\n' "$1" >"$O/$1.eml"
+	printf 'outbox-in-flight: %s\noutbox-in-flight-entry: %s\n' "$2" \
+		"$(stat -c '%d:%i' "$O/$1.eml")" >"$O/.meta/$1.eml"
+	printf 'From: jo@example.org\nTo: x@example.net\nSubject: %s-new\n\nnew\n' "$1" >"$T/new.eml"
+	mv "$T/new.eml" "$O/$1.eml"
+}
+: >"$T/sends"
+# sent and filed before the crash (SMTP/Sent holds its token)
+replaced rsent "$(sed -n 's/^outbox-id: //p' "$MDIR_ROOT/SMTP/Sent/.meta/again.eml")"
+mdir-outbox -c "$T/c.conf" >"$T/out" 2>&1
+is "$(sed -n 's/^Subject: //p' "$O/rsent.eml" 2>/dev/null)" rsent-new \
+	"the sent file's mark, in SMTP/Sent: the new file under its name stays"
+is "$(cat "$O/.meta/rsent.eml" 2>/dev/null)" "" "the old file's record with its mark goes"
+# marked, never known to be sent: not "possibly sent" in the new one's name
+replaced rlost t0k3n-lost
+mdir-outbox -c "$T/c.conf" >>"$T/out" 2>&1
+is "$(ls "$MDIR_ROOT/SMTP/Failed" | grep -c rlost)" 0 \
+	"a mark for a file since replaced: the new one is not filed as possibly sent"
+is "$(sed -n 's/^Subject: //p' "$O/rlost.eml" 2>/dev/null)" rlost-new "it stays in the outbox"
+mdir-outbox -c "$T/c.conf" >>"$T/out" 2>&1
+is "$(sort "$T/sends" | tr '\n' ' ')" "rlost-new rsent-new " "and the next run sends both new ones"
+is "$(ls "$O")" "" "the outbox is empty"
+rm -f "$T/out"
 
 # the flushes: 10 messages, one run, counted
 rm -rf "$MDIR_ROOT/SMTP/Sent" "$MDIR_ROOT/SMTP/Failed"

@@ -176,6 +176,50 @@ test_save_record(void)
 	}
 }
 
+/* A name used again between the read and the removal: the new file stays. */
+static void
+test_remove_same(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(MdirFolder) f = open_folder(s, "F");
+	g_autofree char *src = stored_part(s, "x");
+	g_autoptr(MdirRecord) r = mdir_record_new();
+	g_autoptr(GError) error = NULL;
+	g_autofree char *a = NULL;
+	g_autofree char *apath = NULL;
+	g_autofree char *meta = NULL;
+	g_autofree char *text = NULL;
+	gboolean replaced = TRUE;
+	struct stat st;
+	guint64 v;
+
+	mdir_record_add(r, "note", "the first");
+	a = mdir_folder_add(f, src, r, "a.eml", NULL, NULL);
+	apath = mdir_folder_entry_path(f, "a.eml");
+	meta = g_build_filename(mdir_folder_path(f), ".meta", "a.eml", NULL);
+	g_assert_cmpint(stat(apath, &st), ==, 0);
+	g_assert_true(mdir_folder_remove_same(f, "a.eml", st.st_dev, st.st_ino, &replaced, &v,
+	    &error));
+	g_assert_no_error(error);
+	g_assert_false(replaced);
+	g_assert_false(g_file_test(apath, G_FILE_TEST_EXISTS));
+	g_assert_false(g_file_test(meta, G_FILE_TEST_EXISTS));
+	assert_version(f, 2);
+	/* read, then a new file put under the same name: it stays, unlogged */
+	g_free(mdir_folder_add(f, src, r, "a.eml", NULL, NULL));
+	g_assert_cmpint(stat(apath, &st), ==, 0);
+	g_assert_cmpint(unlink(apath), ==, 0);
+	g_assert_true(g_file_set_contents(apath, "a new one\n", -1, NULL));
+	g_assert_true(mdir_folder_remove_same(f, "a.eml", st.st_dev, st.st_ino, &replaced, &v,
+	    &error));
+	g_assert_no_error(error);
+	g_assert_true(replaced);
+	g_assert_true(g_file_get_contents(apath, &text, NULL, NULL));
+	g_assert_cmpstr(text, ==, "a new one\n");
+	g_assert_false(g_file_test(meta, G_FILE_TEST_EXISTS));
+	assert_version(f, 3);
+}
+
 static void
 test_remove_rename(void)
 {
@@ -851,6 +895,7 @@ main(int argc, char **argv)
 	g_test_add_func("/folder/add-entries", test_add_entries);
 	g_test_add_func("/folder/record/save", test_save_record);
 	g_test_add_func("/folder/remove-rename", test_remove_rename);
+	g_test_add_func("/folder/remove-same", test_remove_same);
 	g_test_add_func("/folder/race/two-processes-add", test_concurrent_add);
 	g_test_add_func("/folder/version/hand-edited", test_version_hand_edited);
 	g_test_add_func("/folder/links/outside-root", test_outside_root);

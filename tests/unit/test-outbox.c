@@ -114,11 +114,11 @@ test_entry_symlink(Fx *fx, gconstpointer data)
 
 	(void)data;
 	g_assert_cmpint(symlink(fx->key, link), ==, 0);
-	g_assert_null(outbox_entry_copy(fx->box, "key.eml", fx->store, &e));
+	g_assert_null(outbox_entry_copy(fx->box, "key.eml", fx->store, NULL, &e));
 	g_assert_nonnull(e);
 	g_assert_nonnull(strstr(e->message, "symbolic link"));
 	g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
-	g_assert_null(outbox_entry_copy(fx->box, "fifo.eml", fx->store, &e2));
+	g_assert_null(outbox_entry_copy(fx->box, "fifo.eml", fx->store, NULL, &e2));
 	g_assert_nonnull(strstr(e2->message, "not a regular file"));
 	g_assert_cmpuint(tmp_files(fx), ==, before);
 }
@@ -134,12 +134,12 @@ test_entry_regular(Fx *fx, gconstpointer data)
 	g_autofree char *p = entry(fx, "m.eml", "From: jo@example.org\n\nhi\n");
 	g_autoptr(GError) e = NULL;
 	guint before = tmp_files(fx);
-	char *copy = outbox_entry_copy(fx->box, "m.eml", fx->store, &e);
+	char *copy = outbox_entry_copy(fx->box, "m.eml", fx->store, NULL, &e);
 	g_autofree char *text = NULL;
 	g_autofree char *file = NULL;
 	g_autofree char *text2 = NULL;
 	g_autofree char *first = NULL;
-	struct stat st;
+	struct stat st, es;
 
 	(void)data;
 	g_assert_no_error(e);
@@ -150,8 +150,11 @@ test_entry_regular(Fx *fx, gconstpointer data)
 	first = g_strdup(copy);
 	outbox_copy_free(copy);
 	g_assert_cmpint(chmod(p, 0600), ==, 0);
-	copy = outbox_entry_copy(fx->box, "m.eml", fx->store, &e);
+	copy = outbox_entry_copy(fx->box, "m.eml", fx->store, &es, &e);
 	g_assert_no_error(e);
+	/* the file read is named, to remove that one and no other */
+	g_assert_cmpint(stat(p, &st), ==, 0);
+	g_assert_true(es.st_dev == st.st_dev && es.st_ino == st.st_ino);
 	/* the first was closed when freed: its descriptor is taken again */
 	g_assert_cmpstr(copy, ==, first);
 	g_assert_cmpint(stat(copy, &st), ==, 0);
@@ -178,7 +181,7 @@ test_entry_big(Fx *fx, gconstpointer data)
 	g_autofree char *p = entry(fx, "big.eml", text);
 	g_autoptr(GError) e = NULL;
 	guint before = tmp_files(fx);
-	char *copy = outbox_entry_copy(fx->box, "big.eml", fx->store, &e);
+	char *copy = outbox_entry_copy(fx->box, "big.eml", fx->store, NULL, &e);
 	g_autofree char *got = NULL;
 
 	(void)data;
