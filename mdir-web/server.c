@@ -565,6 +565,10 @@ inet_address(const char *spec, gboolean allow_remote, GError **error)
 /*
  * A connection, handed to libsoup: the socket is accepted here because
  * libsoup 3.2 (Debian 12's) leaks every socket its own listener accepts.
+ * One the client reset before it was accepted has no peer address, which
+ * libsoup 3.2 does not take (a critical, and a NULL in its list of
+ * clients): there is nobody to answer, and dropping our reference closes
+ * it.
  */
 static gboolean
 incoming(GSocketService *service, GSocketConnection *conn, GObject *source, gpointer data)
@@ -575,6 +579,8 @@ incoming(GSocketService *service, GSocketConnection *conn, GObject *source, gpoi
 	g_autoptr(GError) e = NULL;
 
 	(void)service, (void)source;
+	if (local == NULL || remote == NULL)
+		return TRUE;
 	if (!soup_server_accept_iostream(w->server, G_IO_STREAM(conn), local, remote, &e))
 		mdir_log(LOG_WARNING, "a connection refused: %s", e->message);
 	return TRUE;

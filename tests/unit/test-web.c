@@ -6,6 +6,7 @@
  * nothing.
  */
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <syslog.h>
 
@@ -428,6 +429,76 @@ raw_answer(Fx *fx, const char *head)
 	g_assert_no_error(e);
 	g_assert_cmpint(n, >, 0);
 	return g_strndup(buf, (gsize)n);
+}
+
+/* The server's loop held still until released: connections wait unaccepted. */
+typedef struct {
+	GMutex lock;
+	GCond cond;
+	gboolean held;
+	gboolean released;
+} Gate;
+
+static gboolean
+gate_hold(gpointer data)
+{
+	Gate *g = data;
+
+	g_mutex_lock(&g->lock);
+	g->held = TRUE;
+	g_cond_broadcast(&g->cond);
+	while (!g->released)
+		g_cond_wait(&g->cond, &g->lock);
+	g_mutex_unlock(&g->lock);
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * A client that resets its connection before the server accepts it (a
+ * browser drops the spare connections it opened ahead): such a socket
+ * has no peer address, and libsoup 3.2 takes none (a critical, and a
+ * NULL connection in its list).  It is dropped; the next one is served.
+ */
+static void
+test_reset_before_accept(Fx *fx, gconstpointer data)
+{
+	Gate g = { 0 };
+	g_autoptr(GError) e = NULL;
+	g_auto(Reply) r = { 0 };
+
+	(void)data;
+	g_mutex_init(&g.lock);
+	g_cond_init(&g.cond);
+	g_main_context_invoke(fx->ctx, gate_hold, &g);
+	g_mutex_lock(&g.lock);
+	while (!g.held)
+		g_cond_wait(&g.cond, &g.lock);
+	g_mutex_unlock(&g.lock);
+	for (int i = 0; i < 3; i++) {
+		g_autoptr(GSocket) s = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+		    G_SOCKET_PROTOCOL_TCP, &e);
+		g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+		g_autoptr(GSocketAddress) to = g_inet_socket_address_new(lo,
+		    (guint16)fx->web->port);
+		struct linger now = { 1, 0 };
+
+		g_assert_no_error(e);
+		g_assert_true(g_socket_connect(s, to, NULL, &e));
+		g_assert_no_error(e);
+		/* closed with a linger of 0: a reset, not a FIN */
+		g_assert_cmpint(setsockopt(g_socket_get_fd(s), SOL_SOCKET, SO_LINGER, &now,
+		    sizeof now), ==, 0);
+		g_assert_true(g_socket_close(s, &e));
+		g_assert_no_error(e);
+	}
+	g_mutex_lock(&g.lock);
+	g.released = TRUE;
+	g_cond_broadcast(&g.cond);
+	g_mutex_unlock(&g.lock);
+	r = request(fx, "GET", "/login", NULL);
+	g_assert_cmpuint(r.status, ==, 200);
+	g_mutex_clear(&g.lock);
+	g_cond_clear(&g.cond);
 }
 
 /* A body too big for a form is refused from its headers, before login. */
@@ -906,6 +977,7 @@ main(int argc, char **argv)
 	ADD("/web/today", test_today, NULL);
 	ADD("/web/today/spam", test_today_spam, NULL);
 	ADD("/web/access/body-limit", test_body_limit, NULL);
+	ADD("/web/access/reset-before-accept", test_reset_before_accept, NULL);
 	ADD("/web/accounts/change", test_accounts, NULL);
 	ADD("/web/accounts/bad-input", test_accounts_bad, NULL);
 	ADD("/web/folders/browse", test_folders, NULL);
