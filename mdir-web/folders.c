@@ -409,7 +409,9 @@ web_download(Web *w, SoupServerMessage *msg, WebSession *s, GHashTable *form)
 	soup_server_message_set_response(msg, safe_type(mdir_record_get(rec, "content-type")),
 	    SOUP_MEMORY_COPY, NULL, 0);
 	soup_message_body_truncate(soup_server_message_get_response_body(msg));
-	soup_message_body_append_bytes(soup_server_message_get_response_body(msg), bytes);
+	/* an empty entry is an empty body: libsoup 3.2 refuses an empty chunk */
+	if (g_bytes_get_size(bytes) > 0)
+		soup_message_body_append_bytes(soup_server_message_get_response_body(msg), bytes);
 	soup_message_headers_set_content_length(h, g_bytes_get_size(bytes));
 	(void)s;
 }

@@ -716,6 +716,20 @@ add_entry(Fx *fx, const char *folder, const char *name, const char *text,
 	g_assert_cmpstr(used, ==, name);
 }
 
+/* An empty entry downloads as an empty body (libsoup 3.2 takes no empty chunk). */
+static void
+test_download_empty(Fx *fx, gconstpointer data)
+{
+	g_auto(Reply) r = { 0 };
+
+	(void)data;
+	add_entry(fx, "Box", "empty.bin", "", NULL);
+	login(fx);
+	r = request(fx, "GET", "/folders/download?path=Box&name=empty.bin", NULL);
+	g_assert_cmpuint(r.status, ==, 200);
+	g_assert_cmpstr(r.body ? r.body : "", ==, "");
+}
+
 static void
 test_folders(Fx *fx, gconstpointer data)
 {
@@ -981,6 +995,7 @@ main(int argc, char **argv)
 	ADD("/web/accounts/change", test_accounts, NULL);
 	ADD("/web/accounts/bad-input", test_accounts_bad, NULL);
 	ADD("/web/folders/browse", test_folders, NULL);
+	ADD("/web/folders/download-empty", test_download_empty, NULL);
 	ADD("/web/folders/escape", test_folders_escape, NULL);
 	ADD("/web/queue", test_queue, NULL);
 	ADD("/web/policy", test_policy, NULL);
