@@ -75,6 +75,12 @@ HOME=$T timeout 400 /usr/bin/python3 "$MDIR_SRC/tests/lib/web-browser.py" "http:
 	'Übersicht 2026.bin' >"$T/browser.out" 2>"$T/browser.err"
 ok $? "the browser went through every page"
 browser_ok=$?
+# whether mdir-web was there for the browser to the end, and if not, how it ended
+web_end=running
+if ! kill -0 "$WEB" 2>/dev/null; then
+	wait "$WEB"
+	web_end="ended with status $? (99: a sanitizer's report, 128+N: signal N)"
+fi
 step() { sed -n "s/^$1 //p" "$T/browser.out" | head -n 1; }
 
 is "$(step redirected)" "/login" "a page without a login sends the browser to /login"
@@ -137,6 +143,7 @@ fi
 # last, so that the runner's tail of a failure shows where the browser stopped
 if [ "$browser_ok" != 0 ]; then
 	tail -n 4 "$T/browser.err" | sed 's/^/# browser: /'
+	diag "mdir-web, when the browser stopped: $web_end"
 	# a sanitizer's report: its first line and the frames that say where
 	if grep -q 'ERROR: AddressSanitizer\|runtime error:' "$T/web.log"; then
 		grep -m 1 -A 14 'ERROR: AddressSanitizer\|runtime error:' "$T/web.log" |
