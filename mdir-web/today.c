@@ -63,7 +63,9 @@ column_sum(JsonObject *report, const char *section, const char *column, const ch
 	for (guint i = 0; rows && i < json_array_get_length(rows); i++) {
 		JsonObject *row = json_array_get_object_element(rows, i);
 
-		if (key && !g_strv_contains(keys, json_object_get_string_member(row, key)))
+		/* a row without that member, or null there, is none of @keys */
+		if (row == NULL || (key && !g_strv_contains(keys,
+		    json_object_get_string_member_with_default(row, key, ""))))
 			continue;
 		total += json_object_get_int_member_with_default(row, column, 0);
 	}

@@ -559,6 +559,34 @@ test_today_spam(Fx *fx, gconstpointer data)
 	g_assert_cmpint(json_int(api.body, "spam"), ==, 12);
 }
 
+/* A decision without an action (a row written by hand, an old database). */
+static void
+test_today_null_decision(Fx *fx, gconstpointer data)
+{
+	g_auto(Reply) api = { 0 };
+	g_autoptr(GError) e = NULL;
+	g_autoptr(Stats) s = NULL;
+	const char *actions[] = { NULL, POLICY_GREYLISTED };
+
+	(void)data;
+	s = stats_open(fx->config, fx->web->store, &e);
+	g_assert_no_error(e);
+	for (gsize i = 0; i < G_N_ELEMENTS(actions); i++) {
+		sqlite3_stmt *st = stats_stmt(s, "INSERT INTO decisions VALUES (?, '192.0.2.9', ?, NULL)");
+
+		g_assert_nonnull(st);
+		sqlite3_bind_int64(st, 1, g_get_real_time() / G_USEC_PER_SEC);
+		if (actions[i])
+			sqlite3_bind_text(st, 2, actions[i], -1, SQLITE_STATIC);
+		g_assert_cmpint(sqlite3_step(st), ==, SQLITE_DONE);
+		sqlite3_reset(st);
+	}
+	login(fx);
+	api = request(fx, "GET", "/api/today", NULL);
+	g_assert_cmpuint(api.status, ==, 200);
+	g_assert_cmpint(json_int(api.body, "greylisted"), ==, 1);
+}
+
 static gboolean
 account_exists(Fx *fx, const char *name)
 {
@@ -990,6 +1018,7 @@ main(int argc, char **argv)
 	ADD("/web/access/listen-remote", test_listen_remote, NULL);
 	ADD("/web/today", test_today, NULL);
 	ADD("/web/today/spam", test_today_spam, NULL);
+	ADD("/web/today/null-decision", test_today_null_decision, NULL);
 	ADD("/web/access/body-limit", test_body_limit, NULL);
 	ADD("/web/access/reset-before-accept", test_reset_before_accept, NULL);
 	ADD("/web/accounts/change", test_accounts, NULL);
