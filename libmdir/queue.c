@@ -135,27 +135,50 @@ pending_key(const char *name)
 }
 
 /*
+ * The directory of the key at @kpath's shard, opened, made first if it is
+ * missing.  .mdird is group-writable: a link as the shard is refused.
+ */
+static int
+open_shard(const char *kpath, gboolean whole, GError **error)
+{
+	g_autofree char *shard = g_path_get_dirname(kpath);
+	GError *e = NULL;
+	int fd;
+
+	/* there already, but for a delivery's first key of the shard */
+	fd = mdir_dir_open_nofollow(shard, FALSE, &e);
+	if (fd >= 0 || !g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+		if (e)
+			g_propagate_error(error, e);
+		return fd;
+	}
+	g_error_free(e);
+	/* synced whole, the delivery's one syncfs covers a new shard too */
+	if (!whole && !mdir_mkdir_durable(shard, error))
+		return -1;
+	return mdir_dir_open_nofollow(shard, TRUE, error);
+}
+
+/*
  * Locks the shard of the key at @kpath (its directory's .lock): the
  * deliveries of keys in one shard take turns, so that each sees the
  * others' steps whole.  With @wait FALSE, -1 with errno EWOULDBLOCK and no
- * error if another holds it.
+ * error if another holds it.  @shard_fd, unless NULL: the shard's
+ * directory, open, for the caller to close.
  */
 static int
-lock_shard(const char *kpath, gboolean whole, gboolean wait, GError **error)
+lock_shard(const char *kpath, gboolean whole, gboolean wait, int *shard_fd, GError **error)
 {
 	g_autofree char *shard = g_path_get_dirname(kpath);
 	g_autofree char *lock = g_build_filename(shard, ".lock", NULL);
-	int fd;
+	int dfd, fd;
 
-	/* synced whole, the delivery's one syncfs covers a new shard too */
-	if (whole && g_mkdir_with_parents(shard, MDIR_DIR_MODE) < 0) {
-		mdir_set_errno(error, errno, shard);
+	dfd = open_shard(kpath, whole, error);
+	if (dfd < 0)
 		return -1;
-	}
-	if (!whole && !mdir_mkdir_durable(shard, error))
-		return -1;
-	/* .mdird is group-writable: a link as the shard or its lock refused */
-	fd = mdir_file_open_nofollow(lock, O_RDWR | O_CREAT, error);
+	fd = mdir_open_at(dfd, ".lock", O_RDWR | O_CREAT, lock, error);
+	if (fd < 0 || shard_fd == NULL)
+		close(dfd);
 	if (fd < 0)
 		return -1;
 	/* mdir-receive's deadline bounds the wait */
@@ -165,26 +188,28 @@ lock_shard(const char *kpath, gboolean whole, gboolean wait, GError **error)
 		if (errsv == EINTR)
 			continue;
 		close(fd);
+		if (shard_fd)
+			close(dfd);
 		if (errsv != EWOULDBLOCK)
 			mdir_set_errno(error, errsv, lock);
 		errno = errsv;
 		return -1;
 	}
+	if (shard_fd)
+		*shard_fd = dfd;
 	return fd;
 }
 
-/* The key's file: empty, only its name counts. */
+/* The key's file in the shard @dfd: empty, only its name counts. */
 static gboolean
-make_key(const char *path, gboolean whole, GError **error)
+make_key(int dfd, const char *path, gboolean whole, GError **error)
 {
-	g_autofree char *dir = g_path_get_dirname(path);
-	int fd;
+	int fd = mdir_open_at(dfd, strrchr(path, '/') + 1, O_WRONLY | O_CREAT, path, error);
 
-	fd = mdir_file_open_nofollow(path, O_WRONLY | O_CREAT, error);
 	if (fd < 0)
 		return FALSE;
 	close(fd);
-	return whole || mdir_fsync_dir(dir, error);
+	return whole || fsync(dfd) == 0 || mdir_set_errno(error, errno, path);
 }
 
 /* Removes a pending batch, unless its key exists: then a retry needs it. */
@@ -229,15 +254,15 @@ mdir_queue_write_once(MdirStore *store, GPtrArray *records, const char *key, cha
 	g_autoptr(GString) text = NULL;
 	gboolean whole = mdir_store_whole_sync(store);
 	gboolean ok = FALSE;
-	int fd;
+	int fd, dfd = -1;
 
 	g_return_val_if_fail(pending_key(pending) != NULL, FALSE);
 	*name = NULL;
 	kpath = key_path(store, key);
-	fd = lock_shard(kpath, whole, TRUE, error);
+	fd = lock_shard(kpath, whole, TRUE, &dfd, error);
 	if (fd < 0)
 		return FALSE;
-	if (access(kpath, F_OK) == 0 && access(tmp, F_OK) < 0) {
+	if (faccessat(dfd, key, F_OK, 0) == 0 && access(tmp, F_OK) < 0) {
 		ok = sync_queue(store, dir, error);
 		goto out;
 	}
@@ -248,7 +273,7 @@ mdir_queue_write_once(MdirStore *store, GPtrArray *records, const char *key, cha
 		goto out;
 	}
 	mdir_test_fault("queue-before-key");
-	if (!make_key(kpath, whole, error)) {
+	if (!make_key(dfd, kpath, whole, error)) {
 		drop_pending(tmp, kpath);
 		goto out;
 	}
@@ -263,6 +288,7 @@ mdir_queue_write_once(MdirStore *store, GPtrArray *records, const char *key, cha
 	if (!ok)
 		g_clear_pointer(name, g_free);
 out:
+	close(dfd);
 	close(fd);
 	return ok;
 }
@@ -333,7 +359,7 @@ remove_pending(MdirStore *store, const char *path, const char *key, time_t befor
 	g_autofree char *kpath = key_path(store, key);
 	g_autofree char *shard = g_path_get_dirname(kpath);
 	gboolean ok = TRUE;
-	int fd = lock_shard(kpath, mdir_store_whole_sync(store), FALSE, error);
+	int fd = lock_shard(kpath, mdir_store_whole_sync(store), FALSE, NULL, error);
 
 	if (fd < 0)
 		return errno == EWOULDBLOCK;
