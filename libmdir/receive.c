@@ -241,9 +241,25 @@ queue_once(MdirStore *store, GPtrArray *records, const char *recipient, GError *
 	return TRUE;
 }
 
+/*
+ * Part @part's record as stored: the one @txn published, or for a message
+ * that was there before, the store's.  Transfer full.
+ */
+static MdirRecord *
+stored_record(MdirStore *store, MdirStoreTxn *txn, const MdirDelivery *d, guint part,
+    GError **error)
+{
+	g_autofree char *url = NULL;
+
+	if (!d->duplicate)
+		return mdir_record_copy(mdir_store_txn_record(txn, part));
+	url = mdir_url_build(d->stored_id, part);
+	return mdir_store_load_record(store, url, error);
+}
+
 /* The batch for one account: a header, then every part's record. */
 static gboolean
-queue_batch(MdirStore *store, const MdirEnvelope *env, const Target *t,
+queue_batch(MdirStore *store, MdirStoreTxn *txn, const MdirEnvelope *env, const Target *t,
     const char *received_at, MdirDelivery *d, GError **error)
 {
 	g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func(
@@ -259,8 +275,7 @@ queue_batch(MdirStore *store, const MdirEnvelope *env, const Target *t,
 	mdir_record_add(head, "queue-id", env->queue_id);
 	mdir_record_set_int(head, "parts", d->parts);
 	for (guint i = 0; i <= d->parts; i++) {
-		g_autofree char *url = mdir_url_build(d->stored_id, i);
-		MdirRecord *r = mdir_store_load_record(store, url, error);
+		MdirRecord *r = stored_record(store, txn, d, i, error);
 
 		if (r == NULL)
 			return FALSE;
@@ -296,14 +311,12 @@ deliver(MdirStore *store, const MdirConfig *config, MdirStoreTxn *txn, GArray *t
     MdirDelivery *delivery, GError **error)
 {
 	g_autoptr(MdirDelivery) d = delivery;
-	g_autofree char *anchor = NULL;
 	g_autoptr(MdirRecord) r0 = NULL;
 	GError *e = NULL;
 
 	if (!store_message(txn, config, env, received_at, fields, targets == NULL, d, error))
 		return NULL;
-	anchor = mdir_url_build(d->stored_id, 0);
-	r0 = mdir_store_load_record(store, anchor, error);
+	r0 = stored_record(store, txn, d, 0, error);
 	if (r0 == NULL)
 		return NULL;
 	d->parts = (guint)mdir_record_get_int(r0, "parts", 0);
@@ -311,7 +324,7 @@ deliver(MdirStore *store, const MdirConfig *config, MdirStoreTxn *txn, GArray *t
 	for (guint i = 0; targets && i < targets->len; i++) {
 		Target *t = &g_array_index(targets, Target, i);
 
-		if (!queue_batch(store, env, t, received_at, d, error))
+		if (!queue_batch(store, txn, env, t, received_at, d, error))
 			return NULL;
 		g_ptr_array_add(d->accounts, g_strdup(mdir_folder_name(t->folder)));
 	}

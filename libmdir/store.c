@@ -305,7 +305,10 @@ mdir_store_txn_begin(MdirStore *store, GError **error)
 	t->records = g_ptr_array_new_with_free_func((GDestroyNotify)mdir_record_free);
 	t->dir = tmp_path(store);
 	meta = g_build_filename(t->dir, ".meta", NULL);
-	if (g_mkdir_with_parents(meta, MDIR_DIR_MODE) < 0) {
+	/* two mkdirs, not a walk of the whole path: .mstore/tmp is there
+	 * (mdir_store_open() made it) unless someone removed it since */
+	if ((mkdir(t->dir, MDIR_DIR_MODE) < 0 || mkdir(meta, MDIR_DIR_MODE) < 0) &&
+	    g_mkdir_with_parents(meta, MDIR_DIR_MODE) < 0) {
 		mdir_set_errno(error, errno, t->dir);
 		mdir_store_txn_free(t);
 		return NULL;
@@ -486,17 +489,23 @@ is_store_field(const char *name)
 	return FALSE;
 }
 
-/* Writes every record with the store's fields, then fsyncs the whole tree. */
+/*
+ * Writes every record with the store's fields (not synced: sync_tree()
+ * syncs every file of the message at once); @written: those records, for
+ * the transaction to hold once it is published.
+ */
 static gboolean
 write_records(MdirStoreTxn *txn, const char *stored_id, const char *message_id,
-    GError **error)
+    GPtrArray **written, GError **error)
 {
 	g_autofree char *anchor = mdir_url_build(stored_id, 0);
+	g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(
+	    (GDestroyNotify)mdir_record_free);
 	guint n = txn->records->len;
 
 	for (guint i = 0; i < n; i++) {
 		MdirRecord *mine = mdir_store_txn_record(txn, i);
-		g_autoptr(MdirRecord) r = mdir_record_new();
+		MdirRecord *r = mdir_record_new();
 		g_autofree char *url = mdir_url_build(stored_id, i);
 		g_autofree char *text = NULL;
 		g_autofree char *path = NULL;
@@ -516,13 +525,14 @@ write_records(MdirStoreTxn *txn, const char *stored_id, const char *message_id,
 			if (!is_store_field(name))
 				mdir_record_add(r, name, value);
 		}
+		g_ptr_array_add(out, r);
 		g_snprintf(num, sizeof(num), "%u", i);
 		path = g_build_filename(txn->dir, ".meta", num, NULL);
 		text = mdir_record_to_string(r, &len);
-		/* not synced here: sync_tree() syncs every file of the message at once */
 		if (!mdir_write_file(path, text, len, error))
 			return FALSE;
 	}
+	*written = g_steal_pointer(&out);
 	return TRUE;
 }
 
@@ -649,6 +659,7 @@ mdir_store_txn_publish(MdirStoreTxn *txn, const char *message_id, char **stored_
 	for (int attempt = 0; attempt < 4; attempt++) {
 		g_autofree char *dest = mdir_store_message_dir(txn->store, id);
 		g_autofree char *parent = g_path_get_dirname(dest);
+		g_autoptr(GPtrArray) written = NULL;
 		gboolean same = FALSE;
 
 		if (g_file_test(dest, G_FILE_TEST_IS_DIR)) {
@@ -669,7 +680,7 @@ mdir_store_txn_publish(MdirStoreTxn *txn, const char *message_id, char **stored_
 			id = g_strdup_printf("%s~%.12s", orig, sha);
 			continue;
 		}
-		if (!write_records(txn, id, orig, error) || !sync_tree(txn, error) ||
+		if (!write_records(txn, id, orig, &written, error) || !sync_tree(txn, error) ||
 		    !make_bucket(txn->store, parent, error))
 			return FALSE;
 		if (rename(txn->dir, dest) < 0) {
@@ -678,6 +689,10 @@ mdir_store_txn_publish(MdirStoreTxn *txn, const char *message_id, char **stored_
 			return mdir_set_errno(error, errno, dest);
 		}
 		txn->committed = TRUE;
+		/* the records as stored: the caller reads them here, not again
+		 * from the disk (mdir_store_txn_record()) */
+		g_ptr_array_unref(txn->records);
+		txn->records = g_steal_pointer(&written);
 		/* the rename itself: with a whole-fs sync, the caller's next one
 		 * may cover it (final_sync FALSE); per file, only this does */
 		if (txn->store->whole_sync ? final_sync &&
