@@ -176,7 +176,8 @@ lock_shard(const char *kpath, gboolean whole, gboolean wait, int *shard_fd, GErr
 	dfd = open_shard(kpath, whole, error);
 	if (dfd < 0)
 		return -1;
-	fd = mdir_open_at(dfd, ".lock", O_RDWR | O_CREAT, lock, error);
+	/* O_NONBLOCK kept: no read or write is made, flock(2) ignores it */
+	fd = mdir_open_at(dfd, ".lock", O_RDWR | O_CREAT | O_NONBLOCK, lock, error);
 	if (fd < 0 || shard_fd == NULL)
 		close(dfd);
 	if (fd < 0)
@@ -204,7 +205,8 @@ lock_shard(const char *kpath, gboolean whole, gboolean wait, int *shard_fd, GErr
 static gboolean
 make_key(int dfd, const char *path, gboolean whole, GError **error)
 {
-	int fd = mdir_open_at(dfd, strrchr(path, '/') + 1, O_WRONLY | O_CREAT, path, error);
+	int fd = mdir_open_at(dfd, strrchr(path, '/') + 1, O_WRONLY | O_CREAT | O_NONBLOCK,
+	    path, error);
 
 	if (fd < 0)
 		return FALSE;
