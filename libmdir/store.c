@@ -452,8 +452,12 @@ mdir_store_txn_close_part(MdirStoreTxn *txn, GError **error)
 		return FALSE;
 	}
 	txn->fd = -1;
-	/* start write-back now: the fdatasync at commit then finds little to do */
-	sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	/* per file, start write-back now: the fsync at commit then finds
+	 * little to do.  Not before a syncfs, which writes every file in one
+	 * pass: a request a part, each in the delivery's own time, made LMTP
+	 * slower (bench/README, the LMTP section) */
+	if (!txn->store->whole_sync)
+		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	if (close(fd) < 0) {
 		g_autofree char *path = mdir_store_txn_part_path(txn, txn->part);
 
