@@ -142,6 +142,41 @@ test_records(void)
 	g_assert_error(error, MDIR_ERROR, MDIR_ERROR_NOT_FOUND);
 }
 
+/*
+ * After commit the transaction holds its records as the store has them
+ * (receive.c queues them from there, not reading them back), values that
+ * the writer escapes included.
+ */
+static void
+test_records_kept(void)
+{
+	g_autoptr(MdirStore) s = test_store();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(MdirStoreTxn) txn = mdir_store_txn_begin(s, &error);
+	g_autofree char *id = NULL;
+
+	for (guint part = 0; part < 2; part++) {
+		g_assert_true(mdir_store_txn_open_part(txn, part, &error));
+		g_assert_true(mdir_store_txn_write(txn, "x", 1, &error));
+		g_assert_true(mdir_store_txn_close_part(txn, &error));
+		mdir_record_add(mdir_store_txn_record(txn, part), "subject", " \\lead\r\n");
+		mdir_record_add(mdir_store_txn_record(txn, part), "url", "mine, replaced");
+	}
+	g_assert_true(mdir_store_txn_commit(txn, "<k@x>", &id, NULL, &error));
+	for (guint part = 0; part < 2; part++) {
+		g_autofree char *url = mdir_url_build(id, part);
+		g_autoptr(MdirRecord) stored = mdir_store_load_record(s, url, &error);
+		g_autofree char *want = NULL;
+		g_autofree char *got = NULL;
+
+		g_assert_no_error(error);
+		want = mdir_record_to_string(stored, NULL);
+		got = mdir_record_to_string(mdir_store_txn_record(txn, part), NULL);
+		g_assert_cmpstr(got, ==, want);
+		g_assert_cmpstr(mdir_record_get(mdir_store_txn_record(txn, part), "url"), ==, url);
+	}
+}
+
 static void
 test_url(void)
 {
@@ -466,6 +501,7 @@ main(int argc, char **argv)
 	g_test_add_func("/store/put/no-message-id", test_no_message_id);
 	g_test_add_func("/store/lookup", test_lookup);
 	g_test_add_func("/store/put/records", test_records);
+	g_test_add_func("/store/put/records-kept", test_records_kept);
 	g_test_add_func("/store/put/large-streamed", test_large_streamed);
 	g_test_add_func("/store/put/file", test_put_file);
 	g_test_add_func("/store/url", test_url);
