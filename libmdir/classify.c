@@ -15,7 +15,9 @@
  * - a batch in work may have filed some of its entries: after a crash it
  *   is filed again "carefully", skipping each entry a folder already
  *   holds from that batch (its record names the batch, the part and, for
- *   a forward, the address);
+ *   a forward, the address); a refiling that files nothing new runs no
+ *   effects (they ran before the crash), unless this process's own failed
+ *   round left the batch there (owe(): they never ran);
  * - a batch gone from work is filed whole.
  * Filing a batch twice therefore changes nothing, and a crash at any point
  * loses nothing.  A batch that cannot be read, or whose account is gone,
@@ -70,6 +72,8 @@ mdir_classifier_new(MdirStore *store)
 	c->rules = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, cached_free);
 	c->ongoing = g_ptr_array_new_with_free_func(batch_free);
 	c->max_new_folders = 20;
+	c->owed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	c->owed_changes = g_ptr_array_new_with_free_func(g_free);
 	return c;
 }
 
@@ -80,6 +84,8 @@ mdir_classifier_free(MdirClassifier *classifier)
 		return;
 	g_hash_table_unref(classifier->rules);
 	g_ptr_array_unref(classifier->ongoing);
+	g_hash_table_unref(classifier->owed);
+	g_ptr_array_unref(classifier->owed_changes);
 	g_free(classifier);
 }
 
@@ -610,9 +616,15 @@ log_batch(const Batch *b)
 	mdir_log(LOG_INFO, "%s", s->str);
 }
 
-/* The changes of the round, then the programs of the batches it finished. */
+/*
+ * The changes of the round, then the programs of the batches it finished.
+ * A careful refiling that filed nothing new skips them: they ran before
+ * the crash that left it in work, unless this process's own failed round
+ * left it there (@owed), before any ran.
+ */
 static void
-tell(GPtrArray *finished, GPtrArray *changes, MdirEffectFunc func, gpointer data)
+tell(GHashTable *owed, GPtrArray *finished, GPtrArray *changes, MdirEffectFunc func,
+    gpointer data)
 {
 	for (guint i = 0; i < changes->len; i++) {
 		g_auto(GStrv) f = g_strsplit(changes->pdata[i], "\t", 3);
@@ -623,9 +635,9 @@ tell(GPtrArray *finished, GPtrArray *changes, MdirEffectFunc func, gpointer data
 	}
 	for (guint i = 0; i < finished->len; i++) {
 		Batch *b = finished->pdata[i];
+		gboolean was_owed = g_hash_table_remove(owed, b->name);
 
-		/* a replay that filed nothing new had run them before the crash */
-		if (b->careful && b->filed == 0)
+		if (b->careful && b->filed == 0 && !was_owed)
 			continue;
 		for (guint j = 0; b->dir && j < b->later->len; j++) {
 			Later *l = b->later->pdata[j];
@@ -688,6 +700,25 @@ file_round(MdirClassifier *c, GPtrArray *round, GPtrArray *changes, GError **err
 	return TRUE;
 }
 
+/*
+ * A round failed: the batches it claimed or filed in part stay in work, to
+ * be refiled carefully, and their effects and its changes are owed.  A
+ * careful batch that filed nothing here was left by a crash: its own
+ * rule stands (tell()).
+ */
+static void
+owe(MdirClassifier *c, GPtrArray *round, GPtrArray *changes)
+{
+	for (guint i = 0; i < round->len; i++) {
+		Batch *b = round->pdata[i];
+
+		if (b->claimed && b->dir != NULL && (!b->careful || b->filed > 0))
+			g_hash_table_add(c->owed, g_strdup(b->name));
+	}
+	/* moved, @changes left empty */
+	g_ptr_array_extend_and_steal(c->owed_changes, g_ptr_array_ref(changes));
+}
+
 gint
 mdir_classifier_drain(MdirClassifier *classifier, guint max, MdirEffectFunc func,
     gpointer user_data, guint *held, GError **error)
@@ -709,12 +740,19 @@ mdir_classifier_drain(MdirClassifier *classifier, guint max, MdirEffectFunc func
 	 * keep ordinary mail waiting behind it */
 	while (classifier->ongoing->len > 0)
 		g_ptr_array_add(round, g_ptr_array_steal_index(classifier->ongoing, 0));
-	if (!file_round(classifier, round, changes, error))
+	/* what a failed round filed, told once this round's sync covers it */
+	g_ptr_array_extend_and_steal(changes, g_steal_pointer(&classifier->owed_changes));
+	classifier->owed_changes = g_ptr_array_new_with_free_func(g_free);
+	if (!file_round(classifier, round, changes, error)) {
+		owe(classifier, round, changes);
 		return -1; /* under way or not, all are refiled carefully */
+	}
 	/* one sync for every entry of every batch of the round */
 	if (changes->len > 0 && mdir_store_whole_sync(store) &&
-	    !mdir_syncfs(mdir_store_root(store), error))
+	    !mdir_syncfs(mdir_store_root(store), error)) {
+		owe(classifier, round, changes);
 		return -1;
+	}
 	for (guint i = 0; i < round->len; i++) {
 		Batch *b = g_steal_pointer(&round->pdata[i]);
 		g_autofree char *p = NULL;
@@ -734,7 +772,7 @@ mdir_classifier_drain(MdirClassifier *classifier, guint max, MdirEffectFunc func
 	}
 	g_ptr_array_extend_and_steal(classifier->ongoing, g_steal_pointer(&going));
 	if (func)
-		tell(finished, changes, func, user_data);
+		tell(classifier->owed, finished, changes, func, user_data);
 	return n - (gint)held_here;
 }
 

@@ -38,6 +38,10 @@ struct MdirClassifier {
 	GHashTable *rules;   /* folder path -> Cached */
 	GPtrArray *ongoing;  /* Batch: planned, claimed, partly filed */
 	guint max_new_folders;
+	GHashTable *owed;    /* names of batches a failed round filed in part
+				or whole: their effects never ran */
+	GPtrArray *owed_changes; /* a failed round's changes, told after the
+				    next round's sync */
 };
 
 /* One entry to file. */

@@ -769,6 +769,52 @@ test_cascade_untrusted(Fixture *fx, gconstpointer data)
 	ASSERT_LS(fx, "SMTP/Outbox", "Invoice.eml Invoice.txt");
 }
 
+/*
+ * A round that ends in an I/O error after filing a batch: the same
+ * process refiles it carefully, finds it all filed, and still runs its
+ * effects and tells its changes (they never ran); only a batch a crash
+ * left in work is assumed to have run them (test_replay).
+ */
+static void
+test_error_effects(Fixture *fx, gconstpointer data)
+{
+	(void)data;
+	if (g_test_subprocess()) {
+		g_autofree char *k = NULL;
+		g_autoptr(GError) error = NULL;
+
+		account(fx, JO, "if part = 0 then notify\n");
+		account(fx, "SMTP/Accounts/k@example.org", NULL);
+		deliver(fx, "k0", "k@example.org");
+		g_assert_cmpint(drain(fx, NULL), ==, 1);
+		k = g_build_filename(mdir_store_root(fx->store), "SMTP/Accounts/k@example.org",
+		    NULL);
+		g_assert_cmpint(g_chmod(k, 0500), ==, 0);
+		test_drop_dac_override();
+		deliver(fx, "a", "jo@example.org");
+		deliver(fx, "b", "k@example.org");
+		g_ptr_array_set_size(fx->effects, 0);
+		g_assert_cmpint(mdir_classifier_drain(fx->classifier, 100, effect, fx, NULL,
+		    &error), ==, -1);
+		g_assert_nonnull(error);
+		/* jo's batch was filed, k's could not be: nothing told yet */
+		ASSERT_LS(fx, JO, "Invoice.eml Invoice.txt invoice.pdf");
+		g_assert_cmpuint(fx->effects->len, ==, 0);
+		g_assert_cmpint(g_chmod(k, 0700), ==, 0);
+		g_assert_cmpint(drain(fx, NULL), ==, 2);
+		g_assert_cmpuint(count_effects(fx, "notify " JO " 0"), ==, 1);
+		g_assert_cmpuint(count_effects(fx, "change " JO " "), ==, 3);
+		g_assert_cmpuint(count_effects(fx, "change SMTP/Accounts/k@example.org "), ==, 3);
+		g_assert_cmpuint(count_dir(fx, ".mdird/work"), ==, 0);
+		/* owed once: nothing is told again */
+		g_assert_cmpint(drain(fx, NULL), ==, 0);
+		g_assert_cmpuint(fx->effects->len, ==, 0);
+		return;
+	}
+	g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+	g_test_trap_assert_passed();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -792,5 +838,6 @@ main(int argc, char **argv)
 	ADD("/classify/cascade-untrusted", test_cascade_untrusted);
 	ADD("/classify/slices-stopped", test_slices_stopped);
 	ADD("/classify/shared-records", test_shared_records);
+	ADD("/classify/error-effects", test_error_effects);
 	return g_test_run();
 }
