@@ -71,6 +71,8 @@ mdir_classifier_new(MdirStore *store)
 	c->store = store;
 	c->rules = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, cached_free);
 	c->ongoing = g_ptr_array_new_with_free_func(batch_free);
+	c->folders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    (GDestroyNotify)mdir_folder_free);
 	c->max_new_folders = 20;
 	c->owed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	c->owed_changes = g_ptr_array_new_with_free_func(g_free);
@@ -84,6 +86,7 @@ mdir_classifier_free(MdirClassifier *classifier)
 		return;
 	g_hash_table_unref(classifier->rules);
 	g_ptr_array_unref(classifier->ongoing);
+	g_hash_table_unref(classifier->folders);
 	g_hash_table_unref(classifier->owed);
 	g_ptr_array_unref(classifier->owed_changes);
 	g_free(classifier);
@@ -352,7 +355,7 @@ file_into(MdirClassifier *c, const char *name, GPtrArray *group, GPtrArray *chan
     GError **error)
 {
 	Item *first = group->pdata[0];
-	MdirFolder *f = classify_batch_folder(first->b, c->store, name, TRUE, error);
+	MdirFolder *f = classify_batch_folder(c, first->b, name, TRUE, error);
 	g_autoptr(GArray) entries = g_array_new(FALSE, TRUE, sizeof(MdirFolderEntry));
 	g_autoptr(GPtrArray) tmps = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GPtrArray) files = g_ptr_array_new(); /* shared records, or NULL */
@@ -466,8 +469,7 @@ batch_new(const char *name, const char *dir, gboolean careful)
 	b->claimed = careful;
 	b->filings = g_ptr_array_new_with_free_func(filing_free);
 	b->later = g_ptr_array_new_with_free_func(later_free);
-	b->folders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-	    (GDestroyNotify)mdir_folder_free);
+	b->folders = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	b->planned = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	b->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	    (GDestroyNotify)g_hash_table_unref);
@@ -719,9 +721,9 @@ owe(MdirClassifier *c, GPtrArray *round, GPtrArray *changes)
 	g_ptr_array_extend_and_steal(c->owed_changes, g_ptr_array_ref(changes));
 }
 
-gint
-mdir_classifier_drain(MdirClassifier *classifier, guint max, MdirEffectFunc func,
-    gpointer user_data, guint *held, GError **error)
+static gint
+drain_round(MdirClassifier *classifier, guint max, MdirEffectFunc func, gpointer user_data,
+    guint *held, GError **error)
 {
 	MdirStore *store = classifier->store;
 	g_autoptr(GPtrArray) changes = g_ptr_array_new_with_free_func(g_free);
@@ -774,6 +776,21 @@ mdir_classifier_drain(MdirClassifier *classifier, guint max, MdirEffectFunc func
 	if (func)
 		tell(classifier->owed, finished, changes, func, user_data);
 	return n - (gint)held_here;
+}
+
+gint
+mdir_classifier_drain(MdirClassifier *classifier, guint max, MdirEffectFunc func,
+    gpointer user_data, guint *held, GError **error)
+{
+	gint n;
+
+	classifier->drains++; /* each folder's .rules and .hold looked at again */
+	n = drain_round(classifier, max, func, user_data, held, error);
+	/* the folders stay open while a batch is under way, no longer: one
+	 * renamed or removed meanwhile is opened again by its name */
+	if (classifier->ongoing->len == 0)
+		g_hash_table_remove_all(classifier->folders);
+	return n;
 }
 
 guint

@@ -25,17 +25,27 @@
  */
 #define PLAN_SLICE 2000
 
+/*
+ * What a folder's rules and .hold are, looked at once a drain
+ * (MdirClassifier.drains): the rules parsed once a version of the file.
+ */
 typedef struct {
 	dev_t dev;
 	ino_t ino;
 	gint64 ctime_ns;
 	off_t size;
-	MdirRules *rules; /* NULL: the file is broken */
+	MdirRules *rules; /* NULL: the file is broken, or missing */
+	gboolean missing; /* no .rules */
+	gboolean held;	  /* a .hold, when last looked at */
+	guint drain;	  /* the drain that looked last */
 } Cached;
 
 struct MdirClassifier {
 	MdirStore *store;
 	GHashTable *rules;   /* folder path -> Cached */
+	guint drains;	     /* mdir_classifier_drain() calls so far */
+	GHashTable *folders; /* name -> MdirFolder, opened for the batches under
+				way: kept while any is, then closed */
 	GPtrArray *ongoing;  /* Batch: planned, claimed, partly filed */
 	guint max_new_folders;
 	GHashTable *owed;    /* names of batches a failed round filed in part
@@ -70,7 +80,8 @@ typedef struct {
 	guint next;	   /* filings[next] is the first one not filed yet */
 	GPtrArray *filings; /* Filing */
 	GPtrArray *later;   /* Later */
-	GHashTable *folders; /* name -> MdirFolder, opened while planning */
+	GHashTable *folders; /* name -> MdirFolder (the classifier's), opened
+				while planning */
 	GHashTable *planned; /* filing keys: each entry into each folder once */
 	GHashTable *seen;    /* careful: folder name -> keys it holds already */
 	guint new_folders;   /* made by templates while planning */
@@ -91,8 +102,11 @@ typedef enum { ROUTED, HELD, FAILED, PLANNING } Route;
 /* ROOT/.mdird/@sub.  Transfer full. */
 char *classify_mdird_dir(MdirStore *store, const char *sub);
 
-/* @name opened (made if missing) and kept for the batch.  Transfer none. */
-MdirFolder *classify_batch_folder(Batch *b, MdirStore *store, const char *name,
+/*
+ * @name opened (made if missing @create) and kept for the batch, and for
+ * the others under way with it.  Transfer none.
+ */
+MdirFolder *classify_batch_folder(MdirClassifier *c, Batch *b, const char *name,
     gboolean create, GError **error);
 
 /*

@@ -57,37 +57,43 @@ post_notice(MdirClassifier *c, MdirFolder *folder, const char *subject, const ch
 
 /* Rules ------------------------------------------------------------------------ */
 
-/* The rules of @folder, NULL if it has none or they are broken. */
-static MdirRules *
-rules_for(MdirClassifier *c, MdirFolder *folder)
+/* A Cached made for @st, the status of a .rules file. */
+static Cached *
+cached_new(const struct stat *st)
 {
-	g_autofree char *path = g_build_filename(mdir_folder_path(folder), ".rules", NULL);
-	Cached *k = g_hash_table_lookup(c->rules, mdir_folder_path(folder));
-	g_autoptr(GError) e = NULL;
-	g_autofree char *text = NULL;
-	struct stat st, dst;
+	Cached *k = g_new0(Cached, 1);
 
-	/* lstat: a link in place of .rules is refused by the load, not followed */
-	if (lstat(path, &st) < 0) {
-		g_hash_table_remove(c->rules, mdir_folder_path(folder));
-		return NULL;
-	}
+	k->dev = st->st_dev;
+	k->ino = st->st_ino;
+	k->size = st->st_size;
+	k->ctime_ns = (gint64)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+	return k;
+}
+
+/* Whether @k was made for the file @st is: same file, same change time. */
+static gboolean
+cached_same(const Cached *k, const struct stat *st)
+{
 	/* the change time: the text changes it, and so do the owner and the
 	 * links that decide what the file may do */
-	if (k && k->dev == st.st_dev && k->ino == st.st_ino && k->size == st.st_size &&
-	    k->ctime_ns == (gint64)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec)
-		return k->rules;
-	k = g_new0(Cached, 1);
-	k->dev = st.st_dev;
-	k->ino = st.st_ino;
-	k->size = st.st_size;
-	k->ctime_ns = (gint64)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+	return !k->missing && k->dev == st->st_dev && k->ino == st->st_ino &&
+	    k->size == st->st_size &&
+	    k->ctime_ns == (gint64)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+/* Parses @path, the rules of @folder, into @k; a notice if it is broken. */
+static void
+load_rules(MdirClassifier *c, MdirFolder *folder, const char *path, Cached *k)
+{
+	g_autoptr(GError) e = NULL;
+	g_autofree char *text = NULL;
+	struct stat dst;
+
 	if (stat(mdir_folder_path(folder), &dst) < 0)
 		dst.st_uid = 0;
 	k->rules = mdir_rules_load(path, dst.st_uid, &e);
-	g_hash_table_replace(c->rules, g_strdup(mdir_folder_path(folder)), k);
 	if (k->rules)
-		return k->rules;
+		return;
 	/* once per version of the file: it is cached until it changes */
 	mdir_log(LOG_ERR, "%s (entries stay in the folder until it is fixed)", e->message);
 	text = g_strdup_printf("mdird could not read the rules of the folder %s:\n\n  %s\n\n"
@@ -95,22 +101,61 @@ rules_for(MdirClassifier *c, MdirFolder *folder)
 			       "here and no rule of it runs.\nNothing is lost.\n",
 	    mdir_folder_name(folder), e->message);
 	post_notice(c, folder, "rules error", text);
-	return NULL;
+}
+
+/*
+ * The rules of @folder (NULL if it has none or they are broken) and
+ * whether it holds a .hold, looked at once a drain: the batches of a round
+ * see the folder as it was when the round first came to it.
+ */
+static Cached *
+folder_state(MdirClassifier *c, MdirFolder *folder)
+{
+	const char *dir = mdir_folder_path(folder);
+	g_autofree char *path = g_build_filename(dir, ".rules", NULL);
+	g_autofree char *hold = NULL;
+	Cached *k = g_hash_table_lookup(c->rules, dir);
+	struct stat st;
+
+	if (k && k->drain == c->drains)
+		return k;
+	/* lstat: a link in place of .rules is refused by the load, not followed */
+	if (lstat(path, &st) < 0) {
+		if (k == NULL || !k->missing) {
+			k = g_new0(Cached, 1);
+			k->missing = TRUE;
+			g_hash_table_replace(c->rules, g_strdup(dir), k);
+		}
+	} else if (k == NULL || !cached_same(k, &st)) {
+		k = cached_new(&st);
+		g_hash_table_replace(c->rules, g_strdup(dir), k);
+		load_rules(c, folder, path, k);
+	}
+	hold = g_build_filename(dir, ".hold", NULL);
+	k->held = g_file_test(hold, G_FILE_TEST_EXISTS);
+	k->drain = c->drains;
+	return k;
 }
 
 /* Planning ---------------------------------------------------------------------- */
 
 MdirFolder *
-classify_batch_folder(Batch *b, MdirStore *store, const char *name, gboolean create,
+classify_batch_folder(MdirClassifier *c, Batch *b, const char *name, gboolean create,
     GError **error)
 {
 	MdirFolder *f = g_hash_table_lookup(b->folders, name);
 
 	if (f)
 		return f;
-	f = mdir_folder_open(store, name, create ? MDIR_FOLDER_CREATE : 0, error);
-	if (f == NULL)
-		return NULL;
+	/* opened once for all the batches of a round: each open resolves
+	 * the path component by component */
+	f = g_hash_table_lookup(c->folders, name);
+	if (f == NULL) {
+		f = mdir_folder_open(c->store, name, create ? MDIR_FOLDER_CREATE : 0, error);
+		if (f == NULL)
+			return NULL;
+		g_hash_table_insert(c->folders, g_strdup(name), f);
+	}
 	g_hash_table_insert(b->folders, g_strdup(name), f);
 	return f;
 }
@@ -326,7 +371,7 @@ route_to(MdirClassifier *c, Batch *b, MdirFolder *from, const MdirAction *a,
 		plan_filing(b, from, src, r, name);
 		return ROUTED;
 	}
-	to = classify_batch_folder(b, c->store, dest, TRUE, &e);
+	to = classify_batch_folder(c, b, dest, TRUE, &e);
 	if (to == NULL) {
 		if (e->domain == G_FILE_ERROR && e->code != G_FILE_ERROR_NOTDIR) {
 			g_propagate_error(error, e);
@@ -352,8 +397,8 @@ static Route
 route(MdirClassifier *c, Batch *b, MdirFolder *f, const char *src, const MdirRecord *r,
     const char *name, GPtrArray *chain, GError **error)
 {
-	g_autofree char *hold = g_build_filename(mdir_folder_path(f), ".hold", NULL);
 	g_autoptr(GPtrArray) acts = NULL;
+	Cached *state;
 	MdirRules *rules;
 	gboolean keep;
 	gboolean doubtful;
@@ -367,9 +412,10 @@ route(MdirClassifier *c, Batch *b, MdirFolder *f, const char *src, const MdirRec
 			plan_filing(b, f, src, r, name);
 			return ROUTED;
 		}
-	if (g_file_test(hold, G_FILE_TEST_EXISTS))
+	state = folder_state(c, f);
+	if (state->held)
 		return HELD;
-	rules = chain->len < MAX_CASCADE ? rules_for(c, f) : NULL;
+	rules = chain->len < MAX_CASCADE ? state->rules : NULL;
 	if (chain->len >= MAX_CASCADE)
 		mdir_log(LOG_WARNING, "%s: rules cascade deeper than %d; not followed further",
 		    mdir_folder_name(f), MAX_CASCADE);
@@ -458,7 +504,7 @@ plan_start(MdirClassifier *c, Batch *b, Route *how, GError **error)
 	}
 	b->account = g_strdup(account);
 	b->message_id = g_strdup(mdir_record_get(recs->pdata[1], "message-id"));
-	if (classify_batch_folder(b, c->store, account, FALSE, &e) == NULL) {
+	if (classify_batch_folder(c, b, account, FALSE, &e) == NULL) {
 		if (!g_error_matches(e, MDIR_ERROR, MDIR_ERROR_NOT_FOUND) &&
 		    !g_error_matches(e, MDIR_ERROR, MDIR_ERROR_OUTSIDE_ROOT)) {
 			g_propagate_error(error, e);
@@ -485,7 +531,7 @@ classify_plan(MdirClassifier *c, Batch *b, GError **error)
 
 	if (b->recs == NULL && !plan_start(c, b, &how, error))
 		return how;
-	f = classify_batch_folder(b, c->store, b->account, FALSE, error);
+	f = classify_batch_folder(c, b, b->account, FALSE, error);
 	if (f == NULL)
 		return FAILED;
 	end = MIN(b->recs->len, b->plan_next + PLAN_SLICE);
