@@ -911,24 +911,70 @@ compare(const Node *n, const char *v)
 	}
 }
 
-/* Whether one value passes a positive test. */
-static gboolean
-value_passes(const Node *n, const char *v)
-{
-	g_autofree char *folded = NULL;
+/*
+ * The values of the fields one evaluation has looked at, each casefolded
+ * once if a test needs it: a hundred rules on a few fields cost a few
+ * lookups, not a hundred lookups and copies.
+ */
+typedef struct {
+	const char *field;
+	const char **all;  /* the record's values */
+	char **folded;	   /* casefolded, once a test needed them */
+} Seen;
 
+typedef struct {
+	const MdirRecord *record;
+	Seen seen[16];
+	guint n;
+} Memo;
+
+static void
+memo_clear(Memo *m)
+{
+	for (guint i = 0; i < m->n; i++) {
+		g_free(m->seen[i].all);
+		g_strfreev(m->seen[i].folded);
+	}
+	m->n = 0;
+}
+
+/* The values of @field, looked up once an evaluation (NULL: too many fields). */
+static Seen *
+seen_field(Memo *m, const char *field)
+{
+	Seen *s;
+
+	for (guint i = 0; i < m->n; i++)
+		if (g_ascii_strcasecmp(m->seen[i].field, field) == 0)
+			return &m->seen[i];
+	if (m->n == G_N_ELEMENTS(m->seen))
+		return NULL;
+	s = &m->seen[m->n++];
+	s->field = field;
+	s->all = mdir_record_get_all(m->record, field);
+	s->folded = NULL;
+	return s;
+}
+
+static gboolean
+needs_folding(Op op)
+{
+	return op == OP_EQ || op == OP_NE || op == OP_CONTAINS || op == OP_GLOB;
+}
+
+/* Whether one value (@folded: casefolded, if the test needs it) passes a positive test. */
+static gboolean
+value_passes(const Node *n, const char *v, const char *folded)
+{
 	switch (n->op) {
 	case OP_HAS:
 		return TRUE;
 	case OP_EQ:
 	case OP_NE:
-		folded = g_utf8_casefold(v, -1);
 		return strcmp(folded, n->text) == 0;
 	case OP_CONTAINS:
-		folded = g_utf8_casefold(v, -1);
 		return strstr(folded, n->text) != NULL;
 	case OP_GLOB:
-		folded = g_utf8_casefold(v, -1);
 		return g_pattern_spec_match_string(n->glob, folded);
 	case OP_REGEX:
 	case OP_NOT_REGEX:
@@ -938,27 +984,57 @@ value_passes(const Node *n, const char *v)
 	}
 }
 
+/* Whether any of @all passes @n (casefolded here when not given). */
 static gboolean
-holds(const Node *n, const MdirRecord *r)
+any_passes(const Node *n, const char *const *all, char **folded)
+{
+	gboolean any = FALSE;
+
+	for (guint i = 0; all && all[i] && !any; i++) {
+		g_autofree char *f = NULL;
+
+		if (needs_folding(n->op) && folded == NULL)
+			f = g_utf8_casefold(all[i], -1);
+		any = value_passes(n, all[i], folded ? folded[i] : f);
+	}
+	return any;
+}
+
+static gboolean
+holds(const Node *n, Memo *m)
 {
 	g_autofree const char **all = NULL;
-	gboolean any = FALSE;
+	Seen *s;
+	gboolean any;
 
 	switch (n->kind) {
 	case T_TRUE:
 		return TRUE;
 	case T_AND:
-		return holds(n->a, r) && holds(n->b, r);
+		return holds(n->a, m) && holds(n->b, m);
 	case T_OR:
-		return holds(n->a, r) || holds(n->b, r);
+		return holds(n->a, m) || holds(n->b, m);
 	case T_NOT:
-		return !holds(n->a, r);
+		return !holds(n->a, m);
 	case T_TEST:
 		break;
 	}
-	all = mdir_record_get_all(r, n->field);
-	for (guint i = 0; all && all[i] && !any; i++)
-		any = value_passes(n, all[i]);
+	s = seen_field(m, n->field);
+	if (s == NULL) {
+		all = mdir_record_get_all(m->record, n->field);
+		any = any_passes(n, all, NULL);
+	} else {
+		if (needs_folding(n->op) && s->folded == NULL) {
+			guint len = 0;
+
+			while (s->all[len])
+				len++;
+			s->folded = g_new0(char *, len + 1);
+			for (guint i = 0; i < len; i++)
+				s->folded[i] = g_utf8_casefold(s->all[i], -1);
+		}
+		any = any_passes(n, s->all, s->folded);
+	}
 	return (n->op == OP_NE || n->op == OP_NOT_REGEX) ? !any : any;
 }
 
@@ -1056,12 +1132,13 @@ GPtrArray *
 mdir_rules_eval(const MdirRules *rules, const MdirRecord *record, gboolean *keep)
 {
 	GPtrArray *out = g_ptr_array_new();
+	Memo m = { .record = record };
 
 	*keep = TRUE;
 	for (guint i = 0; i < rules->rules->len; i++) {
 		const Rule *r = rules->rules->pdata[i];
 
-		if (r->test && !holds(r->test, record))
+		if (r->test && !holds(r->test, &m))
 			continue;
 		for (guint j = 0; j < r->actions->len; j++) {
 			MdirAction *a = r->actions->pdata[j];
@@ -1075,5 +1152,6 @@ mdir_rules_eval(const MdirRules *rules, const MdirRecord *record, gboolean *keep
 		if (!r->go_on)
 			break;
 	}
+	memo_clear(&m);
 	return out;
 }
