@@ -8,9 +8,9 @@
  * Then the round claims the planned batches by renaming them from
  * .mdird/queue into .mdird/work and makes the claim durable; files every
  * entry of the plans (a hard link and the record, with a "batch" field
- * naming the batch); makes all of that durable with one sync; releases
- * the batches by unlinking them from work; and only then tells the
- * caller (watchers, notify, pipe).  So:
+ * naming the batch); makes all of that durable with one sync; tells the
+ * watchers; releases the batches by unlinking them from work; and only
+ * then runs the programs (notify, pipe).  So:
  * - a batch in queue has filed nothing;
  * - a batch in work may have filed some of its entries: after a crash it
  *   is filed again "carefully", skipping each entry a folder already
@@ -618,15 +618,9 @@ log_batch(const Batch *b)
 	mdir_log(LOG_INFO, "%s", s->str);
 }
 
-/*
- * The changes of the round, then the programs of the batches it finished.
- * A careful refiling that filed nothing new skips them: they ran before
- * the crash that left it in work, unless this process's own failed round
- * left it there (@owed), before any ran.
- */
+/* The changes of the round, to the watchers: durable, the batches not yet released. */
 static void
-tell(GHashTable *owed, GPtrArray *finished, GPtrArray *changes, MdirEffectFunc func,
-    gpointer data)
+tell_changes(GPtrArray *changes, MdirEffectFunc func, gpointer data)
 {
 	for (guint i = 0; i < changes->len; i++) {
 		g_auto(GStrv) f = g_strsplit(changes->pdata[i], "\t", 3);
@@ -635,11 +629,22 @@ tell(GHashTable *owed, GPtrArray *finished, GPtrArray *changes, MdirEffectFunc f
 
 		func(&e, data);
 	}
+}
+
+/*
+ * The programs of the batches the round finished, released.  A careful
+ * refiling that filed nothing new skips them: they ran before the crash
+ * that left it in work, unless this process's own failed round left it
+ * there (@owed), before any ran.
+ */
+static void
+tell_later(GHashTable *owed, GPtrArray *finished, MdirEffectFunc func, gpointer data)
+{
 	for (guint i = 0; i < finished->len; i++) {
 		Batch *b = finished->pdata[i];
 		gboolean was_owed = g_hash_table_remove(owed, b->name);
 
-		if (b->careful && b->filed == 0 && !was_owed)
+		if (func == NULL || (b->careful && b->filed == 0 && !was_owed))
 			continue;
 		for (guint j = 0; b->dir && j < b->later->len; j++) {
 			Later *l = b->later->pdata[j];
@@ -755,6 +760,9 @@ drain_round(MdirClassifier *classifier, guint max, MdirEffectFunc func, gpointer
 		owe(classifier, round, changes);
 		return -1;
 	}
+	/* watchers hear at once: what they are told is durable */
+	if (func)
+		tell_changes(changes, func, user_data);
 	for (guint i = 0; i < round->len; i++) {
 		Batch *b = g_steal_pointer(&round->pdata[i]);
 		g_autofree char *p = NULL;
@@ -773,8 +781,7 @@ drain_round(MdirClassifier *classifier, guint max, MdirEffectFunc func, gpointer
 		unlink(p);
 	}
 	g_ptr_array_extend_and_steal(classifier->ongoing, g_steal_pointer(&going));
-	if (func)
-		tell(classifier->owed, finished, changes, func, user_data);
+	tell_later(classifier->owed, finished, func, user_data);
 	return n - (gint)held_here;
 }
 
