@@ -573,8 +573,10 @@ take(MdirClassifier *c, guint max, guint *held, GError **error)
 	}
 	/* the claim is durable before anything is filed: otherwise a crash
 	 * could put a half-filed batch back in the queue, to be filed whole */
+	c->claim_sync_us = g_get_monotonic_time();
 	if (fresh > 0 && !sync_dirs(c->store, work, queue, error))
 		return NULL;
+	c->claim_sync_us = g_get_monotonic_time() - c->claim_sync_us;
 	return g_steal_pointer(&out);
 }
 
@@ -737,7 +739,10 @@ drain_round(MdirClassifier *classifier, guint max, MdirEffectFunc func, gpointer
 	g_autoptr(GPtrArray) going = g_ptr_array_new_with_free_func(batch_free);
 	guint held_here = 0;
 	gint n = 0;
+	gint64 t[5];
 
+	t[0] = g_get_monotonic_time();
+	classifier->claim_sync_us = 0;
 	round = take(classifier, max, &held_here, error);
 	if (held)
 		*held = held_here;
@@ -750,19 +755,23 @@ drain_round(MdirClassifier *classifier, guint max, MdirEffectFunc func, gpointer
 	/* what a failed round filed, told once this round's sync covers it */
 	g_ptr_array_extend_and_steal(changes, g_steal_pointer(&classifier->owed_changes));
 	classifier->owed_changes = g_ptr_array_new_with_free_func(g_free);
+	t[1] = g_get_monotonic_time();
 	if (!file_round(classifier, round, changes, error)) {
 		owe(classifier, round, changes);
 		return -1; /* under way or not, all are refiled carefully */
 	}
 	/* one sync for every entry of every batch of the round */
+	t[2] = g_get_monotonic_time();
 	if (changes->len > 0 && mdir_store_whole_sync(store) &&
 	    !mdir_syncfs(mdir_store_root(store), error)) {
 		owe(classifier, round, changes);
 		return -1;
 	}
 	/* watchers hear at once: what they are told is durable */
+	t[3] = g_get_monotonic_time();
 	if (func)
 		tell_changes(changes, func, user_data);
+	t[4] = g_get_monotonic_time();
 	for (guint i = 0; i < round->len; i++) {
 		Batch *b = g_steal_pointer(&round->pdata[i]);
 		g_autofree char *p = NULL;
@@ -782,6 +791,13 @@ drain_round(MdirClassifier *classifier, guint max, MdirEffectFunc func, gpointer
 	}
 	g_ptr_array_extend_and_steal(classifier->ongoing, g_steal_pointer(&going));
 	tell_later(classifier->owed, finished, func, user_data);
+	if (changes->len > 0)
+		mdir_log(LOG_DEBUG, "round: %u batches, %u entries; microseconds: take %" G_GINT64_FORMAT
+		    " (its claim's sync %" G_GINT64_FORMAT "), file %" G_GINT64_FORMAT ", sync %"
+		    G_GINT64_FORMAT ", tell %" G_GINT64_FORMAT ", release and programs %"
+		    G_GINT64_FORMAT, round->len, changes->len, t[1] - t[0],
+		    classifier->claim_sync_us, t[2] - t[1], t[3] - t[2], t[4] - t[3],
+		    g_get_monotonic_time() - t[4]);
 	return n - (gint)held_here;
 }
 

@@ -44,6 +44,7 @@ struct MdirClassifier {
 	MdirStore *store;
 	GHashTable *rules;   /* folder path -> Cached */
 	guint drains;	     /* mdir_classifier_drain() calls so far */
+	gint64 claim_sync_us; /* the last round's claim sync took, for the log */
 	GHashTable *folders; /* name -> MdirFolder, opened for the batches under
 				way: kept while any is, then closed */
 	GPtrArray *ongoing;  /* Batch: planned, claimed, partly filed */
