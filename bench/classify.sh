@@ -67,10 +67,13 @@ printf 'plugin {\n  sieve = file:%s/home/sieve;active=%s/home/active.sieve\n}\n'
 	>>"$W/dovecot.conf"
 
 # a pass's files are set aside, not removed (bench_set_aside: removals
-# slow the next pass's file creations); $W/empty: no queue of its own
-mkdir -p "$W/empty"
+# slow the next pass's file creations); $W/empty: no queue of its own.
+# Passes run in subshells too ($(drain_with ...)): the next number is
+# counted from what is set aside already, not kept in a variable.
+mkdir -p "$W/empty" "$W/old"
 fresh() {
 	stop_md
+	_set_aside=$(ls "$W/old" | wc -l)
 	bench_set_aside "$W" "$W/empty" "$MDIR_ROOT" "$W/home/Maildir"
 	rm -rf "$W/home/sieve" "$W/home"/*.sieve "$W/home"/*.svbin
 	"$bin/mstore" mkdir "$jo" >/dev/null
