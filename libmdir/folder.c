@@ -656,8 +656,9 @@ mdir_folder_add(MdirFolder *folder, const char *src, const MdirRecord *record,
 
 /*
  * Entry @name's record removed, durably, the entry left: another file took
- * the name of the one the record described (@was), which is not logged:
- * it was dropped in, not filed.
+ * the name of the one the record described, and is not logged: it was
+ * dropped in, not filed.  On a file system synced whole, by the store's
+ * flush (a caller's own sync function), as mdir_folder_save_record().
  */
 static gboolean
 remove_record_only(MdirFolder *folder, const char *name, GError **error)
@@ -666,8 +667,9 @@ remove_record_only(MdirFolder *folder, const char *name, GError **error)
 
 	if (unlinkat(folder->meta_fd, name, 0) < 0 && errno != ENOENT)
 		return mdir_set_errno(error, errno, mpath);
-	if ((mdir_store_whole_sync(folder->store) ? syncfs(folder->fd) :
-	    fsync(folder->meta_fd)) < 0)
+	if (mdir_store_whole_sync(folder->store))
+		return mdir_store_syncfs(folder->store, folder->path, error);
+	if (fsync(folder->meta_fd) < 0)
 		return mdir_set_errno(error, errno, mpath);
 	return TRUE;
 }
@@ -691,7 +693,8 @@ remove_entry(MdirFolder *folder, const char *name, const struct stat *was,
 		goto out;
 	if (was && fstatat(folder->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    (st.st_dev != was->st_dev || st.st_ino != was->st_ino)) {
-		*replaced = TRUE;
+		if (replaced)
+			*replaced = TRUE;
 		ok = remove_record_only(folder, name, error);
 		goto out;
 	}
@@ -726,9 +729,8 @@ mdir_folder_remove_same(MdirFolder *folder, const char *name, dev_t dev, ino_t i
     gboolean *replaced, guint64 *version, GError **error)
 {
 	struct stat was = { .st_dev = dev, .st_ino = ino };
-	gboolean dummy;
 
-	return remove_entry(folder, name, &was, replaced ? replaced : &dummy, version, error);
+	return remove_entry(folder, name, &was, replaced, version, error);
 }
 
 char *

@@ -44,8 +44,7 @@ struct Outbox {
 	/* an entry sent and filed in SMTP/Sent, removed from r->outbox by the
 	 * next flush (outbox_flush) */
 	char *sent_name;
-	struct stat sent_st;
-	gboolean sent_known;
+	struct stat sent_st; /* the file it was (the entry at hand's, below) */
 	/* the entry at hand, as read (entry_known): only that file is removed
 	 * from the outbox, never a new one put under its name since */
 	struct stat entry_st;
@@ -157,7 +156,7 @@ outbox_flush(Outbox *r, const char *path, GError **error)
 	if (sent && r->outbox_held) {
 		/* under the outbox's lock: removed by a flush made outside it */
 		r->sent_name = g_steal_pointer(&sent);
-	} else if (sent && outbox_remove(r, sent, r->sent_known ? &r->sent_st : NULL, &e)) {
+	} else if (sent && outbox_remove(r, sent, &r->sent_st, &e)) {
 		done = mdir_folder_path(r->outbox);
 	} else if (sent) {
 		/* the mark stays, and SMTP/Sent has its token: the next run removes it */
@@ -417,9 +416,10 @@ file_sent(Outbox *r, const char *name, const Message *m, const char *id,
 		return outbox_remove(r, name, entry_read(r), error);
 	if (r->sent_name && !outbox_flush(r, NULL, error))
 		return FALSE;
+	/* whatever sends has read its entry (one(), leftover()) */
+	g_assert(r->entry_known);
 	r->sent_name = g_strdup(name);
 	r->sent_st = r->entry_st;
-	r->sent_known = r->entry_known;
 	return TRUE;
 }
 
@@ -603,7 +603,7 @@ leftover(Outbox *r, const char *name, MdirRecord *rec)
 	g_autoptr(MdirFolder) sent = NULL;
 	g_autofree char *half = NULL;
 	g_autofree char *id = NULL;
-	struct stat marked, now;
+	struct stat marked = { 0 }, now;
 
 	/* the file the mark was made for, which alone may be removed */
 	r->entry_known = mark_entry(rec, &marked);
